@@ -1,0 +1,202 @@
+#!/usr/bin/env bash
+# linkpool's full test run: installs what is missing (Debian 12, as root),
+# builds with ASan+UBSan, runs the cmocka unit tests, the libFuzzer harnesses
+# for LP_FUZZ_SECONDS each (default 60), then the pytest integration suite
+# against a real PostgreSQL 15. Idempotent; safe to run again.
+#
+#   bash scripts/test.sh
+#
+# Environment:
+#   LP_FUZZ_SECONDS   seconds per fuzz harness (default 60; 0 skips fuzzing)
+#   LP_SKIP_INSTALL=1 do not touch apt
+#   PYTEST_ARGS       extra arguments for pytest (e.g. "-k auth -x")
+set -uo pipefail
+
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+FUZZ_SECONDS=${LP_FUZZ_SECONDS:-60}
+PY=/usr/bin/python3
+
+declare -a STAGES=()
+passed=0
+failed=0
+skipped=0
+
+say() { printf '\n==== %s ====\n' "$*"; }
+record() { # record NAME RESULT(pass|fail|skip)
+	STAGES+=("$1: $2")
+	case $2 in
+	pass) passed=$((passed + 1)) ;;
+	fail) failed=$((failed + 1)) ;;
+	skip) skipped=$((skipped + 1)) ;;
+	esac
+}
+finish() {
+	say "summary"
+	for s in "${STAGES[@]}"; do echo "  $s"; done
+	echo "linkpool test stages: $passed passed, $failed failed, $skipped skipped"
+	[ "$failed" -eq 0 ]
+	exit $?
+}
+die_stage() { # a stage that later stages depend on failed
+	record "$1" fail
+	finish
+}
+
+# ---------------------------------------------------------------- packages
+PKGS=(build-essential meson ninja-build pkg-config libevent-dev libssl-dev
+	libcmocka-dev clang libclang-rt-14-dev postgresql-15 postgresql-client-15
+	python3-pytest python3-psycopg)
+
+stop_system_services() {
+	# We run our own throwaway clusters; a packaged service would only hold
+	# ports and memory.
+	for svc in postgresql pgbouncer; do
+		if [ -e "/etc/init.d/$svc" ] || systemctl list-unit-files "$svc.service" >/dev/null 2>&1; then
+			if command -v systemctl >/dev/null && [ -d /run/systemd/system ]; then
+				systemctl stop "$svc" >/dev/null 2>&1 || true
+				systemctl disable "$svc" >/dev/null 2>&1 || true
+			elif [ -x "/etc/init.d/$svc" ]; then
+				"/etc/init.d/$svc" stop >/dev/null 2>&1 || true
+			fi
+		fi
+	done
+	if command -v pg_lsclusters >/dev/null; then
+		pg_lsclusters -h 2>/dev/null | while read -r ver name _port status _rest; do
+			if [ "$status" = online ]; then
+				pg_ctlcluster "$ver" "$name" stop >/dev/null 2>&1 || true
+			fi
+		done
+	fi
+}
+
+install_packages() {
+	local missing=()
+	for p in "${PKGS[@]}"; do
+		dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
+	done
+	if [ ${#missing[@]} -eq 0 ]; then
+		echo "all packages present"
+		return 0
+	fi
+	if [ "$(id -u)" -ne 0 ]; then
+		echo "missing packages (${missing[*]}) and not root" >&2
+		return 1
+	fi
+	echo "installing: ${missing[*]}"
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -qq || return 1
+	apt-get install -y -qq --no-install-recommends "${missing[@]}" || return 1
+}
+
+say "packages"
+if [ "${LP_SKIP_INSTALL:-0}" = 1 ]; then
+	echo "LP_SKIP_INSTALL=1: not installing"
+else
+	install_packages || die_stage "packages"
+fi
+stop_system_services
+record "packages" pass
+
+# ---------------------------------------------------------------- build + unit
+say "ASan+UBSan build (build-asan)"
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+# LeakSanitizer needs ptrace-like access; it works as root in our containers.
+ASAN_ARGS=(-Db_sanitize=address,undefined -Db_lundef=false -Dc_args=-fno-sanitize-recover=all)
+if [ -f build-asan/build.ninja ]; then
+	meson setup --reconfigure build-asan "${ASAN_ARGS[@]}" || die_stage "build-asan configure"
+else
+	rm -rf build-asan
+	meson setup build-asan "${ASAN_ARGS[@]}" || die_stage "build-asan configure"
+fi
+ninja -C build-asan || die_stage "build-asan"
+record "build-asan" pass
+
+say "unit tests"
+if meson test -C build-asan --list 2>/dev/null | grep -q .; then
+	if meson test -C build-asan --print-errorlogs; then
+		record "unit tests" pass
+	else
+		record "unit tests" fail
+	fi
+else
+	echo "no unit tests defined yet"
+	record "unit tests" skip
+fi
+
+# ---------------------------------------------------------------- fuzzing
+say "fuzzers (${FUZZ_SECONDS}s each)"
+if [ "$FUZZ_SECONDS" = 0 ]; then
+	echo "LP_FUZZ_SECONDS=0: fuzzing skipped"
+	record "fuzz" skip
+elif ! ls tests/fuzz/fuzz_*.c >/dev/null 2>&1 && [ ! -f tests/fuzz/meson.build ]; then
+	echo "no fuzz harness in tests/fuzz yet: fuzzing skipped"
+	record "fuzz" skip
+else
+	FUZZ_ARGS=(-Dfuzz=true -Db_sanitize=address,undefined -Db_lundef=false)
+	fuzz_ok=1
+	if [ -f build-fuzz/build.ninja ]; then
+		CC=clang meson setup --reconfigure build-fuzz "${FUZZ_ARGS[@]}" || fuzz_ok=0
+	else
+		rm -rf build-fuzz
+		CC=clang meson setup build-fuzz "${FUZZ_ARGS[@]}" || fuzz_ok=0
+	fi
+	[ $fuzz_ok = 1 ] && { ninja -C build-fuzz || fuzz_ok=0; }
+	if [ $fuzz_ok = 0 ]; then
+		record "fuzz build" fail
+	else
+		record "fuzz build" pass
+		found=0
+		for exe in build-fuzz/tests/fuzz/fuzz_*; do
+			[ -f "$exe" ] && [ -x "$exe" ] || continue
+			case $exe in *.p | *.o | *.d) continue ;; esac
+			found=1
+			name=$(basename "$exe")
+			short=${name#fuzz_}
+			work=$(mktemp -d "/tmp/linkpool-fuzz-$short.XXXXXX")
+			mkdir -p "$work/corpus" "$work/artifacts"
+			if [ -d "tests/fuzz/corpus/$short" ]; then
+				cp -r "tests/fuzz/corpus/$short/." "$work/corpus/"
+			fi
+			echo "--- $name (corpus: $(find "$work/corpus" -type f | wc -l) files)"
+			if "$exe" -max_total_time="$FUZZ_SECONDS" -timeout=10 -rss_limit_mb=2048 \
+				-print_final_stats=1 -artifact_prefix="$work/artifacts/" \
+				"$work/corpus" >"$work/log" 2>&1; then
+				tail -n 15 "$work/log"
+				record "fuzz $short" pass
+				rm -rf "$work"
+			else
+				tail -n 80 "$work/log"
+				echo "crash artifacts kept in $work/artifacts"
+				record "fuzz $short" fail
+			fi
+		done
+		if [ $found = 0 ]; then
+			echo "no fuzz_* executables in build-fuzz/tests/fuzz: fuzzing skipped"
+			record "fuzz run" skip
+		fi
+	fi
+fi
+
+# ---------------------------------------------------------------- integration
+say "integration tests"
+if [ ! -x build-asan/linkpool ]; then
+	echo "build-asan/linkpool missing" >&2
+	record "integration" fail
+	finish
+fi
+export LINKPOOL_BIN=$ROOT/build-asan/linkpool
+# shellcheck disable=SC2086
+$PY -m pytest -v -p no:cacheprovider tests/integration ${PYTEST_ARGS:-}
+rc=$?
+case $rc in
+0) record "integration" pass ;;
+5)
+	echo "pytest collected no tests: counted as a failure"
+	record "integration" fail
+	;;
+*) record "integration" fail ;;
+esac
+
+finish

@@ -1,0 +1,178 @@
+/*
+ * One configuration generation: everything read from pgbouncer.ini (and its
+ * %include files). A generation is built whole, validated, and only then
+ * swapped in by the caller; a failed load leaves the old one untouched.
+ * Nothing here is global: code reads the generation it is handed.
+ */
+#ifndef LP_CONFIG_H
+#define LP_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/diag.h"
+
+typedef int64_t lp_usec;                /* durations, microseconds */
+
+enum lp_pool_mode { LP_POOL_SESSION, LP_POOL_TRANSACTION, LP_POOL_STATEMENT };
+enum lp_auth_type { LP_AUTH_TRUST, LP_AUTH_ANY, LP_AUTH_PLAIN, LP_AUTH_MD5, LP_AUTH_SCRAM,
+		    LP_AUTH_HBA, LP_AUTH_CERT };
+
+/* The [pgbouncer] section. Strings are owned by the generation (never NULL
+ * after load: empty string when unset). Durations in microseconds. */
+struct lp_settings {
+	char *listen_addr;
+	int listen_port;
+	char *unix_socket_dir;
+	int unix_socket_mode;
+	int listen_backlog;
+	bool so_reuseport;
+	char *user;
+	char *pidfile;
+	char *logfile;
+	bool syslog;
+	char *syslog_ident;
+	char *syslog_facility;
+	int verbose;
+	bool log_connections;
+	bool log_disconnections;
+	bool log_pooler_errors;
+	bool log_stats;
+	lp_usec stats_period;
+
+	enum lp_auth_type auth_type;
+	char *auth_file;
+	char *auth_user;
+	char *admin_users;
+	char *stats_users;
+
+	enum lp_pool_mode pool_mode;
+	int max_client_conn;
+	int default_pool_size;
+	int min_pool_size;
+	int reserve_pool_size;
+	lp_usec reserve_pool_timeout;
+	int max_db_connections;
+	int max_user_connections;
+
+	char *server_reset_query;
+	bool server_reset_query_always;
+	char *server_check_query;
+	lp_usec server_check_delay;
+	lp_usec server_lifetime;
+	lp_usec server_idle_timeout;
+	lp_usec server_connect_timeout;
+	lp_usec server_login_retry;
+	lp_usec client_login_timeout;
+	lp_usec query_timeout;
+	lp_usec query_wait_timeout;
+	lp_usec client_idle_timeout;
+	lp_usec idle_transaction_timeout;
+	char *ignore_startup_parameters;
+	char *track_extra_parameters;
+	bool application_name_add_host;
+
+	int pkt_buf;
+	int max_packet_size;
+	bool tcp_keepalive;
+	int tcp_keepidle;
+	int tcp_keepintvl;
+	int tcp_keepcnt;
+	lp_usec tcp_user_timeout;
+	lp_usec dns_max_ttl;
+
+	char *metrics_listen_addr;
+	int metrics_port;
+};
+
+/* One [databases] entry. Integers are -1 when not given (use the default). */
+struct lp_db_conf {
+	char *name;
+	char *host;                     /* NULL: unix socket in the default dir */
+	int port;                       /* default 5432 */
+	char *dbname;                   /* NULL: same as name */
+	char *user;                     /* forced user, or NULL */
+	char *password;
+	char *auth_user;
+	int pool_size;
+	int min_pool_size;
+	int reserve_pool;
+	int max_db_connections;
+	int pool_mode;                  /* enum lp_pool_mode or -1 */
+	char *connect_query;
+	char *client_encoding;
+	char *datestyle;
+	char *timezone;
+	char *application_name;
+	char *file;                     /* where it was defined */
+	int line;
+};
+
+/* One [users] entry; -1 when not given. */
+struct lp_user_conf {
+	char *name;
+	int pool_mode;
+	int max_user_connections;
+	int pool_size;
+	char *file;
+	int line;
+};
+
+struct lp_config {
+	char *path;                     /* the main file as given */
+	struct lp_settings s;
+	struct lp_db_conf *dbs;
+	size_t ndbs;
+	struct lp_user_conf *users;
+	size_t nusers;
+};
+
+/* LP_OPT_TIME_MS: like TIME but a plain number means milliseconds (PgBouncer's
+ * tcp_user_timeout); bounds in milliseconds. */
+enum lp_opt_type { LP_OPT_STR, LP_OPT_INT, LP_OPT_BOOL, LP_OPT_TIME, LP_OPT_OCTAL,
+		   LP_OPT_POOL_MODE, LP_OPT_AUTH_TYPE, LP_OPT_TIME_MS };
+
+/* The declarative option table: drives parsing, --check, SHOW CONFIG, SET
+ * and docs/config.md. */
+struct lp_option {
+	const char *name;
+	enum lp_opt_type type;
+	size_t offset;                  /* into struct lp_settings */
+	const char *def;                /* default, as written in the ini */
+	int64_t min, max;               /* INT/OCTAL bounds; TIME bounds in seconds */
+	bool reloadable;
+	const char *doc;                /* one sentence for docs/config.md */
+};
+
+const struct lp_option *lp_config_options(size_t *n);
+const struct lp_option *lp_config_option_find(const char *name);
+
+/*
+ * Reads path (and %include files, relative to the including file's dir),
+ * fills a new generation in *out. Returns 0, or -1 with every problem in diag
+ * as "file:line: message" (unknown key, bad value, unknown section, missing
+ * auth_file for auth types that need one, include loop ...). On -1 *out is
+ * left freed/zeroed.
+ */
+int lp_config_load(const char *path, struct lp_config *out, struct lp_diag *diag);
+/* Same from memory (tests, fuzzing); includes resolve against the cwd. */
+int lp_config_parse(const char *text, size_t len, const char *file, struct lp_config *out,
+		    struct lp_diag *diag);
+void lp_config_free(struct lp_config *c);
+
+/* SET key = value on a live generation (reloadable options only). */
+int lp_config_set(struct lp_config *c, const char *key, const char *value, const char **err);
+/* Formats an option's current value as SHOW CONFIG prints it. */
+void lp_config_format(const struct lp_settings *s, const struct lp_option *o, char *out, size_t cap);
+
+const struct lp_db_conf *lp_config_find_db(const struct lp_config *c, const char *name);
+const struct lp_user_conf *lp_config_find_user(const struct lp_config *c, const char *name);
+
+const char *lp_pool_mode_name(enum lp_pool_mode m);
+const char *lp_auth_type_name(enum lp_auth_type t);
+
+/* true when name is in a comma/space separated list (case-sensitive names). */
+bool lp_config_list_has(const char *list, const char *name);
+
+#endif

@@ -1,0 +1,548 @@
+/*
+ * The [pgbouncer] option table and the value codecs it drives: parsing a
+ * value as written in the ini (or given to SET), storing it into struct
+ * lp_settings, and formatting it back the way SHOW CONFIG prints it. A row
+ * of the table is the only place an option is described: the parser, SET,
+ * SHOW CONFIG and docs/config.md all read it. The keys of [databases] and
+ * [users] have their own, smaller tables here too.
+ */
+#include "config/config.h"
+#include "config/internal.h"
+
+#include <ctype.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#define US_PER_S INT64_C(1000000)
+#define US_PER_MS INT64_C(1000)
+/* Sanity cap for long durations (10 years): keeps microseconds far from overflow. */
+#define LONG_S 315360000
+
+#define OPT(n, t, d, lo, hi, r, text) \
+	{ #n, LP_OPT_##t, offsetof(struct lp_settings, n), d, lo, hi, r, text }
+
+/* Defaults are written in canonical form (as lp_config_format prints them);
+ * the unit tests hold the table to that. */
+static const struct lp_option options[] = {
+	OPT(listen_addr, STR, "", 0, 0, false,
+	    "Comma-separated addresses for TCP listening, or `*` for all; "
+	    "empty: no TCP, unix socket only."),
+	OPT(listen_port, INT, "6432", 1, 65535, false,
+	    "TCP port to listen on; the unix socket is named `.s.PGSQL.PORT` after it."),
+	OPT(unix_socket_dir, STR, "/tmp", 0, 0, false,
+	    "Directory for the unix socket; empty disables the unix socket."),
+	OPT(unix_socket_mode, OCTAL, "0777", 0, 0777, false,
+	    "File permissions of the unix socket, in octal."),
+	OPT(listen_backlog, INT, "128", 1, 65535, false,
+	    "Backlog passed to listen() on every listening socket."),
+	OPT(so_reuseport, BOOL, "0", 0, 0, false,
+	    "Set SO_REUSEPORT so several linkpool processes can share one port."),
+	OPT(user, STR, "", 0, 0, false,
+	    "When started as root, switch to this OS user after binding the sockets."),
+	OPT(pidfile, STR, "", 0, 0, false, "Write the process id to this file; empty: no pid file."),
+	OPT(logfile, STR, "", 0, 0, true, "Also log to this file; empty: log to stderr only."),
+	OPT(syslog, BOOL, "0", 0, 0, true, "Also log to syslog."),
+	OPT(syslog_ident, STR, "pgbouncer", 0, 0, true, "Program name used for syslog messages."),
+	OPT(syslog_facility, STR, "daemon", 0, 0, true,
+	    "Syslog facility (auth, authpriv, daemon, user, local0 to local7)."),
+	OPT(verbose, INT, "0", 0, 3, true, "Extra debug logging: higher is chattier."),
+	OPT(log_connections, BOOL, "1", 0, 0, true, "Log each successful client login."),
+	OPT(log_disconnections, BOOL, "1", 0, 0, true, "Log each client disconnection with its reason."),
+	OPT(log_pooler_errors, BOOL, "1", 0, 0, true,
+	    "Log the error messages the pooler sends to clients."),
+	OPT(log_stats, BOOL, "1", 0, 0, true, "Log aggregated statistics every stats_period."),
+	OPT(stats_period, TIME, "60", 1, 86400, true,
+	    "Interval between statistics log lines and averages updates."),
+
+	OPT(auth_type, AUTH_TYPE, "md5", 0, 0, true,
+	    "How clients authenticate: trust, any, plain, md5, scram-sha-256, hba or cert."),
+	OPT(auth_file, STR, "", 0, 0, true,
+	    "userlist.txt with user names and passwords; required for plain, md5 and scram-sha-256."),
+	OPT(auth_user, STR, "", 0, 0, true,
+	    "User whose connection looks up passwords of users missing from auth_file."),
+	OPT(admin_users, STR, "", 0, 0, true,
+	    "Comma-separated users allowed every command on the admin console."),
+	OPT(stats_users, STR, "", 0, 0, true,
+	    "Comma-separated users allowed read-only SHOW commands on the admin console."),
+
+	OPT(pool_mode, POOL_MODE, "session", 0, 0, true,
+	    "When a server connection returns to the pool: session, transaction or statement."),
+	OPT(max_client_conn, INT, "100", 1, 1000000, true, "Maximum number of client connections."),
+	OPT(default_pool_size, INT, "20", 0, 100000, true,
+	    "Server connections per user/database pair unless the database sets pool_size."),
+	OPT(min_pool_size, INT, "0", 0, 100000, true,
+	    "Keep at least this many server connections open per pool."),
+	OPT(reserve_pool_size, INT, "0", 0, 100000, true,
+	    "Extra server connections a pool may open when clients wait too long."),
+	OPT(reserve_pool_timeout, TIME, "5", 0, 86400, true,
+	    "How long a client waits before the reserve pool is used."),
+	OPT(max_db_connections, INT, "0", 0, 1000000, true,
+	    "Maximum server connections per database across users; 0: unlimited."),
+	OPT(max_user_connections, INT, "0", 0, 1000000, true,
+	    "Maximum server connections per user across databases; 0: unlimited."),
+
+	OPT(server_reset_query, STR, "DISCARD ALL", 0, 0, true,
+	    "Query run on a server connection before another client gets it (session pooling)."),
+	OPT(server_reset_query_always, BOOL, "0", 0, 0, true,
+	    "Run server_reset_query in transaction and statement pooling too."),
+	OPT(server_check_query, STR, "select 1", 0, 0, true,
+	    "Query that checks an idle server connection is alive; empty: no check."),
+	OPT(server_check_delay, TIME, "30", 0, 86400, true,
+	    "Idle time after which a server connection is checked before reuse."),
+	OPT(server_lifetime, TIME, "3600", 0, LONG_S, true,
+	    "Close an unused server connection older than this; 0: only when used once."),
+	OPT(server_idle_timeout, TIME, "600", 0, LONG_S, true,
+	    "Close a server connection idle longer than this; 0: never."),
+	OPT(server_connect_timeout, TIME, "15", 0, 86400, true,
+	    "Time allowed for connecting to and logging into a server."),
+	OPT(server_login_retry, TIME, "15", 0, 86400, true,
+	    "Wait this long before retrying after a failed server login."),
+	OPT(client_login_timeout, TIME, "60", 0, 86400, true,
+	    "Disconnect a client that has not logged in within this time; 0: never."),
+	OPT(query_timeout, TIME, "0", 0, LONG_S, true,
+	    "Cancel a query running longer than this; 0: no limit."),
+	OPT(query_wait_timeout, TIME, "120", 0, LONG_S, true,
+	    "Disconnect a client waiting longer than this for a server connection; 0: no limit."),
+	OPT(client_idle_timeout, TIME, "0", 0, LONG_S, true,
+	    "Disconnect a client idle longer than this; 0: never."),
+	OPT(idle_transaction_timeout, TIME, "0", 0, LONG_S, true,
+	    "Disconnect a client idle inside a transaction longer than this; 0: never."),
+	OPT(ignore_startup_parameters, STR, "", 0, 0, true,
+	    "Comma-separated startup parameters accepted from clients and not forwarded."),
+	OPT(track_extra_parameters, STR, "IntervalStyle", 0, 0, true,
+	    "Comma-separated parameters tracked per client besides the usual ones."),
+	OPT(application_name_add_host, BOOL, "0", 0, 0, true,
+	    "Append the client address and port to application_name."),
+
+	OPT(pkt_buf, INT, "4096", 512, 1048576, false, "Size of the internal packet buffers, in bytes."),
+	OPT(max_packet_size, INT, "2147483647", 1024, 2147483647, true,
+	    "Largest protocol message accepted, in bytes."),
+	OPT(tcp_keepalive, BOOL, "1", 0, 0, true, "Enable TCP keepalive on client and server sockets."),
+	OPT(tcp_keepidle, INT, "0", 0, 86400, true, "TCP_KEEPIDLE in seconds; 0: OS default."),
+	OPT(tcp_keepintvl, INT, "0", 0, 86400, true, "TCP_KEEPINTVL in seconds; 0: OS default."),
+	OPT(tcp_keepcnt, INT, "0", 0, 1000, true, "TCP_KEEPCNT; 0: OS default."),
+	OPT(tcp_user_timeout, TIME_MS, "0", 0, 2147483647, true,
+	    "TCP_USER_TIMEOUT; a plain number is milliseconds as in PgBouncer; 0: OS default."),
+	OPT(dns_max_ttl, TIME, "15", 0, 86400, true, "How long a DNS lookup result is cached."),
+
+	OPT(metrics_listen_addr, STR, "127.0.0.1", 0, 0, false,
+	    "Address of the Prometheus /metrics HTTP endpoint (linkpool only)."),
+	OPT(metrics_port, INT, "9127", 0, 65535, false,
+	    "Port of the /metrics HTTP endpoint; 0 disables it (linkpool only)."),
+};
+
+#define NOPTIONS (sizeof(options) / sizeof(options[0]))
+
+#define DBK(n, t, lo, hi, text) { #n, LP_CKEY_##t, offsetof(struct lp_db_conf, n), lo, hi, text }
+
+static const struct lp_conn_key db_keys[] = {
+	DBK(host, STR, 0, 0, "Server host name or IP; an absolute path is a unix socket directory."),
+	DBK(port, INT, 1, 65535, "Server port (default 5432)."),
+	DBK(dbname, STR, 0, 0, "Database name on the server (default: the entry's name)."),
+	DBK(user, STR, 0, 0, "Connect to the server as this user, whoever the client is."),
+	DBK(password, STR, 0, 0, "Password for user on the server."),
+	DBK(auth_user, STR, 0, 0, "Overrides the global auth_user for this database."),
+	DBK(pool_size, INT, 0, 100000, "Overrides default_pool_size."),
+	DBK(min_pool_size, INT, 0, 100000, "Overrides min_pool_size."),
+	DBK(reserve_pool, INT, 0, 100000, "Overrides reserve_pool_size."),
+	{ "reserve_pool_size", LP_CKEY_INT, offsetof(struct lp_db_conf, reserve_pool), 0, 100000,
+	  "Same as reserve_pool." },
+	DBK(max_db_connections, INT, 0, 1000000, "Overrides max_db_connections."),
+	DBK(pool_mode, POOL_MODE, 0, 0, "Overrides pool_mode: session, transaction or statement."),
+	DBK(connect_query, STR, 0, 0, "Query run once on each new server connection."),
+	DBK(client_encoding, STR, 0, 0, "client_encoding set on new server connections."),
+	DBK(datestyle, STR, 0, 0, "DateStyle set on new server connections."),
+	DBK(timezone, STR, 0, 0, "TimeZone set on new server connections."),
+	DBK(application_name, STR, 0, 0, "application_name set on new server connections."),
+};
+
+#define UK(n, t, lo, hi, text) { #n, LP_CKEY_##t, offsetof(struct lp_user_conf, n), lo, hi, text }
+
+static const struct lp_conn_key user_keys[] = {
+	UK(pool_mode, POOL_MODE, 0, 0, "Pool mode for this user's pools, overriding the database's."),
+	UK(max_user_connections, INT, 0, 1000000, "Overrides max_user_connections."),
+	UK(pool_size, INT, 0, 100000, "Pool size for this user's pools, overriding the database's."),
+};
+
+static const char *const pool_mode_names[] = {
+	[LP_POOL_SESSION] = "session",
+	[LP_POOL_TRANSACTION] = "transaction",
+	[LP_POOL_STATEMENT] = "statement",
+};
+
+static const char *const auth_type_names[] = {
+	[LP_AUTH_TRUST] = "trust", [LP_AUTH_ANY] = "any",   [LP_AUTH_PLAIN] = "plain",
+	[LP_AUTH_MD5] = "md5",     [LP_AUTH_SCRAM] = "scram-sha-256",
+	[LP_AUTH_HBA] = "hba",     [LP_AUTH_CERT] = "cert",
+};
+
+const struct lp_option *lp_config_options(size_t *n)
+{
+	*n = NOPTIONS;
+	return options;
+}
+
+const struct lp_option *lp_config_option_find(const char *name)
+{
+	/* PgBouncer matches parameter names case-insensitively. */
+	for (size_t i = 0; i < NOPTIONS; i++)
+		if (strcasecmp(options[i].name, name) == 0)
+			return &options[i];
+	return NULL;
+}
+
+const struct lp_conn_key *lp_config_db_keys(size_t *n)
+{
+	*n = sizeof(db_keys) / sizeof(db_keys[0]);
+	return db_keys;
+}
+
+const struct lp_conn_key *lp_config_user_keys(size_t *n)
+{
+	*n = sizeof(user_keys) / sizeof(user_keys[0]);
+	return user_keys;
+}
+
+const char *lp_pool_mode_name(enum lp_pool_mode m)
+{
+	if ((unsigned)m < sizeof(pool_mode_names) / sizeof(pool_mode_names[0]))
+		return pool_mode_names[m];
+	return "unknown";
+}
+
+const char *lp_auth_type_name(enum lp_auth_type t)
+{
+	if ((unsigned)t < sizeof(auth_type_names) / sizeof(auth_type_names[0]))
+		return auth_type_names[t];
+	return "unknown";
+}
+
+const char *lp_config_type_doc(enum lp_opt_type t)
+{
+	switch (t) {
+	case LP_OPT_STR: return "string";
+	case LP_OPT_INT: return "integer";
+	case LP_OPT_BOOL: return "bool";
+	case LP_OPT_TIME: return "time (s)";
+	case LP_OPT_TIME_MS: return "time (ms)";
+	case LP_OPT_OCTAL: return "octal";
+	case LP_OPT_POOL_MODE: return "pool mode";
+	case LP_OPT_AUTH_TYPE: return "auth type";
+	}
+	return "?";
+}
+
+int lp_config_parse_int(const char *text, int64_t min, int64_t max, int64_t *out, char *why,
+			size_t whycap)
+{
+	const char *p = text;
+	bool neg = false;
+	int64_t v = 0;
+
+	if (*p == '+' || *p == '-')
+		neg = *p++ == '-';
+	if (!isdigit((unsigned char)*p)) {
+		snprintf(why, whycap, "not an integer");
+		return -1;
+	}
+	for (; isdigit((unsigned char)*p); p++) {
+		int d = *p - '0';
+		if (v > (INT64_MAX - d) / 10) {
+			snprintf(why, whycap, "out of range (%" PRId64 "..%" PRId64 ")", min, max);
+			return -1;
+		}
+		v = v * 10 + d;
+	}
+	if (*p) {
+		snprintf(why, whycap, "not an integer");
+		return -1;
+	}
+	if (neg)
+		v = -v;
+	if (v < min || v > max) {
+		snprintf(why, whycap, "out of range (%" PRId64 "..%" PRId64 ")", min, max);
+		return -1;
+	}
+	*out = v;
+	return 0;
+}
+
+int lp_config_parse_pool_mode(const char *text, int64_t *out, char *why, size_t whycap)
+{
+	for (size_t i = 0; i < sizeof(pool_mode_names) / sizeof(pool_mode_names[0]); i++)
+		if (strcasecmp(text, pool_mode_names[i]) == 0) {
+			*out = (int64_t)i;
+			return 0;
+		}
+	snprintf(why, whycap, "expected session, transaction or statement");
+	return -1;
+}
+
+static int parse_bool(const char *text, int64_t *out, char *why, size_t whycap)
+{
+	static const char *const yes[] = { "1", "yes", "on", "true" };
+	static const char *const no[] = { "0", "no", "off", "false" };
+
+	for (size_t i = 0; i < 4; i++) {
+		if (strcasecmp(text, yes[i]) == 0) {
+			*out = 1;
+			return 0;
+		}
+		if (strcasecmp(text, no[i]) == 0) {
+			*out = 0;
+			return 0;
+		}
+	}
+	snprintf(why, whycap, "expected a boolean (0/1, yes/no, on/off, true/false)");
+	return -1;
+}
+
+static int parse_octal(const char *text, int64_t max, int64_t *out, char *why, size_t whycap)
+{
+	int64_t v = 0;
+	const char *p = text;
+
+	if (!*p) {
+		snprintf(why, whycap, "not an octal number");
+		return -1;
+	}
+	for (; *p; p++) {
+		if (*p < '0' || *p > '7') {
+			snprintf(why, whycap, "not an octal number");
+			return -1;
+		}
+		v = v * 8 + (*p - '0');
+		if (v > max) {
+			snprintf(why, whycap, "out of range (0..0%" PRIo64 ")", max);
+			return -1;
+		}
+	}
+	*out = v;
+	return 0;
+}
+
+/*
+ * A duration: a decimal number with an optional fraction and an optional
+ * unit (us, ms, s, min, h). A bare number is in unit_us, which is seconds
+ * for PgBouncer's TIME options. Fractions below a microsecond are dropped.
+ */
+static int parse_time(const char *text, int64_t unit_us, int64_t min, int64_t max, int64_t *out,
+		      char *why, size_t whycap)
+{
+	static const struct {
+		const char *name;
+		int64_t us;
+	} units[] = {
+		{ "us", 1 }, { "ms", US_PER_MS }, { "s", US_PER_S },
+		{ "min", 60 * US_PER_S }, { "h", 3600 * US_PER_S },
+	};
+	const char *p = text;
+	int64_t ip = 0, frac = 0, fden = 1, mult = 0, v;
+	bool digits = false;
+	const char *unit_name = unit_us == US_PER_MS ? "ms" : "seconds";
+
+	for (; isdigit((unsigned char)*p); p++) {
+		int d = *p - '0';
+		if (ip > (INT64_MAX - d) / 10)
+			goto range;
+		ip = ip * 10 + d;
+		digits = true;
+	}
+	if (*p == '.') {
+		for (p++; isdigit((unsigned char)*p); p++) {
+			digits = true;
+			if (fden < INT64_C(1000000000)) {
+				frac = frac * 10 + (*p - '0');
+				fden *= 10;
+			}
+		}
+	}
+	if (!digits) {
+		snprintf(why, whycap, "not a duration");
+		return -1;
+	}
+	if (!*p) {
+		mult = unit_us;
+	} else {
+		for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++)
+			if (strcmp(p, units[i].name) == 0)
+				mult = units[i].us;
+		if (!mult) {
+			snprintf(why, whycap, "unknown unit \"%s\" (use us, ms, s, min or h)", p);
+			return -1;
+		}
+	}
+	if (ip > INT64_MAX / mult)
+		goto range;
+	/* frac < 1e9 and mult <= 3.6e9, so the product fits in 63 bits. */
+	v = ip * mult;
+	if (v > INT64_MAX - frac * mult / fden)
+		goto range;
+	v += frac * mult / fden;
+	if (v < min * unit_us || v > max * unit_us)
+		goto range;
+	*out = v;
+	return 0;
+range:
+	snprintf(why, whycap, "out of range (%" PRId64 "..%" PRId64 " %s)", min, max, unit_name);
+	return -1;
+}
+
+int lp_config_value_parse(const struct lp_option *o, const char *text, union lp_optval *v,
+			  char *why, size_t whycap)
+{
+	switch (o->type) {
+	case LP_OPT_STR:
+		v->s = strdup(text);
+		if (!v->s) {
+			snprintf(why, whycap, "out of memory");
+			return -1;
+		}
+		return 0;
+	case LP_OPT_INT:
+		return lp_config_parse_int(text, o->min, o->max, &v->i, why, whycap);
+	case LP_OPT_BOOL:
+		return parse_bool(text, &v->i, why, whycap);
+	case LP_OPT_TIME:
+		return parse_time(text, US_PER_S, o->min, o->max, &v->i, why, whycap);
+	case LP_OPT_TIME_MS:
+		return parse_time(text, US_PER_MS, o->min, o->max, &v->i, why, whycap);
+	case LP_OPT_OCTAL:
+		return parse_octal(text, o->max, &v->i, why, whycap);
+	case LP_OPT_POOL_MODE:
+		return lp_config_parse_pool_mode(text, &v->i, why, whycap);
+	case LP_OPT_AUTH_TYPE:
+		for (size_t i = 0; i < sizeof(auth_type_names) / sizeof(auth_type_names[0]); i++)
+			if (strcasecmp(text, auth_type_names[i]) == 0) {
+				v->i = (int64_t)i;
+				return 0;
+			}
+		snprintf(why, whycap, "expected trust, any, plain, md5, scram-sha-256, hba or cert");
+		return -1;
+	}
+	snprintf(why, whycap, "unsupported option type");
+	return -1;
+}
+
+void lp_config_value_store(struct lp_settings *s, const struct lp_option *o, union lp_optval v)
+{
+	char *field = (char *)s + o->offset;
+
+	switch (o->type) {
+	case LP_OPT_STR:
+		free(*(char **)field);
+		*(char **)field = v.s;
+		break;
+	case LP_OPT_INT:
+	case LP_OPT_OCTAL:
+		*(int *)field = (int)v.i;
+		break;
+	case LP_OPT_BOOL:
+		*(bool *)field = v.i != 0;
+		break;
+	case LP_OPT_TIME:
+	case LP_OPT_TIME_MS:
+		*(lp_usec *)field = v.i;
+		break;
+	case LP_OPT_POOL_MODE:
+		*(enum lp_pool_mode *)field = (enum lp_pool_mode)v.i;
+		break;
+	case LP_OPT_AUTH_TYPE:
+		*(enum lp_auth_type *)field = (enum lp_auth_type)v.i;
+		break;
+	}
+}
+
+void lp_config_settings_free(struct lp_settings *s)
+{
+	for (size_t i = 0; i < NOPTIONS; i++) {
+		if (options[i].type != LP_OPT_STR)
+			continue;
+		char **field = (char **)((char *)s + options[i].offset);
+		free(*field);
+		*field = NULL;
+	}
+}
+
+/* Prints us in whole units, with a trimmed fraction only when needed. */
+static void format_time(int64_t us, int64_t unit_us, char *out, size_t cap)
+{
+	int64_t whole = us / unit_us, rem = us % unit_us;
+	char frac[24];
+	size_t n;
+
+	if (rem == 0) {
+		snprintf(out, cap, "%" PRId64, whole);
+		return;
+	}
+	snprintf(frac, sizeof(frac), "%0*" PRId64, unit_us == US_PER_S ? 6 : 3, rem);
+	n = strlen(frac);
+	while (n > 0 && frac[n - 1] == '0')
+		frac[--n] = '\0';
+	snprintf(out, cap, "%" PRId64 ".%s", whole, frac);
+}
+
+void lp_config_format(const struct lp_settings *s, const struct lp_option *o, char *out, size_t cap)
+{
+	const char *field = (const char *)s + o->offset;
+	int iv;
+
+	if (cap == 0)
+		return;
+	switch (o->type) {
+	case LP_OPT_STR: {
+		const char *str = *(char *const *)field;
+		snprintf(out, cap, "%s", str ? str : "");
+		return;
+	}
+	case LP_OPT_INT:
+		snprintf(out, cap, "%d", *(const int *)field);
+		return;
+	case LP_OPT_OCTAL:
+		iv = *(const int *)field;
+		if (iv)
+			snprintf(out, cap, "0%o", (unsigned)iv);
+		else
+			snprintf(out, cap, "0");
+		return;
+	case LP_OPT_BOOL:
+		snprintf(out, cap, "%d", *(const bool *)field ? 1 : 0);
+		return;
+	case LP_OPT_TIME:
+		format_time(*(const lp_usec *)field, US_PER_S, out, cap);
+		return;
+	case LP_OPT_TIME_MS:
+		format_time(*(const lp_usec *)field, US_PER_MS, out, cap);
+		return;
+	case LP_OPT_POOL_MODE:
+		snprintf(out, cap, "%s", lp_pool_mode_name(*(const enum lp_pool_mode *)field));
+		return;
+	case LP_OPT_AUTH_TYPE:
+		snprintf(out, cap, "%s", lp_auth_type_name(*(const enum lp_auth_type *)field));
+		return;
+	}
+	out[0] = '\0';
+}
+
+bool lp_config_list_has(const char *list, const char *name)
+{
+	size_t nlen;
+
+	if (!list || !name || !*name)
+		return false;
+	nlen = strlen(name);
+	while (*list) {
+		size_t len;
+
+		while (*list == ',' || isspace((unsigned char)*list))
+			list++;
+		len = strcspn(list, ", \t\r\n");
+		if (len == nlen && memcmp(list, name, len) == 0)
+			return true;
+		list += len;
+	}
+	return false;
+}

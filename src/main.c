@@ -1,0 +1,265 @@
+/*
+ * linkpool: command line, daemonizing, privileges, signals -> the loop.
+ * Same command line and signals as PgBouncer 1.23+.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <grp.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "core/log.h"
+#include "net/io.h"
+#include "pool/instance.h"
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"linkpool %s -- a PostgreSQL connection pooler, drop-in for PgBouncer\n\n"
+		"Usage: linkpool [OPTION]... CONFIG.ini\n"
+		"  -d, --daemon     run in the background (needs logfile or syslog; writes pidfile)\n"
+		"  -q, --quiet      nothing to stderr\n"
+		"  -v, --verbose    more logging (repeat for more)\n"
+		"  -u, --user=USER  drop privileges to USER after opening the listeners\n"
+		"  -V, --version    print the version and exit\n"
+		"  -h, --help       this help\n"
+		"      --check      validate CONFIG.ini and auth_file; print file:line errors;\n"
+		"                   exit 0 when valid, 1 otherwise\n",
+		LP_VERSION);
+}
+
+struct opts {
+	bool daemon, quiet, check;
+	int verbose;
+	const char *user;
+	const char *config;
+};
+
+static int parse_args(int argc, char **argv, struct opts *o)
+{
+	static const struct option longopts[] = {
+		{ "daemon", no_argument, NULL, 'd' }, { "quiet", no_argument, NULL, 'q' },
+		{ "verbose", no_argument, NULL, 'v' }, { "user", required_argument, NULL, 'u' },
+		{ "version", no_argument, NULL, 'V' }, { "help", no_argument, NULL, 'h' },
+		{ "check", no_argument, NULL, 'C' }, { NULL, 0, NULL, 0 },
+	};
+	int ch;
+	memset(o, 0, sizeof(*o));
+	while ((ch = getopt_long(argc, argv, "dqvu:Vh", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'd': o->daemon = true; break;
+		case 'q': o->quiet = true; break;
+		case 'v': o->verbose++; break;
+		case 'u': o->user = optarg; break;
+		case 'C': o->check = true; break;
+		case 'V':
+			printf("linkpool %s\n", LP_VERSION);
+			exit(0);
+		case 'h':
+			usage(stdout);
+			exit(0);
+		default:
+			usage(stderr);
+			return -1;
+		}
+	}
+	if (optind != argc - 1) {
+		fprintf(stderr, "linkpool: exactly one configuration file is needed\n");
+		usage(stderr);
+		return -1;
+	}
+	o->config = argv[optind];
+	return 0;
+}
+
+/* Loads config + auth_file, printing every problem. Returns 0 when valid. */
+static int load_all(const char *path, struct lp_config *cfg, struct lp_userlist *ul, bool strict)
+{
+	struct lp_diag d = { 0 };
+	int rc = 0;
+
+	if (lp_config_load(path, cfg, &d) < 0) {
+		for (size_t i = 0; i < d.n; i++)
+			fprintf(stderr, "%s\n", d.msgs[i]);
+		lp_diag_cleanup(&d);
+		return -1;
+	}
+	if (cfg->s.auth_file[0]) {
+		rc = lp_userlist_load(cfg->s.auth_file, ul, &d);
+		for (size_t i = 0; i < d.n; i++)
+			fprintf(stderr, "%s%s\n", rc < 0 || strict ? "" : "warning: ", d.msgs[i]);
+		if (strict && d.n > 0)
+			rc = -1;
+	}
+	lp_diag_cleanup(&d);
+	if (rc < 0) {
+		lp_userlist_free(ul);
+		lp_config_free(cfg);
+	}
+	return rc;
+}
+
+static int drop_privileges(const char *user)
+{
+	struct passwd *pw = getpwnam(user);
+	if (!pw) {
+		lp_log_fatal("unknown user for -u: %s", user);
+		return -1;
+	}
+	if (setgroups(0, NULL) < 0 || setgid(pw->pw_gid) < 0 || setuid(pw->pw_uid) < 0) {
+		lp_log_fatal("could not switch to user %s: %s", user, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+static int daemonize(void)
+{
+	pid_t pid = fork();
+	if (pid < 0)
+		return -1;
+	if (pid > 0)
+		_exit(0);
+	if (setsid() < 0)
+		return -1;
+	pid = fork();
+	if (pid < 0)
+		return -1;
+	if (pid > 0)
+		_exit(0);
+	int fd = open("/dev/null", O_RDWR);
+	if (fd >= 0) {
+		dup2(fd, 0);
+		dup2(fd, 1);
+		dup2(fd, 2);
+		if (fd > 2)
+			close(fd);
+	}
+	return 0;
+}
+
+static int write_pidfile(const char *path)
+{
+	char buf[32];
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return -1;
+	int n = snprintf(buf, sizeof(buf), "%d\n", (int)getpid());
+	ssize_t w = write(fd, buf, (size_t)n);
+	close(fd);
+	return w == n ? 0 : -1;
+}
+
+static void on_signal(evutil_socket_t sig, short what, void *arg)
+{
+	struct lp_instance *inst = arg;
+	(void)what;
+	switch (sig) {
+	case SIGHUP:
+		lp_log_info("got SIGHUP: reloading");
+		(void)lp_instance_reload(inst);
+		break;
+	case SIGTERM:
+		lp_instance_shutdown(inst, LP_SHUTDOWN_WAIT_CLIENTS);
+		break;
+	case SIGINT:
+		lp_instance_shutdown(inst, LP_SHUTDOWN_WAIT_SERVERS);
+		break;
+	case SIGQUIT:
+		lp_instance_shutdown(inst, LP_SHUTDOWN_NOW);
+		break;
+	case SIGUSR1:
+		lp_instance_pause(inst);
+		break;
+	case SIGUSR2:
+		lp_instance_resume(inst);
+		break;
+	}
+}
+
+int main(int argc, char **argv)
+{
+	struct opts o;
+	struct lp_config cfg;
+	struct lp_userlist ul;
+	static struct lp_instance inst;
+	int rc = 1;
+
+	if (parse_args(argc, argv, &o) < 0)
+		return 1;
+	memset(&cfg, 0, sizeof(cfg));
+	memset(&ul, 0, sizeof(ul));
+	if (load_all(o.config, &cfg, &ul, o.check) < 0)
+		return 1;
+	if (o.check) {
+		printf("%s: configuration is valid\n", o.config);
+		lp_userlist_free(&ul);
+		lp_config_free(&cfg);
+		return 0;
+	}
+	if (o.daemon && !cfg.s.logfile[0] && !cfg.s.syslog) {
+		fprintf(stderr, "linkpool: -d needs logfile or syslog, or nothing would be logged\n");
+		goto out_cfg;
+	}
+	struct lp_log_settings ls = {
+		.logfile = cfg.s.logfile, .to_stderr = !o.daemon, .syslog = cfg.s.syslog,
+		.syslog_ident = cfg.s.syslog_ident, .syslog_facility = cfg.s.syslog_facility,
+		.verbose = cfg.s.verbose + o.verbose, .quiet = o.quiet,
+	};
+	if (lp_log_configure(&ls) < 0) {
+		fprintf(stderr, "linkpool: cannot open logfile %s: %s\n", cfg.s.logfile, strerror(errno));
+		goto out_cfg;
+	}
+	signal(SIGPIPE, SIG_IGN);
+	lp_io_set_buf_size((uint32_t)cfg.s.pkt_buf);
+
+	if (lp_instance_init(&inst, o.config, &cfg, &ul) < 0) {
+		lp_log_fatal("initialisation failed");
+		goto out_cfg;
+	}
+	if (lp_instance_listen(&inst) < 0)
+		goto out_inst;
+	if (o.user && drop_privileges(o.user) < 0)
+		goto out_inst;
+	if (o.daemon && daemonize() < 0) {
+		lp_log_fatal("could not daemonize: %s", strerror(errno));
+		goto out_inst;
+	}
+	if (o.daemon)
+		event_reinit(inst.base);
+	if (inst.cfg.s.pidfile[0] && write_pidfile(inst.cfg.s.pidfile) < 0) {
+		lp_log_fatal("cannot write pidfile %s: %s", inst.cfg.s.pidfile, strerror(errno));
+		goto out_inst;
+	}
+	static const int sigs[] = { SIGHUP, SIGTERM, SIGINT, SIGQUIT, SIGUSR1, SIGUSR2 };
+	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++) {
+		inst.sig_ev[i] = evsignal_new(inst.base, sigs[i], on_signal, &inst);
+		if (!inst.sig_ev[i] || event_add(inst.sig_ev[i], NULL) < 0) {
+			lp_log_fatal("cannot install signal handlers");
+			goto out_pid;
+		}
+	}
+	lp_janitor_start(&inst);
+	lp_log_info("linkpool %s started (pid %d)", LP_VERSION, (int)getpid());
+	event_base_dispatch(inst.base);
+	lp_log_info("shutting down");
+	rc = 0;
+out_pid:
+	if (inst.cfg.s.pidfile[0])
+		(void)unlink(inst.cfg.s.pidfile);
+out_inst:
+	lp_instance_cleanup(&inst);
+	lp_log_close();
+	return rc;
+out_cfg:
+	lp_userlist_free(&ul);
+	lp_config_free(&cfg);
+	return 1;
+}

@@ -1,0 +1,350 @@
+/* Socket I/O with one read buffer per connection; see io.h. */
+#include "net/io.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+/* Buffer cache: a free list of equally sized blocks, counted for SHOW MEM. */
+static struct {
+	uint32_t size;
+	void *free_list;
+	uint64_t in_use, nfree;
+} cache = { 4096, NULL, 0, 0 };
+
+void lp_io_set_buf_size(uint32_t size)
+{
+	while (cache.free_list) {
+		void *next = *(void **)cache.free_list;
+		free(cache.free_list);
+		cache.free_list = next;
+		cache.nfree--;
+	}
+	cache.size = size;
+}
+
+uint32_t lp_io_buf_size(void)
+{
+	return cache.size;
+}
+
+void lp_io_cache_stats(struct lp_io_cache_stats *st)
+{
+	st->buf_size = cache.size;
+	st->in_use = cache.in_use;
+	st->free = cache.nfree;
+}
+
+static uint8_t *buf_get(void)
+{
+	void *b = cache.free_list;
+	if (b) {
+		cache.free_list = *(void **)b;
+		cache.nfree--;
+	} else {
+		b = malloc(cache.size);
+		if (!b)
+			return NULL;
+	}
+	cache.in_use++;
+	return b;
+}
+
+static void buf_put(uint8_t *b)
+{
+	cache.in_use--;
+	/* Keep a bounded reserve; beyond it give memory back. */
+	if (cache.nfree >= 1024) {
+		free(b);
+		return;
+	}
+	*(void **)b = cache.free_list;
+	cache.free_list = b;
+	cache.nfree++;
+}
+
+int lp_sock_nonblock(int fd)
+{
+	int fl = fcntl(fd, F_GETFL);
+	if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0)
+		return -1;
+	return 0;
+}
+
+void lp_sock_tune_tcp(int fd, bool keepalive, int idle, int intvl, int cnt, int user_timeout_ms)
+{
+	int one = 1;
+	/* Failures here only cost latency or liveness detection: ignore them
+	 * (unix sockets refuse every TCP option). */
+	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	if (keepalive) {
+		(void)setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));
+		if (idle > 0)
+			(void)setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof(idle));
+		if (intvl > 0)
+			(void)setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &intvl, sizeof(intvl));
+		if (cnt > 0)
+			(void)setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof(cnt));
+	}
+	if (user_timeout_ms > 0)
+		(void)setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &user_timeout_ms,
+				 sizeof(user_timeout_ms));
+}
+
+static void io_write_ready(evutil_socket_t fd, short what, void *arg);
+
+static void io_read_ready(evutil_socket_t fd, short what, void *arg)
+{
+	struct lp_io *io = arg;
+	(void)fd;
+	io->on_read(io, what);
+}
+
+void lp_io_init(struct lp_io *io, struct event_base *base, int fd, void *owner,
+		lp_io_cb on_read, lp_io_cb on_write)
+{
+	memset(io, 0, sizeof(*io));
+	io->fd = fd;
+	io->owner = owner;
+	io->on_read = on_read;
+	io->on_write = on_write;
+	(void)lp_sock_nonblock(fd);
+	event_assign(&io->ev_read, base, fd, EV_READ | EV_PERSIST, io_read_ready, io);
+	event_assign(&io->ev_write, base, fd, EV_WRITE | EV_PERSIST, io_write_ready, io);
+}
+
+void lp_io_close(struct lp_io *io)
+{
+	if (io->fd < 0)
+		return;
+	event_del(&io->ev_read);
+	event_del(&io->ev_write);
+	close(io->fd);
+	io->fd = -1;
+	io->reading = io->writing = false;
+	if (io->buf) {
+		buf_put(io->buf);
+		io->buf = NULL;
+	}
+	io->start = io->pos = io->end = io->pkt_remain = 0;
+	free(io->outq);
+	io->outq = NULL;
+	io->outq_len = io->outq_cap = 0;
+	io->flush_src = NULL;
+}
+
+void lp_io_read_on(struct lp_io *io)
+{
+	if (!io->reading && io->fd >= 0) {
+		event_add(&io->ev_read, NULL);
+		io->reading = true;
+	}
+}
+
+void lp_io_read_off(struct lp_io *io)
+{
+	if (io->reading) {
+		event_del(&io->ev_read);
+		io->reading = false;
+	}
+}
+
+static void write_on(struct lp_io *io)
+{
+	if (!io->writing && io->fd >= 0) {
+		event_add(&io->ev_write, NULL);
+		io->writing = true;
+	}
+}
+
+static void write_off(struct lp_io *io)
+{
+	if (io->writing) {
+		event_del(&io->ev_write);
+		io->writing = false;
+	}
+}
+
+void lp_io_trim(struct lp_io *io)
+{
+	if (io->buf && io->start == io->end) {
+		buf_put(io->buf);
+		io->buf = NULL;
+		io->start = io->pos = io->end = 0;
+	}
+}
+
+int lp_io_fill(struct lp_io *io)
+{
+	if (!io->buf) {
+		io->buf = buf_get();
+		if (!io->buf)
+			return -2;
+		io->start = io->pos = io->end = 0;
+	}
+	if (io->end == cache.size) {
+		if (io->start == 0)
+			return -3;
+		/* Compact: unforwarded and unparsed bytes move to the front. */
+		memmove(io->buf, io->buf + io->start, io->end - io->start);
+		io->pos -= io->start;
+		io->end -= io->start;
+		io->start = 0;
+	}
+	ssize_t n;
+	do {
+		n = read(io->fd, io->buf + io->end, cache.size - io->end);
+	} while (n < 0 && errno == EINTR);
+	if (n > 0) {
+		io->end += (uint32_t)n;
+		io->bytes_in += (uint64_t)n;
+		return (int)n;
+	}
+	if (n == 0) {
+		io->eof = true;
+		return 0;
+	}
+	if (errno == EAGAIN || errno == EWOULDBLOCK)
+		return -1;
+	return -2;
+}
+
+void lp_io_consume(struct lp_io *io, uint32_t n)
+{
+	if (n > io->end - io->pos)
+		n = io->end - io->pos;
+	memmove(io->buf + io->pos, io->buf + io->pos + n, io->end - io->pos - n);
+	io->end -= n;
+	lp_io_trim(io);
+}
+
+/* Writes what the outq holds; true when empty afterwards. */
+static bool drain_outq(struct lp_io *io)
+{
+	while (io->outq_len > 0) {
+		ssize_t n = write(io->fd, io->outq, io->outq_len);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN || errno == EWOULDBLOCK)
+				return false;
+			io->dead = true;
+			io->outq_len = 0;
+			return true;
+		}
+		io->bytes_out += (uint64_t)n;
+		memmove(io->outq, io->outq + n, io->outq_len - (uint32_t)n);
+		io->outq_len -= (uint32_t)n;
+	}
+	return true;
+}
+
+static bool queue_bytes(struct lp_io *io, const void *data, size_t len)
+{
+	if (io->outq_len + len > io->outq_cap) {
+		size_t ncap = io->outq_cap ? io->outq_cap : 256;
+		while (ncap < io->outq_len + len)
+			ncap *= 2;
+		uint8_t *nq = realloc(io->outq, ncap);
+		if (!nq)
+			return false;
+		io->outq = nq;
+		io->outq_cap = (uint32_t)ncap;
+	}
+	memcpy(io->outq + io->outq_len, data, len);
+	io->outq_len += (uint32_t)len;
+	return true;
+}
+
+int lp_io_send(struct lp_io *dst, const void *data, size_t len)
+{
+	if (dst->dead || dst->fd < 0)
+		return -1;
+	const uint8_t *p = data;
+	if (dst->outq_len == 0 && !dst->flush_src) {
+		while (len > 0) {
+			ssize_t n = write(dst->fd, p, len);
+			if (n < 0) {
+				if (errno == EINTR)
+					continue;
+				if (errno == EAGAIN || errno == EWOULDBLOCK)
+					break;
+				dst->dead = true;
+				return -1;
+			}
+			dst->bytes_out += (uint64_t)n;
+			p += n;
+			len -= (size_t)n;
+		}
+		if (len == 0)
+			return 0;
+	}
+	if (!queue_bytes(dst, p, len)) {
+		dst->dead = true;
+		return -1;
+	}
+	write_on(dst);
+	return 0;
+}
+
+bool lp_io_flush_to(struct lp_io *src, struct lp_io *dst)
+{
+	if (dst->dead || dst->fd < 0) {
+		src->start = src->pos;
+		lp_io_trim(src);
+		return true;
+	}
+	if (dst->outq_len > 0 && !drain_outq(dst))
+		goto blocked;
+	while (src->start < src->pos) {
+		ssize_t n = write(dst->fd, src->buf + src->start, src->pos - src->start);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN || errno == EWOULDBLOCK)
+				goto blocked;
+			dst->dead = true;
+			src->start = src->pos;
+			break;
+		}
+		dst->bytes_out += (uint64_t)n;
+		src->start += (uint32_t)n;
+	}
+	if (src->start == src->end) {
+		src->start = src->pos = src->end = 0;
+		lp_io_trim(src);
+	}
+	return true;
+blocked:
+	dst->flush_src = src;
+	lp_io_read_off(src);
+	write_on(dst);
+	return false;
+}
+
+static void io_write_ready(evutil_socket_t fd, short what, void *arg)
+{
+	struct lp_io *io = arg;
+	(void)fd;
+	(void)what;
+	if (!drain_outq(io))
+		return;
+	struct lp_io *src = io->flush_src;
+	if (src) {
+		io->flush_src = NULL;
+		if (!lp_io_flush_to(src, io))
+			return;
+		/* The reader was stopped for us; let its owner continue. */
+		write_off(io);
+		event_active(&src->ev_read, EV_READ, 1);
+		return;
+	}
+	write_off(io);
+	if (io->on_write)
+		io->on_write(io, what);
+}

@@ -1,0 +1,106 @@
+/*
+ * One socket with its read buffer and its small outbound queue, on the main
+ * libevent loop. Clients and servers each embed one lp_io.
+ *
+ * Forwarding contract: bytes read from A land in A's buffer; the owner walks
+ * message headers and marks whole or partial messages as "to forward" by
+ * advancing ->pos; lp_io_flush_to() writes [start, pos) to the peer socket
+ * with at most one copy (kernel to buffer; buffer to kernel). A partial write
+ * stops reading on A and arms writability on B until the bytes are gone, so a
+ * slow reader throttles its writer and nothing is held beyond one buffer.
+ *
+ * Buffers come from one cache of pkt_buf-sized blocks and are returned as
+ * soon as they hold no bytes, so an idle connection holds none.
+ */
+#ifndef LP_NET_IO_H
+#define LP_NET_IO_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include <event2/event.h>
+#include <event2/event_struct.h>
+
+struct lp_io;
+typedef void (*lp_io_cb)(struct lp_io *io, short what);
+
+struct lp_io {
+	int fd;
+	struct event ev_read;
+	struct event ev_write;
+	lp_io_cb on_read;                /* socket readable */
+	lp_io_cb on_write;               /* socket writable and queue drained */
+	void *owner;
+
+	uint8_t *buf;                    /* NULL while empty */
+	uint32_t start, pos, end;        /* [start,pos) to forward, [pos,end) unparsed */
+	uint32_t pkt_remain;             /* bytes of the current message still to pass */
+
+	uint8_t *outq;                   /* injected bytes waiting for writability */
+	uint32_t outq_len, outq_cap;
+
+	struct lp_io *flush_src;         /* whose [start,pos) waits for our writability */
+	bool reading;                    /* read event armed */
+	bool writing;                    /* write event armed */
+	bool eof;
+	bool dead;                       /* write failed: peer gone */
+	uint64_t bytes_in, bytes_out;
+};
+
+struct lp_io_cache_stats {
+	uint32_t buf_size;
+	uint64_t in_use, free;
+};
+
+/* Global buffer size (pkt_buf); set once at start before any buffer exists. */
+void lp_io_set_buf_size(uint32_t size);
+uint32_t lp_io_buf_size(void);
+void lp_io_cache_stats(struct lp_io_cache_stats *st);
+
+/* Takes ownership of fd (made non-blocking). */
+void lp_io_init(struct lp_io *io, struct event_base *base, int fd, void *owner,
+		lp_io_cb on_read, lp_io_cb on_write);
+/* Closes the socket, frees buffers, removes events. Idempotent. */
+void lp_io_close(struct lp_io *io);
+
+void lp_io_read_on(struct lp_io *io);
+void lp_io_read_off(struct lp_io *io);
+
+/*
+ * Reads what the socket holds into the buffer (allocating one if needed).
+ * Returns bytes read (>0), 0 on EOF (io->eof set), -1 on EAGAIN with nothing
+ * read, -2 on a socket error. Fails with -3 when the buffer is full and
+ * nothing was parsed -- the owner's message framing is broken.
+ */
+int lp_io_fill(struct lp_io *io);
+
+static inline uint32_t lp_io_unparsed(const struct lp_io *io) { return io->end - io->pos; }
+static inline const uint8_t *lp_io_parse_ptr(const struct lp_io *io) { return io->buf + io->pos; }
+
+/* Removes n bytes at pos (a consumed, not forwarded, message). */
+void lp_io_consume(struct lp_io *io, uint32_t n);
+
+/*
+ * Writes src's [start,pos) to dst. Returns true when everything is written
+ * (src's buffer is released when empty); false when dst is full -- src stops
+ * reading and dst's writability resumes the flush, then calls src->on_read
+ * (so the owner continues parsing). A dead dst drops the bytes.
+ */
+bool lp_io_flush_to(struct lp_io *src, struct lp_io *dst);
+
+/* Writes injected bytes (a whole message built by the pooler) after anything
+ * already queued. Never blocks; queues on EAGAIN. Returns -1 if dst is dead. */
+int lp_io_send(struct lp_io *dst, const void *data, size_t len);
+/* true when nothing injected is still waiting. */
+static inline bool lp_io_drained(const struct lp_io *io) { return io->outq_len == 0; }
+
+/* Releases the read buffer if it holds no bytes. */
+void lp_io_trim(struct lp_io *io);
+
+/* Socket setup helpers. */
+int lp_sock_nonblock(int fd);
+void lp_sock_tune_tcp(int fd, bool keepalive, int idle, int intvl, int cnt, int user_timeout_ms);
+
+#endif

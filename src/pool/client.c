@@ -1,0 +1,553 @@
+/*
+ * Client connections: accept, startup packet, the hand-off to
+ * authentication (client_auth.c), the welcome, then forwarding the client's
+ * messages to its server. Pooler-made errors leave through lp_client_fail().
+ */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <openssl/rand.h>
+
+#include "admin/admin.h"
+#include "core/log.h"
+#include "pool/client_auth.h"
+#include "pool/instance.h"
+#include "proto/proto.h"
+
+static void client_on_read(struct lp_io *io, short what);
+
+void lp_client_log(const struct lp_client *c, enum lp_log_level lvl, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+	if (!lp_log_enabled(lvl))
+		return;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	lp_log_write(lvl, "C-%llu: %s/%s@%s:%d %s", (unsigned long long)c->id,
+		     c->db_name ? c->db_name : "(nodb)", c->user_name ? c->user_name : "(nouser)",
+		     c->addr, c->port, msg);
+}
+
+static struct lp_list *cancel_bucket(struct lp_instance *inst, uint32_t key)
+{
+	return &inst->cancel_hash[key % LP_CANCEL_BUCKETS];
+}
+
+struct lp_client *lp_cancel_find(struct lp_instance *inst, uint32_t pid, uint32_t key)
+{
+	struct lp_list *b = cancel_bucket(inst, key);
+	struct lp_list_node *n, *t;
+	lp_list_foreach_safe(b, n, t) {
+		struct lp_client *c = lp_container_of(n, struct lp_client, cancel_node);
+		if (c->cancel_pid == pid && c->cancel_key == key)
+			return c;
+	}
+	return NULL;
+}
+
+void lp_client_accept(struct lp_instance *inst, int fd, const struct sockaddr *sa, socklen_t salen,
+		      bool is_unix)
+{
+	struct lp_client *c = calloc(1, sizeof(*c));
+	if (!c) {
+		close(fd);
+		return;
+	}
+	c->inst = inst;
+	c->id = ++inst->next_client_id;
+	c->last_rfq = 'I';
+	lp_list_node_init(&c->node);
+	lp_list_node_init(&c->cancel_node);
+	c->connect_us = c->last_active_us = lp_now_us();
+	if (is_unix || sa->sa_family == AF_UNIX) {
+		snprintf(c->addr, sizeof(c->addr), "unix");
+	} else if (sa->sa_family == AF_INET && salen >= (socklen_t)sizeof(struct sockaddr_in)) {
+		const struct sockaddr_in *in = (const struct sockaddr_in *)sa;
+		inet_ntop(AF_INET, &in->sin_addr, c->addr, sizeof(c->addr));
+		c->port = ntohs(in->sin_port);
+	} else if (sa->sa_family == AF_INET6 && salen >= (socklen_t)sizeof(struct sockaddr_in6)) {
+		const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)sa;
+		inet_ntop(AF_INET6, &in6->sin6_addr, c->addr, sizeof(c->addr));
+		c->port = ntohs(in6->sin6_port);
+	}
+	lp_io_init(&c->io, inst->base, fd, c, client_on_read, NULL);
+	if (!is_unix) {
+		const struct lp_settings *st = &inst->cfg.s;
+		lp_sock_tune_tcp(fd, st->tcp_keepalive, st->tcp_keepidle, st->tcp_keepintvl,
+				 st->tcp_keepcnt, (int)(st->tcp_user_timeout / 1000));
+	}
+	inst->client_count++;
+	lp_client_set_state(c, LP_CL_LOGIN);
+	if (inst->client_count > inst->cfg.s.max_client_conn) {
+		lp_client_fail(c, "53300", "no more connections allowed (max_client_conn)");
+		return;
+	}
+	lp_io_read_on(&c->io);
+}
+
+void lp_client_free(struct lp_client *c)
+{
+	lp_params_clear(&c->params);
+	free(c->scram);
+	free(c->user_name);
+	free(c->db_name);
+	free(c);
+}
+
+void lp_client_close(struct lp_client *c, const char *reason)
+{
+	struct lp_instance *inst = c->inst;
+	if (c->state == LP_CL_JUSTFREE)
+		return;
+	if (c->server)
+		lp_link_release(c, true);
+	if (c->cancel_node.next != &c->cancel_node)
+		lp_list_remove(cancel_bucket(inst, c->cancel_key), &c->cancel_node);
+	if (c->startup_done && inst->cfg.s.log_disconnections)
+		lp_client_log(c, LP_LOG_LOG, "closing because: %s (age=%llds)", reason,
+			      (long long)((lp_now_us() - c->connect_us) / 1000000));
+	else
+		lp_client_log(c, LP_LOG_DEBUG, "closing because: %s", reason);
+	lp_io_close(&c->io);
+	inst->client_count--;
+	if (c->pool) {
+		c->pool->db->client_count--;
+		c->pool->user->client_count--;
+	}
+	lp_client_set_state(c, LP_CL_JUSTFREE);
+	lp_instance_schedule_reap(inst);
+	lp_instance_check_shutdown(inst);
+}
+
+void lp_client_fail(struct lp_client *c, const char *sqlstate, const char *fmt, ...)
+{
+	char msg[512];
+	uint8_t buf[700];
+	struct lp_writer w;
+	va_list ap;
+
+	if (c->state == LP_CL_JUSTFREE)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (c->inst->cfg.s.log_pooler_errors)
+		lp_client_log(c, LP_LOG_WARNING, "pooler error: %s", msg);
+	lp_wr_init(&w, buf, sizeof(buf));
+	lp_build_error(&w, "FATAL", sqlstate, msg);
+	if (!w.overflow)
+		(void)lp_io_send(&c->io, buf, w.len);
+	lp_client_close(c, msg);
+}
+
+/* Sends a non-fatal ErrorResponse + ReadyForQuery; the session goes on. */
+void lp_client_error(struct lp_client *c, const char *sqlstate, const char *msg)
+{
+	uint8_t buf[700];
+	struct lp_writer w;
+	lp_wr_init(&w, buf, sizeof(buf));
+	lp_build_error(&w, "ERROR", sqlstate, msg);
+	lp_build_rfq(&w, c->last_rfq ? c->last_rfq : 'I');
+	if (!w.overflow)
+		(void)lp_io_send(&c->io, buf, w.len);
+}
+
+void lp_client_welcome(struct lp_client *c)
+{
+	struct lp_pool *pool = c->pool;
+	uint8_t buf[4096];
+	struct lp_writer w;
+
+	lp_wr_init(&w, buf, sizeof(buf));
+	lp_build_auth(&w, 0, NULL, 0);
+	for (int i = 0; i < pool->welcome.n; i++) {
+		const char *name = pool->welcome.name[i];
+		const char *own = lp_params_get(&c->params, name);
+		if (!own && lp_param_is_tracked(c->inst, name))
+			lp_params_set(&c->params, name, pool->welcome.value[i]);
+		lp_build_param_status(&w, name, own ? own : pool->welcome.value[i]);
+	}
+	for (int i = 0; i < c->params.n; i++)
+		if (!lp_params_get(&pool->welcome, c->params.name[i]))
+			lp_build_param_status(&w, c->params.name[i], c->params.value[i]);
+	lp_build_backend_key(&w, c->cancel_pid, c->cancel_key);
+	lp_build_rfq(&w, 'I');
+	if (w.overflow) {
+		lp_client_fail(c, "08P01", "startup parameters too large");
+		return;
+	}
+	(void)lp_io_send(&c->io, buf, w.len);
+	c->startup_done = true;
+	c->wait_start_us = 0;
+	lp_list_append(cancel_bucket(c->inst, c->cancel_key), &c->cancel_node);
+	lp_client_set_state(c, LP_CL_ACTIVE);
+	if (lp_pool_mode_of(pool) == LP_POOL_SESSION && !c->admin)
+		lp_link_request(c);
+	else
+		lp_client_kick(c);
+}
+
+/* ---- startup ---- */
+
+static bool ignorable(const struct lp_instance *inst, const char *name)
+{
+	return lp_config_list_has(inst->cfg.s.ignore_startup_parameters, name);
+}
+
+/* Authentication finished: find the pool and welcome the client. */
+void lp_client_login_ok(struct lp_client *c, struct lp_db *db, struct lp_user *pool_user)
+{
+	struct lp_instance *inst = c->inst;
+	if (c->admin) {
+		lp_admin_welcome(c);
+		return;
+	}
+	struct lp_pool *pool = lp_registry_get_pool(inst, db, pool_user);
+	if (!pool) {
+		lp_client_fail(c, "53200", "out of memory");
+		return;
+	}
+	c->pool = pool;
+	db->client_count++;
+	pool_user->client_count++;
+	pool->stats.client_logins++;
+	if (inst->cfg.s.log_connections)
+		lp_client_log(c, LP_LOG_LOG, "login attempt: db=%s user=%s tls=no", c->db_name,
+			      c->user_name);
+	if (pool->welcome_ready) {
+		lp_client_welcome(c);
+		return;
+	}
+	c->wait_start_us = lp_now_us();
+	if (pool->last_login_fail_us &&
+	    lp_now_us() - pool->last_login_fail_us < inst->cfg.s.server_login_retry &&
+	    pool->login_servers.count == 0) {
+		lp_client_fail(c, pool->login_error_code[0] ? pool->login_error_code : "08006", "%s",
+			       pool->login_error);
+		return;
+	}
+	lp_client_set_state(c, LP_CL_WAIT_LOGIN);
+	lp_link_grow(pool);
+	if (c->state == LP_CL_WAIT_LOGIN && pool->login_servers.count == 0 &&
+	    lp_pool_server_total(pool) == 0 && !pool->welcome_ready)
+		lp_client_fail(c, "08006", "%s", pool->login_error[0] ? pool->login_error
+								    : "no server connection available");
+}
+
+static int handle_startup(struct lp_client *c, struct lp_startup *su)
+{
+	struct lp_instance *inst = c->inst;
+	const char *unknown[LP_STARTUP_MAX_PARAMS];
+	int nunknown = 0;
+
+	if ((su->version >> 16) != 3) {
+		lp_client_fail(c, "08P01", "unsupported frontend protocol %u.%u", su->version >> 16,
+			       su->version & 0xffff);
+		return -1;
+	}
+	if (!su->user || !su->user[0]) {
+		lp_client_fail(c, "08P01", "no PostgreSQL user name specified in startup packet");
+		return -1;
+	}
+	c->user_name = strdup(su->user);
+	c->db_name = strdup(su->database && su->database[0] ? su->database : su->user);
+	if (!c->user_name || !c->db_name) {
+		lp_client_fail(c, "53200", "out of memory");
+		return -1;
+	}
+	for (int i = 0; i < su->nparams; i++) {
+		const char *n = su->params[i].name, *v = su->params[i].value;
+		if (strcmp(n, "user") == 0 || strcmp(n, "database") == 0)
+			continue;
+		if (strncmp(n, "_pq_.", 5) == 0) {
+			unknown[nunknown++] = n;
+			continue;
+		}
+		if (lp_param_is_tracked(inst, n)) {
+			lp_params_set(&c->params, n, v);
+			continue;
+		}
+		if (ignorable(inst, n))
+			continue;
+		lp_client_fail(c, "08P01", "unsupported startup parameter: %s", n);
+		return -1;
+	}
+	if ((su->version & 0xffff) != 0 || nunknown > 0) {
+		uint8_t buf[1024];
+		struct lp_writer w;
+		lp_wr_init(&w, buf, sizeof(buf));
+		lp_build_negotiate_version(&w, 0, unknown, nunknown);
+		if (!w.overflow)
+			(void)lp_io_send(&c->io, buf, w.len);
+	}
+	do {
+		c->cancel_pid = 0;
+		if (RAND_bytes((uint8_t *)&c->cancel_pid, sizeof(c->cancel_pid)) != 1 ||
+		    RAND_bytes((uint8_t *)&c->cancel_key, sizeof(c->cancel_key)) != 1) {
+			lp_client_fail(c, "53200", "no randomness for the cancel key");
+			return -1;
+		}
+		c->cancel_pid &= 0x7fffffff;
+	} while (lp_cancel_find(inst, c->cancel_pid, c->cancel_key));
+	return lp_client_auth_start(c);
+}
+
+static void handle_cancel(struct lp_client *c, const struct lp_startup *su)
+{
+	struct lp_client *target = lp_cancel_find(c->inst, su->cancel_pid, su->cancel_key);
+	if (target && target->server && target->server->ready)
+		lp_server_send_cancel(target->server);
+	lp_client_close(c, target ? "cancel request forwarded" : "cancel request with unknown key");
+}
+
+/* Login phase: startup packets, then authentication messages. */
+static int login_process(struct lp_client *c)
+{
+	struct lp_io *io = &c->io;
+	for (;;) {
+		if (c->state != LP_CL_LOGIN)
+			return 0;
+		uint32_t avail = lp_io_unparsed(io);
+		if (avail == 0)
+			return 1;
+		if (!c->user_name) {
+			struct lp_startup su;
+			size_t plen = 0;
+			const char *err = NULL;
+			int rc = lp_startup_parse(lp_io_parse_ptr(io), avail, &su, &plen, &err);
+			if (rc == LP_PROTO_INCOMPLETE) {
+				if (plen > lp_io_buf_size()) {
+					lp_client_fail(c, "08P01", "startup packet too long for pkt_buf");
+					return -1;
+				}
+				return 1;
+			}
+			if (rc != LP_PROTO_OK) {
+				lp_client_fail(c, "08P01", "%s", err ? err : "invalid startup packet");
+				return -1;
+			}
+			switch (su.kind) {
+			case LP_STARTUP_SSL:
+			case LP_STARTUP_GSSENC:
+				lp_io_consume(io, (uint32_t)plen);
+				/* Bytes sent before our answer would be read as
+				 * if encrypted later: refuse them (CVE-2021-23222). */
+				if (lp_io_unparsed(io) > 0) {
+					lp_client_close(c, "data after SSLRequest before the answer");
+					return -1;
+				}
+				(void)lp_io_send(io, "N", 1);
+				continue;
+			case LP_STARTUP_CANCEL:
+				handle_cancel(c, &su);
+				return -1;
+			case LP_STARTUP_NORMAL: {
+				int r = handle_startup(c, &su);
+				if (c->state == LP_CL_JUSTFREE)
+					return -1;
+				lp_io_consume(io, (uint32_t)plen);
+				if (r < 0)
+					return -1;
+				continue;
+			}
+			}
+		}
+		struct lp_msg_hdr h;
+		const char *err;
+		int rc = lp_msg_hdr_parse(lp_io_parse_ptr(io), avail, LP_SCRAM_MSG_MAX * 4, &h, &err);
+		if (rc == LP_PROTO_INCOMPLETE)
+			return 1;
+		if (rc != LP_PROTO_OK) {
+			lp_client_fail(c, "08P01", "%s", err);
+			return -1;
+		}
+		if (avail < h.len + 1u)
+			return 1;
+		if (h.type != 'p') {
+			lp_client_fail(c, "08P01", "expected a password message, got '%c'",
+				       h.type >= 32 && h.type < 127 ? h.type : '?');
+			return -1;
+		}
+		int r = lp_client_auth_msg(c, lp_io_parse_ptr(io) + LP_PROTO_HDR_LEN, h.len - 4);
+		if (c->state == LP_CL_JUSTFREE)
+			return -1;
+		lp_io_consume(io, h.len + 1);
+		if (r < 0)
+			return -1;
+	}
+}
+
+/* ---- forwarding ---- */
+
+static bool valid_client_type(uint8_t t)
+{
+	switch (t) {
+	case 'Q': case 'P': case 'B': case 'E': case 'D': case 'C': case 'H': case 'S':
+	case 'F': case 'd': case 'c': case 'f': case 'X':
+		return true;
+	}
+	return false;
+}
+
+/*
+ * Active phase. Returns 1 when more bytes are needed, 0 to stop (waiting for
+ * a server, or blocked), -1 when c closed.
+ */
+static int active_process(struct lp_client *c)
+{
+	struct lp_io *io = &c->io;
+	const struct lp_settings *st = &c->inst->cfg.s;
+	for (;;) {
+		if (io->pkt_remain > 0) {
+			uint32_t take = lp_io_unparsed(io);
+			if (take > io->pkt_remain)
+				take = io->pkt_remain;
+			io->pos += take;
+			io->pkt_remain -= take;
+			if (io->pkt_remain > 0)
+				return 1;
+			continue;
+		}
+		uint32_t avail = lp_io_unparsed(io);
+		struct lp_msg_hdr h;
+		const char *err;
+		int rc = lp_msg_hdr_parse(lp_io_parse_ptr(io), avail, (uint32_t)st->max_packet_size,
+					  &h, &err);
+		if (rc == LP_PROTO_INCOMPLETE)
+			return 1;
+		if (rc != LP_PROTO_OK) {
+			lp_client_fail(c, "08P01", "%s", err);
+			return -1;
+		}
+		if (!valid_client_type(h.type)) {
+			lp_client_fail(c, "08P01", "invalid message type from client: 0x%02x", h.type);
+			return -1;
+		}
+		if (h.type == 'X') {
+			if (io->start != io->pos && c->server)
+				lp_io_flush_to(io, &c->server->io);
+			lp_client_close(c, "client close request");
+			return -1;
+		}
+		if (c->admin) {
+			if (avail < h.len + 1u) {
+				if (h.len + 1u > lp_io_buf_size()) {
+					lp_client_fail(c, "08P01", "admin command too long");
+					return -1;
+				}
+				return 1;
+			}
+			int r = lp_admin_message(c, h.type, lp_io_parse_ptr(io) + LP_PROTO_HDR_LEN,
+						 h.len - 4);
+			if (c->state == LP_CL_JUSTFREE || r < 0)
+				return -1;
+			lp_io_consume(io, h.len + 1);
+			continue;
+		}
+		if (!c->server) {
+			if (io->start != io->pos)
+				return 0;     /* flush first */
+			c->request_us = lp_now_us();
+			lp_link_request(c);
+			if (c->state == LP_CL_JUSTFREE)
+				return -1;
+			return 0;             /* lp_client_server_ready() resumes */
+		}
+		if (c->server->state != LP_SV_ACTIVE)
+			return 0;
+		struct lp_server *s = c->server;
+		struct lp_pool_stats *ps = &c->pool->stats;
+		switch (h.type) {
+		case 'Q':
+		case 'S':
+		case 'F':
+			if (s->expect_rfq == 0)
+				s->request_us = lp_now_us();
+			s->expect_rfq++;
+			break;
+		case 'P':
+			ps->client_parses++;
+			ps->server_parses++;
+			break;
+		case 'B':
+			ps->binds++;
+			break;
+		}
+		c->last_active_us = lp_now_us();
+		io->pkt_remain = h.len + 1;
+	}
+}
+
+void lp_client_kick(struct lp_client *c)
+{
+	if (c->state != LP_CL_JUSTFREE && c->io.fd >= 0)
+		event_active(&c->io.ev_read, EV_READ, 1);
+}
+
+void lp_client_server_ready(struct lp_client *c)
+{
+	lp_client_kick(c);
+}
+
+static void client_on_read(struct lp_io *io, short what)
+{
+	struct lp_client *c = io->owner;
+	(void)what;
+
+	if (c->state == LP_CL_JUSTFREE)
+		return;
+	if (c->server && c->server->io.flush_src == io)
+		return;
+	if (c->state == LP_CL_WAITING || c->state == LP_CL_WAIT_LOGIN ||
+	    (c->server && c->server->state != LP_SV_ACTIVE)) {
+		/* Hold the client's bytes until a server is ready for them. */
+		lp_io_read_off(io);
+		return;
+	}
+	lp_io_read_on(io);
+	for (int rounds = 0; rounds < 32; rounds++) {
+		int rc = c->state == LP_CL_LOGIN ? login_process(c) : active_process(c);
+		if (rc < 0)
+			return;
+		if (io->start != io->pos && c->server) {
+			if (!lp_io_flush_to(io, &c->server->io))
+				return;
+			if (c->server && c->server->io.dead) {
+				lp_client_fail(c, "08006", "server connection lost");
+				return;
+			}
+		}
+		if (rc == 0) {
+			if (c->state == LP_CL_WAITING || c->state == LP_CL_WAIT_LOGIN ||
+			    !c->server || c->server->state != LP_SV_ACTIVE) {
+				lp_io_read_off(io);
+				return;
+			}
+			continue;
+		}
+		int n = lp_io_fill(io);
+		if (n > 0)
+			continue;
+		if (n == -1) {
+			lp_io_trim(io);
+			return;
+		}
+		if (n == 0)
+			lp_client_close(c, "client disconnected");
+		else if (n == -3)
+			lp_client_fail(c, "08P01", "message framing broken");
+		else
+			lp_client_close(c, "client socket error");
+		return;
+	}
+	event_active(&io->ev_read, EV_READ, 1);
+}

@@ -1,0 +1,27 @@
+/*
+ * Client authentication (auth_type trust, any, plain, md5, scram-sha-256)
+ * and the client internals shared by client.c and client_auth.c.
+ */
+#ifndef LP_POOL_CLIENT_AUTH_H
+#define LP_POOL_CLIENT_AUTH_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/log.h"
+#include "pool/instance.h"
+
+/* After the startup packet: picks the method, sends the first challenge or
+ * finishes at once. Returns -1 when c was closed. */
+int lp_client_auth_start(struct lp_client *c);
+/* One PasswordMessage-family body. Returns -1 when c was closed. */
+int lp_client_auth_msg(struct lp_client *c, const uint8_t *body, uint32_t len);
+
+/* client.c */
+void lp_client_login_ok(struct lp_client *c, struct lp_db *db, struct lp_user *pool_user);
+void lp_client_log(const struct lp_client *c, enum lp_log_level lvl, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+/* Non-fatal ErrorResponse followed by ReadyForQuery. */
+void lp_client_error(struct lp_client *c, const char *sqlstate, const char *msg);
+
+#endif

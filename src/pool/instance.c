@@ -1,0 +1,373 @@
+/*
+ * The running pooler's lifecycle: start, listeners, reload as a new
+ * configuration generation, pause/resume, the shutdown modes, and the
+ * end-of-turn reaper that frees closed objects (so no callback ever touches
+ * freed memory of an object it just closed).
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/rand.h>
+
+#include "core/log.h"
+#include "net/listen.h"
+#include "pool/client_auth.h"
+#include "pool/instance.h"
+
+int64_t lp_now_us(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static void reaper_cb(evutil_socket_t fd, short what, void *arg);
+
+int lp_instance_init(struct lp_instance *inst, const char *config_path, struct lp_config *cfg,
+		     struct lp_userlist *ul)
+{
+	memset(inst, 0, sizeof(*inst));
+	inst->base = event_base_new();
+	if (!inst->base)
+		return -1;
+	inst->config_path = config_path;
+	inst->cfg = *cfg;
+	memset(cfg, 0, sizeof(*cfg));
+	inst->users_file = *ul;
+	memset(ul, 0, sizeof(*ul));
+	lp_list_init(&inst->dbs);
+	lp_list_init(&inst->users);
+	lp_list_init(&inst->pools);
+	lp_list_init(&inst->login_clients);
+	lp_list_init(&inst->admin_clients);
+	lp_list_init(&inst->justfree_clients);
+	lp_list_init(&inst->justfree_servers);
+	for (int i = 0; i < LP_CANCEL_BUCKETS; i++)
+		lp_list_init(&inst->cancel_hash[i]);
+	if (RAND_bytes(inst->fake_salt_key, sizeof(inst->fake_salt_key)) != 1)
+		return -1;
+	inst->reaper_ev = event_new(inst->base, -1, 0, reaper_cb, inst);
+	if (!inst->reaper_ev)
+		return -1;
+	inst->started_us = lp_now_us();
+	lp_registry_apply(inst);
+	return 0;
+}
+
+static void accept_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct lp_instance *inst = arg;
+	struct lp_listener *l = NULL;
+	(void)what;
+	for (int i = 0; i < inst->nlisteners; i++)
+		if (inst->listeners[i].fd == fd)
+			l = &inst->listeners[i];
+	/* Bounded batch: accept what is queued without starving the loop. */
+	for (int i = 0; i < 64; i++) {
+		struct sockaddr_storage ss;
+		socklen_t sl = sizeof(ss);
+		int cfd = accept4(fd, (struct sockaddr *)&ss, &sl, SOCK_CLOEXEC | SOCK_NONBLOCK);
+		if (cfd < 0) {
+			if (errno == EMFILE || errno == ENFILE)
+				lp_log_error("accept failed: %s", strerror(errno));
+			return;
+		}
+		lp_client_accept(inst, cfd, (struct sockaddr *)&ss, sl, l && l->is_unix);
+	}
+}
+
+int lp_instance_listen(struct lp_instance *inst)
+{
+	const struct lp_settings *s = &inst->cfg.s;
+	char err[512];
+	int fds[LP_MAX_LISTENERS];
+	int n = 0;
+
+	if (s->listen_addr[0]) {
+		n = lp_listen_tcp(s->listen_addr, s->listen_port, s->listen_backlog, s->so_reuseport,
+				  fds, LP_MAX_LISTENERS - 1, err, sizeof(err));
+		if (n < 0) {
+			lp_log_fatal("%s", err);
+			return -1;
+		}
+	}
+	for (int i = 0; i < n; i++) {
+		inst->listeners[i].fd = fds[i];
+		inst->listeners[i].is_unix = false;
+	}
+	if (s->unix_socket_dir[0]) {
+		struct lp_listener *l = &inst->listeners[n];
+		int fd = lp_listen_unix(s->unix_socket_dir, s->listen_port, s->unix_socket_mode,
+					s->listen_backlog, l->path, sizeof(l->path), err, sizeof(err));
+		if (fd < 0) {
+			lp_log_fatal("%s", err);
+			for (int i = 0; i < n; i++)
+				close(fds[i]);
+			return -1;
+		}
+		l->fd = fd;
+		l->is_unix = true;
+		n++;
+	}
+	if (n == 0) {
+		lp_log_fatal("nothing to listen on: set listen_addr or unix_socket_dir");
+		return -1;
+	}
+	inst->nlisteners = n;
+	for (int i = 0; i < n; i++) {
+		struct lp_listener *l = &inst->listeners[i];
+		event_assign(&l->ev, inst->base, l->fd, EV_READ | EV_PERSIST, accept_cb, inst);
+		event_add(&l->ev, NULL);
+	}
+	inst->listening = true;
+	lp_log_info("listening on %s:%d%s%s", s->listen_addr[0] ? s->listen_addr : "(no tcp)",
+		    s->listen_port, s->unix_socket_dir[0] ? " and unix socket in " : "",
+		    s->unix_socket_dir);
+	return 0;
+}
+
+void lp_instance_stop_listening(struct lp_instance *inst)
+{
+	if (!inst->listening)
+		return;
+	for (int i = 0; i < inst->nlisteners; i++) {
+		struct lp_listener *l = &inst->listeners[i];
+		event_del(&l->ev);
+		close(l->fd);
+		if (l->is_unix && l->path[0])
+			(void)unlink(l->path);
+	}
+	inst->listening = false;
+}
+
+static void log_settings(const struct lp_instance *inst, struct lp_log_settings *ls)
+{
+	const struct lp_settings *s = &inst->cfg.s;
+	memset(ls, 0, sizeof(*ls));
+	ls->logfile = s->logfile;
+	ls->syslog = s->syslog;
+	ls->syslog_ident = s->syslog_ident;
+	ls->syslog_facility = s->syslog_facility;
+	ls->verbose = s->verbose;
+}
+
+int lp_instance_reload(struct lp_instance *inst)
+{
+	struct lp_config ncfg;
+	struct lp_userlist nul;
+	struct lp_diag d = { 0 };
+
+	memset(&ncfg, 0, sizeof(ncfg));
+	memset(&nul, 0, sizeof(nul));
+	lp_log_info("reloading configuration from %s", inst->config_path);
+	if (lp_config_load(inst->config_path, &ncfg, &d) < 0) {
+		for (size_t i = 0; i < d.n; i++)
+			lp_log_error("reload failed: %s", d.msgs[i]);
+		lp_log_error("reload failed: keeping the running configuration");
+		lp_diag_cleanup(&d);
+		return -1;
+	}
+	if (ncfg.s.auth_file[0] && lp_userlist_load(ncfg.s.auth_file, &nul, &d) < 0) {
+		for (size_t i = 0; i < d.n; i++)
+			lp_log_error("reload failed: %s", d.msgs[i]);
+		lp_log_error("reload failed: keeping the running configuration");
+		lp_diag_cleanup(&d);
+		lp_config_free(&ncfg);
+		return -1;
+	}
+	for (size_t i = 0; i < d.n; i++)
+		lp_log_warn("%s", d.msgs[i]);
+	lp_diag_cleanup(&d);
+
+	const struct lp_settings *o = &inst->cfg.s, *n = &ncfg.s;
+	if (strcmp(o->listen_addr, n->listen_addr) != 0 || o->listen_port != n->listen_port ||
+	    strcmp(o->unix_socket_dir, n->unix_socket_dir) != 0 || o->pkt_buf != n->pkt_buf)
+		lp_log_warn("listen_addr, listen_port, unix_socket_dir and pkt_buf change only at restart");
+	/* Keep what cannot change live, so the generation tells the truth. */
+	char *keep_addr = ncfg.s.listen_addr, *keep_dir = ncfg.s.unix_socket_dir;
+	ncfg.s.listen_addr = inst->cfg.s.listen_addr;
+	ncfg.s.unix_socket_dir = inst->cfg.s.unix_socket_dir;
+	inst->cfg.s.listen_addr = keep_addr;
+	inst->cfg.s.unix_socket_dir = keep_dir;
+	ncfg.s.listen_port = o->listen_port;
+	ncfg.s.pkt_buf = o->pkt_buf;
+
+	struct lp_config old = inst->cfg;
+	inst->cfg = ncfg;
+	lp_config_free(&old);
+	lp_userlist_free(&inst->users_file);
+	inst->users_file = nul;
+
+	struct lp_log_settings ls;
+	log_settings(inst, &ls);
+	ls.to_stderr = true;
+	if (lp_log_configure(&ls) < 0)
+		lp_log_error("cannot open logfile %s: %s", ls.logfile, strerror(errno));
+	lp_registry_apply(inst);
+	struct lp_list_node *pn, *pt;
+	lp_list_foreach_safe(&inst->pools, pn, pt)
+		lp_link_dispatch(lp_container_of(pn, struct lp_pool, node));
+	lp_log_info("configuration reloaded");
+	return 0;
+}
+
+void lp_instance_pause(struct lp_instance *inst)
+{
+	inst->paused = true;
+	lp_log_info("pausing: no new server assignments");
+}
+
+void lp_instance_resume(struct lp_instance *inst)
+{
+	struct lp_list_node *n, *t;
+	inst->paused = false;
+	lp_log_info("resuming");
+	lp_list_foreach_safe(&inst->pools, n, t)
+		lp_link_dispatch(lp_container_of(n, struct lp_pool, node));
+}
+
+void lp_instance_shutdown(struct lp_instance *inst, enum lp_shutdown_mode mode)
+{
+	if (mode == LP_SHUTDOWN_WAIT_CLIENTS && inst->shutdown == LP_SHUTDOWN_WAIT_CLIENTS)
+		mode = LP_SHUTDOWN_NOW;     /* SIGTERM pressed twice */
+	if (mode < inst->shutdown && inst->shutdown != LP_RUN)
+		mode = inst->shutdown;
+	inst->shutdown = mode;
+	lp_instance_stop_listening(inst);
+	switch (mode) {
+	case LP_SHUTDOWN_WAIT_CLIENTS:
+		lp_log_info("shutdown requested: waiting for clients to leave");
+		break;
+	case LP_SHUTDOWN_WAIT_SERVERS:
+		lp_log_info("shutdown requested: waiting for open transactions to finish");
+		break;
+	case LP_SHUTDOWN_NOW:
+		lp_log_info("immediate shutdown requested");
+		event_base_loopbreak(inst->base);
+		return;
+	case LP_RUN:
+		break;
+	}
+	lp_instance_check_shutdown(inst);
+}
+
+void lp_instance_schedule_reap(struct lp_instance *inst)
+{
+	if (!event_pending(inst->reaper_ev, EV_TIMEOUT, NULL))
+		event_active(inst->reaper_ev, EV_TIMEOUT, 1);
+}
+
+void lp_instance_check_shutdown(struct lp_instance *inst)
+{
+	if (inst->shutdown != LP_RUN)
+		lp_instance_schedule_reap(inst);
+}
+
+static bool transactions_open(struct lp_instance *inst)
+{
+	struct lp_list_node *pn, *pt, *n, *t;
+	lp_list_foreach_safe(&inst->pools, pn, pt) {
+		struct lp_pool *p = lp_container_of(pn, struct lp_pool, node);
+		lp_list_foreach_safe(&p->active_servers, n, t) {
+			struct lp_server *s = lp_container_of(n, struct lp_server, node);
+			if (s->tx_status != 'I' || s->expect_rfq > 0 || s->in_copy)
+				return true;
+		}
+	}
+	return false;
+}
+
+static void close_all_clients(struct lp_instance *inst)
+{
+	struct lp_list_node *pn, *pt, *n, *t;
+	lp_list_foreach_safe(&inst->pools, pn, pt) {
+		struct lp_pool *p = lp_container_of(pn, struct lp_pool, node);
+		lp_list_foreach_safe(&p->active_clients, n, t)
+			lp_client_fail(lp_container_of(n, struct lp_client, node), "57P01",
+				       "server is shutting down");
+		lp_list_foreach_safe(&p->waiting_clients, n, t)
+			lp_client_fail(lp_container_of(n, struct lp_client, node), "57P01",
+				       "server is shutting down");
+	}
+}
+
+static void evaluate_shutdown(struct lp_instance *inst)
+{
+	switch (inst->shutdown) {
+	case LP_SHUTDOWN_WAIT_CLIENTS:
+		if (inst->client_count - inst->admin_clients.count - inst->login_clients.count <= 0)
+			event_base_loopbreak(inst->base);
+		break;
+	case LP_SHUTDOWN_WAIT_SERVERS:
+		if (!transactions_open(inst)) {
+			close_all_clients(inst);
+			event_base_loopbreak(inst->base);
+		}
+		break;
+	default:
+		break;
+	}
+}
+
+static void reap(struct lp_instance *inst)
+{
+	struct lp_list_node *n, *t;
+	lp_list_foreach_safe(&inst->justfree_clients, n, t) {
+		lp_list_remove(&inst->justfree_clients, n);
+		lp_client_free(lp_container_of(n, struct lp_client, node));
+	}
+	lp_list_foreach_safe(&inst->justfree_servers, n, t) {
+		lp_list_remove(&inst->justfree_servers, n);
+		lp_server_free(lp_container_of(n, struct lp_server, node));
+	}
+}
+
+static void reaper_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct lp_instance *inst = arg;
+	(void)fd;
+	(void)what;
+	if (inst->shutdown != LP_RUN)
+		evaluate_shutdown(inst);
+	reap(inst);
+}
+
+void lp_instance_cleanup(struct lp_instance *inst)
+{
+	struct lp_list_node *pn, *pt, *n, *t;
+
+	lp_instance_stop_listening(inst);
+	lp_list_foreach_safe(&inst->login_clients, n, t)
+		lp_client_close(lp_container_of(n, struct lp_client, node), "shutdown");
+	lp_list_foreach_safe(&inst->admin_clients, n, t)
+		lp_client_close(lp_container_of(n, struct lp_client, node), "shutdown");
+	lp_list_foreach_safe(&inst->pools, pn, pt) {
+		struct lp_pool *p = lp_container_of(pn, struct lp_pool, node);
+		lp_list_foreach_safe(&p->active_clients, n, t)
+			lp_client_close(lp_container_of(n, struct lp_client, node), "shutdown");
+		lp_list_foreach_safe(&p->waiting_clients, n, t)
+			lp_client_close(lp_container_of(n, struct lp_client, node), "shutdown");
+		struct lp_list *lists[] = { &p->idle_servers, &p->used_servers, &p->active_servers,
+					    &p->login_servers };
+		for (size_t i = 0; i < 4; i++)
+			lp_list_foreach_safe(lists[i], n, t)
+				lp_server_close(lp_container_of(n, struct lp_server, node), "shutdown");
+	}
+	reap(inst);
+	lp_registry_cleanup(inst);
+	if (inst->janitor_ev)
+		event_free(inst->janitor_ev);
+	if (inst->reaper_ev)
+		event_free(inst->reaper_ev);
+	for (size_t i = 0; i < sizeof(inst->sig_ev) / sizeof(inst->sig_ev[0]); i++)
+		if (inst->sig_ev[i])
+			event_free(inst->sig_ev[i]);
+	lp_config_free(&inst->cfg);
+	lp_userlist_free(&inst->users_file);
+	event_base_free(inst->base);
+}

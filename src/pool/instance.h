@@ -1,0 +1,139 @@
+/*
+ * The running pooler: the event loop, the current configuration generation,
+ * the registry of databases/users/pools, the listeners and the process-wide
+ * lifecycle (pause, shutdown). Passed explicitly to whoever needs it.
+ */
+#ifndef LP_POOL_INSTANCE_H
+#define LP_POOL_INSTANCE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <event2/event.h>
+
+#include "auth/userlist.h"
+#include "config/config.h"
+#include "core/list.h"
+#include "pool/pool.h"
+
+enum lp_shutdown_mode {
+	LP_RUN,
+	LP_SHUTDOWN_WAIT_CLIENTS,       /* SIGTERM: exit when every client left */
+	LP_SHUTDOWN_WAIT_SERVERS,       /* SIGINT: exit when no transaction is open */
+	LP_SHUTDOWN_NOW,
+};
+
+#define LP_MAX_LISTENERS 16
+#define LP_CANCEL_BUCKETS 4096
+
+struct lp_listener {
+	int fd;
+	struct event ev;
+	bool is_unix;
+	char path[256];
+};
+
+struct lp_instance {
+	struct event_base *base;
+	struct lp_config cfg;           /* current generation */
+	struct lp_userlist users_file;  /* current auth_file contents */
+	const char *config_path;
+
+	struct lp_list dbs;
+	struct lp_list users;
+	struct lp_list pools;
+
+	struct lp_list login_clients;   /* LP_CL_LOGIN */
+	struct lp_list admin_clients;   /* LP_CL_ACTIVE on the console */
+	struct lp_list justfree_clients;
+	struct lp_list justfree_servers;
+	struct lp_list cancel_hash[LP_CANCEL_BUCKETS];
+
+	struct lp_listener listeners[LP_MAX_LISTENERS];
+	int nlisteners;
+	bool listening;
+
+	int client_count;               /* every client, for max_client_conn */
+	uint64_t next_client_id, next_server_id;
+	bool paused;
+	enum lp_shutdown_mode shutdown;
+	uint8_t fake_salt_key[32];      /* stable fake SCRAM salts for unknown users */
+
+	struct event *janitor_ev;
+	struct event *reaper_ev;
+	struct event *sig_ev[8];
+	int64_t started_us;
+	int64_t last_stats_us;
+};
+
+/* instance.c */
+int lp_instance_init(struct lp_instance *inst, const char *config_path, struct lp_config *cfg,
+		     struct lp_userlist *ul);
+void lp_instance_cleanup(struct lp_instance *inst);
+int lp_instance_listen(struct lp_instance *inst);
+void lp_instance_stop_listening(struct lp_instance *inst);
+/* Re-reads config and auth_file; on any error logs it and keeps the old. */
+int lp_instance_reload(struct lp_instance *inst);
+void lp_instance_pause(struct lp_instance *inst);
+void lp_instance_resume(struct lp_instance *inst);
+void lp_instance_shutdown(struct lp_instance *inst, enum lp_shutdown_mode mode);
+/* Exits the loop if the shutdown condition holds. */
+void lp_instance_check_shutdown(struct lp_instance *inst);
+/* Schedule freeing of closed objects at the end of this loop turn. */
+void lp_instance_schedule_reap(struct lp_instance *inst);
+
+/* registry.c */
+struct lp_db *lp_registry_find_db(struct lp_instance *inst, const char *name);
+struct lp_user *lp_registry_find_user(struct lp_instance *inst, const char *name);
+struct lp_user *lp_registry_get_user(struct lp_instance *inst, const char *name);
+struct lp_pool *lp_registry_get_pool(struct lp_instance *inst, struct lp_db *db,
+				     struct lp_user *user);
+/* Applies a new generation: creates/updates/removes databases and users. */
+void lp_registry_apply(struct lp_instance *inst);
+void lp_registry_cleanup(struct lp_instance *inst);
+
+/* client.c */
+void lp_client_accept(struct lp_instance *inst, int fd, const struct sockaddr *sa, socklen_t salen,
+		      bool is_unix);
+/* Sends an ErrorResponse (FATAL) and closes the client. */
+void lp_client_fail(struct lp_client *c, const char *sqlstate, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+void lp_client_close(struct lp_client *c, const char *reason);
+/* The pooler linked a server to a waiting client: start forwarding. */
+void lp_client_server_ready(struct lp_client *c);
+/* The pool got its first server: finish the client's login. */
+void lp_client_welcome(struct lp_client *c);
+/* Resume parsing the client's buffered bytes (after a server was released). */
+void lp_client_kick(struct lp_client *c);
+struct lp_client *lp_cancel_find(struct lp_instance *inst, uint32_t pid, uint32_t key);
+void lp_client_free(struct lp_client *c);
+
+/* server.c */
+struct lp_server *lp_server_connect(struct lp_pool *pool);
+void lp_server_close(struct lp_server *s, const char *reason);
+/* Runs sql as a pooler query; done() is called when it finishes. */
+void lp_server_internal(struct lp_server *s, const char *sql,
+			void (*done)(struct lp_server *s, bool ok));
+void lp_server_kick(struct lp_server *s);
+void lp_server_free(struct lp_server *s);
+void lp_server_send_cancel(struct lp_server *s);
+
+/* link.c: assignment of servers to clients */
+/* The client needs a server: link one now or queue the client. */
+void lp_link_request(struct lp_client *c);
+/* The client is done with its server (transaction end / leaving). */
+void lp_link_release(struct lp_client *c, bool client_leaving);
+/* A server became available or the pool's limits changed: serve waiters. */
+void lp_link_dispatch(struct lp_pool *pool);
+/* Move helpers keep every object in exactly one list. */
+void lp_client_set_state(struct lp_client *c, enum lp_client_state st);
+void lp_server_set_state(struct lp_server *s, enum lp_server_state st);
+/* Open new servers if clients wait and limits allow. */
+void lp_link_grow(struct lp_pool *pool);
+/* Server login failed: tell waiting clients. */
+void lp_link_login_failed(struct lp_pool *pool, const char *sqlstate, const char *msg);
+
+/* janitor.c */
+void lp_janitor_start(struct lp_instance *inst);
+
+#endif

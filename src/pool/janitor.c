@@ -1,0 +1,129 @@
+/*
+ * Once a second: timeouts of clients and servers, server lifetimes, the
+ * reserve pool, min_pool_size, and the periodic stats log line.
+ */
+#include <stdio.h>
+
+#include "core/log.h"
+#include "pool/client_auth.h"
+#include "pool/instance.h"
+
+static void check_clients(struct lp_instance *inst, struct lp_pool *p, int64_t now)
+{
+	const struct lp_settings *s = &inst->cfg.s;
+	struct lp_list_node *n, *t;
+
+	if (s->query_wait_timeout > 0 && !inst->paused && !p->db->paused) {
+		lp_list_foreach_safe(&p->waiting_clients, n, t) {
+			struct lp_client *c = lp_container_of(n, struct lp_client, node);
+			if (c->wait_start_us && now - c->wait_start_us > s->query_wait_timeout)
+				lp_client_fail(c, "08P01", "query_wait_timeout");
+		}
+	}
+	lp_list_foreach_safe(&p->active_clients, n, t) {
+		struct lp_client *c = lp_container_of(n, struct lp_client, node);
+		struct lp_server *sv = c->server;
+		if (!sv) {
+			if (s->client_idle_timeout > 0 && now - c->last_active_us > s->client_idle_timeout)
+				lp_client_fail(c, "08P01", "client_idle_timeout");
+			continue;
+		}
+		if (sv->state != LP_SV_ACTIVE)
+			continue;
+		if (s->query_timeout > 0 && sv->expect_rfq > 0 && sv->request_us &&
+		    now - sv->request_us > s->query_timeout) {
+			lp_client_fail(c, "57014", "query_timeout");
+			continue;
+		}
+		if (s->idle_transaction_timeout > 0 && sv->expect_rfq == 0 && sv->tx_status != 'I' &&
+		    now - c->last_active_us > s->idle_transaction_timeout) {
+			lp_client_fail(c, "25P03", "idle transaction timeout");
+			continue;
+		}
+		if (s->client_idle_timeout > 0 && sv->expect_rfq == 0 &&
+		    now - c->last_active_us > s->client_idle_timeout)
+			lp_client_fail(c, "08P01", "client_idle_timeout");
+	}
+}
+
+static int min_pool_size(const struct lp_pool *p)
+{
+	int m = p->db->conf.min_pool_size;
+	return m >= 0 ? m : p->inst->cfg.s.min_pool_size;
+}
+
+static void check_servers(struct lp_instance *inst, struct lp_pool *p, int64_t now)
+{
+	const struct lp_settings *s = &inst->cfg.s;
+	struct lp_list_node *n, *t;
+
+	lp_list_foreach_safe(&p->idle_servers, n, t) {
+		struct lp_server *sv = lp_container_of(n, struct lp_server, node);
+		if (s->server_lifetime > 0 && now - sv->connect_us > sv->lifetime_us) {
+			lp_server_close(sv, "server_lifetime");
+			continue;
+		}
+		if (s->server_idle_timeout > 0 && now - sv->last_used_us > s->server_idle_timeout &&
+		    lp_pool_server_total(p) > min_pool_size(p))
+			lp_server_close(sv, "server_idle_timeout");
+	}
+	lp_list_foreach_safe(&p->login_servers, n, t) {
+		struct lp_server *sv = lp_container_of(n, struct lp_server, node);
+		if (s->server_connect_timeout > 0 && now - sv->connect_us > s->server_connect_timeout) {
+			lp_server_close(sv, "server_connect_timeout");
+			lp_link_login_failed(p, "08006", "server_connect_timeout: server did not answer");
+		}
+	}
+	/* Reserve pool, min_pool_size, retries after a login backoff. */
+	if (p->waiting_clients.count > 0 ||
+	    (min_pool_size(p) > 0 && p->db->client_count > 0 && !p->db->removed))
+		lp_link_grow(p);
+}
+
+static void log_stats(struct lp_instance *inst, int64_t now)
+{
+	struct lp_list_node *n, *t;
+	if (!inst->cfg.s.log_stats || inst->cfg.s.stats_period <= 0)
+		return;
+	if (now - inst->last_stats_us < inst->cfg.s.stats_period)
+		return;
+	inst->last_stats_us = now;
+	lp_list_foreach_safe(&inst->pools, n, t) {
+		struct lp_pool *p = lp_container_of(n, struct lp_pool, node);
+		const struct lp_pool_stats *st = &p->stats;
+		lp_log_info("stats: %s/%s %llu xacts, %llu queries, %llu us waited in total",
+			    p->db->name, p->user->name, (unsigned long long)st->xact_count,
+			    (unsigned long long)st->query_count, (unsigned long long)st->wait_time_us);
+	}
+}
+
+static void janitor_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct lp_instance *inst = arg;
+	int64_t now = lp_now_us();
+	struct lp_list_node *n, *t;
+	(void)fd;
+	(void)what;
+
+	if (inst->cfg.s.client_login_timeout > 0) {
+		lp_list_foreach_safe(&inst->login_clients, n, t) {
+			struct lp_client *c = lp_container_of(n, struct lp_client, node);
+			if (now - c->connect_us > inst->cfg.s.client_login_timeout)
+				lp_client_fail(c, "08P01", "client_login_timeout");
+		}
+	}
+	lp_list_foreach_safe(&inst->pools, n, t) {
+		struct lp_pool *p = lp_container_of(n, struct lp_pool, node);
+		check_clients(inst, p, now);
+		check_servers(inst, p, now);
+	}
+	log_stats(inst, now);
+}
+
+void lp_janitor_start(struct lp_instance *inst)
+{
+	struct timeval tv = { 0, 250000 };
+	inst->janitor_ev = event_new(inst->base, -1, EV_PERSIST, janitor_cb, inst);
+	event_add(inst->janitor_ev, &tv);
+	inst->last_stats_us = lp_now_us();
+}

@@ -1,0 +1,383 @@
+/*
+ * Linking clients to servers: the pool's queue discipline, its limits, and
+ * what happens to a server when its client is done with it.
+ *
+ * A server is handed to the next client only clean: outside a transaction,
+ * with no response owed, after the reset query when the mode needs it, and
+ * with the client's tracked parameters set on it.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "core/log.h"
+#include "pool/instance.h"
+
+static struct lp_list *client_list(struct lp_client *c)
+{
+	switch (c->state) {
+	case LP_CL_LOGIN:
+		return &c->inst->login_clients;
+	case LP_CL_WAIT_LOGIN:
+	case LP_CL_WAITING:
+		return &c->pool->waiting_clients;
+	case LP_CL_ACTIVE:
+		return c->admin ? &c->inst->admin_clients : &c->pool->active_clients;
+	case LP_CL_JUSTFREE:
+		return &c->inst->justfree_clients;
+	}
+	return NULL;
+}
+
+void lp_client_set_state(struct lp_client *c, enum lp_client_state st)
+{
+	if (c->node.next != &c->node)
+		lp_list_remove(client_list(c), &c->node);
+	c->state = st;
+	lp_list_append(client_list(c), &c->node);
+}
+
+static struct lp_list *server_list(struct lp_server *s)
+{
+	switch (s->state) {
+	case LP_SV_LOGIN:
+		return &s->pool->login_servers;
+	case LP_SV_IDLE:
+		return &s->pool->idle_servers;
+	case LP_SV_USED:
+	case LP_SV_INTERNAL:
+		return &s->pool->used_servers;
+	case LP_SV_ACTIVE:
+		return &s->pool->active_servers;
+	case LP_SV_JUSTFREE:
+		return &s->pool->inst->justfree_servers;
+	}
+	return NULL;
+}
+
+void lp_server_set_state(struct lp_server *s, enum lp_server_state st)
+{
+	if (s->node.next != &s->node)
+		lp_list_remove(server_list(s), &s->node);
+	s->state = st;
+	/* Idle servers are taken from the front: most recently used first, so
+	 * surplus servers age out through server_idle_timeout. */
+	if (st == LP_SV_IDLE)
+		lp_list_prepend(server_list(s), &s->node);
+	else
+		lp_list_append(server_list(s), &s->node);
+}
+
+enum lp_pool_mode lp_pool_mode_of(const struct lp_pool *pool)
+{
+	if (pool->user && pool->user->conf.pool_mode >= 0)
+		return (enum lp_pool_mode)pool->user->conf.pool_mode;
+	if (pool->db->conf.pool_mode >= 0)
+		return (enum lp_pool_mode)pool->db->conf.pool_mode;
+	return pool->inst->cfg.s.pool_mode;
+}
+
+int lp_pool_size_of(const struct lp_pool *pool)
+{
+	if (pool->user && pool->user->conf.pool_size >= 0)
+		return pool->user->conf.pool_size;
+	if (pool->db->conf.pool_size >= 0)
+		return pool->db->conf.pool_size;
+	return pool->inst->cfg.s.default_pool_size;
+}
+
+int lp_pool_server_total(const struct lp_pool *pool)
+{
+	return pool->idle_servers.count + pool->used_servers.count +
+	       pool->active_servers.count + pool->login_servers.count;
+}
+
+static bool in_login_backoff(const struct lp_pool *pool)
+{
+	return pool->last_login_fail_us &&
+	       lp_now_us() - pool->last_login_fail_us < pool->inst->cfg.s.server_login_retry;
+}
+
+void lp_link_grow(struct lp_pool *pool)
+{
+	struct lp_instance *inst = pool->inst;
+	const struct lp_settings *s = &inst->cfg.s;
+
+	if (inst->shutdown != LP_RUN || pool->db->disabled || in_login_backoff(pool))
+		return;
+	int limit = lp_pool_size_of(pool);
+	struct lp_list_node *first = lp_list_first(&pool->waiting_clients);
+	if (first && s->reserve_pool_size > 0) {
+		struct lp_client *oldest = lp_container_of(first, struct lp_client, node);
+		int reserve = pool->db->conf.reserve_pool >= 0 ? pool->db->conf.reserve_pool
+							       : s->reserve_pool_size;
+		if (lp_now_us() - oldest->wait_start_us >= s->reserve_pool_timeout)
+			limit += reserve;
+	}
+	int min = pool->db->conf.min_pool_size >= 0 ? pool->db->conf.min_pool_size : s->min_pool_size;
+	int want = pool->waiting_clients.count - pool->login_servers.count - pool->idle_servers.count;
+	int total = lp_pool_server_total(pool);
+	if (total < min && min - total > want)
+		want = min - total;
+	int max_db = pool->db->conf.max_db_connections >= 0 ? pool->db->conf.max_db_connections
+							    : s->max_db_connections;
+	int max_user = pool->user->conf.max_user_connections >= 0
+			       ? pool->user->conf.max_user_connections
+			       : s->max_user_connections;
+	while (want-- > 0 && lp_pool_server_total(pool) < limit) {
+		if (max_db > 0 && pool->db->server_count >= max_db)
+			break;
+		if (max_user > 0 && pool->user->server_count >= max_user)
+			break;
+		if (!lp_server_connect(pool))
+			break;
+	}
+}
+
+void lp_link_login_failed(struct lp_pool *pool, const char *sqlstate, const char *msg)
+{
+	struct lp_list_node *n, *t;
+
+	snprintf(pool->login_error, sizeof(pool->login_error), "%s", msg);
+	snprintf(pool->login_error_code, sizeof(pool->login_error_code), "%s", sqlstate);
+	pool->last_login_fail_us = lp_now_us();
+	if (pool->login_servers.count > 0)
+		return;
+	lp_list_foreach_safe(&pool->waiting_clients, n, t) {
+		struct lp_client *c = lp_container_of(n, struct lp_client, node);
+		lp_client_fail(c, sqlstate, "%s", msg);
+	}
+}
+
+/* ---- handing a server to a client ---- */
+
+static void assigned_sync_done(struct lp_server *s, bool ok);
+
+/* Builds the SET commands that give the server the client's parameters. */
+static size_t build_param_sync(const struct lp_client *c, const struct lp_server *s,
+			       char *out, size_t cap)
+{
+	size_t len = 0;
+	out[0] = '\0';
+	for (int i = 0; i < c->params.n; i++) {
+		const char *want = c->params.value[i];
+		const char *have = lp_params_get(&s->params, c->params.name[i]);
+		if (have && strcmp(have, want) == 0)
+			continue;
+		/* E'' quoting works whatever standard_conforming_strings says. */
+		char q[300];
+		size_t qi = 0;
+		for (const char *p = want; *p && qi + 3 < sizeof(q); p++) {
+			if (*p == '\'' || *p == '\\')
+				q[qi++] = *p;
+			q[qi++] = *p;
+		}
+		q[qi] = '\0';
+		int n = snprintf(out + len, cap - len, "SET %s = E'%s';", c->params.name[i], q);
+		if (n < 0 || (size_t)n >= cap - len)
+			break;
+		len += (size_t)n;
+	}
+	return len;
+}
+
+static void start_param_sync(struct lp_server *s)
+{
+	char sql[sizeof(s->pending_sql)];
+	if (s->client && build_param_sync(s->client, s, sql, sizeof(sql)) > 0) {
+		lp_server_internal(s, sql, assigned_sync_done);
+		return;
+	}
+	lp_server_set_state(s, LP_SV_ACTIVE);
+	if (s->client)
+		lp_client_server_ready(s->client);
+}
+
+static void assigned_sync_done(struct lp_server *s, bool ok)
+{
+	struct lp_client *c = s->client;
+	if (!ok) {
+		if (c) {
+			lp_log_warn("C-%llu: could not apply client parameters on S-%llu: %s",
+				    (unsigned long long)c->id, (unsigned long long)s->id,
+				    s->internal_error);
+			lp_client_fail(c, "08P01", "invalid client parameter: %s", s->internal_error);
+		}
+		return;
+	}
+	lp_server_set_state(s, LP_SV_ACTIVE);
+	if (c)
+		lp_client_server_ready(c);
+}
+
+static void check_done(struct lp_server *s, bool ok)
+{
+	struct lp_client *c = s->client;
+	if (!ok) {
+		/* A failed health check: drop it and try again for the client. */
+		if (c) {
+			c->server = NULL;
+			s->client = NULL;
+			lp_server_close(s, "server check failed");
+			lp_client_set_state(c, LP_CL_WAITING);
+			lp_link_grow(c->pool);
+		} else {
+			lp_server_close(s, "server check failed");
+		}
+		return;
+	}
+	start_param_sync(s);
+}
+
+static void assign(struct lp_client *c, struct lp_server *s)
+{
+	struct lp_pool *pool = c->pool;
+	int64_t now = lp_now_us();
+	const struct lp_settings *st = &pool->inst->cfg.s;
+
+	c->server = s;
+	s->client = c;
+	lp_client_set_state(c, LP_CL_ACTIVE);
+	pool->stats.server_assignments++;
+	if (c->wait_start_us) {
+		pool->stats.wait_time_us += (uint64_t)(now - c->wait_start_us);
+		c->wait_start_us = 0;
+	}
+	s->request_us = now;
+	if (st->server_check_query[0] && st->server_check_delay >= 0 &&
+	    now - s->last_used_us > st->server_check_delay) {
+		lp_server_internal(s, st->server_check_query, check_done);
+		return;
+	}
+	start_param_sync(s);
+}
+
+void lp_link_request(struct lp_client *c)
+{
+	struct lp_pool *pool = c->pool;
+	struct lp_instance *inst = c->inst;
+
+	if (inst->shutdown == LP_SHUTDOWN_WAIT_SERVERS) {
+		lp_client_fail(c, "57P01", "server is shutting down");
+		return;
+	}
+	if (!c->wait_start_us)
+		c->wait_start_us = lp_now_us();
+	if (!inst->paused && !pool->db->paused && pool->waiting_clients.count == 0) {
+		struct lp_list_node *n = lp_list_first(&pool->idle_servers);
+		if (n) {
+			assign(c, lp_container_of(n, struct lp_server, node));
+			return;
+		}
+	}
+	if (in_login_backoff(pool) && pool->login_servers.count == 0 &&
+	    lp_pool_server_total(pool) == 0) {
+		lp_client_fail(c, pool->login_error_code[0] ? pool->login_error_code : "08006",
+			       "%s", pool->login_error[0] ? pool->login_error
+							  : "server login has been failing");
+		return;
+	}
+	lp_client_set_state(c, LP_CL_WAITING);
+	lp_link_grow(pool);
+}
+
+void lp_link_dispatch(struct lp_pool *pool)
+{
+	struct lp_instance *inst = pool->inst;
+	struct lp_list_node *n, *t;
+
+	if (inst->paused || pool->db->paused)
+		return;
+	lp_list_foreach_safe(&pool->waiting_clients, n, t) {
+		struct lp_client *c = lp_container_of(n, struct lp_client, node);
+		if (c->state != LP_CL_WAITING)
+			continue;
+		struct lp_list_node *sn = lp_list_first(&pool->idle_servers);
+		if (!sn)
+			break;
+		assign(c, lp_container_of(sn, struct lp_server, node));
+	}
+	if (pool->waiting_clients.count > 0)
+		lp_link_grow(pool);
+	lp_instance_check_shutdown(inst);
+}
+
+static void to_idle(struct lp_server *s)
+{
+	struct lp_pool *pool = s->pool;
+	s->last_used_us = lp_now_us();
+	if (s->close_needed || pool->db->removed) {
+		lp_server_close(s, s->close_needed ? "reconnect needed" : "database removed");
+		return;
+	}
+	if (pool->inst->cfg.s.server_lifetime > 0 &&
+	    s->last_used_us - s->connect_us > s->lifetime_us) {
+		lp_server_close(s, "server_lifetime");
+		return;
+	}
+	lp_server_set_state(s, LP_SV_IDLE);
+	lp_link_dispatch(pool);
+}
+
+static void reset_done(struct lp_server *s, bool ok)
+{
+	if (!ok) {
+		lp_server_close(s, "reset query failed");
+		return;
+	}
+	to_idle(s);
+}
+
+static void rollback_done(struct lp_server *s, bool ok)
+{
+	const char *reset = s->pool->inst->cfg.s.server_reset_query;
+	if (!ok || s->tx_status != 'I') {
+		lp_server_close(s, "rollback failed");
+		return;
+	}
+	if (reset[0] && (lp_pool_mode_of(s->pool) == LP_POOL_SESSION ||
+			 s->pool->inst->cfg.s.server_reset_query_always)) {
+		lp_server_internal(s, reset, reset_done);
+		return;
+	}
+	to_idle(s);
+}
+
+void lp_link_release(struct lp_client *c, bool client_leaving)
+{
+	struct lp_server *s = c->server;
+	if (!s)
+		return;
+	struct lp_pool *pool = s->pool;
+	const struct lp_settings *st = &pool->inst->cfg.s;
+
+	c->server = NULL;
+	s->client = NULL;
+	s->release_pending = false;
+	if (s->io.dead || s->io.fd < 0) {
+		lp_server_close(s, "server gone");
+		return;
+	}
+	if (s->state == LP_SV_INTERNAL) {
+		/* A check or parameter sync was running for this client: the
+		 * server state is uncertain, never reuse it. */
+		lp_server_close(s, "client left during setup");
+		return;
+	}
+	lp_server_set_state(s, LP_SV_USED);
+	if (s->expect_rfq > 0 || s->in_copy || s->io.pkt_remain > 0 || s->io.start != s->io.end) {
+		/* A response is still owed: the stream position is unknowable
+		 * to the next client. Closing is the only safe reset. */
+		lp_server_close(s, "client left with a query in flight");
+		return;
+	}
+	if (s->tx_status != 'I') {
+		lp_server_internal(s, "ROLLBACK", rollback_done);
+		return;
+	}
+	bool session = lp_pool_mode_of(pool) == LP_POOL_SESSION;
+	if (st->server_reset_query[0] && ((session && client_leaving) || st->server_reset_query_always)) {
+		lp_server_internal(s, st->server_reset_query, reset_done);
+		return;
+	}
+	to_idle(s);
+}

@@ -1,0 +1,172 @@
+/*
+ * The pooling core's objects: the instance, databases, users, pools, clients
+ * and servers.
+ *
+ * Ownership: the instance owns the registry (databases, users, pools);
+ * a pool owns its clients and servers through its state lists. Every client
+ * and server state owns exactly one list (PgBouncer's habit), so SHOW POOLS
+ * counts are list lengths and a state change is one list move.
+ */
+#ifndef LP_POOL_POOL_H
+#define LP_POOL_POOL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "auth/scram.h"
+#include "auth/userlist.h"
+#include "config/config.h"
+#include "core/list.h"
+#include "net/io.h"
+
+struct lp_instance;
+struct lp_pool;
+struct lp_server;
+
+/* Parameters a client may set that must follow it from server to server. */
+#define LP_MAX_TRACKED 32
+struct lp_params {
+	int n;
+	char *name[LP_MAX_TRACKED];
+	char *value[LP_MAX_TRACKED];
+};
+
+enum lp_client_state {
+	LP_CL_LOGIN,        /* startup / authentication; instance login list */
+	LP_CL_WAIT_LOGIN,   /* authenticated, waiting for the pool's first server */
+	LP_CL_ACTIVE,       /* logged in; may or may not hold a server */
+	LP_CL_WAITING,      /* needs a server, queued FIFO in its pool */
+	LP_CL_JUSTFREE,     /* closed; freed at the end of the loop turn */
+};
+
+enum lp_server_state {
+	LP_SV_LOGIN,        /* connecting / authenticating */
+	LP_SV_IDLE,         /* clean, ready for a client */
+	LP_SV_USED,         /* released; needs reset/check before reuse */
+	LP_SV_ACTIVE,       /* linked to a client */
+	LP_SV_INTERNAL,     /* running a pooler query (reset, rollback, SET, check) */
+	LP_SV_JUSTFREE,
+};
+
+enum lp_auth_phase { LP_AUTH_NONE, LP_AUTH_WAIT_PASSWORD, LP_AUTH_WAIT_MD5,
+		     LP_AUTH_WAIT_SCRAM_FIRST, LP_AUTH_WAIT_SCRAM_FINAL, LP_AUTH_DONE };
+
+struct lp_client {
+	struct lp_io io;
+	struct lp_list_node node;       /* in exactly one state list */
+	struct lp_list_node cancel_node;/* cancel-key hash chain */
+	enum lp_client_state state;
+	uint64_t id;
+	struct lp_instance *inst;
+	struct lp_pool *pool;
+	struct lp_server *server;       /* linked server or NULL */
+	struct lp_user *user;
+	struct lp_db *login_db;         /* chosen at startup, pool comes after auth */
+	bool admin;                     /* connected to the console database */
+	bool admin_full;                /* in admin_users (else stats_users) */
+	bool startup_done;
+	bool closing;
+	char *user_name, *db_name;
+	struct lp_params params;        /* values the client expects on its server */
+	uint32_t cancel_pid, cancel_key;
+	enum lp_auth_phase auth;
+	bool scram_auth;                /* logged in with SCRAM: keys usable for pass-through */
+	struct lp_scram_server *scram;
+	uint8_t md5_salt[4];
+	int64_t connect_us, request_us, wait_start_us, last_active_us;
+	char addr[64];
+	int port;
+	char last_rfq;                  /* transaction status last seen */
+};
+
+struct lp_server {
+	struct lp_io io;
+	struct lp_list_node node;
+	enum lp_server_state state;
+	uint64_t id;
+	struct lp_pool *pool;
+	struct lp_client *client;       /* linked client or NULL */
+	struct lp_params params;        /* values the backend currently has */
+	uint32_t be_pid, be_key;
+	int expect_rfq;                 /* ReadyForQuery messages still owed */
+	char tx_status;                 /* last ReadyForQuery status */
+	bool in_copy;
+	bool close_needed;              /* configuration changed / RECONNECT */
+	bool release_pending;           /* release once flushed to the client */
+	bool ready;                     /* login finished */
+	int64_t connect_us, last_used_us, lifetime_us, request_us;
+	/* login */
+	struct lp_scram_client *scram;
+	int login_step;
+	/* what to do when a pooler query finishes */
+	void (*internal_done)(struct lp_server *s, bool ok);
+	char internal_error[256];
+	char pending_sql[512];          /* queued internal query after the current one */
+};
+
+struct lp_db {
+	struct lp_list_node node;
+	char *name;
+	struct lp_db_conf conf;         /* private copy */
+	bool from_wildcard;
+	bool removed;
+	bool paused, disabled;
+	int server_count;               /* for max_db_connections */
+	int client_count;
+};
+
+struct lp_user {
+	struct lp_list_node node;
+	char *name;
+	char *secret;                   /* from auth_file; may be NULL (forced db user) */
+	struct lp_user_conf conf;       /* [users] entry or all -1 */
+	bool in_auth_file;
+	uint8_t scram_client_key[LP_SCRAM_KEY_LEN];
+	bool have_client_key;           /* learnt from a client's SCRAM proof */
+	int server_count;
+	int client_count;
+};
+
+struct lp_pool_stats {
+	uint64_t xact_count, query_count, bytes_in, bytes_out;
+	uint64_t xact_time_us, query_time_us, wait_time_us;
+	uint64_t server_assignments, client_parses, server_parses, binds, client_logins;
+};
+
+struct lp_pool {
+	struct lp_list_node node;
+	struct lp_instance *inst;
+	struct lp_db *db;
+	struct lp_user *user;           /* the user servers log in as */
+	struct lp_list active_clients;  /* LP_CL_ACTIVE */
+	struct lp_list waiting_clients; /* LP_CL_WAITING and LP_CL_WAIT_LOGIN */
+	struct lp_list idle_servers;
+	struct lp_list used_servers;    /* LP_SV_USED and LP_SV_INTERNAL */
+	struct lp_list active_servers;
+	struct lp_list login_servers;
+	struct lp_params welcome;       /* server ParameterStatus set for new clients */
+	bool welcome_ready;
+	char login_error[256];          /* last server login failure (no secrets) */
+	char login_error_code[6];
+	int64_t last_login_fail_us;
+	int64_t last_login_ok_us;
+	struct lp_pool_stats stats;
+};
+
+/* ---- instance-wide operations (instance.c) ---- */
+int64_t lp_now_us(void);
+
+/* The effective pool mode for a client of pool. */
+enum lp_pool_mode lp_pool_mode_of(const struct lp_pool *pool);
+int lp_pool_size_of(const struct lp_pool *pool);
+int lp_pool_server_total(const struct lp_pool *pool);
+
+/* params.c */
+void lp_params_set(struct lp_params *p, const char *name, const char *value);
+const char *lp_params_get(const struct lp_params *p, const char *name);
+void lp_params_clear(struct lp_params *p);
+void lp_params_copy(struct lp_params *dst, const struct lp_params *src);
+/* true when name is tracked for client/server synchronisation */
+bool lp_param_is_tracked(const struct lp_instance *inst, const char *name);
+
+#endif

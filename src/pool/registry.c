@@ -1,0 +1,286 @@
+/*
+ * Registry of databases, users and pools. Objects live as long as anything
+ * refers to them: a database or user removed by a reload is flagged, not
+ * freed, so connected clients keep working until they leave.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/log.h"
+#include "pool/instance.h"
+
+static char *xstrdup(const char *s)
+{
+	return s ? strdup(s) : NULL;
+}
+
+static void db_conf_free(struct lp_db_conf *c)
+{
+	free(c->name);
+	free(c->host);
+	free(c->dbname);
+	free(c->user);
+	free(c->password);
+	free(c->auth_user);
+	free(c->connect_query);
+	free(c->client_encoding);
+	free(c->datestyle);
+	free(c->timezone);
+	free(c->application_name);
+	free(c->file);
+	memset(c, 0, sizeof(*c));
+}
+
+static void db_conf_copy(struct lp_db_conf *dst, const struct lp_db_conf *src)
+{
+	*dst = *src;
+	dst->name = xstrdup(src->name);
+	dst->host = xstrdup(src->host);
+	dst->dbname = xstrdup(src->dbname);
+	dst->user = xstrdup(src->user);
+	dst->password = xstrdup(src->password);
+	dst->auth_user = xstrdup(src->auth_user);
+	dst->connect_query = xstrdup(src->connect_query);
+	dst->client_encoding = xstrdup(src->client_encoding);
+	dst->datestyle = xstrdup(src->datestyle);
+	dst->timezone = xstrdup(src->timezone);
+	dst->application_name = xstrdup(src->application_name);
+	dst->file = xstrdup(src->file);
+}
+
+static bool streq(const char *a, const char *b)
+{
+	if (!a || !b)
+		return a == b;
+	return strcmp(a, b) == 0;
+}
+
+/* Changes that make existing server connections wrong for the entry. */
+static bool db_conn_changed(const struct lp_db_conf *a, const struct lp_db_conf *b)
+{
+	return !streq(a->host, b->host) || a->port != b->port || !streq(a->dbname, b->dbname) ||
+	       !streq(a->user, b->user) || !streq(a->password, b->password) ||
+	       !streq(a->connect_query, b->connect_query);
+}
+
+struct lp_db *lp_registry_find_db(struct lp_instance *inst, const char *name)
+{
+	struct lp_list_node *n, *t;
+	lp_list_foreach_safe(&inst->dbs, n, t) {
+		struct lp_db *db = lp_container_of(n, struct lp_db, node);
+		if (!db->removed && strcmp(db->name, name) == 0)
+			return db;
+	}
+	/* The '*' entry stands in for any other name: materialise it. */
+	const struct lp_db_conf *wild = lp_config_find_db(&inst->cfg, "*");
+	if (!wild)
+		return NULL;
+	struct lp_db *db = calloc(1, sizeof(*db));
+	if (!db)
+		return NULL;
+	db_conf_copy(&db->conf, wild);
+	free(db->conf.name);
+	db->conf.name = strdup(name);
+	if (!db->conf.dbname)
+		db->conf.dbname = strdup(name);
+	db->name = strdup(name);
+	db->from_wildcard = true;
+	lp_list_append(&inst->dbs, &db->node);
+	return db;
+}
+
+struct lp_user *lp_registry_find_user(struct lp_instance *inst, const char *name)
+{
+	struct lp_list_node *n, *t;
+	lp_list_foreach_safe(&inst->users, n, t) {
+		struct lp_user *u = lp_container_of(n, struct lp_user, node);
+		if (strcmp(u->name, name) == 0)
+			return u;
+	}
+	return NULL;
+}
+
+static void user_conf_reset(struct lp_user *u, const struct lp_config *cfg)
+{
+	const struct lp_user_conf *uc = lp_config_find_user(cfg, u->name);
+	u->conf.pool_mode = uc ? uc->pool_mode : -1;
+	u->conf.max_user_connections = uc ? uc->max_user_connections : -1;
+	u->conf.pool_size = uc ? uc->pool_size : -1;
+}
+
+struct lp_user *lp_registry_get_user(struct lp_instance *inst, const char *name)
+{
+	struct lp_user *u = lp_registry_find_user(inst, name);
+	if (u)
+		return u;
+	u = calloc(1, sizeof(*u));
+	if (!u)
+		return NULL;
+	u->name = strdup(name);
+	if (!u->name) {
+		free(u);
+		return NULL;
+	}
+	user_conf_reset(u, &inst->cfg);
+	lp_list_append(&inst->users, &u->node);
+	return u;
+}
+
+static void pool_init(struct lp_pool *p, struct lp_instance *inst, struct lp_db *db,
+		      struct lp_user *user)
+{
+	p->inst = inst;
+	p->db = db;
+	p->user = user;
+	lp_list_init(&p->active_clients);
+	lp_list_init(&p->waiting_clients);
+	lp_list_init(&p->idle_servers);
+	lp_list_init(&p->used_servers);
+	lp_list_init(&p->active_servers);
+	lp_list_init(&p->login_servers);
+}
+
+struct lp_pool *lp_registry_get_pool(struct lp_instance *inst, struct lp_db *db,
+				     struct lp_user *user)
+{
+	struct lp_list_node *n, *t;
+	lp_list_foreach_safe(&inst->pools, n, t) {
+		struct lp_pool *p = lp_container_of(n, struct lp_pool, node);
+		if (p->db == db && p->user == user)
+			return p;
+	}
+	struct lp_pool *p = calloc(1, sizeof(*p));
+	if (!p)
+		return NULL;
+	pool_init(p, inst, db, user);
+	lp_list_append(&inst->pools, &p->node);
+	return p;
+}
+
+static void pool_mark_reconnect(struct lp_instance *inst, struct lp_db *db)
+{
+	struct lp_list_node *n, *t, *m, *mt;
+	lp_list_foreach_safe(&inst->pools, n, t) {
+		struct lp_pool *p = lp_container_of(n, struct lp_pool, node);
+		if (p->db != db)
+			continue;
+		p->welcome_ready = false;
+		struct lp_list *lists[] = { &p->idle_servers, &p->used_servers,
+					    &p->active_servers, &p->login_servers };
+		for (size_t i = 0; i < 4; i++)
+			lp_list_foreach_safe(lists[i], m, mt)
+				lp_container_of(m, struct lp_server, node)->close_needed = true;
+		/* Idle ones can go now; the rest go when released. */
+		lp_list_foreach_safe(&p->idle_servers, m, mt)
+			lp_server_close(lp_container_of(m, struct lp_server, node), "database changed");
+	}
+}
+
+void lp_registry_apply(struct lp_instance *inst)
+{
+	const struct lp_config *cfg = &inst->cfg;
+	struct lp_list_node *n, *t;
+
+	/* Existing databases: update, or flag removed. */
+	lp_list_foreach_safe(&inst->dbs, n, t) {
+		struct lp_db *db = lp_container_of(n, struct lp_db, node);
+		const struct lp_db_conf *nc = lp_config_find_db(cfg, db->name);
+		if (!nc && db->from_wildcard)
+			nc = lp_config_find_db(cfg, "*");
+		if (!nc) {
+			if (!db->removed)
+				lp_log_info("database %s removed by reload", db->name);
+			db->removed = true;
+			pool_mark_reconnect(inst, db);
+			continue;
+		}
+		struct lp_db_conf tmp;
+		db_conf_copy(&tmp, nc);
+		if (db->from_wildcard) {
+			free(tmp.name);
+			tmp.name = strdup(db->name);
+			if (!tmp.dbname)
+				tmp.dbname = strdup(db->name);
+		}
+		bool changed = db_conn_changed(&db->conf, &tmp);
+		db_conf_free(&db->conf);
+		db->conf = tmp;
+		db->removed = false;
+		if (changed) {
+			lp_log_info("database %s changed: servers reconnect when released", db->name);
+			pool_mark_reconnect(inst, db);
+		}
+	}
+	/* New databases. */
+	for (size_t i = 0; i < cfg->ndbs; i++) {
+		const struct lp_db_conf *dc = &cfg->dbs[i];
+		if (strcmp(dc->name, "*") == 0)
+			continue;
+		bool found = false;
+		lp_list_foreach_safe(&inst->dbs, n, t) {
+			struct lp_db *db = lp_container_of(n, struct lp_db, node);
+			if (strcmp(db->name, dc->name) == 0) {
+				found = true;
+				break;
+			}
+		}
+		if (found)
+			continue;
+		struct lp_db *db = calloc(1, sizeof(*db));
+		if (!db)
+			continue;
+		db_conf_copy(&db->conf, dc);
+		if (!db->conf.dbname)
+			db->conf.dbname = strdup(dc->name);
+		db->name = strdup(dc->name);
+		lp_list_append(&inst->dbs, &db->node);
+	}
+	/* Users: secrets from the auth_file, settings from [users]. */
+	lp_list_foreach_safe(&inst->users, n, t) {
+		struct lp_user *u = lp_container_of(n, struct lp_user, node);
+		const struct lp_userlist_entry *e = lp_userlist_find(&inst->users_file, u->name);
+		if (!e || !u->secret || strcmp(e->secret, u->secret) != 0)
+			u->have_client_key = false;
+		free(u->secret);
+		u->secret = e ? strdup(e->secret) : NULL;
+		u->in_auth_file = e != NULL;
+		user_conf_reset(u, cfg);
+	}
+	for (size_t i = 0; i < inst->users_file.n; i++) {
+		const struct lp_userlist_entry *e = &inst->users_file.v[i];
+		if (lp_registry_find_user(inst, e->name))
+			continue;
+		struct lp_user *u = lp_registry_get_user(inst, e->name);
+		if (!u)
+			continue;
+		u->secret = strdup(e->secret);
+		u->in_auth_file = true;
+	}
+}
+
+void lp_registry_cleanup(struct lp_instance *inst)
+{
+	struct lp_list_node *n, *t;
+	lp_list_foreach_safe(&inst->pools, n, t) {
+		struct lp_pool *p = lp_container_of(n, struct lp_pool, node);
+		lp_list_remove(&inst->pools, n);
+		lp_params_clear(&p->welcome);
+		free(p);
+	}
+	lp_list_foreach_safe(&inst->dbs, n, t) {
+		struct lp_db *db = lp_container_of(n, struct lp_db, node);
+		lp_list_remove(&inst->dbs, n);
+		db_conf_free(&db->conf);
+		free(db->name);
+		free(db);
+	}
+	lp_list_foreach_safe(&inst->users, n, t) {
+		struct lp_user *u = lp_container_of(n, struct lp_user, node);
+		lp_list_remove(&inst->users, n);
+		if (u->secret)
+			memset(u->secret, 0, strlen(u->secret));
+		free(u->secret);
+		free(u->name);
+		free(u);
+	}
+}

@@ -1,0 +1,700 @@
+/*
+ * Server connections: connect, log in to PostgreSQL, forward its messages to
+ * the linked client, and run the pooler's own queries (reset, rollback,
+ * parameter SETs, health checks) whose answers no client sees.
+ */
+#include <errno.h>
+#include <netdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "auth/md5.h"
+#include "auth/scram.h"
+#include "core/log.h"
+#include "pool/instance.h"
+#include "proto/proto.h"
+
+#define SERVER_MAX_MSG (1u << 30)    /* a DataRow may be up to 1 GB */
+
+static void server_on_read(struct lp_io *io, short what);
+
+static const char *sv_user(const struct lp_server *s)
+{
+	return s->pool->user->name;
+}
+
+static void server_log(const struct lp_server *s, enum lp_log_level lvl, const char *what)
+{
+	if (lp_log_enabled(lvl))
+		lp_log_write(lvl, "S-%llu: %s/%s@%s:%d %s", (unsigned long long)s->id,
+			     s->pool->db->name, sv_user(s),
+			     s->pool->db->conf.host ? s->pool->db->conf.host : "unix",
+			     s->pool->db->conf.port, what);
+}
+
+static int open_socket(struct lp_server *s)
+{
+	const struct lp_db_conf *dc = &s->pool->db->conf;
+	const struct lp_settings *st = &s->pool->inst->cfg.s;
+	int port = dc->port > 0 ? dc->port : 5432;
+	int fd = -1;
+
+	if (!dc->host || dc->host[0] == '/') {
+		struct sockaddr_un sun;
+		memset(&sun, 0, sizeof(sun));
+		sun.sun_family = AF_UNIX;
+		int n = snprintf(sun.sun_path, sizeof(sun.sun_path), "%s/.s.PGSQL.%d",
+				 dc->host ? dc->host : st->unix_socket_dir, port);
+		if (n < 0 || (size_t)n >= sizeof(sun.sun_path))
+			return -1;
+		fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		if (fd < 0)
+			return -1;
+		(void)lp_sock_nonblock(fd);
+		if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0 && errno != EINPROGRESS &&
+		    errno != EAGAIN) {
+			close(fd);
+			return -1;
+		}
+		return fd;
+	}
+	struct addrinfo hints, *res = NULL;
+	char portstr[16];
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_NUMERICSERV;
+	snprintf(portstr, sizeof(portstr), "%d", port);
+	/* Numeric addresses resolve without I/O; names go through the
+	 * resolver (blocking; cached by nscd if present). */
+	if (getaddrinfo(dc->host, portstr, &hints, &res) != 0 || !res)
+		return -1;
+	fd = socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd >= 0) {
+		(void)lp_sock_nonblock(fd);
+		lp_sock_tune_tcp(fd, st->tcp_keepalive, st->tcp_keepidle, st->tcp_keepintvl,
+				 st->tcp_keepcnt, (int)(st->tcp_user_timeout / 1000));
+		if (connect(fd, res->ai_addr, res->ai_addrlen) < 0 && errno != EINPROGRESS) {
+			close(fd);
+			fd = -1;
+		}
+	}
+	freeaddrinfo(res);
+	return fd;
+}
+
+static int send_msg(struct lp_server *s, struct lp_writer *w)
+{
+	if (w->overflow)
+		return -1;
+	return lp_io_send(&s->io, w->buf, w->len);
+}
+
+struct lp_server *lp_server_connect(struct lp_pool *pool)
+{
+	struct lp_instance *inst = pool->inst;
+	struct lp_server *s = calloc(1, sizeof(*s));
+	if (!s)
+		return NULL;
+	s->id = ++inst->next_server_id;
+	s->pool = pool;
+	s->tx_status = 'I';
+	lp_list_node_init(&s->node);
+	s->connect_us = s->last_used_us = lp_now_us();
+	/* Up to 10% jitter so a pool opened together does not close together. */
+	int64_t life = inst->cfg.s.server_lifetime;
+	s->lifetime_us = life - (life > 0 ? (int64_t)(random() % (life / 10 + 1)) : 0);
+	pool->db->server_count++;
+	pool->user->server_count++;
+	lp_server_set_state(s, LP_SV_LOGIN);
+
+	int fd = open_socket(s);
+	if (fd < 0) {
+		char msg[200];
+		snprintf(msg, sizeof(msg), "could not connect to server: %s", strerror(errno));
+		server_log(s, LP_LOG_WARNING, msg);
+		s->io.fd = -1;
+		lp_server_close(s, "connect failed");
+		lp_link_login_failed(pool, "08006", msg);
+		return NULL;
+	}
+	lp_io_init(&s->io, inst->base, fd, s, server_on_read, NULL);
+
+	const char *names[8], *values[8];
+	int n = 0;
+	const struct lp_db_conf *dc = &pool->db->conf;
+	names[n] = "user", values[n++] = sv_user(s);
+	names[n] = "database", values[n++] = dc->dbname ? dc->dbname : pool->db->name;
+	if (dc->client_encoding)
+		names[n] = "client_encoding", values[n++] = dc->client_encoding;
+	if (dc->datestyle)
+		names[n] = "DateStyle", values[n++] = dc->datestyle;
+	if (dc->timezone)
+		names[n] = "TimeZone", values[n++] = dc->timezone;
+	if (dc->application_name)
+		names[n] = "application_name", values[n++] = dc->application_name;
+	uint8_t buf[1024];
+	struct lp_writer w;
+	lp_wr_init(&w, buf, sizeof(buf));
+	lp_build_startup(&w, names, values, n);
+	if (send_msg(s, &w) < 0) {
+		lp_server_close(s, "could not send startup");
+		return NULL;
+	}
+	lp_io_read_on(&s->io);
+	if (inst->cfg.s.log_connections)
+		server_log(s, LP_LOG_LOG, "new server connection");
+	return s;
+}
+
+void lp_server_free(struct lp_server *s)
+{
+	lp_params_clear(&s->params);
+	free(s->scram);
+	free(s);
+}
+
+void lp_server_close(struct lp_server *s, const char *reason)
+{
+	if (s->state == LP_SV_JUSTFREE)
+		return;
+	struct lp_pool *pool = s->pool;
+	if (s->io.fd >= 0 && s->ready && !s->io.dead) {
+		uint8_t term[5];
+		struct lp_writer w;
+		lp_wr_init(&w, term, sizeof(term));
+		lp_build_terminate(&w);
+		(void)lp_io_send(&s->io, term, w.len);
+	}
+	if (pool->inst->cfg.s.log_disconnections || !s->ready) {
+		char msg[300];
+		snprintf(msg, sizeof(msg), "closing because: %s", reason);
+		server_log(s, LP_LOG_LOG, msg);
+	}
+	lp_io_close(&s->io);
+	pool->db->server_count--;
+	pool->user->server_count--;
+	struct lp_client *c = s->client;
+	s->client = NULL;
+	lp_server_set_state(s, LP_SV_JUSTFREE);
+	lp_instance_schedule_reap(pool->inst);
+	if (c) {
+		c->server = NULL;
+		lp_client_fail(c, "08006", "server connection closed: %s", reason);
+	}
+	if (pool->waiting_clients.count > 0)
+		lp_link_grow(pool);
+	lp_instance_check_shutdown(pool->inst);
+}
+
+struct cancel_ctx {
+	int fd;
+	uint8_t buf[16];
+	size_t len;
+	struct event *ev;
+};
+
+static void cancel_writable(evutil_socket_t fd, short what, void *arg)
+{
+	struct cancel_ctx *cx = arg;
+	if (what & EV_WRITE) {
+		ssize_t n = write(fd, cx->buf, cx->len);
+		(void)n;         /* best effort, as the protocol allows */
+	}
+	event_free(cx->ev);
+	close(cx->fd);
+	free(cx);
+}
+
+void lp_server_send_cancel(struct lp_server *s)
+{
+	/* PostgreSQL takes a cancel on a fresh connection. */
+	struct cancel_ctx *cx = calloc(1, sizeof(*cx));
+	if (!cx)
+		return;
+	cx->fd = open_socket(s);
+	if (cx->fd < 0) {
+		free(cx);
+		return;
+	}
+	struct lp_writer w;
+	lp_wr_init(&w, cx->buf, sizeof(cx->buf));
+	lp_build_cancel(&w, s->be_pid, s->be_key);
+	cx->len = w.len;
+	cx->ev = event_new(s->pool->inst->base, cx->fd, EV_WRITE, cancel_writable, cx);
+	struct timeval tv = { 5, 0 };
+	if (!cx->ev || event_add(cx->ev, &tv) < 0) {
+		if (cx->ev)
+			event_free(cx->ev);
+		close(cx->fd);
+		free(cx);
+	}
+}
+
+void lp_server_internal(struct lp_server *s, const char *sql,
+			void (*done)(struct lp_server *s, bool ok))
+{
+	uint8_t buf[1200];
+	struct lp_writer w;
+
+	lp_server_set_state(s, LP_SV_INTERNAL);
+	s->internal_done = done;
+	s->internal_error[0] = '\0';
+	lp_wr_init(&w, buf, sizeof(buf));
+	lp_build_query(&w, sql);
+	if (send_msg(s, &w) < 0) {
+		s->internal_done = NULL;
+		snprintf(s->internal_error, sizeof(s->internal_error), "could not send query");
+		done(s, false);
+		return;
+	}
+	lp_io_read_on(&s->io);
+}
+
+/* ---- login ---- */
+
+static const char *server_password(const struct lp_server *s)
+{
+	const struct lp_db_conf *dc = &s->pool->db->conf;
+	if (dc->password && dc->password[0])
+		return dc->password;
+	return s->pool->user->secret;
+}
+
+static int login_fail(struct lp_server *s, const char *code, const char *msg)
+{
+	struct lp_pool *pool = s->pool;
+	char m[300];
+	snprintf(m, sizeof(m), "server login failed: %s", msg);
+	server_log(s, LP_LOG_WARNING, m);
+	lp_server_close(s, "login failed");
+	lp_link_login_failed(pool, code, msg);
+	return -1;
+}
+
+static void login_done(struct lp_server *s)
+{
+	struct lp_pool *pool = s->pool;
+	s->ready = true;
+	pool->last_login_ok_us = lp_now_us();
+	pool->last_login_fail_us = 0;
+	if (!pool->welcome_ready) {
+		lp_params_clear(&pool->welcome);
+		lp_params_copy(&pool->welcome, &s->params);
+		pool->welcome_ready = true;
+	}
+	if (s->scram) {
+		free(s->scram);
+		s->scram = NULL;
+	}
+	/* Clients that authenticated before any server existed. */
+	struct lp_list_node *n, *t;
+	lp_list_foreach_safe(&pool->waiting_clients, n, t) {
+		struct lp_client *c = lp_container_of(n, struct lp_client, node);
+		if (c->state == LP_CL_WAIT_LOGIN)
+			lp_client_welcome(c);
+	}
+	lp_server_set_state(s, LP_SV_IDLE);
+	s->last_used_us = lp_now_us();
+	lp_link_dispatch(pool);
+}
+
+static void connect_query_done(struct lp_server *s, bool ok)
+{
+	if (!ok) {
+		login_fail(s, "08006", "connect_query failed");
+		return;
+	}
+	login_done(s);
+}
+
+static int handle_auth(struct lp_server *s, const uint8_t *body, uint32_t blen)
+{
+	int32_t code;
+	const uint8_t *data;
+	size_t dlen;
+	const char *err;
+	uint8_t out[1200];
+	struct lp_writer w;
+	const char *pw = server_password(s);
+
+	if (lp_msg_parse_auth(body, blen, &code, &data, &dlen, &err) != LP_PROTO_OK)
+		return login_fail(s, "08P01", err);
+	lp_wr_init(&w, out, sizeof(out));
+	switch (code) {
+	case 0:
+		return 0;
+	case 3:
+		if (!pw || lp_md5_is_secret(pw) || lp_scram_is_secret(pw))
+			return login_fail(s, "08P01", "server asked for a cleartext password, none is configured");
+		lp_build_password(&w, pw);
+		return send_msg(s, &w);
+	case 5: {
+		char resp[LP_MD5_SECRET_LEN + 1], sec[LP_MD5_SECRET_LEN + 1];
+		if (dlen != 4 || !pw || lp_scram_is_secret(pw))
+			return login_fail(s, "08P01", "server asked for md5, no usable password is configured");
+		if (lp_md5_is_secret(pw)) {
+			lp_md5_response(pw, data, resp);
+		} else {
+			lp_md5_secret(sv_user(s), pw, sec);
+			lp_md5_response(sec, data, resp);
+		}
+		lp_build_password(&w, resp);
+		return send_msg(s, &w);
+	}
+	case 10: {
+		bool scram = false, plus = false;
+		char first[LP_SCRAM_MSG_MAX];
+		size_t flen;
+		if (lp_msg_parse_sasl_mechs(data, dlen, &scram, &plus, &err) != LP_PROTO_OK || !scram)
+			return login_fail(s, "08P01", "server offers no SASL mechanism we support");
+		if (!pw || lp_md5_is_secret(pw))
+			return login_fail(s, "08P01", "server asked for SCRAM, no usable password is configured");
+		free(s->scram);
+		s->scram = calloc(1, sizeof(*s->scram));
+		if (!s->scram || lp_scram_client_first(s->scram, first, sizeof(first), &flen) < 0)
+			return login_fail(s, "08P01", "SCRAM setup failed");
+		lp_build_sasl_initial(&w, "SCRAM-SHA-256", first, flen);
+		return send_msg(s, &w);
+	}
+	case 11: {
+		char fin[LP_SCRAM_MSG_MAX];
+		size_t flen;
+		int rc;
+		if (!s->scram)
+			return login_fail(s, "08P01", "unexpected SASL continue");
+		if (lp_scram_is_secret(pw)) {
+			struct lp_scram_secret sec;
+			struct lp_user *u = s->pool->user;
+			if (!lp_scram_parse_secret(pw, &sec) || !u->have_client_key)
+				return login_fail(s, "08P01",
+						  "SCRAM verifier stored but no client has logged in with SCRAM yet");
+			rc = lp_scram_client_final(s->scram, NULL, u->scram_client_key, &sec, data, dlen,
+						   fin, sizeof(fin), &flen, &err);
+		} else {
+			rc = lp_scram_client_final(s->scram, pw, NULL, NULL, data, dlen, fin,
+						   sizeof(fin), &flen, &err);
+		}
+		if (rc < 0)
+			return login_fail(s, "08P01", err);
+		lp_build_sasl_response(&w, fin, flen);
+		return send_msg(s, &w);
+	}
+	case 12:
+		if (!s->scram || lp_scram_client_verify(s->scram, data, dlen, &err) < 0)
+			return login_fail(s, "08P01", "server's SCRAM signature is invalid");
+		return 0;
+	default: {
+		char m[100];
+		snprintf(m, sizeof(m), "unsupported server authentication method %d", (int)code);
+		return login_fail(s, "08P01", m);
+	}
+	}
+}
+
+static void error_text(const uint8_t *body, uint32_t len, char *code, size_t ccap, char *msg,
+		       size_t mcap)
+{
+	struct lp_err_fields f;
+	const char *err;
+	memset(&f, 0, sizeof(f));
+	if (lp_msg_parse_error(body, len, &f, &err) != LP_PROTO_OK) {
+		snprintf(code, ccap, "08P01");
+		snprintf(msg, mcap, "malformed error from server");
+		return;
+	}
+	snprintf(code, ccap, "%s", f.sqlstate && strlen(f.sqlstate) == 5 ? f.sqlstate : "XX000");
+	snprintf(msg, mcap, "%s", f.message ? f.message : "(no message)");
+}
+
+/* One whole message while logging in. Returns -1 when s was closed. */
+static int login_msg(struct lp_server *s, uint8_t type, const uint8_t *body, uint32_t blen)
+{
+	const char *err, *name, *value;
+	switch (type) {
+	case 'R':
+		return handle_auth(s, body, blen);
+	case 'S':
+		if (lp_msg_parse_param_status(body, blen, &name, &value, &err) == LP_PROTO_OK)
+			lp_params_set(&s->params, name, value);
+		return 0;
+	case 'K':
+		if (lp_msg_parse_backend_key(body, blen, &s->be_pid, &s->be_key, &err) != LP_PROTO_OK)
+			return login_fail(s, "08P01", err);
+		return 0;
+	case 'Z': {
+		char st;
+		if (lp_msg_parse_rfq(body, blen, &st, &err) != LP_PROTO_OK)
+			return login_fail(s, "08P01", err);
+		s->tx_status = st;
+		const char *cq = s->pool->db->conf.connect_query;
+		if (cq && cq[0]) {
+			s->ready = true;
+			lp_server_internal(s, cq, connect_query_done);
+			return 0;
+		}
+		login_done(s);
+		return 0;
+	}
+	case 'E': {
+		char code[8], msg[256];
+		error_text(body, blen, code, sizeof(code), msg, sizeof(msg));
+		return login_fail(s, code, msg);
+	}
+	case 'N':
+	case 'v':
+		return 0;
+	default:
+		return login_fail(s, "08P01", "unexpected message from server during login");
+	}
+}
+
+/* A whole message answering a pooler query. Returns -1 when s was closed. */
+static int internal_msg(struct lp_server *s, uint8_t type, const uint8_t *body, uint32_t blen)
+{
+	const char *err, *name, *value;
+	char st;
+	switch (type) {
+	case 'E': {
+		char code[8];
+		error_text(body, blen, code, sizeof(code), s->internal_error, sizeof(s->internal_error));
+		return 0;
+	}
+	case 'S':
+		if (lp_msg_parse_param_status(body, blen, &name, &value, &err) == LP_PROTO_OK)
+			lp_params_set(&s->params, name, value);
+		return 0;
+	case 'Z': {
+		if (lp_msg_parse_rfq(body, blen, &st, &err) != LP_PROTO_OK) {
+			lp_server_close(s, "malformed ReadyForQuery");
+			return -1;
+		}
+		s->tx_status = st;
+		void (*done)(struct lp_server *, bool) = s->internal_done;
+		s->internal_done = NULL;
+		if (done)
+			done(s, s->internal_error[0] == '\0');
+		return 0;
+	}
+	case 'G': case 'H': case 'W':
+		lp_server_close(s, "pooler query started COPY");
+		return -1;
+	default:
+		return 0;
+	}
+}
+
+/* Unsolicited message on an idle server. */
+static int idle_msg(struct lp_server *s, uint8_t type, const uint8_t *body, uint32_t blen)
+{
+	const char *err, *name, *value;
+	switch (type) {
+	case 'S':
+		if (lp_msg_parse_param_status(body, blen, &name, &value, &err) == LP_PROTO_OK)
+			lp_params_set(&s->params, name, value);
+		return 0;
+	case 'N':
+	case 'A':
+		return 0;
+	case 'E': {
+		char code[8], msg[256], why[300];
+		error_text(body, blen, code, sizeof(code), msg, sizeof(msg));
+		snprintf(why, sizeof(why), "server sent error while idle: %s", msg);
+		lp_server_close(s, why);
+		return -1;
+	}
+	default:
+		lp_server_close(s, "unexpected data from idle server");
+		return -1;
+	}
+}
+
+/* ---- forwarding to the client ---- */
+
+static void server_died(struct lp_server *s, const char *why)
+{
+	if (s->state == LP_SV_LOGIN) {
+		login_fail(s, "08006", why);
+		return;
+	}
+	lp_server_close(s, why);
+}
+
+/*
+ * Walks the buffered bytes. Returns 1 when more bytes are needed, 0 when
+ * processing must stop (blocked, released, state change), -1 when s closed.
+ */
+static int server_process(struct lp_server *s)
+{
+	struct lp_io *io = &s->io;
+	struct lp_pool *pool = s->pool;
+	uint32_t bufsize = lp_io_buf_size();
+
+	for (;;) {
+		if (io->pkt_remain > 0) {
+			uint32_t take = lp_io_unparsed(io);
+			if (take > io->pkt_remain)
+				take = io->pkt_remain;
+			io->pos += take;
+			io->pkt_remain -= take;
+			if (io->pkt_remain > 0)
+				return 1;
+			continue;
+		}
+		if (s->release_pending)
+			return 0;
+		uint32_t avail = lp_io_unparsed(io);
+		struct lp_msg_hdr h;
+		const char *err;
+		int rc = lp_msg_hdr_parse(lp_io_parse_ptr(io), avail, SERVER_MAX_MSG, &h, &err);
+		if (rc == LP_PROTO_INCOMPLETE)
+			return 1;
+		if (rc != LP_PROTO_OK) {
+			server_died(s, err);
+			return -1;
+		}
+		uint32_t total = h.len + 1;
+		bool linked = s->state == LP_SV_ACTIVE && s->client;
+		bool inspect = !linked || h.type == 'Z' || h.type == 'S';
+		if (inspect && total > bufsize) {
+			if (!linked) {
+				server_died(s, "server message too large for pkt_buf");
+				return -1;
+			}
+			inspect = false;     /* a huge ParameterStatus: forward untracked */
+		}
+		if (!inspect) {
+			if (h.type == 'G' || h.type == 'H' || h.type == 'W')
+				s->in_copy = true;
+			io->pkt_remain = total;
+			continue;
+		}
+		if (avail < total)
+			return 1;
+		const uint8_t *body = lp_io_parse_ptr(io) + LP_PROTO_HDR_LEN;
+		uint32_t blen = h.len - 4;
+		if (!linked) {
+			int r;
+			enum lp_server_state st = s->state;
+			if (st == LP_SV_LOGIN)
+				r = login_msg(s, h.type, body, blen);
+			else if (st == LP_SV_INTERNAL)
+				r = internal_msg(s, h.type, body, blen);
+			else
+				r = idle_msg(s, h.type, body, blen);
+			if (r < 0 || s->state == LP_SV_JUSTFREE)
+				return -1;
+			lp_io_consume(io, total);
+			if (s->state != st || s->state == LP_SV_ACTIVE)
+				return 0;
+			continue;
+		}
+		struct lp_client *c = s->client;
+		if (h.type == 'S') {
+			const char *name, *value;
+			if (lp_msg_parse_param_status(body, blen, &name, &value, &err) == LP_PROTO_OK) {
+				lp_params_set(&s->params, name, value);
+				if (lp_param_is_tracked(pool->inst, name))
+					lp_params_set(&c->params, name, value);
+			}
+		} else {
+			char st;
+			if (lp_msg_parse_rfq(body, blen, &st, &err) != LP_PROTO_OK) {
+				server_died(s, err);
+				return -1;
+			}
+			int64_t now = lp_now_us();
+			s->tx_status = st;
+			c->last_rfq = st;
+			s->in_copy = false;
+			if (s->expect_rfq > 0)
+				s->expect_rfq--;
+			pool->stats.query_count++;
+			if (s->request_us) {
+				pool->stats.query_time_us += (uint64_t)(now - s->request_us);
+				s->request_us = 0;
+			}
+			if (st == 'I')
+				pool->stats.xact_count++;
+			enum lp_pool_mode mode = lp_pool_mode_of(pool);
+			if (s->expect_rfq == 0 && mode != LP_POOL_SESSION && st == 'I')
+				s->release_pending = true;
+			if (mode == LP_POOL_STATEMENT && st != 'I')
+				c->closing = true;  /* refuse after forwarding */
+			if (pool->inst->shutdown != LP_RUN)
+				lp_instance_check_shutdown(pool->inst);
+		}
+		io->pos += total;
+	}
+}
+
+/* Flush to the client, then act on a pending release. Returns false when
+ * the flush is blocked or something closed. */
+static bool server_flush(struct lp_server *s)
+{
+	struct lp_client *c = s->client;
+	if (!c || s->io.start == s->io.pos)
+		goto released;
+	if (!lp_io_flush_to(&s->io, &c->io))
+		return false;
+released:
+	if (s->state == LP_SV_JUSTFREE)
+		return false;
+	c = s->client;
+	if (c && c->closing) {
+		lp_client_fail(c, "08P01", "transaction blocks not allowed in statement pooling mode");
+		return false;
+	}
+	if (c && s->release_pending) {
+		lp_link_release(c, false);
+		lp_client_kick(c);
+		return false;
+	}
+	return true;
+}
+
+void lp_server_kick(struct lp_server *s)
+{
+	event_active(&s->io.ev_read, EV_READ, 1);
+}
+
+static void server_on_read(struct lp_io *io, short what)
+{
+	struct lp_server *s = io->owner;
+	(void)what;
+
+	if (s->state == LP_SV_JUSTFREE)
+		return;
+	/* Still waiting for the client socket to take our last bytes. */
+	if (s->client && s->client->io.flush_src == io)
+		return;
+	lp_io_read_on(io);
+	for (int rounds = 0; rounds < 32; rounds++) {
+		int rc = server_process(s);
+		if (rc < 0)
+			return;
+		if (s->io.start != s->io.pos || s->release_pending ||
+		    (s->client && s->client->closing)) {
+			if (!server_flush(s))
+				return;
+		}
+		if (rc == 0)
+			continue;
+		int n = lp_io_fill(io);
+		if (n > 0)
+			continue;
+		if (n == -1) {
+			lp_io_trim(io);
+			return;
+		}
+		server_died(s, n == 0 ? "server closed the connection" :
+			       n == -3 ? "server message framing broken" :
+					 "server socket error");
+		return;
+	}
+	/* Fairness: let other connections run, then continue. */
+	event_active(&io->ev_read, EV_READ, 1);
+}
