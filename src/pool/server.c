@@ -117,6 +117,7 @@ struct lp_server *lp_server_connect(struct lp_pool *pool)
 		snprintf(msg, sizeof(msg), "could not connect to server: %s", strerror(errno));
 		server_log(s, LP_LOG_WARNING, msg);
 		s->io.fd = -1;
+		pool->last_login_fail_us = lp_now_us();
 		lp_server_close(s, "connect failed");
 		lp_link_login_failed(pool, "08006", msg);
 		return NULL;
@@ -270,6 +271,8 @@ static int login_fail(struct lp_server *s, const char *code, const char *msg)
 	char m[300];
 	snprintf(m, sizeof(m), "server login failed: %s", msg);
 	server_log(s, LP_LOG_WARNING, m);
+	/* Mark the failure first: closing must not start a retry at once. */
+	pool->last_login_fail_us = lp_now_us();
 	lp_server_close(s, "login failed");
 	lp_link_login_failed(pool, code, msg);
 	return -1;

@@ -9,6 +9,7 @@ Environment:
 
 import base64
 import contextlib
+import ctypes
 import hashlib
 import hmac
 import os
@@ -94,6 +95,14 @@ def _as_postgres(cmd):
     if os.geteuid() == 0:
         return ["runuser", "-u", "postgres", "--"] + cmd
     return cmd
+
+
+def _die_with_parent():
+    """In the child before exec: SIGKILL it if the test runner dies."""
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except Exception:  # noqa: BLE001 - best effort
+        pass
 
 
 # ---------------------------------------------------------------- PostgreSQL
@@ -231,6 +240,37 @@ def pg():
     cluster.destroy()
 
 
+class TestTimeout(Exception):
+    pass
+
+
+@pytest.fixture(autouse=True)
+def _per_test_timeout(request):
+    """A hung pooler must fail one test, not hang the suite: SIGALRM after
+    LP_TEST_TIMEOUT seconds (default 90) or @pytest.mark.timeout(N)."""
+    marker = request.node.get_closest_marker("timeout")
+    seconds = int(marker.args[0]) if marker else int(os.environ.get("LP_TEST_TIMEOUT", "90"))
+
+    def on_alarm(signum, frame):
+        raise TestTimeout(f"test exceeded {seconds}s")
+
+    old = signal.signal(signal.SIGALRM, on_alarm)
+    signal.alarm(seconds)
+    yield
+    signal.alarm(0)
+    signal.signal(signal.SIGALRM, old)
+
+
+def _raise_interrupt(signum, frame):
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "timeout(seconds): per-test time limit (SIGALRM based)")
+    # SIGTERM (e.g. from `timeout`) runs the teardowns that stop PostgreSQL and linkpool
+    signal.signal(signal.SIGTERM, _raise_interrupt)
+
+
 @pytest.fixture(autouse=True)
 def _pg_alive(request):
     """Tests that stop PostgreSQL must not break the ones after them."""
@@ -329,7 +369,7 @@ class Linkpool:
         self._stderr = open(self.stderr_path, "ab")
         self.proc = subprocess.Popen([LINKPOOL_BIN, *args, self.ini_path], stdin=subprocess.DEVNULL,
                                      stdout=self._stderr, stderr=self._stderr, env=e,
-                                     cwd=self.workdir)
+                                     cwd=self.workdir, preexec_fn=_die_with_parent)
         if wait:
             self.wait_listening()
         return self
@@ -498,7 +538,12 @@ def linkpool(pg, tmp_path):
 
     errors = []
     for lp in instances:
-        rc = lp.stop()
+        try:
+            rc = lp.stop()
+        finally:
+            if lp.proc is not None and lp.proc.poll() is None:
+                lp.proc.kill()
+                lp.proc.wait()
         errors += lp.problems()
         if lp.check_exit_code and rc not in (None, 0) and not ALLOW_NONZERO_EXIT:
             errors.append(f"linkpool exited with code {rc}")

@@ -62,7 +62,8 @@ def test_backend_terminated_mid_query(linkpool, pg, mode):
 
 
 def test_postgres_restart_under_load(linkpool, pg):
-    lp = linkpool({"pool_mode": "transaction", "default_pool_size": "4"})
+    lp = linkpool({"pool_mode": "transaction", "default_pool_size": "4",
+                   "server_login_retry": "1"})
     stop = threading.Event()
     counts = {"ok": 0, "err": 0}
     lock = threading.Lock()
@@ -108,5 +109,6 @@ def test_postgres_restart_under_load(linkpool, pg):
                  what="the loaded clients to recover")
     finally:
         stop.set()
-        for t in threads:
-            t.join(10)
+        deadline = time.monotonic() + 10
+        for t in threads:  # daemon threads: a hung one is abandoned, not waited for
+            t.join(max(0.0, deadline - time.monotonic()))
