@@ -9,6 +9,7 @@
 # Environment:
 #   LP_FUZZ_SECONDS   seconds per fuzz harness (default 60; 0 skips fuzzing)
 #   LP_SKIP_INSTALL=1 do not touch apt
+#   LP_PYTEST_TIMEOUT seconds for the whole integration suite (default 2400)
 #   PYTEST_ARGS       extra pytest arguments, shell-quoted (e.g. '-x -k "auth or modes"')
 set -uo pipefail
 
@@ -195,7 +196,11 @@ if [ -n "${PYTEST_ARGS:-}" ]; then
 	# a developer's own words, shell-quoted: PYTEST_ARGS='-x -k "auth or modes"'
 	eval "extra=(${PYTEST_ARGS})"
 fi
-$PY -m pytest -v -p no:cacheprovider tests/integration "${extra[@]}"
+# A hard ceiling over the per-test alarms: a hang in C code (where Python
+# signal handlers cannot run) must still end the run. SIGTERM lets the
+# fixtures stop PostgreSQL and linkpool.
+timeout --kill-after=30 "${LP_PYTEST_TIMEOUT:-2400}" \
+	$PY -m pytest -v -p no:cacheprovider tests/integration "${extra[@]}"
 rc=$?
 case $rc in
 0) record "integration" pass ;;

@@ -473,13 +473,23 @@ static int active_process(struct lp_client *c)
 			if (s->expect_rfq == 0)
 				s->request_us = lp_now_us();
 			s->expect_rfq++;
+			s->ext_open = false;
 			break;
 		case 'P':
 			ps->client_parses++;
 			ps->server_parses++;
+			s->ext_open = true;
 			break;
 		case 'B':
 			ps->binds++;
+			s->ext_open = true;
+			break;
+		case 'D':
+		case 'E':
+		case 'C':
+		case 'H':
+			/* No ReadyForQuery until the Sync: the server stays linked. */
+			s->ext_open = true;
 			break;
 		}
 		c->last_active_us = lp_now_us();
@@ -527,8 +537,12 @@ static void client_on_read(struct lp_io *io, short what)
 			}
 		}
 		if (rc == 0) {
-			if (c->state == LP_CL_WAITING || c->state == LP_CL_WAIT_LOGIN ||
-			    !c->server || c->server->state != LP_SV_ACTIVE) {
+			/* An idle client of a transaction pool has no server but
+			 * must still be read: its next query asks for one. */
+			bool idle_unlinked = c->state == LP_CL_ACTIVE && !c->server &&
+					     io->start == io->pos;
+			if (!idle_unlinked && (c->state != LP_CL_ACTIVE || !c->server ||
+					       c->server->state != LP_SV_ACTIVE)) {
 				lp_io_read_off(io);
 				return;
 			}

@@ -93,6 +93,7 @@ struct lp_server {
 	bool in_copy;
 	bool close_needed;              /* configuration changed / RECONNECT */
 	bool release_pending;           /* release once flushed to the client */
+	bool ext_open;                  /* extended-protocol messages sent since the last Sync */
 	bool ready;                     /* login finished */
 	int64_t connect_us, last_used_us, lifetime_us, request_us;
 	/* login */

@@ -21,6 +21,7 @@
 #define SERVER_MAX_MSG (1u << 30)    /* a DataRow may be up to 1 GB */
 
 static void server_on_read(struct lp_io *io, short what);
+static int login_fail(struct lp_server *s, const char *code, const char *msg);
 
 static const char *sv_user(const struct lp_server *s)
 {
@@ -142,7 +143,10 @@ struct lp_server *lp_server_connect(struct lp_pool *pool)
 	lp_wr_init(&w, buf, sizeof(buf));
 	lp_build_startup(&w, names, values, n);
 	if (send_msg(s, &w) < 0) {
-		lp_server_close(s, "could not send startup");
+		/* A refused non-blocking connect surfaces here, on the first write. */
+		char msg[200];
+		snprintf(msg, sizeof(msg), "could not connect to server: %s", strerror(errno));
+		login_fail(s, "08006", msg);
 		return NULL;
 	}
 	lp_io_read_on(&s->io);
@@ -623,7 +627,7 @@ static int server_process(struct lp_server *s)
 			if (st == 'I')
 				pool->stats.xact_count++;
 			enum lp_pool_mode mode = lp_pool_mode_of(pool);
-			if (s->expect_rfq == 0 && mode != LP_POOL_SESSION && st == 'I')
+			if (s->expect_rfq == 0 && !s->ext_open && mode != LP_POOL_SESSION && st == 'I')
 				s->release_pending = true;
 			if (mode == LP_POOL_STATEMENT && st != 'I')
 				c->closing = true;  /* refuse after forwarding */
