@@ -54,6 +54,10 @@ int lp_instance_init(struct lp_instance *inst, const char *config_path, struct l
 	inst->reaper_ev = event_new(inst->base, -1, 0, reaper_cb, inst);
 	if (!inst->reaper_ev)
 		return -1;
+	inst->dns = lp_dns_new(inst->base);
+	if (!inst->dns)
+		return -1;
+	lp_dns_set_ttl(inst->dns, inst->cfg.s.dns_max_ttl);
 	inst->started_us = lp_now_us();
 	lp_registry_apply(inst);
 	return 0;
@@ -199,6 +203,7 @@ int lp_instance_reload(struct lp_instance *inst)
 
 	struct lp_config old = inst->cfg;
 	inst->cfg = ncfg;
+	lp_dns_set_ttl(inst->dns, inst->cfg.s.dns_max_ttl);
 	lp_config_free(&old);
 	lp_userlist_free(&inst->users_file);
 	inst->users_file = nul;
@@ -367,6 +372,7 @@ void lp_instance_cleanup(struct lp_instance *inst)
 	for (size_t i = 0; i < sizeof(inst->sig_ev) / sizeof(inst->sig_ev[0]); i++)
 		if (inst->sig_ev[i])
 			event_free(inst->sig_ev[i]);
+	lp_dns_free(inst->dns);
 	lp_config_free(&inst->cfg);
 	lp_userlist_free(&inst->users_file);
 	event_base_free(inst->base);

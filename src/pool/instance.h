@@ -14,6 +14,7 @@
 #include "auth/userlist.h"
 #include "config/config.h"
 #include "core/list.h"
+#include "net/dns.h"
 #include "pool/pool.h"
 
 enum lp_shutdown_mode {
@@ -35,6 +36,7 @@ struct lp_listener {
 
 struct lp_instance {
 	struct event_base *base;
+	struct lp_dns *dns;             /* async resolver + cache for [databases] hosts */
 	struct lp_config cfg;           /* current generation */
 	struct lp_userlist users_file;  /* current auth_file contents */
 	const char *config_path;

@@ -12,11 +12,13 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/socket.h>
 
 #include "auth/scram.h"
 #include "auth/userlist.h"
 #include "config/config.h"
 #include "core/list.h"
+#include "net/dns.h"
 #include "net/io.h"
 
 struct lp_instance;
@@ -97,6 +99,9 @@ struct lp_server {
 	bool ready;                     /* login finished */
 	int64_t connect_us, last_used_us, lifetime_us, request_us;
 	/* login */
+	struct lp_dns_req *dns_req;     /* host name lookup in flight */
+	struct sockaddr_storage peer;   /* where we connected: cancels go there too */
+	socklen_t peer_len;
 	struct lp_scram_client *scram;
 	int login_step;
 	/* what to do when a pooler query finishes */

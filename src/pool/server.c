@@ -37,53 +37,39 @@ static void server_log(const struct lp_server *s, enum lp_log_level lvl, const c
 			     s->pool->db->conf.port, what);
 }
 
-static int open_socket(struct lp_server *s)
+/* A unix socket path for the pool's database, or NULL when it uses TCP. */
+static bool unix_path(const struct lp_server *s, struct sockaddr_un *sun)
 {
 	const struct lp_db_conf *dc = &s->pool->db->conf;
 	const struct lp_settings *st = &s->pool->inst->cfg.s;
-	int port = dc->port > 0 ? dc->port : 5432;
-	int fd = -1;
+	if (dc->host && dc->host[0] != '/')
+		return false;
+	memset(sun, 0, sizeof(*sun));
+	sun->sun_family = AF_UNIX;
+	int n = snprintf(sun->sun_path, sizeof(sun->sun_path), "%s/.s.PGSQL.%d",
+			 dc->host ? dc->host : st->unix_socket_dir, dc->port > 0 ? dc->port : 5432);
+	if (n < 0 || (size_t)n >= sizeof(sun->sun_path))
+		sun->sun_path[0] = '\0';
+	return true;
+}
 
-	if (!dc->host || dc->host[0] == '/') {
-		struct sockaddr_un sun;
-		memset(&sun, 0, sizeof(sun));
-		sun.sun_family = AF_UNIX;
-		int n = snprintf(sun.sun_path, sizeof(sun.sun_path), "%s/.s.PGSQL.%d",
-				 dc->host ? dc->host : st->unix_socket_dir, port);
-		if (n < 0 || (size_t)n >= sizeof(sun.sun_path))
-			return -1;
-		fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-		if (fd < 0)
-			return -1;
-		(void)lp_sock_nonblock(fd);
-		if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0 && errno != EINPROGRESS &&
-		    errno != EAGAIN) {
-			close(fd);
-			return -1;
-		}
-		return fd;
-	}
-	struct addrinfo hints, *res = NULL;
-	char portstr[16];
-	memset(&hints, 0, sizeof(hints));
-	hints.ai_socktype = SOCK_STREAM;
-	hints.ai_flags = AI_NUMERICSERV;
-	snprintf(portstr, sizeof(portstr), "%d", port);
-	/* Numeric addresses resolve without I/O; names go through the
-	 * resolver (blocking; cached by nscd if present). */
-	if (getaddrinfo(dc->host, portstr, &hints, &res) != 0 || !res)
+/* Non-blocking connect; the outcome shows on the first write or read. */
+static int open_socket(struct lp_server *s, const struct sockaddr *sa, socklen_t len)
+{
+	const struct lp_settings *st = &s->pool->inst->cfg.s;
+	int fd = socket(sa->sa_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
 		return -1;
-	fd = socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd >= 0) {
-		(void)lp_sock_nonblock(fd);
+	(void)lp_sock_nonblock(fd);
+	if (sa->sa_family != AF_UNIX)
 		lp_sock_tune_tcp(fd, st->tcp_keepalive, st->tcp_keepidle, st->tcp_keepintvl,
 				 st->tcp_keepcnt, (int)(st->tcp_user_timeout / 1000));
-		if (connect(fd, res->ai_addr, res->ai_addrlen) < 0 && errno != EINPROGRESS) {
-			close(fd);
-			fd = -1;
-		}
+	if (connect(fd, sa, len) < 0 && errno != EINPROGRESS && errno != EAGAIN) {
+		int e = errno;
+		close(fd);
+		errno = e;
+		return -1;
 	}
-	freeaddrinfo(res);
 	return fd;
 }
 
@@ -94,42 +80,25 @@ static int send_msg(struct lp_server *s, struct lp_writer *w)
 	return lp_io_send(&s->io, w->buf, w->len);
 }
 
-struct lp_server *lp_server_connect(struct lp_pool *pool)
+static void start_login(struct lp_server *s, const struct sockaddr *sa, socklen_t len)
 {
-	struct lp_instance *inst = pool->inst;
-	struct lp_server *s = calloc(1, sizeof(*s));
-	if (!s)
-		return NULL;
-	s->id = ++inst->next_server_id;
-	s->pool = pool;
-	s->tx_status = 'I';
-	lp_list_node_init(&s->node);
-	s->connect_us = s->last_used_us = lp_now_us();
-	/* Up to 10% jitter so a pool opened together does not close together. */
-	int64_t life = inst->cfg.s.server_lifetime;
-	s->lifetime_us = life - (life > 0 ? (int64_t)(random() % (life / 10 + 1)) : 0);
-	pool->db->server_count++;
-	pool->user->server_count++;
-	lp_server_set_state(s, LP_SV_LOGIN);
-
-	int fd = open_socket(s);
+	struct lp_instance *inst = s->pool->inst;
+	int fd = open_socket(s, sa, len);
 	if (fd < 0) {
 		char msg[200];
 		snprintf(msg, sizeof(msg), "could not connect to server: %s", strerror(errno));
-		server_log(s, LP_LOG_WARNING, msg);
-		s->io.fd = -1;
-		pool->last_login_fail_us = lp_now_us();
-		lp_server_close(s, "connect failed");
-		lp_link_login_failed(pool, "08006", msg);
-		return NULL;
+		login_fail(s, "08006", msg);
+		return;
 	}
 	lp_io_init(&s->io, inst->base, fd, s, server_on_read, NULL);
+	memcpy(&s->peer, sa, len);     /* cancels go to the same address */
+	s->peer_len = len;
 
 	const char *names[8], *values[8];
 	int n = 0;
-	const struct lp_db_conf *dc = &pool->db->conf;
+	const struct lp_db_conf *dc = &s->pool->db->conf;
 	names[n] = "user", values[n++] = sv_user(s);
-	names[n] = "database", values[n++] = dc->dbname ? dc->dbname : pool->db->name;
+	names[n] = "database", values[n++] = dc->dbname ? dc->dbname : s->pool->db->name;
 	if (dc->client_encoding)
 		names[n] = "client_encoding", values[n++] = dc->client_encoding;
 	if (dc->datestyle)
@@ -147,12 +116,60 @@ struct lp_server *lp_server_connect(struct lp_pool *pool)
 		char msg[200];
 		snprintf(msg, sizeof(msg), "could not connect to server: %s", strerror(errno));
 		login_fail(s, "08006", msg);
-		return NULL;
+		return;
 	}
 	lp_io_read_on(&s->io);
 	if (inst->cfg.s.log_connections)
 		server_log(s, LP_LOG_LOG, "new server connection");
-	return s;
+}
+
+static void resolved(const char *err, const struct sockaddr *sa, socklen_t len, void *arg)
+{
+	struct lp_server *s = arg;
+	s->dns_req = NULL;
+	if (err) {
+		char msg[300];
+		snprintf(msg, sizeof(msg), "could not resolve host \"%s\": %s",
+			 s->pool->db->conf.host, err);
+		login_fail(s, "08006", msg);
+		return;
+	}
+	start_login(s, sa, len);
+}
+
+struct lp_server *lp_server_connect(struct lp_pool *pool)
+{
+	struct lp_instance *inst = pool->inst;
+	struct lp_server *s = calloc(1, sizeof(*s));
+	if (!s)
+		return NULL;
+	s->id = ++inst->next_server_id;
+	s->pool = pool;
+	s->tx_status = 'I';
+	s->io.fd = -1;
+	lp_list_node_init(&s->node);
+	s->connect_us = s->last_used_us = lp_now_us();
+	/* Up to 10% jitter so a pool opened together does not close together. */
+	int64_t life = inst->cfg.s.server_lifetime;
+	s->lifetime_us = life - (life > 0 ? (int64_t)(random() % (life / 10 + 1)) : 0);
+	pool->db->server_count++;
+	pool->user->server_count++;
+	lp_server_set_state(s, LP_SV_LOGIN);
+
+	struct sockaddr_un sun;
+	const struct lp_db_conf *dc = &pool->db->conf;
+	if (unix_path(s, &sun)) {
+		if (!sun.sun_path[0]) {
+			login_fail(s, "08006", "unix socket path too long");
+			return NULL;
+		}
+		start_login(s, (struct sockaddr *)&sun, sizeof(sun));
+	} else {
+		/* May answer at once (numeric address, cached name). */
+		s->dns_req = lp_dns_lookup(inst->dns, dc->host, dc->port > 0 ? dc->port : 5432,
+					   resolved, s);
+	}
+	return s->state == LP_SV_JUSTFREE ? NULL : s;
 }
 
 void lp_server_free(struct lp_server *s)
@@ -167,6 +184,8 @@ void lp_server_close(struct lp_server *s, const char *reason)
 	if (s->state == LP_SV_JUSTFREE)
 		return;
 	struct lp_pool *pool = s->pool;
+	lp_dns_cancel(s->dns_req);
+	s->dns_req = NULL;
 	if (s->io.fd >= 0 && s->ready && !s->io.dead) {
 		uint8_t term[5];
 		struct lp_writer w;
@@ -220,7 +239,11 @@ void lp_server_send_cancel(struct lp_server *s)
 	struct cancel_ctx *cx = calloc(1, sizeof(*cx));
 	if (!cx)
 		return;
-	cx->fd = open_socket(s);
+	if (s->peer_len == 0) {
+		free(cx);
+		return;
+	}
+	cx->fd = open_socket(s, (struct sockaddr *)&s->peer, s->peer_len);
 	if (cx->fd < 0) {
 		free(cx);
 		return;

@@ -1,0 +1,273 @@
+#include "net/dns.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <event2/dns.h>
+#include <event2/util.h>
+
+#include "core/list.h"
+
+#define DNS_MAX_ADDRS 8
+
+struct dns_entry {
+	struct lp_list_node node;
+	struct lp_dns *dns;
+	char *host;
+	struct sockaddr_storage addr[DNS_MAX_ADDRS];
+	socklen_t addrlen[DNS_MAX_ADDRS];
+	int naddr;
+	unsigned next;                  /* round robin over the addresses */
+	int64_t expires_us;             /* 0: never resolved yet */
+	struct evdns_getaddrinfo_request *pending;
+	struct lp_list waiters;         /* lp_dns_req */
+};
+
+struct lp_dns_req {
+	struct lp_list_node node;
+	struct dns_entry *entry;
+	int port;
+	lp_dns_cb cb;
+	void *arg;
+};
+
+struct lp_dns {
+	struct evdns_base *evdns;
+	struct lp_list entries;
+	int64_t ttl_us;
+};
+
+static int64_t mono_us(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+struct lp_dns *lp_dns_new(struct event_base *base)
+{
+	struct lp_dns *d = calloc(1, sizeof(*d));
+	if (!d)
+		return NULL;
+	lp_list_init(&d->entries);
+	d->ttl_us = 15 * 1000000LL;
+	d->evdns = evdns_base_new(base, EVDNS_BASE_INITIALIZE_NAMESERVERS |
+					       EVDNS_BASE_DISABLE_WHEN_INACTIVE);
+	if (!d->evdns) {
+		/* No usable resolv.conf: /etc/hosts and numeric names still work. */
+		d->evdns = evdns_base_new(base, EVDNS_BASE_DISABLE_WHEN_INACTIVE);
+		if (d->evdns)
+			(void)evdns_base_load_hosts(d->evdns, NULL);
+	}
+	if (!d->evdns) {
+		free(d);
+		return NULL;
+	}
+	return d;
+}
+
+void lp_dns_set_ttl(struct lp_dns *d, int64_t ttl_us)
+{
+	d->ttl_us = ttl_us;
+}
+
+static void set_port(struct sockaddr_storage *ss, int port)
+{
+	if (ss->ss_family == AF_INET)
+		((struct sockaddr_in *)ss)->sin_port = htons((uint16_t)port);
+	else if (ss->ss_family == AF_INET6)
+		((struct sockaddr_in6 *)ss)->sin6_port = htons((uint16_t)port);
+}
+
+static void answer(struct lp_dns_req *r, const char *err)
+{
+	struct dns_entry *e = r->entry;
+	lp_list_remove(&e->waiters, &r->node);
+	if (err || e->naddr == 0) {
+		r->cb(err ? err : "no address", NULL, 0, r->arg);
+	} else {
+		struct sockaddr_storage ss;
+		int i = (int)(e->next++ % (unsigned)e->naddr);
+		socklen_t len = e->addrlen[i];
+		memcpy(&ss, &e->addr[i], len);
+		set_port(&ss, r->port);
+		r->cb(NULL, (struct sockaddr *)&ss, len, r->arg);
+	}
+	free(r);
+}
+
+static void answer_all(struct dns_entry *e, const char *err)
+{
+	struct lp_list_node *n;
+	while ((n = lp_list_first(&e->waiters)) != NULL)
+		answer(lp_container_of(n, struct lp_dns_req, node), err);
+}
+
+static void resolved(int result, struct evutil_addrinfo *res, void *arg)
+{
+	struct dns_entry *e = arg;
+	e->pending = NULL;
+	if (result == EVUTIL_EAI_CANCEL) {
+		if (res)
+			evutil_freeaddrinfo(res);
+		return;
+	}
+	if (result == 0) {
+		e->naddr = 0;
+		for (struct evutil_addrinfo *ai = res; ai && e->naddr < DNS_MAX_ADDRS; ai = ai->ai_next) {
+			if ((ai->ai_family != AF_INET && ai->ai_family != AF_INET6) ||
+			    ai->ai_addrlen > sizeof(e->addr[0]))
+				continue;
+			memcpy(&e->addr[e->naddr], ai->ai_addr, ai->ai_addrlen);
+			e->addrlen[e->naddr++] = (socklen_t)ai->ai_addrlen;
+		}
+		e->expires_us = mono_us() + e->dns->ttl_us;
+	}
+	if (res)
+		evutil_freeaddrinfo(res);
+	/* A failure is not cached: the next lookup asks again. */
+	answer_all(e, result == 0 ? NULL : evutil_gai_strerror(result));
+}
+
+static struct dns_entry *find_entry(struct lp_dns *d, const char *host)
+{
+	struct lp_list_node *n, *t;
+	lp_list_foreach_safe(&d->entries, n, t) {
+		struct dns_entry *e = lp_container_of(n, struct dns_entry, node);
+		if (strcmp(e->host, host) == 0)
+			return e;
+	}
+	return NULL;
+}
+
+static bool waiting(const struct dns_entry *e, const struct lp_dns_req *r)
+{
+	const struct lp_list_node *n;
+	for (n = e->waiters.head.next; n != &e->waiters.head; n = n->next) {
+		if (n == &r->node)
+			return true;
+	}
+	return false;
+}
+
+struct lp_dns_req *lp_dns_lookup(struct lp_dns *d, const char *host, int port, lp_dns_cb cb,
+				 void *arg)
+{
+	/* Numeric addresses never touch the resolver or the cache. */
+	struct evutil_addrinfo hints, *res = NULL;
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = EVUTIL_AI_NUMERICHOST;
+	if (evutil_getaddrinfo(host, NULL, &hints, &res) == 0 && res) {
+		struct sockaddr_storage ss;
+		socklen_t len = (socklen_t)res->ai_addrlen;
+		memcpy(&ss, res->ai_addr, len);
+		evutil_freeaddrinfo(res);
+		set_port(&ss, port);
+		cb(NULL, (struct sockaddr *)&ss, len, arg);
+		return NULL;
+	}
+
+	struct dns_entry *e = find_entry(d, host);
+	if (!e) {
+		e = calloc(1, sizeof(*e));
+		if (!e || !(e->host = strdup(host))) {
+			free(e);
+			cb("out of memory", NULL, 0, arg);
+			return NULL;
+		}
+		e->dns = d;
+		lp_list_init(&e->waiters);
+		lp_list_append(&d->entries, &e->node);
+	}
+	struct lp_dns_req *r = calloc(1, sizeof(*r));
+	if (!r) {
+		cb("out of memory", NULL, 0, arg);
+		return NULL;
+	}
+	r->entry = e;
+	r->port = port;
+	r->cb = cb;
+	r->arg = arg;
+	lp_list_append(&e->waiters, &r->node);
+	if (e->expires_us > mono_us()) {
+		answer(r, NULL);
+		return NULL;
+	}
+	if (!e->pending) {
+		memset(&hints, 0, sizeof(hints));
+		hints.ai_family = AF_UNSPEC;
+		hints.ai_socktype = SOCK_STREAM;
+		hints.ai_flags = EVUTIL_AI_ADDRCONFIG;
+		/* NULL when evdns answered before returning (hosts file) or failed. */
+		e->pending = evdns_getaddrinfo(d->evdns, host, NULL, &hints, resolved, e);
+	}
+	if (!waiting(e, r))
+		return NULL;
+	if (!e->pending) {
+		answer(r, "resolver failed");
+		return NULL;
+	}
+	return r;
+}
+
+void lp_dns_cancel(struct lp_dns_req *r)
+{
+	if (!r)
+		return;
+	lp_list_remove(&r->entry->waiters, &r->node);
+	free(r);
+}
+
+void lp_dns_foreach(struct lp_dns *d, lp_dns_visit fn, void *arg)
+{
+	int64_t now = mono_us();
+	struct lp_list_node *n, *t;
+	lp_list_foreach_safe(&d->entries, n, t) {
+		struct dns_entry *e = lp_container_of(n, struct dns_entry, node);
+		if (e->expires_us <= now)
+			continue;
+		char text[DNS_MAX_ADDRS * (INET6_ADDRSTRLEN + 1) + 1];
+		size_t off = 0;
+		text[0] = '\0';
+		for (int i = 0; i < e->naddr; i++) {
+			char a[INET6_ADDRSTRLEN];
+			const void *src = e->addr[i].ss_family == AF_INET ?
+				(const void *)&((struct sockaddr_in *)&e->addr[i])->sin_addr :
+				(const void *)&((struct sockaddr_in6 *)&e->addr[i])->sin6_addr;
+			if (!inet_ntop(e->addr[i].ss_family, src, a, sizeof(a)))
+				continue;
+			int w = snprintf(text + off, sizeof(text) - off, "%s%s", off ? "," : "", a);
+			if (w < 0 || (size_t)w >= sizeof(text) - off)
+				break;
+			off += (size_t)w;
+		}
+		fn(e->host, (e->expires_us - now) / 1000000, text, arg);
+	}
+}
+
+void lp_dns_free(struct lp_dns *d)
+{
+	if (!d)
+		return;
+	struct lp_list_node *n, *t, *w;
+	lp_list_foreach_safe(&d->entries, n, t) {
+		struct dns_entry *e = lp_container_of(n, struct dns_entry, node);
+		while ((w = lp_list_first(&e->waiters)) != NULL)
+			lp_dns_cancel(lp_container_of(w, struct lp_dns_req, node));
+	}
+	/* Fails in-flight lookups now, while their entries still exist. */
+	evdns_base_free(d->evdns, 1);
+	while ((n = lp_list_first(&d->entries)) != NULL) {
+		struct dns_entry *e = lp_container_of(n, struct dns_entry, node);
+		lp_list_remove(&d->entries, &e->node);
+		free(e->host);
+		free(e);
+	}
+	free(d);
+}
