@@ -72,3 +72,25 @@ def test_copy_in_and_out_100mb(linkpool, pg):
     assert growth_kb < RSS_BUDGET_KB, f"linkpool RSS grew by {growth_kb} kB during COPY"
     assert conn.execute("SELECT 1").fetchone() == (1,)
     pg.sql("DROP TABLE copy_t", db="testdb")
+
+
+def test_100mb_datarow_streams(linkpool):
+    """One DataRow far larger than pkt_buf passes in pieces, never held whole."""
+    lp = linkpool({"pool_mode": "transaction"},
+                  env={"ASAN_OPTIONS": "detect_leaks=1:abort_on_error=0:quarantine_size_mb=8"})
+    conn = lp.connect()
+    conn.execute("SELECT 1")
+    time.sleep(0.2)
+    base_kb = lp.rss_kb()
+    sampler = RssSampler(lp)
+    sampler.start()
+    try:
+        n = conn.execute("SELECT length(repeat('x', %s))", (TOTAL_BYTES,)).fetchone()[0]
+        assert n == TOTAL_BYTES
+        row = conn.execute("SELECT repeat('x', %s)", (TOTAL_BYTES,)).fetchone()[0]
+        assert len(row) == TOTAL_BYTES
+    finally:
+        sampler.stop()
+    growth_kb = sampler.max_kb - base_kb
+    assert growth_kb < RSS_BUDGET_KB, f"linkpool RSS grew by {growth_kb} kB for one 100 MB row"
+    assert conn.execute("SELECT 2").fetchone() == (2,)
