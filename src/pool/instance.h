@@ -130,6 +130,9 @@ void lp_link_dispatch(struct lp_pool *pool);
 /* Move helpers keep every object in exactly one list. */
 void lp_client_set_state(struct lp_client *c, enum lp_client_state st);
 void lp_server_set_state(struct lp_server *s, enum lp_server_state st);
+/* A response or a message is still in flight on s: handing it to another
+ * client would splice two conversations. */
+bool lp_server_owes_response(const struct lp_server *s);
 /* Open new servers if clients wait and limits allow. */
 void lp_link_grow(struct lp_pool *pool);
 /* Server login failed: tell waiting clients. */

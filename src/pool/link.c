@@ -342,6 +342,12 @@ static void rollback_done(struct lp_server *s, bool ok)
 	to_idle(s);
 }
 
+bool lp_server_owes_response(const struct lp_server *s)
+{
+	return s->expect_rfq > 0 || s->ext_open || s->in_copy || s->io.pkt_remain > 0 ||
+	       s->io.start != s->io.end;
+}
+
 void lp_link_release(struct lp_client *c, bool client_leaving)
 {
 	struct lp_server *s = c->server;
@@ -364,8 +370,7 @@ void lp_link_release(struct lp_client *c, bool client_leaving)
 		return;
 	}
 	lp_server_set_state(s, LP_SV_USED);
-	if (s->expect_rfq > 0 || s->ext_open || s->in_copy || s->io.pkt_remain > 0 ||
-	    s->io.start != s->io.end) {
+	if (lp_server_owes_response(s)) {
 		/* A response is still owed: the stream position is unknowable
 		 * to the next client. Closing is the only safe reset. */
 		lp_server_close(s, "client left with a query in flight");

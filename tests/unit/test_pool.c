@@ -1,0 +1,205 @@
+/*
+ * Unit tests of the pooling core's state bookkeeping: every client and server
+ * state is exactly one list (SHOW POOLS counts are list lengths), tracked
+ * parameters, and when a server may be handed to another client.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "pool/instance.h"
+
+struct fixture {
+	struct lp_instance inst;
+	struct lp_db db;
+	struct lp_user user;
+	struct lp_pool pool;
+};
+
+static void fixture_init(struct fixture *f)
+{
+	memset(f, 0, sizeof(*f));
+	lp_list_init(&f->inst.login_clients);
+	lp_list_init(&f->inst.admin_clients);
+	lp_list_init(&f->inst.justfree_clients);
+	lp_list_init(&f->inst.justfree_servers);
+	struct lp_list *lists[] = { &f->pool.active_clients, &f->pool.waiting_clients,
+				    &f->pool.idle_servers, &f->pool.used_servers,
+				    &f->pool.active_servers, &f->pool.login_servers };
+	for (size_t i = 0; i < sizeof(lists) / sizeof(lists[0]); i++)
+		lp_list_init(lists[i]);
+	f->pool.inst = &f->inst;
+	f->pool.db = &f->db;
+	f->pool.user = &f->user;
+}
+
+static void client_init(struct lp_client *c, struct fixture *f)
+{
+	memset(c, 0, sizeof(*c));
+	lp_list_node_init(&c->node);
+	c->inst = &f->inst;
+	c->pool = &f->pool;
+}
+
+static void server_init(struct lp_server *s, struct fixture *f)
+{
+	memset(s, 0, sizeof(*s));
+	lp_list_node_init(&s->node);
+	s->pool = &f->pool;
+	s->io.fd = -1;
+}
+
+static void test_client_states_are_lists(void **state)
+{
+	(void)state;
+	struct fixture f;
+	struct lp_client a, b;
+	fixture_init(&f);
+	client_init(&a, &f);
+	client_init(&b, &f);
+
+	lp_client_set_state(&a, LP_CL_LOGIN);
+	lp_client_set_state(&b, LP_CL_LOGIN);
+	assert_int_equal(f.inst.login_clients.count, 2);
+	lp_client_set_state(&a, LP_CL_ACTIVE);
+	lp_client_set_state(&b, LP_CL_WAITING);
+	assert_int_equal(f.inst.login_clients.count, 0);
+	assert_int_equal(f.pool.active_clients.count, 1);
+	assert_int_equal(f.pool.waiting_clients.count, 1);
+	/* FIFO: the first to wait is first in the list */
+	lp_client_set_state(&a, LP_CL_WAITING);
+	assert_ptr_equal(lp_list_first(&f.pool.waiting_clients), &b.node);
+	lp_client_set_state(&b, LP_CL_JUSTFREE);
+	lp_client_set_state(&a, LP_CL_JUSTFREE);
+	assert_int_equal(f.pool.waiting_clients.count, 0);
+	assert_int_equal(f.inst.justfree_clients.count, 2);
+}
+
+static void test_admin_clients_kept_apart(void **state)
+{
+	(void)state;
+	struct fixture f;
+	struct lp_client a;
+	fixture_init(&f);
+	client_init(&a, &f);
+	a.admin = true;
+	lp_client_set_state(&a, LP_CL_ACTIVE);
+	assert_int_equal(f.inst.admin_clients.count, 1);
+	assert_int_equal(f.pool.active_clients.count, 0);
+}
+
+static void test_server_states_are_lists(void **state)
+{
+	(void)state;
+	struct fixture f;
+	struct lp_server s;
+	fixture_init(&f);
+	server_init(&s, &f);
+	static const struct {
+		enum lp_server_state st;
+		size_t off;
+	} steps[] = {
+		{ LP_SV_LOGIN, offsetof(struct lp_pool, login_servers) },
+		{ LP_SV_IDLE, offsetof(struct lp_pool, idle_servers) },
+		{ LP_SV_ACTIVE, offsetof(struct lp_pool, active_servers) },
+		{ LP_SV_USED, offsetof(struct lp_pool, used_servers) },
+		{ LP_SV_INTERNAL, offsetof(struct lp_pool, used_servers) },
+		{ LP_SV_IDLE, offsetof(struct lp_pool, idle_servers) },
+	};
+	for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
+		lp_server_set_state(&s, steps[i].st);
+		const struct lp_list *l = (const struct lp_list *)((const char *)&f.pool + steps[i].off);
+		assert_int_equal(l->count, 1);
+		unsigned total = f.pool.login_servers.count + f.pool.idle_servers.count +
+				 f.pool.active_servers.count + f.pool.used_servers.count;
+		assert_int_equal(total, 1);
+	}
+	lp_server_set_state(&s, LP_SV_JUSTFREE);
+	assert_int_equal(f.inst.justfree_servers.count, 1);
+}
+
+static void test_owes_response(void **state)
+{
+	(void)state;
+	struct fixture f;
+	struct lp_server s;
+	fixture_init(&f);
+	server_init(&s, &f);
+	assert_false(lp_server_owes_response(&s));
+	s.expect_rfq = 1;               /* a query's answer is pending */
+	assert_true(lp_server_owes_response(&s));
+	s.expect_rfq = 0;
+	s.ext_open = true;              /* Parse/Bind sent, Sync not yet */
+	assert_true(lp_server_owes_response(&s));
+	s.ext_open = false;
+	s.in_copy = true;
+	assert_true(lp_server_owes_response(&s));
+	s.in_copy = false;
+	s.io.pkt_remain = 10;           /* half a message forwarded */
+	assert_true(lp_server_owes_response(&s));
+	s.io.pkt_remain = 0;
+	s.io.end = 3;                   /* unread server bytes buffered */
+	assert_true(lp_server_owes_response(&s));
+}
+
+static void test_params(void **state)
+{
+	(void)state;
+	struct lp_params p, q;
+	memset(&p, 0, sizeof(p));
+	memset(&q, 0, sizeof(q));
+	lp_params_set(&p, "TimeZone", "UTC");
+	lp_params_set(&p, "application_name", "a");
+	lp_params_set(&p, "TimeZone", "Europe/Paris");   /* overwrite, not append */
+	assert_int_equal(p.n, 2);
+	assert_string_equal(lp_params_get(&p, "TimeZone"), "Europe/Paris");
+	assert_null(lp_params_get(&p, "DateStyle"));
+	lp_params_copy(&q, &p);
+	assert_string_equal(lp_params_get(&q, "application_name"), "a");
+	/* more names than slots: later ones are dropped, never overflow */
+	for (int i = 0; i < LP_MAX_TRACKED + 5; i++) {
+		char name[16];
+		name[0] = 'p';
+		name[1] = (char)('A' + i % 26);
+		name[2] = (char)('A' + i / 26);
+		name[3] = '\0';
+		lp_params_set(&p, name, "v");
+	}
+	assert_true(p.n <= LP_MAX_TRACKED);
+	lp_params_clear(&p);
+	lp_params_clear(&q);
+	assert_int_equal(p.n, 0);
+}
+
+static void test_tracked(void **state)
+{
+	(void)state;
+	struct lp_instance inst;
+	memset(&inst, 0, sizeof(inst));
+	assert_true(lp_param_is_tracked(&inst, "client_encoding"));
+	assert_true(lp_param_is_tracked(&inst, "timezone"));      /* case-insensitive */
+	assert_false(lp_param_is_tracked(&inst, "search_path"));
+	char extra[] = "search_path, IntervalStyle";
+	inst.cfg.s.track_extra_parameters = extra;
+	assert_true(lp_param_is_tracked(&inst, "search_path"));
+	assert_true(lp_param_is_tracked(&inst, "intervalstyle"));
+	assert_false(lp_param_is_tracked(&inst, "search"));       /* whole names only */
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_client_states_are_lists),
+		cmocka_unit_test(test_admin_clients_kept_apart),
+		cmocka_unit_test(test_server_states_are_lists),
+		cmocka_unit_test(test_owes_response),
+		cmocka_unit_test(test_params),
+		cmocka_unit_test(test_tracked),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
