@@ -103,9 +103,12 @@ static void answer(struct lp_dns_req *r, const char *err)
 
 static void answer_all(struct dns_entry *e, const char *err)
 {
-	struct lp_list_node *n;
-	while ((n = lp_list_first(&e->waiters)) != NULL)
-		answer(lp_container_of(n, struct lp_dns_req, node), err);
+	/* Callbacks may ask again (a failed login retries later, a new server
+	 * starts): only the requests waiting now get this answer. */
+	unsigned n = e->waiters.count;
+	struct lp_list_node *first;
+	while (n-- > 0 && (first = lp_list_first(&e->waiters)) != NULL)
+		answer(lp_container_of(first, struct lp_dns_req, node), err);
 }
 
 static void resolved(int result, struct evutil_addrinfo *res, void *arg)
