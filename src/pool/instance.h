@@ -56,6 +56,7 @@ struct lp_instance {
 	int client_count;               /* every client, for max_client_conn */
 	uint64_t next_client_id, next_server_id;
 	bool paused;
+	bool suspended;                 /* SUSPEND: paused without closing servers */
 	enum lp_shutdown_mode shutdown;
 	uint8_t fake_salt_key[32];      /* stable fake SCRAM salts for unknown users */
 
@@ -63,7 +64,8 @@ struct lp_instance {
 	struct event *reaper_ev;
 	struct event *sig_ev[8];
 	int64_t started_us;
-	int64_t last_stats_us;
+	int64_t last_stats_us;          /* last stats_period boundary */
+	int64_t prev_stats_us;          /* the one before: averages span from it */
 };
 
 /* instance.c */
@@ -128,6 +130,10 @@ void lp_link_dispatch(struct lp_pool *pool);
 /* Move helpers keep every object in exactly one list. */
 void lp_client_set_state(struct lp_client *c, enum lp_client_state st);
 void lp_server_set_state(struct lp_server *s, enum lp_server_state st);
+/* No new server assignments in pool (PAUSE, SUSPEND, KILL). */
+bool lp_pool_paused(const struct lp_pool *pool);
+/* Paused and its released servers must close (PAUSE, not SUSPEND). */
+bool lp_pool_draining(const struct lp_pool *pool);
 /* Open new servers if clients wait and limits allow. */
 void lp_link_grow(struct lp_pool *pool);
 /* Server login failed: tell waiting clients. */
