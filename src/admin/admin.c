@@ -236,11 +236,7 @@ static void run_set(struct lp_client *c, const struct lp_admin_cmd *cmd)
 		return;
 	}
 	lp_client_log(c, LP_LOG_LOG, "SET %s = %s", cmd->key, cmd->value);
-	/* Per-database and per-user limits are derived from the settings. */
-	lp_registry_apply(c->inst);
-	struct lp_list_node *n, *t;
-	lp_list_foreach_safe(&c->inst->pools, n, t)
-		lp_link_dispatch(lp_container_of(n, struct lp_pool, node));
+	lp_instance_settings_changed(c->inst);
 	lp_admin_ok(c, "SET");
 }
 

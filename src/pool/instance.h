@@ -76,6 +76,9 @@ int lp_instance_listen(struct lp_instance *inst);
 void lp_instance_stop_listening(struct lp_instance *inst);
 /* Re-reads config and auth_file; on any error logs it and keeps the old. */
 int lp_instance_reload(struct lp_instance *inst);
+/* A setting of the current generation changed (admin SET): re-applies the
+ * log settings and the per-database/per-user limits. */
+void lp_instance_settings_changed(struct lp_instance *inst);
 void lp_instance_pause(struct lp_instance *inst);
 void lp_instance_resume(struct lp_instance *inst);
 void lp_instance_shutdown(struct lp_instance *inst, enum lp_shutdown_mode mode);
