@@ -238,7 +238,7 @@ void lp_client_login_ok(struct lp_client *c, struct lp_db *db, struct lp_user *p
 	lp_client_set_state(c, LP_CL_WAIT_LOGIN);
 	lp_link_grow(pool);
 	if (c->state == LP_CL_WAIT_LOGIN && pool->login_servers.count == 0 &&
-	    lp_pool_server_total(pool) == 0 && !pool->welcome_ready)
+	    lp_pool_server_total(pool) == 0 && !pool->welcome_ready && !lp_pool_paused(pool))
 		lp_client_fail(c, "08006", "%s", pool->login_error[0] ? pool->login_error
 								    : "no server connection available");
 }

@@ -447,3 +447,18 @@ def test_runbook_commands(linkpool):
     r = _psql(lp, "pgbouncer_admin", "admin-pw", "SHUTDOWN;")
     assert r.returncode == 0, r.stderr
     assert lp.wait_exit(5) == 0
+
+
+def test_new_pool_during_pause_waits_for_resume(lp):
+    with admin_conn(lp) as adm:
+        adm.execute("PAUSE")
+        res = []
+        # otherdb has no pool yet: the login itself waits for RESUME
+        t = threading.Thread(target=lambda: res.append(
+            lp.connect(db="otherdb").execute("SELECT 3").fetchone()))
+        t.start()
+        time.sleep(0.5)
+        assert not res
+        adm.execute("RESUME")
+        t.join(5)
+        assert res == [(3,)]
