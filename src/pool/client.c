@@ -238,7 +238,7 @@ void lp_client_login_ok(struct lp_client *c, struct lp_db *db, struct lp_user *p
 	lp_client_set_state(c, LP_CL_WAIT_LOGIN);
 	lp_link_grow(pool);
 	if (c->state == LP_CL_WAIT_LOGIN && pool->login_servers.count == 0 &&
-	    lp_pool_server_total(pool) == 0 && !pool->welcome_ready)
+	    lp_pool_server_total(pool) == 0 && !pool->welcome_ready && !lp_pool_paused(pool))
 		lp_client_fail(c, "08006", "%s", pool->login_error[0] ? pool->login_error
 								    : "no server connection available");
 }
@@ -276,7 +276,7 @@ static int handle_startup(struct lp_client *c, struct lp_startup *su)
 			lp_params_set(&c->params, n, v);
 			continue;
 		}
-		if (ignorable(inst, n))
+		if (ignorable(inst, n) || lp_admin_console_param(c->db_name, n))
 			continue;
 		lp_client_fail(c, "08P01", "unsupported startup parameter: %s", n);
 		return -1;
@@ -450,6 +450,12 @@ static int active_process(struct lp_client *c)
 						 h.len - 4);
 			if (c->state == LP_CL_JUSTFREE || r < 0)
 				return -1;
+			if (r > 0) {
+				/* A console command is still running (PAUSE ...):
+				 * hold the input; lp_client_kick() resumes. */
+				lp_io_read_off(io);
+				return -1;
+			}
 			lp_io_consume(io, h.len + 1);
 			continue;
 		}
@@ -472,6 +478,8 @@ static int active_process(struct lp_client *c)
 		case 'F':
 			if (s->expect_rfq == 0)
 				s->request_us = lp_now_us();
+			if (!s->xact_start_us)
+				s->xact_start_us = s->request_us ? s->request_us : lp_now_us();
 			s->expect_rfq++;
 			s->ext_open = false;
 			break;
@@ -493,6 +501,7 @@ static int active_process(struct lp_client *c)
 			break;
 		}
 		c->last_active_us = lp_now_us();
+		ps->bytes_in += h.len + 1u;
 		io->pkt_remain = h.len + 1;
 	}
 }

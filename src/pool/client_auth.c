@@ -12,6 +12,7 @@
 #include <openssl/hmac.h>
 #include <openssl/rand.h>
 
+#include "admin/admin.h"
 #include "auth/md5.h"
 #include "auth/scram.h"
 #include "pool/client_auth.h"
@@ -146,6 +147,8 @@ int lp_client_auth_start(struct lp_client *c)
 		lp_client_fail(c, "57P01", "pooler is shutting down");
 		return -1;
 	}
+	if (c->admin && lp_admin_peer_login(c))
+		return c->state == LP_CL_JUSTFREE ? -1 : 0;
 	struct lp_user *u = known_user(c);
 	switch (st->auth_type) {
 	case LP_AUTH_ANY:

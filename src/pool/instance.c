@@ -221,6 +221,20 @@ int lp_instance_reload(struct lp_instance *inst)
 	return 0;
 }
 
+void lp_instance_settings_changed(struct lp_instance *inst)
+{
+	struct lp_log_settings ls;
+	struct lp_list_node *n, *t;
+
+	log_settings(inst, &ls);
+	ls.to_stderr = true;
+	if (lp_log_configure(&ls) < 0)
+		lp_log_error("cannot open logfile %s: %s", ls.logfile, strerror(errno));
+	lp_registry_apply(inst);
+	lp_list_foreach_safe(&inst->pools, n, t)
+		lp_link_dispatch(lp_container_of(n, struct lp_pool, node));
+}
+
 void lp_instance_pause(struct lp_instance *inst)
 {
 	inst->paused = true;

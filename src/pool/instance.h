@@ -58,6 +58,7 @@ struct lp_instance {
 	int client_count;               /* every client, for max_client_conn */
 	uint64_t next_client_id, next_server_id;
 	bool paused;
+	bool suspended;                 /* SUSPEND: paused without closing servers */
 	enum lp_shutdown_mode shutdown;
 	uint8_t fake_salt_key[32];      /* stable fake SCRAM salts for unknown users */
 
@@ -65,7 +66,8 @@ struct lp_instance {
 	struct event *reaper_ev;
 	struct event *sig_ev[8];
 	int64_t started_us;
-	int64_t last_stats_us;
+	int64_t last_stats_us;          /* last stats_period boundary */
+	int64_t prev_stats_us;          /* the one before: averages span from it */
 };
 
 /* instance.c */
@@ -76,6 +78,9 @@ int lp_instance_listen(struct lp_instance *inst);
 void lp_instance_stop_listening(struct lp_instance *inst);
 /* Re-reads config and auth_file; on any error logs it and keeps the old. */
 int lp_instance_reload(struct lp_instance *inst);
+/* A setting of the current generation changed (admin SET): re-applies the
+ * log settings and the per-database/per-user limits. */
+void lp_instance_settings_changed(struct lp_instance *inst);
 void lp_instance_pause(struct lp_instance *inst);
 void lp_instance_resume(struct lp_instance *inst);
 void lp_instance_shutdown(struct lp_instance *inst, enum lp_shutdown_mode mode);
@@ -133,6 +138,10 @@ void lp_server_set_state(struct lp_server *s, enum lp_server_state st);
 /* A response or a message is still in flight on s: handing it to another
  * client would splice two conversations. */
 bool lp_server_owes_response(const struct lp_server *s);
+/* No new server assignments in pool (PAUSE, SUSPEND, KILL). */
+bool lp_pool_paused(const struct lp_pool *pool);
+/* Paused and its released servers must close (PAUSE, not SUSPEND). */
+bool lp_pool_draining(const struct lp_pool *pool);
 /* Open new servers if clients wait and limits allow. */
 void lp_link_grow(struct lp_pool *pool);
 /* Server login failed: tell waiting clients. */

@@ -1,12 +1,15 @@
 /*
- * Once a second: timeouts of clients and servers, server lifetimes, the
- * reserve pool, min_pool_size, and the periodic stats log line.
+ * Every 250 ms: timeouts of clients and servers, server lifetimes, the
+ * reserve pool, min_pool_size, the stats period (stats.c) and the admin
+ * console's pending commands (PAUSE, WAIT_CLOSE).
  */
 #include <stdio.h>
 
+#include "admin/admin.h"
 #include "core/log.h"
 #include "pool/client_auth.h"
 #include "pool/instance.h"
+#include "pool/stats.h"
 
 static void check_clients(struct lp_instance *inst, struct lp_pool *p, int64_t now)
 {
@@ -80,23 +83,6 @@ static void check_servers(struct lp_instance *inst, struct lp_pool *p, int64_t n
 		lp_link_grow(p);
 }
 
-static void log_stats(struct lp_instance *inst, int64_t now)
-{
-	struct lp_list_node *n, *t;
-	if (!inst->cfg.s.log_stats || inst->cfg.s.stats_period <= 0)
-		return;
-	if (now - inst->last_stats_us < inst->cfg.s.stats_period)
-		return;
-	inst->last_stats_us = now;
-	lp_list_foreach_safe(&inst->pools, n, t) {
-		struct lp_pool *p = lp_container_of(n, struct lp_pool, node);
-		const struct lp_pool_stats *st = &p->stats;
-		lp_log_info("stats: %s/%s %llu xacts, %llu queries, %llu us waited in total",
-			    p->db->name, p->user->name, (unsigned long long)st->xact_count,
-			    (unsigned long long)st->query_count, (unsigned long long)st->wait_time_us);
-	}
-}
-
 static void janitor_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct lp_instance *inst = arg;
@@ -117,7 +103,8 @@ static void janitor_cb(evutil_socket_t fd, short what, void *arg)
 		check_clients(inst, p, now);
 		check_servers(inst, p, now);
 	}
-	log_stats(inst, now);
+	lp_stats_tick(inst, now);
+	lp_admin_tick(inst);
 }
 
 void lp_janitor_start(struct lp_instance *inst)
@@ -126,4 +113,6 @@ void lp_janitor_start(struct lp_instance *inst)
 	inst->janitor_ev = event_new(inst->base, -1, EV_PERSIST, janitor_cb, inst);
 	event_add(inst->janitor_ev, &tv);
 	inst->last_stats_us = lp_now_us();
+	/* PgBouncer's start: the first averages span one second before it. */
+	inst->prev_stats_us = inst->last_stats_us - 1000000;
 }

@@ -91,6 +91,16 @@ int lp_pool_server_total(const struct lp_pool *pool)
 	       pool->active_servers.count + pool->login_servers.count;
 }
 
+bool lp_pool_paused(const struct lp_pool *pool)
+{
+	return pool->inst->paused || pool->db->paused;
+}
+
+bool lp_pool_draining(const struct lp_pool *pool)
+{
+	return (pool->inst->paused && !pool->inst->suspended) || pool->db->paused;
+}
+
 static bool in_login_backoff(const struct lp_pool *pool)
 {
 	return pool->last_login_fail_us &&
@@ -102,7 +112,8 @@ void lp_link_grow(struct lp_pool *pool)
 	struct lp_instance *inst = pool->inst;
 	const struct lp_settings *s = &inst->cfg.s;
 
-	if (inst->shutdown != LP_RUN || pool->db->disabled || in_login_backoff(pool))
+	if (inst->shutdown != LP_RUN || pool->db->disabled || in_login_backoff(pool) ||
+	    lp_pool_paused(pool))
 		return;
 	int limit = lp_pool_size_of(pool);
 	struct lp_list_node *first = lp_list_first(&pool->waiting_clients);
@@ -262,7 +273,7 @@ void lp_link_request(struct lp_client *c)
 	}
 	if (!c->wait_start_us)
 		c->wait_start_us = lp_now_us();
-	if (!inst->paused && !pool->db->paused && pool->waiting_clients.count == 0) {
+	if (!lp_pool_paused(pool) && pool->waiting_clients.count == 0) {
 		struct lp_list_node *n = lp_list_first(&pool->idle_servers);
 		if (n) {
 			assign(c, lp_container_of(n, struct lp_server, node));
@@ -285,7 +296,7 @@ void lp_link_dispatch(struct lp_pool *pool)
 	struct lp_instance *inst = pool->inst;
 	struct lp_list_node *n, *t;
 
-	if (inst->paused || pool->db->paused)
+	if (lp_pool_paused(pool))
 		return;
 	lp_list_foreach_safe(&pool->waiting_clients, n, t) {
 		struct lp_client *c = lp_container_of(n, struct lp_client, node);
@@ -307,6 +318,11 @@ static void to_idle(struct lp_server *s)
 	s->last_used_us = lp_now_us();
 	if (s->close_needed || pool->db->removed) {
 		lp_server_close(s, s->close_needed ? "reconnect needed" : "database removed");
+		return;
+	}
+	if (lp_pool_draining(pool)) {
+		/* PAUSE: no server outlives its release (the database may restart). */
+		lp_server_close(s, "pause mode");
 		return;
 	}
 	if (pool->inst->cfg.s.server_lifetime > 0 &&
@@ -359,6 +375,7 @@ void lp_link_release(struct lp_client *c, bool client_leaving)
 	c->server = NULL;
 	s->client = NULL;
 	s->release_pending = false;
+	s->xact_start_us = 0;
 	if (s->io.dead || s->io.fd < 0) {
 		lp_server_close(s, "server gone");
 		return;

@@ -79,6 +79,10 @@ struct lp_client {
 	char addr[64];
 	int port;
 	char last_rfq;                  /* transaction status last seen */
+	/* admin console: a command (PAUSE, WAIT_CLOSE ...) whose completion
+	 * is still owed; the console holds further input until it is sent */
+	uint8_t admin_wait;
+	struct lp_db *admin_wait_db;    /* NULL: every database */
 };
 
 struct lp_server {
@@ -98,6 +102,7 @@ struct lp_server {
 	bool ext_open;                  /* extended-protocol messages sent since the last Sync */
 	bool ready;                     /* login finished */
 	int64_t connect_us, last_used_us, lifetime_us, request_us;
+	int64_t xact_start_us;          /* first query of the open transaction; 0: none */
 	/* login */
 	struct lp_dns_req *dns_req;     /* host name lookup in flight */
 	struct sockaddr_storage peer;   /* where we connected: cancels go there too */
@@ -133,6 +138,15 @@ struct lp_user {
 	int client_count;
 };
 
+/*
+ * Per-pool counters, only ever increased (SHOW STATS_TOTALS sums them per
+ * database). bytes_in: bytes received from clients and forwarded; bytes_out:
+ * bytes sent to clients from servers. Times in microseconds: xact_time from
+ * a transaction's first query to its end, query_time from a query to its
+ * ReadyForQuery, wait_time from the moment a client needs a server until it
+ * is linked to one. Owned by the admin/stats code (src/pool/stats.c);
+ * /metrics reads it.
+ */
 struct lp_pool_stats {
 	uint64_t xact_count, query_count, bytes_in, bytes_out;
 	uint64_t xact_time_us, query_time_us, wait_time_us;
@@ -157,6 +171,9 @@ struct lp_pool {
 	int64_t last_login_fail_us;
 	int64_t last_login_ok_us;
 	struct lp_pool_stats stats;
+	/* snapshots taken at the last two stats_period boundaries, for the
+	 * averages (see stats.c) */
+	struct lp_pool_stats stats_newer, stats_older;
 };
 
 /* ---- instance-wide operations (instance.c) ---- */

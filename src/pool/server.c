@@ -599,6 +599,8 @@ static int server_process(struct lp_server *s)
 		if (!inspect) {
 			if (h.type == 'G' || h.type == 'H' || h.type == 'W')
 				s->in_copy = true;
+			if (linked)
+				pool->stats.bytes_out += total;
 			io->pkt_remain = total;
 			continue;
 		}
@@ -647,8 +649,13 @@ static int server_process(struct lp_server *s)
 				pool->stats.query_time_us += (uint64_t)(now - s->request_us);
 				s->request_us = 0;
 			}
-			if (st == 'I')
+			if (st == 'I') {
 				pool->stats.xact_count++;
+				if (s->xact_start_us) {
+					pool->stats.xact_time_us += (uint64_t)(now - s->xact_start_us);
+					s->xact_start_us = 0;
+				}
+			}
 			enum lp_pool_mode mode = lp_pool_mode_of(pool);
 			if (s->expect_rfq == 0 && !s->ext_open && mode != LP_POOL_SESSION && st == 'I')
 				s->release_pending = true;
@@ -657,6 +664,7 @@ static int server_process(struct lp_server *s)
 			if (pool->inst->shutdown != LP_RUN)
 				lp_instance_check_shutdown(pool->inst);
 		}
+		pool->stats.bytes_out += total;
 		io->pos += total;
 	}
 }

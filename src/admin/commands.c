@@ -1,0 +1,369 @@
+/*
+ * Admin console commands that change the pooler: PAUSE, RESUME, SUSPEND,
+ * DISABLE, ENABLE, RECONNECT, KILL, KILL_CLIENT, WAIT_CLOSE, RELOAD,
+ * SHUTDOWN. admin.c has checked the caller is in admin_users and the
+ * argument count; these check the argument's meaning.
+ *
+ * PAUSE, SUSPEND and WAIT_CLOSE answer later: they set c->admin_wait and
+ * admin.c's tick replies once lp_admin_wait_done() holds.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "admin/admin.h"
+#include "admin/internal.h"
+
+/* The database named by a command argument; replies with an error and
+ * returns NULL when there is none or it is the console itself. */
+static struct lp_db *arg_db(struct lp_client *c, const char *arg, const char *what)
+{
+	if (lp_admin_is_console_db(arg)) {
+		lp_admin_err(c, "42601", "cannot %s the admin database", what);
+		return NULL;
+	}
+	struct lp_db *db = lp_registry_find_db(c->inst, arg);
+	if (!db)
+		lp_admin_err(c, "3D000", "no such database: %s", arg);
+	return db;
+}
+
+static bool in_scope(const struct lp_pool *p, const struct lp_db *db)
+{
+	return !db || p->db == db;
+}
+
+bool lp_admin_wait_done(struct lp_client *c)
+{
+	struct lp_instance *inst = c->inst;
+	struct lp_list_node *n, *t, *m, *mt;
+
+	switch (c->admin_wait) {
+	case LP_ADMIN_WAIT_PAUSE:
+		lp_list_foreach_safe(&inst->pools, n, t) {
+			struct lp_pool *p = lp_container_of(n, struct lp_pool, node);
+			if (in_scope(p, c->admin_wait_db) && lp_pool_server_total(p) > 0)
+				return false;
+		}
+		return true;
+	case LP_ADMIN_WAIT_CLOSE:
+		lp_list_foreach_safe(&inst->pools, n, t) {
+			struct lp_pool *p = lp_container_of(n, struct lp_pool, node);
+			if (!in_scope(p, c->admin_wait_db))
+				continue;
+			struct lp_list *lists[] = { &p->idle_servers, &p->used_servers,
+						    &p->active_servers, &p->login_servers };
+			for (size_t i = 0; i < 4; i++)
+				lp_list_foreach_safe(lists[i], m, mt)
+					if (lp_container_of(m, struct lp_server, node)->close_needed)
+						return false;
+		}
+		return true;
+	case LP_ADMIN_WAIT_SUSPEND:
+		/* Everything already queued has reached the kernel. */
+		lp_list_foreach_safe(&inst->pools, n, t) {
+			struct lp_pool *p = lp_container_of(n, struct lp_pool, node);
+			struct lp_list *cl[] = { &p->active_clients, &p->waiting_clients };
+			for (size_t i = 0; i < 2; i++)
+				lp_list_foreach_safe(cl[i], m, mt)
+					if (!lp_io_drained(&lp_container_of(m, struct lp_client, node)->io))
+						return false;
+		}
+		return true;
+	default:
+		return true;
+	}
+}
+
+/* Replies now if the condition already holds, else leaves it to the tick. */
+static void wait_for(struct lp_client *c, uint8_t what, struct lp_db *db)
+{
+	c->admin_wait = what;
+	c->admin_wait_db = db;
+	lp_admin_tick(c->inst);
+}
+
+static void cmd_pause(struct lp_client *c, const char *arg)
+{
+	struct lp_instance *inst = c->inst;
+	if (inst->paused) {
+		lp_admin_err(c, "55000", "already suspended/paused");
+		return;
+	}
+	if (!arg[0]) {
+		lp_client_log(c, LP_LOG_LOG, "PAUSE command issued");
+		lp_instance_pause(inst);
+		wait_for(c, LP_ADMIN_WAIT_PAUSE, NULL);
+		return;
+	}
+	struct lp_db *db = arg_db(c, arg, "pause");
+	if (!db)
+		return;
+	lp_client_log(c, LP_LOG_LOG, "PAUSE '%s' command issued", arg);
+	db->paused = true;
+	wait_for(c, LP_ADMIN_WAIT_PAUSE, db);
+}
+
+static void cmd_resume(struct lp_client *c, const char *arg)
+{
+	struct lp_instance *inst = c->inst;
+	struct lp_list_node *n, *t;
+
+	if (inst->shutdown != LP_RUN) {
+		lp_admin_err(c, "55000", "pooler is shutting down");
+		return;
+	}
+	if (arg[0]) {
+		struct lp_db *db = arg_db(c, arg, "resume");
+		if (!db)
+			return;
+		if (!db->paused) {
+			lp_admin_err(c, "55000", "database %s is not paused", arg);
+			return;
+		}
+		lp_client_log(c, LP_LOG_LOG, "RESUME '%s' command issued", arg);
+		db->paused = false;
+	} else {
+		/* Undoes PAUSE, SUSPEND and KILL (which pauses databases). */
+		bool any = inst->paused;
+		lp_list_foreach_safe(&inst->dbs, n, t) {
+			struct lp_db *db = lp_container_of(n, struct lp_db, node);
+			any = any || db->paused;
+			db->paused = false;
+		}
+		if (!any) {
+			lp_admin_err(c, "55000", "pooler is not paused/suspended");
+			return;
+		}
+		lp_client_log(c, LP_LOG_LOG, "RESUME command issued");
+		inst->suspended = false;
+	}
+	/* A PAUSE or SUSPEND still waiting would never finish now. */
+	lp_list_foreach_safe(&inst->admin_clients, n, t) {
+		struct lp_client *a = lp_container_of(n, struct lp_client, node);
+		if (a == c || (a->admin_wait != LP_ADMIN_WAIT_PAUSE &&
+			       a->admin_wait != LP_ADMIN_WAIT_SUSPEND))
+			continue;
+		a->admin_wait = LP_ADMIN_WAIT_NONE;
+		a->admin_wait_db = NULL;
+		lp_admin_err(a, "57014", "canceled by RESUME");
+		lp_client_kick(a);
+	}
+	lp_instance_resume(inst);     /* clears inst->paused, dispatches every pool */
+	lp_admin_ok(c, "RESUME");
+}
+
+static void cmd_suspend(struct lp_client *c, const char *arg)
+{
+	struct lp_instance *inst = c->inst;
+	struct lp_list_node *n, *t;
+	(void)arg;
+	if (inst->paused) {
+		lp_admin_err(c, "55000", "already suspended/paused");
+		return;
+	}
+	lp_list_foreach_safe(&inst->dbs, n, t)
+		if (lp_container_of(n, struct lp_db, node)->paused) {
+			lp_admin_err(c, "55000", "cannot suspend with paused databases");
+			return;
+		}
+	lp_client_log(c, LP_LOG_LOG, "SUSPEND command issued");
+	inst->suspended = true;
+	inst->paused = true;
+	wait_for(c, LP_ADMIN_WAIT_SUSPEND, NULL);
+}
+
+static void cmd_disable(struct lp_client *c, const char *arg)
+{
+	struct lp_db *db = arg_db(c, arg, "disable");
+	if (!db)
+		return;
+	lp_client_log(c, LP_LOG_LOG, "DISABLE '%s' command issued", arg);
+	db->disabled = true;
+	lp_admin_ok(c, "DISABLE");
+}
+
+static void cmd_enable(struct lp_client *c, const char *arg)
+{
+	struct lp_db *db = arg_db(c, arg, "enable");
+	if (!db)
+		return;
+	lp_client_log(c, LP_LOG_LOG, "ENABLE '%s' command issued", arg);
+	db->disabled = false;
+	lp_admin_ok(c, "ENABLE");
+}
+
+/* Every server of the pools in scope closes when next released. */
+static void mark_reconnect(struct lp_instance *inst, const struct lp_db *db)
+{
+	struct lp_list_node *n, *t, *m, *mt;
+	lp_list_foreach_safe(&inst->pools, n, t) {
+		struct lp_pool *p = lp_container_of(n, struct lp_pool, node);
+		if (!in_scope(p, db))
+			continue;
+		struct lp_list *lists[] = { &p->idle_servers, &p->used_servers, &p->active_servers,
+					    &p->login_servers };
+		for (size_t i = 0; i < 4; i++)
+			lp_list_foreach_safe(lists[i], m, mt)
+				lp_container_of(m, struct lp_server, node)->close_needed = true;
+		lp_list_foreach_safe(&p->idle_servers, m, mt)
+			lp_server_close(lp_container_of(m, struct lp_server, node), "reconnect needed");
+	}
+}
+
+static void cmd_reconnect(struct lp_client *c, const char *arg)
+{
+	struct lp_db *db = NULL;
+	if (arg[0] && !(db = arg_db(c, arg, "reconnect")))
+		return;
+	lp_client_log(c, LP_LOG_LOG, "RECONNECT%s%s command issued", arg[0] ? " " : "", arg);
+	mark_reconnect(c->inst, db);
+	lp_admin_ok(c, "RECONNECT");
+}
+
+static void cmd_wait_close(struct lp_client *c, const char *arg)
+{
+	struct lp_db *db = NULL;
+	if (arg[0] && !(db = arg_db(c, arg, "wait for")))
+		return;
+	lp_client_log(c, LP_LOG_LOG, "WAIT_CLOSE%s%s command issued", arg[0] ? " " : "", arg);
+	/* Servers already marked by RECONNECT or a reload are what WAIT_CLOSE
+	 * waits for; without one it closes them all as they are released. */
+	mark_reconnect(c->inst, db);
+	wait_for(c, LP_ADMIN_WAIT_CLOSE, db);
+}
+
+static void kill_pool(struct lp_pool *p)
+{
+	struct lp_list_node *n, *t;
+	lp_list_foreach_safe(&p->active_clients, n, t)
+		lp_client_fail(lp_container_of(n, struct lp_client, node), "57P01",
+			       "database killed by the administrator (KILL)");
+	lp_list_foreach_safe(&p->waiting_clients, n, t)
+		lp_client_fail(lp_container_of(n, struct lp_client, node), "57P01",
+			       "database killed by the administrator (KILL)");
+	struct lp_list *lists[] = { &p->idle_servers, &p->used_servers, &p->active_servers,
+				    &p->login_servers };
+	for (size_t i = 0; i < 4; i++)
+		lp_list_foreach_safe(lists[i], n, t)
+			lp_server_close(lp_container_of(n, struct lp_server, node), "KILL");
+}
+
+static void cmd_kill(struct lp_client *c, const char *arg)
+{
+	struct lp_instance *inst = c->inst;
+	struct lp_list_node *n, *t;
+	struct lp_db *db = NULL;
+
+	if (inst->paused) {
+		lp_admin_err(c, "55000", "already suspended/paused");
+		return;
+	}
+	if (arg[0] && !(db = arg_db(c, arg, "kill")))
+		return;
+	lp_client_log(c, LP_LOG_LOG, "KILL%s%s command issued", arg[0] ? " " : "", arg);
+	/* New clients of a killed database wait for RESUME. */
+	lp_list_foreach_safe(&inst->dbs, n, t) {
+		struct lp_db *d = lp_container_of(n, struct lp_db, node);
+		if (!db || d == db)
+			d->paused = true;
+	}
+	lp_list_foreach_safe(&inst->pools, n, t) {
+		struct lp_pool *p = lp_container_of(n, struct lp_pool, node);
+		if (in_scope(p, db))
+			kill_pool(p);
+	}
+	lp_admin_ok(c, "KILL");
+}
+
+static struct lp_client *find_client(struct lp_instance *inst, uint64_t id)
+{
+	struct lp_list_node *n, *t, *m, *mt;
+	lp_list_foreach_safe(&inst->pools, n, t) {
+		struct lp_pool *p = lp_container_of(n, struct lp_pool, node);
+		struct lp_list *lists[] = { &p->active_clients, &p->waiting_clients };
+		for (size_t i = 0; i < 2; i++)
+			lp_list_foreach_safe(lists[i], m, mt) {
+				struct lp_client *c = lp_container_of(m, struct lp_client, node);
+				if (c->id == id)
+					return c;
+			}
+	}
+	struct lp_list *lists[] = { &inst->admin_clients, &inst->login_clients };
+	for (size_t i = 0; i < 2; i++)
+		lp_list_foreach_safe(lists[i], m, mt) {
+			struct lp_client *c = lp_container_of(m, struct lp_client, node);
+			if (c->id == id)
+				return c;
+		}
+	return NULL;
+}
+
+static void cmd_kill_client(struct lp_client *c, const char *arg)
+{
+	char *end;
+	errno = 0;
+	unsigned long long id = strtoull(arg, &end, 10);
+	if (errno || *end || !arg[0] || arg[0] == '-') {
+		lp_admin_err(c, "22023", "invalid client id: %s", arg);
+		return;
+	}
+	struct lp_client *victim = find_client(c->inst, id);
+	if (!victim) {
+		lp_admin_err(c, "42704", "client not found: %llu", id);
+		return;
+	}
+	lp_client_log(c, LP_LOG_LOG, "KILL_CLIENT %llu command issued", id);
+	if (victim == c) {
+		lp_client_fail(c, "57P01", "admin forced disconnect");
+		return;
+	}
+	lp_client_fail(victim, "57P01", "admin forced disconnect");
+	lp_admin_ok(c, "KILL_CLIENT");
+}
+
+static void cmd_reload(struct lp_client *c, const char *arg)
+{
+	(void)arg;
+	lp_client_log(c, LP_LOG_LOG, "RELOAD command issued");
+	if (lp_instance_reload(c->inst) < 0) {
+		lp_admin_err(c, "F0000", "RELOAD failed, see the log for details");
+		return;
+	}
+	lp_admin_ok(c, "RELOAD");
+}
+
+static void cmd_shutdown(struct lp_client *c, const char *arg)
+{
+	enum lp_shutdown_mode mode = LP_SHUTDOWN_NOW;
+	if (arg[0]) {
+		if (strcasecmp(arg, "WAIT_FOR_CLIENTS") == 0) {
+			mode = LP_SHUTDOWN_WAIT_CLIENTS;
+		} else if (strcasecmp(arg, "WAIT_FOR_SERVERS") == 0) {
+			mode = LP_SHUTDOWN_WAIT_SERVERS;
+		} else {
+			lp_admin_err(c, "42601", "SHUTDOWN takes WAIT_FOR_SERVERS or WAIT_FOR_CLIENTS");
+			return;
+		}
+	}
+	lp_client_log(c, LP_LOG_LOG, "SHUTDOWN%s%s command issued", arg[0] ? " " : "", arg);
+	/* Answer first: an immediate shutdown ends the loop. */
+	lp_admin_ok(c, "SHUTDOWN");
+	lp_instance_shutdown(c->inst, mode);
+}
+
+const struct lp_admin_command lp_admin_commands[] = {
+	{ "pause", cmd_pause, LP_ARG_OPTIONAL },
+	{ "resume", cmd_resume, LP_ARG_OPTIONAL },
+	{ "suspend", cmd_suspend, LP_ARG_NONE },
+	{ "disable", cmd_disable, LP_ARG_REQUIRED },
+	{ "enable", cmd_enable, LP_ARG_REQUIRED },
+	{ "reconnect", cmd_reconnect, LP_ARG_OPTIONAL },
+	{ "kill", cmd_kill, LP_ARG_OPTIONAL },
+	{ "kill_client", cmd_kill_client, LP_ARG_REQUIRED },
+	{ "wait_close", cmd_wait_close, LP_ARG_OPTIONAL },
+	{ "reload", cmd_reload, LP_ARG_NONE },
+	{ "shutdown", cmd_shutdown, LP_ARG_OPTIONAL },
+	{ NULL, NULL, LP_ARG_NONE },
+};
