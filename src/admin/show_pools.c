@@ -239,10 +239,12 @@ static void show_lists(struct lp_client *c, const char *arg)
 	list_row(&r, "login_clients", inst->login_clients.count);
 	list_row(&r, "free_servers", 0);
 	list_row(&r, "used_servers", servers);
-	list_row(&r, "dns_names", 0);
+	int64_t names, queries, pending;
+	lp_dns_counts(inst->dns, &names, &queries, &pending);
+	list_row(&r, "dns_names", names);
 	list_row(&r, "dns_zones", 0);
-	list_row(&r, "dns_queries", 0);
-	list_row(&r, "dns_pending", 0);
+	list_row(&r, "dns_queries", queries);
+	list_row(&r, "dns_pending", pending);
 	lp_result_send(&r, c, "SHOW");
 }
 
@@ -313,8 +315,8 @@ static void show_mem(struct lp_client *c, const char *arg)
 	lp_result_send(&r, c, "SHOW");
 }
 
-/* ---- SHOW DNS_HOSTS / DNS_ZONES: names resolve through the system
- * resolver at connect time, so the cache is always empty. ---- */
+/* ---- SHOW DNS_HOSTS / DNS_ZONES: the evdns cache (net/dns.c). Zones are
+ * not tracked (no SOA polling), so DNS_ZONES is empty. ---- */
 
 static const struct lp_col dns_hosts_cols[] = {
 	{ "hostname", LP_COL_TEXT },
@@ -328,11 +330,22 @@ static const struct lp_col dns_zones_cols[] = {
 	{ "count", LP_COL_INT4 },
 };
 
+static void dns_host_row(const char *host, int64_t ttl_left_s, const char *addrs, void *arg)
+{
+	struct lp_result *r = arg;
+	lp_row_begin(r);
+	lp_row_text(r, host);
+	lp_row_int(r, ttl_left_s);
+	lp_row_text(r, addrs);
+	lp_row_end(r);
+}
+
 static void show_dns_hosts(struct lp_client *c, const char *arg)
 {
 	struct lp_result r;
 	(void)arg;
 	lp_result_begin(&r, dns_hosts_cols, LP_NCOLS(dns_hosts_cols));
+	lp_dns_foreach(c->inst->dns, dns_host_row, &r);
 	lp_result_send(&r, c, "SHOW");
 }
 

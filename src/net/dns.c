@@ -40,6 +40,7 @@ struct lp_dns {
 	struct evdns_base *evdns;
 	struct lp_list entries;
 	int64_t ttl_us;
+	int64_t queries;                /* lookups sent to the resolver */
 };
 
 static int64_t mono_us(void)
@@ -89,14 +90,14 @@ static void answer(struct lp_dns_req *r, const char *err)
 	struct dns_entry *e = r->entry;
 	lp_list_remove(&e->waiters, &r->node);
 	if (err || e->naddr == 0) {
-		r->cb(err ? err : "no address", NULL, 0, r->arg);
+		r->cb(err ? err : "no address", NULL, 0, 0, r->arg);
 	} else {
 		struct sockaddr_storage ss;
 		int i = (int)(e->next++ % (unsigned)e->naddr);
 		socklen_t len = e->addrlen[i];
 		memcpy(&ss, &e->addr[i], len);
 		set_port(&ss, r->port);
-		r->cb(NULL, (struct sockaddr *)&ss, len, r->arg);
+		r->cb(NULL, (struct sockaddr *)&ss, len, e->naddr, r->arg);
 	}
 	free(r);
 }
@@ -172,7 +173,7 @@ struct lp_dns_req *lp_dns_lookup(struct lp_dns *d, const char *host, int port, l
 		memcpy(&ss, res->ai_addr, len);
 		evutil_freeaddrinfo(res);
 		set_port(&ss, port);
-		cb(NULL, (struct sockaddr *)&ss, len, arg);
+		cb(NULL, (struct sockaddr *)&ss, len, 1, arg);
 		return NULL;
 	}
 
@@ -181,7 +182,7 @@ struct lp_dns_req *lp_dns_lookup(struct lp_dns *d, const char *host, int port, l
 		e = calloc(1, sizeof(*e));
 		if (!e || !(e->host = strdup(host))) {
 			free(e);
-			cb("out of memory", NULL, 0, arg);
+			cb("out of memory", NULL, 0, 0, arg);
 			return NULL;
 		}
 		e->dns = d;
@@ -190,7 +191,7 @@ struct lp_dns_req *lp_dns_lookup(struct lp_dns *d, const char *host, int port, l
 	}
 	struct lp_dns_req *r = calloc(1, sizeof(*r));
 	if (!r) {
-		cb("out of memory", NULL, 0, arg);
+		cb("out of memory", NULL, 0, 0, arg);
 		return NULL;
 	}
 	r->entry = e;
@@ -208,6 +209,7 @@ struct lp_dns_req *lp_dns_lookup(struct lp_dns *d, const char *host, int port, l
 		hints.ai_socktype = SOCK_STREAM;
 		hints.ai_flags = EVUTIL_AI_ADDRCONFIG;
 		/* NULL when evdns answered before returning (hosts file) or failed. */
+		d->queries++;
 		e->pending = evdns_getaddrinfo(d->evdns, host, NULL, &hints, resolved, e);
 	}
 	if (!waiting(e, r))
@@ -251,6 +253,18 @@ void lp_dns_foreach(struct lp_dns *d, lp_dns_visit fn, void *arg)
 			off += (size_t)w;
 		}
 		fn(e->host, (e->expires_us - now) / 1000000, text, arg);
+	}
+}
+
+void lp_dns_counts(const struct lp_dns *d, int64_t *names, int64_t *queries, int64_t *pending)
+{
+	struct lp_list_node *n;
+	*names = *pending = 0;
+	*queries = d->queries;
+	for (n = d->entries.head.next; n != &d->entries.head; n = n->next) {
+		const struct dns_entry *e = lp_container_of(n, struct dns_entry, node);
+		*names += e->naddr > 0;
+		*pending += e->pending != NULL;
 	}
 }
 

@@ -14,8 +14,11 @@
 struct lp_dns;
 struct lp_dns_req;
 
-/* err is NULL on success; then sa/len hold the address with port set. */
-typedef void (*lp_dns_cb)(const char *err, const struct sockaddr *sa, socklen_t len, void *arg);
+/* err is NULL on success; then sa/len hold the address with port set, and
+ * naddr says how many the name has (each lookup moves round robin to the
+ * next, so a caller whose connect failed may ask again naddr-1 times). */
+typedef void (*lp_dns_cb)(const char *err, const struct sockaddr *sa, socklen_t len, int naddr,
+			  void *arg);
 
 struct lp_dns *lp_dns_new(struct event_base *base);
 void lp_dns_free(struct lp_dns *d);
@@ -34,5 +37,8 @@ void lp_dns_cancel(struct lp_dns_req *r);
 /* For SHOW DNS_HOSTS: host, seconds until expiry, addresses as text. */
 typedef void (*lp_dns_visit)(const char *host, int64_t ttl_left_s, const char *addrs, void *arg);
 void lp_dns_foreach(struct lp_dns *d, lp_dns_visit fn, void *arg);
+
+/* For SHOW LISTS: cached names, lookups done, lookups in flight. */
+void lp_dns_counts(const struct lp_dns *d, int64_t *names, int64_t *queries, int64_t *pending);
 
 #endif

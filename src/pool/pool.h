@@ -107,6 +107,7 @@ struct lp_server {
 	struct lp_dns_req *dns_req;     /* host name lookup in flight */
 	struct sockaddr_storage peer;   /* where we connected: cancels go there too */
 	socklen_t peer_len;
+	int naddr, addr_tries;          /* addresses of the host name, connects tried */
 	struct lp_scram_client *scram;
 	int login_step;
 	/* what to do when a pooler query finishes */

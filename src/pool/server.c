@@ -80,14 +80,36 @@ static int send_msg(struct lp_server *s, struct lp_writer *w)
 	return lp_io_send(&s->io, w->buf, w->len);
 }
 
+static void resolved(const char *err, const struct sockaddr *sa, socklen_t len, int naddr,
+		     void *arg);
+
+/*
+ * The connection itself failed (refused, reset before any byte came back).
+ * A name with several addresses gets each of them tried, as libpq does,
+ * before the failure counts for the pool.
+ */
+static void connect_failed(struct lp_server *s, const char *why)
+{
+	char msg[300];
+	snprintf(msg, sizeof(msg), "could not connect to server: %s", why);
+	if (++s->addr_tries >= s->naddr) {
+		login_fail(s, "08006", msg);
+		return;
+	}
+	server_log(s, LP_LOG_LOG, msg);
+	lp_io_close(&s->io);
+	s->io.fd = -1;
+	const struct lp_db_conf *dc = &s->pool->db->conf;
+	s->dns_req = lp_dns_lookup(s->pool->inst->dns, dc->host, dc->port > 0 ? dc->port : 5432,
+				   resolved, s);
+}
+
 static void start_login(struct lp_server *s, const struct sockaddr *sa, socklen_t len)
 {
 	struct lp_instance *inst = s->pool->inst;
 	int fd = open_socket(s, sa, len);
 	if (fd < 0) {
-		char msg[200];
-		snprintf(msg, sizeof(msg), "could not connect to server: %s", strerror(errno));
-		login_fail(s, "08006", msg);
+		connect_failed(s, strerror(errno));
 		return;
 	}
 	lp_io_init(&s->io, inst->base, fd, s, server_on_read, NULL);
@@ -113,9 +135,7 @@ static void start_login(struct lp_server *s, const struct sockaddr *sa, socklen_
 	lp_build_startup(&w, names, values, n);
 	if (send_msg(s, &w) < 0) {
 		/* A refused non-blocking connect surfaces here, on the first write. */
-		char msg[200];
-		snprintf(msg, sizeof(msg), "could not connect to server: %s", strerror(errno));
-		login_fail(s, "08006", msg);
+		connect_failed(s, strerror(errno));
 		return;
 	}
 	lp_io_read_on(&s->io);
@@ -123,10 +143,12 @@ static void start_login(struct lp_server *s, const struct sockaddr *sa, socklen_
 		server_log(s, LP_LOG_LOG, "new server connection");
 }
 
-static void resolved(const char *err, const struct sockaddr *sa, socklen_t len, void *arg)
+static void resolved(const char *err, const struct sockaddr *sa, socklen_t len, int naddr,
+		     void *arg)
 {
 	struct lp_server *s = arg;
 	s->dns_req = NULL;
+	s->naddr = naddr;
 	if (err) {
 		char msg[300];
 		snprintf(msg, sizeof(msg), "could not resolve host \"%s\": %s",
@@ -546,6 +568,11 @@ static int idle_msg(struct lp_server *s, uint8_t type, const uint8_t *body, uint
 
 static void server_died(struct lp_server *s, const char *why)
 {
+	if (s->state == LP_SV_LOGIN && s->io.bytes_in == 0 && s->dns_req == NULL &&
+	    s->pool->db->conf.host && s->pool->db->conf.host[0] != '/') {
+		connect_failed(s, why);
+		return;
+	}
 	if (s->state == LP_SV_LOGIN) {
 		login_fail(s, "08006", why);
 		return;

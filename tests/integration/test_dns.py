@@ -14,6 +14,10 @@ def test_host_by_name(linkpool, pg):
     for _ in range(3):      # the second and third use the cache
         with lp.connect(db="byname") as c:
             assert c.execute("SELECT 1").fetchone() == (1,)
+    hosts = {row[0]: row for row in lp.admin("SHOW DNS_HOSTS")}
+    assert "localhost" in hosts and "127.0.0.1" in hosts["localhost"][2]
+    lists = dict(lp.admin("SHOW LISTS"))
+    assert lists["dns_names"] == 1 and lists["dns_pending"] == 0
 
 
 def test_unresolvable_host(linkpool):
