@@ -220,7 +220,8 @@ if [ "$mode" = sql ]; then
 			"$(sqli "$user" | sed "s/'/''/g")" "$(sqlq "$user")"
 		printf "ALTER ROLE %s LOGIN PASSWORD '%s';\n" "$(sqli "$user")" "$(sqlq "$secret")"
 	done <<<"$secrets"
-	# a database named like an entry of [databases], owned by <NAME>_DB_USER
+	# a database named like an entry of [databases], owned by <NAME>_DB_USER,
+	# closed to every other role
 	awk '/^[ \t]*\[/ { s = tolower($0); gsub(/[ \t\[\]]/, "", s); next }
 	     s == "databases" && /=/ && !/^[ \t]*[;#]/ { split($0, a, "="); gsub(/[ \t]/, "", a[1]); print a[1] }' "$INI_TEMPLATE" |
 		while read -r db; do
@@ -229,6 +230,8 @@ if [ "$mode" = sql ]; then
 			[ -n "$owner" ] || continue
 			printf "SELECT 'CREATE DATABASE %s OWNER %s' WHERE NOT EXISTS (SELECT 1 FROM pg_database WHERE datname = '%s')\\\\gexec\n" \
 				"$(sqli "$db" | sed "s/'/''/g")" "$(sqli "$owner" | sed "s/'/''/g")" "$(sqlq "$db")"
+			# isolation: only the owning service may connect (PUBLIC may by default)
+			printf 'REVOKE CONNECT, TEMPORARY ON DATABASE %s FROM PUBLIC;\n' "$(sqli "$db")"
 		done
 	exit 0
 fi

@@ -77,6 +77,8 @@ SELECT format('ALTER ROLE %I LOGIN PASSWORD %L', :'role_name',
               link_init.scram_verifier(:'role_name', :'role_password', :iterations)) \\gexec
 SELECT format('CREATE DATABASE %I OWNER %I', :'db', :'role_name')
  WHERE NOT EXISTS (SELECT 1 FROM pg_database WHERE datname = :'db') \\gexec
+-- isolation: only the owning service may connect (PUBLIC may by default)
+SELECT format('REVOKE CONNECT, TEMPORARY ON DATABASE %I FROM PUBLIC', :'db') \\gexec
 SQL
 	echo "10-link-services.sh: $svc ready"
 done
