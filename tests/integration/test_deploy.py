@@ -281,6 +281,21 @@ def test_configmap_ini_passes_check(tmp_path):
         pytest.xfail("this linkpool has no server_tls_sslmode yet; the rest of the ConfigMap ini is valid")
 
 
+def test_operations_doc_render_snippet(tmp_path):
+    """The "check a rendering" commands of docs/operations.md, pasted as they are."""
+    doc = open(os.path.join(REPO, "docs", "operations.md")).read()
+    m = re.search(r"```bash\n(export POSTGRES_HOST=.*?)```", doc, re.S)
+    assert m, "snippet not found in docs/operations.md"
+    snippet = m.group(1).replace("/tmp/lp-render", str(tmp_path / "render")).replace("build/linkpool", LINKPOOL_BIN)
+    env = {"PATH": os.environ["PATH"]}
+    if not binary_knows("server_tls_sslmode", "require"):
+        env["LINKPOOL_SERVER_TLS_SSLMODE"] = ""
+    r = subprocess.run(["bash", "-euo", "pipefail", "-c", snippet], cwd=REPO, env=env,
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert "configuration is valid" in r.stdout and "10 users in" in r.stderr
+
+
 def test_startup_missing_variables(tmp_path):
     r = startup(tmp_path, service_env(), "--render-only",
                 drop=("CHAT_SERVICE_DB_PASSWORD", "AI_SERVICE_DB_USER", "POSTGRES_HOST"))
@@ -567,9 +582,11 @@ def test_local_stack_health_check_script(stack):
 
 
 def test_local_stack_reload_sighup(stack):
+    """docs/operations.md: kill -HUP "$(cat .local/linkpool.pid)"."""
     log = os.path.join(stack.local_dir, "linkpool.log")
     before = open(log).read()
-    os.kill(stack.lp_pid, signal.SIGHUP)
+    r = subprocess.run(["bash", "-c", 'kill -HUP "$(cat linkpool.pid)"'], cwd=stack.local_dir, timeout=10)
+    assert r.returncode == 0
     deadline = time.monotonic() + 10
     while "reload" not in open(log).read()[len(before):].lower():
         assert time.monotonic() < deadline, "no reload in the log after SIGHUP"
