@@ -80,6 +80,8 @@ fi
 mkdir -p "$LOCAL"
 LOCAL=$(cd "$LOCAL" && pwd)
 chmod 755 "$LOCAL"
+# state and secrets never end up in a commit
+[ -f "$LOCAL/.gitignore" ] || echo '*' >"$LOCAL/.gitignore"
 as_pg() { if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
 
 if as_pg test -x "$LOCAL" 2>/dev/null; then
