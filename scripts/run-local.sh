@@ -1,32 +1,55 @@
 #!/usr/bin/env bash
-# Runs linkpool in the foreground in front of a throwaway PostgreSQL 15
-# cluster, for trying it out by hand (Debian 12, as root).
+# The one-command local Link stack: linkpool in front of a throwaway
+# PostgreSQL 15 cluster holding Link's eight service databases, configured by
+# the deployment kit itself (deploy/linkpool.ini rendered by deploy/startup.sh,
+# as in the container). For trying linkpool by hand on Debian 12, as root.
 #
 #   bash scripts/run-local.sh
 #
 # Installs missing packages, builds build/linkpool, creates (or reuses) a
-# cluster on 127.0.0.1:15432 with a user and database `app`, writes
-# .local/linkpool.ini and .local/userlist.txt, and starts linkpool on
-# 127.0.0.1:6432. Ctrl-C stops linkpool and the PostgreSQL it started.
-# Running it again reuses the cluster and the generated password; leftovers of
-# a crashed run are stopped through their pidfiles. `rm -rf .local` (and the
-# /tmp data directory, if one was used) starts over.
+# cluster under .local/ on 127.0.0.1:15432 (no system service, nothing in
+# /etc), creates the eight databases with their owners and generated passwords
+# (kept in .local/secrets.env), writes .local/etc/userlist.txt (SCRAM
+# verifiers) and .local/etc/linkpool.ini, starts linkpool on 127.0.0.1:6432
+# with metrics on 127.0.0.1:9127, and prints the connection strings. Ctrl-C
+# (or SIGTERM) stops linkpool and the PostgreSQL it started. Running it again
+# reuses the cluster and the passwords; leftovers of a crashed run are stopped
+# through their pidfiles. `rm -rf .local` starts over.
+#
+# Environment (all optional):
+#   LP_PORT (6432), LP_PG_PORT (15432), LP_METRICS_PORT (9127)
+#   LP_LOCAL_DIR       state directory (default <checkout>/.local)
+#   LINKPOOL_BIN       use this binary instead of building build/linkpool
+#   LP_SKIP_INSTALL=1  do not touch apt
 set -euo pipefail
+
+# Started with `... &` from a script, bash inherits SIGINT ignored and then
+# cannot trap it, so Ctrl-C/kill -INT would leave everything running.
+# Restore the default disposition once by re-executing.
+sigign=$(awk '/^SigIgn:/ { print $2 }' /proc/$$/status 2>/dev/null || echo 0)
+if (((16#${sigign:-0} & 2) != 0)) && [ -z "${LP_RUN_LOCAL_REEXEC:-}" ]; then
+	LP_RUN_LOCAL_REEXEC=1 exec env --default-signal=INT bash "$0" "$@"
+fi
 
 cd "$(dirname "$0")/.."
 ROOT=$PWD
-LOCAL=$ROOT/.local
+LOCAL=${LP_LOCAL_DIR:-$ROOT/.local}
 PG_BIN=/usr/lib/postgresql/15/bin
 PG_PORT=${LP_PG_PORT:-15432}
 LP_PORT=${LP_PORT:-6432}
+METRICS_PORT=${LP_METRICS_PORT:-9127}
+SERVICES=(user_service chat_service ai_service discovery_service search_service
+	location_service stories_service opportunities_service)
 
 log() { printf '[run-local] %s\n' "$*"; }
 
 # ---------------------------------------------------------------- packages
 PKGS=(build-essential meson ninja-build pkg-config libevent-dev libssl-dev
-	postgresql-15 postgresql-client-15)
+	postgresql-15 postgresql-client-15 python3)
 missing=()
-for p in "${PKGS[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
+if [ "${LP_SKIP_INSTALL:-0}" != 1 ]; then
+	for p in "${PKGS[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
+fi
 if [ ${#missing[@]} -gt 0 ]; then
 	[ "$(id -u)" -eq 0 ] || { echo "missing packages (${missing[*]}); run as root" >&2; exit 1; }
 	log "installing ${missing[*]}"
@@ -42,27 +65,35 @@ if command -v pg_lsclusters >/dev/null; then
 fi
 
 # ---------------------------------------------------------------- build
-if [ ! -f build/build.ninja ]; then
-	meson setup build
+if [ -n "${LINKPOOL_BIN:-}" ]; then
+	LINKPOOL=$LINKPOOL_BIN
+	[ -x "$LINKPOOL" ] || { echo "LINKPOOL_BIN=$LINKPOOL is not executable" >&2; exit 1; }
+else
+	if [ ! -f build/build.ninja ]; then
+		meson setup build
+	fi
+	ninja -C build
+	LINKPOOL=$ROOT/build/linkpool
 fi
-ninja -C build
-LINKPOOL=$ROOT/build/linkpool
 
 # ---------------------------------------------------------------- where the cluster lives
 mkdir -p "$LOCAL"
+LOCAL=$(cd "$LOCAL" && pwd)
 chmod 755 "$LOCAL"
+# state and secrets never end up in a commit
+[ -f "$LOCAL/.gitignore" ] || echo '*' >"$LOCAL/.gitignore"
 as_pg() { if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
 
 if as_pg test -x "$LOCAL" 2>/dev/null; then
 	PGBASE=$LOCAL/pg
 else
-	hash=$(printf '%s' "$ROOT" | sha1sum | cut -c1-12)
+	hash=$(printf '%s' "$LOCAL" | sha1sum | cut -c1-12)
 	PGBASE=/tmp/linkpool-$hash
 	log "postgres cannot reach $LOCAL (a parent directory blocks it): cluster lives in $PGBASE"
 fi
 PGDATA=$PGBASE/data
 mkdir -p "$PGBASE"
-[ "$(id -u)" -eq 0 ] && chown postgres:postgres "$PGBASE"
+if [ "$(id -u)" -eq 0 ]; then chown postgres:postgres "$PGBASE"; fi
 chmod 755 "$PGBASE"
 
 # ---------------------------------------------------------------- leftovers
@@ -83,9 +114,10 @@ if [ -f "$PGDATA/postmaster.pid" ]; then
 		as_pg "$PG_BIN/pg_ctl" -D "$PGDATA" -m fast -w stop >/dev/null
 	fi
 fi
-for port in "$PG_PORT" "$LP_PORT"; do
+for port in "$PG_PORT" "$LP_PORT" "$METRICS_PORT"; do
 	if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
 		echo "port $port on 127.0.0.1 is already in use by something else" >&2
+		echo "(choose others with LP_PORT, LP_PG_PORT, LP_METRICS_PORT)" >&2
 		exit 1
 	fi
 done
@@ -96,15 +128,18 @@ if [ ! -f "$PGDATA/PG_VERSION" ]; then
 	rm -rf "$PGDATA"
 	as_pg "$PG_BIN/initdb" -D "$PGDATA" -U postgres -E UTF8 --locale=C \
 		--auth-local=trust --auth-host=scram-sha-256 >/dev/null
-	cat >>"$PGDATA/postgresql.conf" <<EOF
-
-# run-local.sh
+fi
+# rewritten on every run: the ports may differ from the previous one
+as_pg tee "$PGDATA/run-local.conf" >/dev/null <<EOF
+# written by scripts/run-local.sh on every run
 port = $PG_PORT
 listen_addresses = '127.0.0.1'
 unix_socket_directories = '$PGBASE'
 password_encryption = 'scram-sha-256'
-max_connections = 100
+max_connections = 300
 EOF
+if ! grep -qxF "include_if_exists = 'run-local.conf'" "$PGDATA/postgresql.conf"; then
+	echo "include_if_exists = 'run-local.conf'" | as_pg tee -a "$PGDATA/postgresql.conf" >/dev/null
 fi
 
 PGPID=
@@ -137,68 +172,107 @@ as_pg "$PG_BIN/pg_ctl" -D "$PGDATA" -l "$PGBASE/postgresql.log" -w -t 60 start >
 PGPID=$(head -1 "$PGDATA/postmaster.pid")
 log "PostgreSQL running (pid $PGPID, 127.0.0.1:$PG_PORT, log $PGBASE/postgresql.log)"
 
+# ---------------------------------------------------------------- credentials
+# Generated once, reused by later runs. The passwords stay in this
+# developer-only file; linkpool's userlist.txt gets SCRAM verifiers only.
+SECRETS=$LOCAL/secrets.env
+genpw() { head -c 18 /dev/urandom | base64 | tr -d '/+=\n'; }
+if [ ! -s "$SECRETS" ]; then
+	(
+		umask 077
+		echo "# generated by scripts/run-local.sh; delete it to get new passwords"
+		for svc in "${SERVICES[@]}"; do
+			up=${svc^^}
+			echo "${up}_DB_USER=${svc}_user"
+			echo "${up}_DB_PASSWORD=$(genpw)"
+		done
+		echo "PGBOUNCER_ADMIN_PASSWORD=$(genpw)"
+		echo "PGBOUNCER_STATS_PASSWORD=$(genpw)"
+	) >"$SECRETS.tmp"
+	mv "$SECRETS.tmp" "$SECRETS"
+fi
+set -a
+# shellcheck disable=SC1090 # generated above
+. "$SECRETS"
+set +a
+
+# ---------------------------------------------------------------- the kit's configuration, local addresses
+export LINKPOOL_BIN=$LINKPOOL
+export LINKPOOL_CONFIG_DIR=$LOCAL/etc
+export POSTGRES_HOST=127.0.0.1 POSTGRES_PORT=$PG_PORT
+export LINKPOOL_LISTEN_ADDR=127.0.0.1 LINKPOOL_LISTEN_PORT=$LP_PORT
+export LINKPOOL_UNIX_SOCKET_DIR=$LOCAL
+export LINKPOOL_METRICS_LISTEN_ADDR=127.0.0.1 LINKPOOL_METRICS_PORT=$METRICS_PORT
+export LINKPOOL_LOGFILE=$LOCAL/linkpool.log LINKPOOL_PIDFILE=$LP_PIDFILE
+# The throwaway cluster has no certificate: no TLS to it. A linkpool built
+# before server_tls_* existed does not know the option; leave the line out then.
+probe=$LOCAL/.tls-probe.ini
+printf '[pgbouncer]\nserver_tls_sslmode = disable\n' >"$probe"
+if "$LINKPOOL" --check "$probe" >/dev/null 2>&1; then
+	export LINKPOOL_SERVER_TLS_SSLMODE=disable
+else
+	export LINKPOOL_SERVER_TLS_SSLMODE=
+	log "this linkpool has no server_tls_sslmode yet: the option is left out"
+fi
+rm -f "$probe"
+
 psql_su() { psql -X -q -v ON_ERROR_STOP=1 -h "$PGBASE" -p "$PG_PORT" -U postgres "$@"; }
+# roles get the very verifiers linkpool gets (SCRAM pass-through needs them identical)
+deploy/startup.sh --print-sql | psql_su -d postgres >/dev/null
 
-PWFILE=$LOCAL/app-password
-if [ ! -s "$PWFILE" ]; then
-	(umask 077 && head -c 18 /dev/urandom | base64 | tr -d '/+=' >"$PWFILE")
-fi
-APP_PW=$(cat "$PWFILE")
-if [ "$(psql_su -d postgres -Atc "SELECT 1 FROM pg_roles WHERE rolname = 'app'")" != 1 ]; then
-	psql_su -d postgres -c "CREATE ROLE app LOGIN"
-fi
-psql_su -d postgres -v pw="$APP_PW" <<'EOF'
-SET password_encryption = 'scram-sha-256';
-ALTER ROLE app PASSWORD :'pw';
-EOF
-if [ "$(psql_su -d postgres -Atc "SELECT 1 FROM pg_database WHERE datname = 'app'")" != 1 ]; then
-	psql_su -d postgres -c "CREATE DATABASE app OWNER app"
-fi
-
-# ---------------------------------------------------------------- linkpool config
-(umask 077 && printf '"app" "%s"\n' "$APP_PW" >"$LOCAL/userlist.txt")
-cat >"$LOCAL/linkpool.ini" <<EOF
-; written by scripts/run-local.sh -- regenerated on every run
-[databases]
-app = host=127.0.0.1 port=$PG_PORT dbname=app
-
-[pgbouncer]
-listen_addr = 127.0.0.1
-listen_port = $LP_PORT
-unix_socket_dir = $LOCAL
-auth_type = scram-sha-256
-auth_file = $LOCAL/userlist.txt
-admin_users = app
-stats_users = app
-pool_mode = transaction
-default_pool_size = 20
-max_client_conn = 200
-logfile = $LOCAL/linkpool.log
-pidfile = $LP_PIDFILE
-EOF
-
-"$LINKPOOL" "$LOCAL/linkpool.ini" &
+# startup.sh renders, validates, then execs linkpool: $! is linkpool's pid
+deploy/startup.sh &
 LPPID=$!
-for _ in $(seq 100); do
+for _ in $(seq 150); do
 	(exec 3<>"/dev/tcp/127.0.0.1/$LP_PORT") 2>/dev/null && break
-	kill -0 "$LPPID" 2>/dev/null || { wait "$LPPID" || true; echo "linkpool exited during startup (log: $LOCAL/linkpool.log)" >&2; exit 1; }
+	if ! kill -0 "$LPPID" 2>/dev/null; then
+		wait "$LPPID" || true
+		LPPID=
+		echo "linkpool exited during startup (log: $LOCAL/linkpool.log)" >&2
+		exit 1
+	fi
 	sleep 0.1
 done
 
+# the seed's per-service variables, for pointing a service at this stack
+ENVFILE=$LOCAL/link-services.env
+(
+	umask 077
+	echo "# generated by scripts/run-local.sh: source it in a service's shell"
+	for svc in "${SERVICES[@]}"; do
+		up=${svc^^}
+		user_var=${up}_DB_USER pw_var=${up}_DB_PASSWORD
+		printf '%s_DB_HOST=127.0.0.1\n%s_DB_PORT=%s\n%s_DB_NAME=%s\n%s_DB_USER=%s\n%s_DB_PASSWORD=%s\n' \
+			"$up" "$up" "$LP_PORT" "$up" "$svc" "$up" "${!user_var}" "$up" "${!pw_var}"
+	done
+) >"$ENVFILE"
+
+echo
+echo "linkpool is running (pid $LPPID) on 127.0.0.1:$LP_PORT, in front of PostgreSQL 15 on 127.0.0.1:$PG_PORT."
+echo
+echo "Connection strings (the same as variables in $ENVFILE):"
+for svc in "${SERVICES[@]}"; do
+	up=${svc^^}
+	user_var=${up}_DB_USER pw_var=${up}_DB_PASSWORD
+	printf '  %-22s postgresql://%s:%s@127.0.0.1:%s/%s?sslmode=disable\n' \
+		"$svc" "${!user_var}" "${!pw_var}" "$LP_PORT" "$svc"
+done
 cat <<EOF
 
-linkpool is running (pid $LPPID) on 127.0.0.1:$LP_PORT, in front of PostgreSQL on 127.0.0.1:$PG_PORT.
-  connect:        psql "postgresql://app:$APP_PW@127.0.0.1:$LP_PORT/app"
-  admin console:  psql "postgresql://app:$APP_PW@127.0.0.1:$LP_PORT/pgbouncer" -c 'SHOW POOLS'
-  reload config:  kill -HUP $LPPID   (after editing $LOCAL/linkpool.ini)
-  log:            $LOCAL/linkpool.log
+Admin console:
+  psql "postgresql://pgbouncer_admin:$PGBOUNCER_ADMIN_PASSWORD@127.0.0.1:$LP_PORT/pgbouncer?sslmode=disable" -c 'SHOW VERSION'
+  psql "postgresql://pgbouncer_stats:$PGBOUNCER_STATS_PASSWORD@127.0.0.1:$LP_PORT/pgbouncer?sslmode=disable" -c 'SHOW POOLS'
+Metrics:         http://127.0.0.1:$METRICS_PORT/metrics   (health: /healthz, /readyz)
+Reload:          kill -HUP $LPPID   (after editing $LOCAL/etc/linkpool.ini; rerunning this script re-renders it)
+Configuration:   $LOCAL/etc/linkpool.ini, $LOCAL/etc/userlist.txt
+Logs:            $LOCAL/linkpool.log, $PGBASE/postgresql.log
 Ctrl-C stops linkpool and PostgreSQL.
 
 EOF
 
 # wait returns early when a trapped signal arrives; the traps then clean up
-wait "$LPPID"
-rc=$?
+rc=0
+wait "$LPPID" || rc=$?
 LPPID=
 log "linkpool exited with code $rc"
 exit "$rc"

@@ -1,0 +1,607 @@
+"""The Link deployment kit (deploy/) and the one-command local stack
+(scripts/run-local.sh): static checks of the scripts and manifests, the
+container entrypoint deploy/startup.sh with complete and incomplete
+environments, the compose PostgreSQL init script, and the local stack end to
+end with the operator runbook's commands (docs/operations.md).
+"""
+
+import glob
+import hashlib
+import os
+import re
+import shutil
+import signal
+import socket
+import stat
+import subprocess
+import time
+import urllib.error
+import urllib.request
+
+import psycopg
+import pytest
+
+from conftest import LINKPOOL_BIN, REPO, _die_with_parent, free_port, scram_verifier
+
+yaml = pytest.importorskip("yaml", reason="python3-yaml is needed (in scripts/test.sh PKGS)")
+
+DEPLOY = os.path.join(REPO, "deploy")
+K8S = os.path.join(DEPLOY, "k8s")
+STARTUP = os.path.join(DEPLOY, "startup.sh")
+SERVICES = ["user_service", "chat_service", "ai_service", "discovery_service", "search_service",
+            "location_service", "stories_service", "opportunities_service"]
+
+
+# ---------------------------------------------------------------- helpers
+
+def binary_knows(option, value):
+    """Whether this linkpool build accepts [pgbouncer] option (e.g. server_tls_*
+    before the TLS work is merged)."""
+    with open(os.path.join(os.environ.get("TMPDIR", "/tmp"), f"lp-probe-{os.getpid()}.ini"), "w") as f:
+        f.write(f"[pgbouncer]\n{option} = {value}\n")
+        path = f.name
+    try:
+        return subprocess.run([LINKPOOL_BIN, "--check", path], capture_output=True).returncode == 0
+    finally:
+        os.unlink(path)
+
+
+def binary_has(text):
+    with open(LINKPOOL_BIN, "rb") as f:
+        return text.encode() in f.read()
+
+
+def service_env(prefix="pw-"):
+    env = {}
+    for svc in SERVICES:
+        env[f"{svc.upper()}_DB_USER"] = f"{svc}_user"
+        env[f"{svc.upper()}_DB_PASSWORD"] = f"{prefix}{svc}"
+    env["PGBOUNCER_ADMIN_PASSWORD"] = f"{prefix}admin"
+    env["PGBOUNCER_STATS_PASSWORD"] = f"{prefix}stats"
+    return env
+
+
+def derived_salt(user):
+    return hashlib.sha256(b"linkpool-scram-salt\0" + user.encode()).digest()[:16]
+
+
+def startup(tmp_path, env_extra, *args, drop=(), timeout=30):
+    """Runs deploy/startup.sh with a clean environment plus env_extra."""
+    env = {"PATH": os.environ["PATH"], "LINKPOOL_BIN": LINKPOOL_BIN,
+           "LINKPOOL_CONFIG_DIR": str(tmp_path / "etc"), "POSTGRES_HOST": "127.0.0.1",
+           "POSTGRES_PORT": "5432"}
+    for k in ("ASAN_OPTIONS", "UBSAN_OPTIONS"):
+        if k in os.environ:
+            env[k] = os.environ[k]
+    if not binary_knows("server_tls_sslmode", "require"):
+        env["LINKPOOL_SERVER_TLS_SSLMODE"] = ""  # see test_configmap_ini_passes_check
+    env.update(env_extra)
+    for k in drop:
+        env.pop(k, None)
+    return subprocess.run(["bash", STARTUP, *args], env=env, capture_output=True, text=True,
+                          timeout=timeout)
+
+
+def parse_ini(text):
+    sections, sec = {}, None
+    for line in text.splitlines():
+        line = line.strip()
+        if not line or line[0] in ";#":
+            continue
+        if line.startswith("["):
+            sec = line.strip("[]").lower()
+            sections.setdefault(sec, {})
+            continue
+        k, _, v = line.partition("=")
+        sections[sec][k.strip().lower()] = v.strip()
+    return sections
+
+
+def template_vars(text):
+    """The ${VAR}s of the userlist template's user lines (not its comments)."""
+    return {v for line in text.splitlines() if line.startswith('"')
+            for v in re.findall(r"\$\{([A-Z0-9_]+)\}", line)}
+
+
+def load_k8s():
+    docs = {}
+    for path in sorted(glob.glob(os.path.join(K8S, "*.yaml"))):
+        for d in yaml.safe_load_all(open(path)):
+            if d and "kind" in d and d["kind"] != "Kustomization":
+                docs[(d["kind"], d["metadata"]["name"])] = d
+    return docs
+
+
+# ---------------------------------------------------------------- static checks
+
+def test_shellcheck_every_script():
+    if not shutil.which("shellcheck"):
+        pytest.fail("shellcheck is not installed (it is in scripts/test.sh PKGS)")
+    scripts = sorted(set(glob.glob(os.path.join(REPO, "scripts", "*.sh"))
+                         + glob.glob(os.path.join(DEPLOY, "**", "*.sh"), recursive=True)))
+    assert os.path.join(DEPLOY, "startup.sh") in scripts
+    r = subprocess.run(["shellcheck", "-x", *scripts], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stdout + r.stderr
+
+
+def test_yaml_files_parse():
+    files = sorted(glob.glob(os.path.join(DEPLOY, "**", "*.y*ml"), recursive=True))
+    assert len(files) >= 7
+    for path in files:
+        with open(path) as f:
+            docs = [d for d in yaml.safe_load_all(f) if d is not None]
+        assert docs, f"{path} holds no document"
+
+
+def test_k8s_matches_ini_and_seed():
+    docs = load_k8s()
+    for (kind, name), d in docs.items():
+        if kind != "Namespace":
+            assert d["metadata"]["namespace"] == "link-internal", (kind, name)
+    cm = docs[("ConfigMap", "pgbouncer-config")]
+    # the ConfigMap carries the very templates of deploy/
+    assert cm["data"]["linkpool.ini"] == open(os.path.join(DEPLOY, "linkpool.ini")).read(), \
+        "ConfigMap differs from deploy/linkpool.ini: run python3 deploy/k8s/sync-configmap.py"
+    assert cm["data"]["userlist.txt"] == open(os.path.join(DEPLOY, "userlist.txt")).read(), \
+        "ConfigMap differs from deploy/userlist.txt: run python3 deploy/k8s/sync-configmap.py"
+    ini = parse_ini(cm["data"]["linkpool.ini"])
+    pgb = ini["pgbouncer"]
+    listen, metrics = int(pgb["listen_port"]), int(pgb["metrics_port"])
+    assert (listen, metrics) == (5432, 9127)
+    assert pgb["pool_mode"] == "session" and pgb["max_client_conn"] == "1000"
+    assert pgb["server_lifetime"] == "3600" and pgb["server_idle_timeout"] == "600"
+    assert pgb["admin_users"] == "pgbouncer_admin" and pgb["stats_users"] == "pgbouncer_stats"
+    assert pgb["server_tls_sslmode"] in ("require", "verify-ca", "verify-full")
+    assert sorted(ini["databases"]) == sorted(SERVICES)
+    for name, entry in ini["databases"].items():
+        assert f"dbname={name}" in entry and "pool_size=25" in entry and "max_db_connections=30" in entry
+
+    dep = docs[("Deployment", "pgbouncer")]
+    spec = dep["spec"]["template"]["spec"]
+    assert dep["spec"]["replicas"] >= 2
+    c = spec["containers"][0]
+    ports = {p["name"]: p["containerPort"] for p in c["ports"]}
+    assert ports == {"postgres": listen, "metrics": metrics}
+
+    def probe_port(p):
+        port = p["httpGet"]["port"]
+        return ports[port] if isinstance(port, str) else port
+    assert c["readinessProbe"]["httpGet"]["path"] == "/readyz" and probe_port(c["readinessProbe"]) == metrics
+    assert c["livenessProbe"]["httpGet"]["path"] == "/healthz" and probe_port(c["livenessProbe"]) == metrics
+    assert c["resources"] == {"requests": {"memory": "128Mi", "cpu": "200m"},
+                              "limits": {"memory": "512Mi", "cpu": "1000m"}}
+    pre_stop = c["lifecycle"]["preStop"]["exec"]["command"]
+    assert int(pre_stop[-1]) < spec["terminationGracePeriodSeconds"]
+    anti = spec["affinity"]["podAntiAffinity"]
+    terms = anti.get("requiredDuringSchedulingIgnoredDuringExecution") or \
+        [t["podAffinityTerm"] for t in anti["preferredDuringSchedulingIgnoredDuringExecution"]]
+    assert terms[0]["topologyKey"] == "kubernetes.io/hostname"
+    assert spec["securityContext"]["runAsNonRoot"] is True
+    # env comes from the ConfigMap keys and the Secret the startup script needs
+    for e in c["env"]:
+        ref = e.get("valueFrom", {}).get("configMapKeyRef")
+        if ref:
+            assert ref["name"] == "pgbouncer-config" and ref["key"] in cm["data"], e
+    assert c["envFrom"][0]["secretRef"]["name"] == "pgbouncer-credentials"
+    secret = docs[("Secret", "pgbouncer-credentials")]
+    needed = template_vars(cm["data"]["userlist.txt"])
+    assert needed == set(secret["stringData"]), "Secret template keys differ from userlist.txt's variables"
+    tf = open(os.path.join(DEPLOY, "terraform", "main.tf")).read()
+    assert "_DB_USER" in tf and "_DB_PASSWORD" in tf and "PGBOUNCER_ADMIN_PASSWORD" in tf \
+        and "PGBOUNCER_STATS_PASSWORD" in tf and "var.secret_name" in tf
+    assert 'default     = "pgbouncer-credentials"' in open(os.path.join(DEPLOY, "terraform", "variables.tf")).read()
+    assert "output \"pgbouncer_connection_strings\"" in open(os.path.join(DEPLOY, "terraform", "outputs.tf")).read()
+
+    svc = docs[("Service", "pgbouncer-service")]
+    sports = {p["name"]: (p["port"], p["targetPort"]) for p in svc["spec"]["ports"]}
+    assert sports == {"postgres": (5432, "postgres"), "metrics": (9127, "metrics")}
+    assert svc["spec"]["selector"] == dep["spec"]["selector"]["matchLabels"]
+    pdb = docs[("PodDisruptionBudget", "pgbouncer")]
+    assert pdb["spec"]["selector"]["matchLabels"] == dep["spec"]["selector"]["matchLabels"]
+    assert pdb["spec"].get("maxUnavailable", 0) < dep["spec"]["replicas"]
+    np_ = docs[("NetworkPolicy", "pgbouncer")]
+    in_ports = sorted(p["port"] for rule in np_["spec"]["ingress"] for p in rule["ports"])
+    assert in_ports == [listen, metrics]
+
+
+def test_compose_file():
+    with open(os.path.join(DEPLOY, "docker-compose.yml")) as f:
+        compose = yaml.safe_load(f)
+    pgb = compose["services"]["pgbouncer"]
+    assert pgb["container_name"] == "link_pgbouncer"
+    assert "5433:5432" in pgb["ports"] and "9127:9127" in pgb["ports"]
+    assert pgb["build"]["dockerfile"] == "deploy/Dockerfile"
+    needed = template_vars(open(os.path.join(DEPLOY, "userlist.txt")).read())
+    assert needed | {"POSTGRES_HOST"} <= set(pgb["environment"])
+    pg_env = compose["services"]["postgres"]["environment"]
+    assert {k for k in needed if "_DB_" in k} <= set(pg_env)
+    # gen-env.sh provides every variable the compose file asks for
+    out = subprocess.run(["bash", os.path.join(DEPLOY, "gen-env.sh"), "-"],
+                         capture_output=True, text=True, timeout=30)
+    assert out.returncode == 0, out.stderr
+    generated = {line.split("=", 1)[0] for line in out.stdout.splitlines() if "=" in line}
+    asked = set(re.findall(r"\$\{([A-Z0-9_]+)", open(os.path.join(DEPLOY, "docker-compose.yml")).read()))
+    assert asked <= generated, asked - generated
+
+
+def test_dockerfile():
+    text = open(os.path.join(DEPLOY, "Dockerfile")).read()
+    assert re.search(r"^FROM debian:12 AS build$", text, re.M)
+    assert re.search(r"^FROM debian:12-slim$", text, re.M)
+    assert re.search(r"^USER linkpool$", text, re.M)
+    assert re.search(r"^EXPOSE 5432 9127$", text, re.M)
+    assert "HEALTHCHECK" in text and "health-check.sh" in text
+    assert 'ENTRYPOINT ["/usr/local/bin/startup.sh"]' in text
+    # every file the image copies exists (health-check.sh comes with the metrics work)
+    # and the build context (Dockerfile.dockerignore) lets it through
+    allowed = {line[1:] for line in open(os.path.join(DEPLOY, "Dockerfile.dockerignore")).read().splitlines()
+               if line.startswith("!")}
+    for src in re.findall(r"^COPY (?!--from)(?:--\S+ )*(.+) \S+$", text, re.M):
+        for path in src.split():
+            assert path in allowed, f"{path} is excluded by deploy/Dockerfile.dockerignore"
+            if path == "deploy/health-check.sh" and not os.path.exists(os.path.join(REPO, path)):
+                continue
+            assert os.path.exists(os.path.join(REPO, path)), path
+
+
+def test_terraform_fmt():
+    if not shutil.which("terraform"):
+        pytest.skip("terraform is not installed here; run `terraform fmt -check` in deploy/terraform")
+    r = subprocess.run(["terraform", "fmt", "-check", "-recursive", "-diff"],
+                       cwd=os.path.join(DEPLOY, "terraform"), capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stdout + r.stderr
+
+
+# ---------------------------------------------------------------- startup.sh
+
+def test_configmap_ini_passes_check(tmp_path):
+    """The ConfigMap's templates, rendered with the ConfigMap's and the Secret
+    template's values, pass `linkpool --check` (startup.sh runs it)."""
+    docs = load_k8s()
+    cm = docs[("ConfigMap", "pgbouncer-config")]["data"]
+    tpl = tmp_path / "tpl"
+    tpl.mkdir()
+    (tpl / "linkpool.ini").write_text(cm["linkpool.ini"])
+    (tpl / "userlist.txt").write_text(cm["userlist.txt"])
+    env = dict(docs[("Secret", "pgbouncer-credentials")]["stringData"])
+    env.update({k: v for k, v in cm.items() if "." not in k})
+    env["LINKPOOL_TEMPLATE_DIR"] = str(tpl)
+    if binary_knows("server_tls_sslmode", cm["LINKPOOL_SERVER_TLS_SSLMODE"]):
+        r = startup(tmp_path, env, "--render-only")
+        assert r.returncode == 0, r.stderr
+    else:
+        # Until the TLS options are merged: the only complaint may be about them.
+        r = startup(tmp_path, env, "--render-only")
+        errors = [line for line in r.stderr.splitlines() if re.match(r"\S+:\d+: ", line)]
+        assert r.returncode != 0 and errors
+        assert all("server_tls_sslmode" in e for e in errors), errors
+        env["LINKPOOL_SERVER_TLS_SSLMODE"] = ""
+        r = startup(tmp_path, env, "--render-only")
+        assert r.returncode == 0, r.stderr
+        pytest.xfail("this linkpool has no server_tls_sslmode yet; the rest of the ConfigMap ini is valid")
+
+
+def test_operations_doc_render_snippet(tmp_path):
+    """The "check a rendering" commands of docs/operations.md, pasted as they are."""
+    doc = open(os.path.join(REPO, "docs", "operations.md")).read()
+    m = re.search(r"```bash\n(export POSTGRES_HOST=.*?)```", doc, re.S)
+    assert m, "snippet not found in docs/operations.md"
+    snippet = m.group(1).replace("/tmp/lp-render", str(tmp_path / "render")).replace("build/linkpool", LINKPOOL_BIN)
+    env = {"PATH": os.environ["PATH"]}
+    if not binary_knows("server_tls_sslmode", "require"):
+        env["LINKPOOL_SERVER_TLS_SSLMODE"] = ""
+    r = subprocess.run(["bash", "-euo", "pipefail", "-c", snippet], cwd=REPO, env=env,
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert "configuration is valid" in r.stdout and "10 users in" in r.stderr
+
+
+def test_startup_missing_variables(tmp_path):
+    r = startup(tmp_path, service_env(), "--render-only",
+                drop=("CHAT_SERVICE_DB_PASSWORD", "AI_SERVICE_DB_USER", "POSTGRES_HOST"))
+    assert r.returncode != 0
+    assert "missing environment variables" in r.stderr
+    for v in ("CHAT_SERVICE_DB_PASSWORD", "AI_SERVICE_DB_USER", "POSTGRES_HOST"):
+        assert v in r.stderr
+    assert "USER_SERVICE_DB_USER" not in r.stderr
+    assert not (tmp_path / "etc" / "userlist.txt").exists()
+    # run mode stops before linkpool too; an empty value counts as missing
+    r = startup(tmp_path, dict(service_env(), PGBOUNCER_STATS_PASSWORD=""))
+    assert r.returncode != 0 and "PGBOUNCER_STATS_PASSWORD" in r.stderr
+
+
+def test_startup_rejects_bad_input(tmp_path):
+    env = service_env()
+    r = startup(tmp_path, dict(env, LINKPOOL_ADMIN_USERS="x\n[databases]\nevil = host=evil"), "--render-only")
+    assert r.returncode != 0 and "line break" in r.stderr
+    r = startup(tmp_path, dict(env, USERLIST_FORMAT="plain"), "--render-only")
+    assert r.returncode != 0 and "USERLIST_FORMAT" in r.stderr
+    r = startup(tmp_path, dict(env, USER_SERVICE_DB_PASSWORD='a"b'), "--render-only")
+    assert r.returncode != 0 and "quote" in r.stderr
+    r = startup(tmp_path, dict(env, POSTGRES_HOST="db host"), "--render-only")
+    assert r.returncode != 0 and "POSTGRES_HOST" in r.stderr
+    # a config linkpool refuses is reported as file:line and stops the start
+    r = startup(tmp_path, dict(env, LINKPOOL_POOL_MODE="sometimes"), "--render-only")
+    assert r.returncode != 0 and re.search(r"linkpool\.ini:\d+: ", r.stderr), r.stderr
+
+
+def test_startup_renders_verifiers_and_overrides(tmp_path):
+    env = service_env()
+    r = startup(tmp_path, dict(env, POSTGRES_HOST="db.example.internal", POSTGRES_PORT="6543",
+                               LINKPOOL_LISTEN_PORT="7000", LINKPOOL_VERBOSE="2",
+                               LINKPOOL_LOG_STATS=""), "--render-only")
+    assert r.returncode == 0, r.stderr
+    etc = tmp_path / "etc"
+    ul = (etc / "userlist.txt").read_text()
+    assert stat.S_IMODE(os.stat(etc / "userlist.txt").st_mode) == 0o600
+    lines = [line for line in ul.splitlines() if line.startswith('"')]
+    assert len(lines) == 10
+    for name, value in env.items():
+        if name.endswith("PASSWORD"):
+            for f in etc.iterdir():
+                assert value not in f.read_text(), f"plain password of {name} in {f}"
+    want = scram_verifier("pw-user_service", derived_salt("user_service_user"))
+    assert f'"user_service_user" "{want}"' in lines
+    assert f'"pgbouncer_stats" "{scram_verifier("pw-stats", derived_salt("pgbouncer_stats"))}"' in lines
+    ini = parse_ini((etc / "linkpool.ini").read_text())
+    assert ini["pgbouncer"]["listen_port"] == "7000"
+    assert ini["pgbouncer"]["verbose"] == "2"
+    assert "log_stats" not in ini["pgbouncer"]
+    assert ini["pgbouncer"]["auth_file"] == str(etc / "userlist.txt")
+    for name, entry in ini["databases"].items():
+        assert "host=db.example.internal port=6543" in entry, entry
+
+    # md5 when asked: "md5" + md5(password + user)
+    r = startup(tmp_path, dict(env, USERLIST_FORMAT="md5", LINKPOOL_AUTH_TYPE="md5"), "--render-only")
+    assert r.returncode == 0, r.stderr
+    md5 = "md5" + hashlib.md5(b"pw-chat_servicechat_service_user").hexdigest()
+    assert f'"chat_service_user" "{md5}"' in (etc / "userlist.txt").read_text()
+
+
+def test_startup_execs_linkpool(tmp_path):
+    """Run mode replaces itself with linkpool (same pid, so signals reach it)."""
+    fake = tmp_path / "fake-linkpool"
+    record = tmp_path / "exec.txt"
+    fake.write_text(f"""#!/usr/bin/env bash
+if [ "$1" = --check ]; then exec {LINKPOOL_BIN} "$@"; fi
+echo "$$ $*" > {record}
+""")
+    fake.chmod(0o755)
+    env = {"PATH": os.environ["PATH"], "LINKPOOL_BIN": str(fake), "POSTGRES_HOST": "127.0.0.1",
+           "LINKPOOL_CONFIG_DIR": str(tmp_path / "etc"), **service_env()}
+    if not binary_knows("server_tls_sslmode", "require"):
+        env["LINKPOOL_SERVER_TLS_SSLMODE"] = ""
+    p = subprocess.Popen(["bash", STARTUP], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    out, err = p.communicate(timeout=30)
+    assert p.returncode == 0, err
+    pid, arg = record.read_text().split()
+    assert int(pid) == p.pid
+    assert arg == str(tmp_path / "etc" / "linkpool.ini")
+
+
+# ---------------------------------------------------------------- compose's PostgreSQL side
+
+def test_compose_postgres_init_and_startup_agree(pg, tmp_path):
+    """deploy/postgres-init (compose's PostgreSQL) and startup.sh (linkpool)
+    derive identical verifiers, so services log in through linkpool end to end."""
+    env = dict(os.environ, PGHOST=pg.socket_dir, PGPORT=str(pg.port), POSTGRES_USER="postgres",
+               **service_env("compose-"))
+    try:
+        r = subprocess.run(["bash", os.path.join(DEPLOY, "postgres-init", "10-link-services.sh")],
+                           env=env, capture_output=True, text=True, timeout=60)
+        assert r.returncode == 0, r.stdout + r.stderr
+        port = free_port()
+        extra = dict(service_env("compose-"), POSTGRES_PORT=str(pg.port),
+                     LINKPOOL_LISTEN_ADDR="127.0.0.1", LINKPOOL_LISTEN_PORT=str(port),
+                     LINKPOOL_UNIX_SOCKET_DIR=str(tmp_path), LINKPOOL_METRICS_PORT="0",
+                     LINKPOOL_SERVER_TLS_SSLMODE="disable" if binary_knows("server_tls_sslmode", "disable") else "")
+        r = startup(tmp_path, extra, "--render-only")
+        assert r.returncode == 0, r.stderr
+        ul = (tmp_path / "etc" / "userlist.txt").read_text()
+        for svc in SERVICES:
+            stored = pg.get_verifier(f"{svc}_user")
+            assert f'"{svc}_user" "{stored}"' in ul
+        lp = subprocess.Popen([LINKPOOL_BIN, str(tmp_path / "etc" / "linkpool.ini")], stdout=subprocess.DEVNULL,
+                              stderr=open(tmp_path / "lp.log", "wb"), preexec_fn=_die_with_parent)
+        try:
+            deadline = time.monotonic() + 10
+            while True:
+                try:
+                    socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                    break
+                except OSError:
+                    assert time.monotonic() < deadline and lp.poll() is None, (tmp_path / "lp.log").read_text()
+                    time.sleep(0.05)
+            for svc in SERVICES:
+                with psycopg.connect(host="127.0.0.1", port=port, dbname=svc, user=f"{svc}_user",
+                                     password=f"compose-{svc}", sslmode="disable", connect_timeout=5) as c:
+                    assert c.execute("select current_database()").fetchone()[0] == svc
+        finally:
+            lp.send_signal(signal.SIGQUIT)
+            lp.wait(10)
+    finally:
+        for svc in SERVICES:
+            pg.sql(f"DROP DATABASE IF EXISTS {svc} WITH (FORCE)")
+            pg.sql(f"DROP ROLE IF EXISTS {svc}_user")
+
+
+# ---------------------------------------------------------------- the local stack
+
+class LocalStack:
+    def __init__(self, local_dir):
+        self.local_dir = local_dir
+        self.port, self.pg_port, self.metrics_port = free_port(), free_port(), free_port()
+        self.proc = None
+        self.out = []
+        self.urls = {}
+
+    def start(self, timeout=180):
+        env = dict(os.environ, LP_LOCAL_DIR=self.local_dir, LP_PORT=str(self.port),
+                   LP_PG_PORT=str(self.pg_port), LP_METRICS_PORT=str(self.metrics_port),
+                   LINKPOOL_BIN=LINKPOOL_BIN, LP_SKIP_INSTALL="1")
+        self.out = []
+        self.proc = subprocess.Popen(["bash", os.path.join(REPO, "scripts", "run-local.sh")], env=env,
+                                     stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                     stderr=subprocess.STDOUT, text=True, start_new_session=True)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            line = self.proc.stdout.readline()
+            if not line:
+                break
+            self.out.append(line)
+            if line.startswith("Ctrl-C stops"):
+                break
+        text = "".join(self.out)
+        assert "Ctrl-C stops" in text, f"run-local.sh did not come up:\n{text}"
+        self.urls = dict(re.findall(r"^  (\w+_service)\s+(postgresql://\S+)$", text, re.M))
+        self.admin = re.search(r'psql "(postgresql://pgbouncer_admin:\S+)"', text).group(1)
+        self.stats = re.search(r'psql "(postgresql://pgbouncer_stats:\S+)"', text).group(1)
+        self.lp_pid = int(re.search(r"linkpool is running \(pid (\d+)\)", text).group(1))
+        # keep draining output so the script never blocks on a full pipe
+        self._drain = subprocess.Popen(["cat"], stdin=self.proc.stdout, stdout=open(
+            os.path.join(self.local_dir, "run-local.out"), "a"))
+        return text
+
+    def stop(self, timeout=60):
+        """Ctrl-C: the script must stop linkpool and PostgreSQL and exit."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)
+        try:
+            rc = self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            raise
+        self._drain.wait(10)
+        return rc
+
+    def leftovers(self):
+        alive = []
+        try:
+            os.kill(self.lp_pid, 0)
+            alive.append(f"linkpool {self.lp_pid}")
+        except ProcessLookupError:
+            pass
+        for pidfile in glob.glob(os.path.join(self.local_dir, "pg", "data", "postmaster.pid")) + \
+                glob.glob(f"/tmp/linkpool-*/data/postmaster.pid"):
+            if self.local_dir in open(pidfile).read() or pidfile.startswith(self.local_dir):
+                alive.append(f"postgres ({pidfile})")
+        return alive
+
+
+def psql(url, sql, timeout=15):
+    return subprocess.run(["psql", "-X", "-At", url, "-c", sql], capture_output=True, text=True,
+                          timeout=timeout)
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory):
+    """run-local.sh twice in the same directory (the second run reuses the
+    cluster and the passwords); tests use the second one."""
+    local = str(tmp_path_factory.mktemp("run-local"))
+    os.chmod(local, 0o755)
+    st = LocalStack(local)
+    try:
+        st.start()
+        first_urls = dict(st.urls)
+        assert st.stop() == 130
+        assert not st.leftovers(), st.leftovers()
+        st.port = free_port()  # new ports are fine too
+        st.start()
+        assert st.urls.keys() == first_urls.keys()
+        assert {k: v.split("@")[0] for k, v in st.urls.items()} == \
+            {k: v.split("@")[0] for k, v in first_urls.items()}, "passwords changed between runs"
+        yield st
+    finally:
+        if st.proc and st.proc.poll() is None:
+            rc = st.stop()
+            assert rc in (0, 130), rc
+        assert not st.leftovers(), st.leftovers()
+
+
+@pytest.mark.timeout(300)
+def test_local_stack_eight_databases(stack):
+    assert sorted(stack.urls) == sorted(SERVICES)
+    for svc, url in stack.urls.items():
+        with psycopg.connect(url, connect_timeout=5) as c:
+            user, db = c.execute("select current_user, current_database()").fetchone()
+            assert (user, db) == (f"{svc}_user", svc)
+            c.execute("create table if not exists t (x int)")
+            c.execute("insert into t values (1)")
+
+
+def test_local_stack_wrong_credentials_refused(stack):
+    url = stack.urls["user_service"]
+    bad = re.sub(r"(://[^:]+:)[^@]+@", r"\1wrong-password@", url)
+    with pytest.raises(psycopg.OperationalError, match="password authentication failed"):
+        psycopg.connect(bad, connect_timeout=5).close()
+    # one service's password does not open another service's database
+    other = stack.urls["chat_service"].replace("/chat_service?", "/user_service?")
+    with pytest.raises(psycopg.OperationalError):
+        c = psycopg.connect(other, connect_timeout=5)
+        try:
+            c.execute("select 1")
+        finally:
+            c.close()
+
+
+def test_local_stack_admin_console(stack):
+    for url in (stack.admin, stack.stats):
+        r = psql(url, "SHOW VERSION;")
+        assert r.returncode == 0 and r.stdout.startswith("linkpool "), r.stderr
+
+
+@pytest.mark.parametrize("cmd", ["SHOW POOLS;", "SHOW CLIENTS;", "SHOW SERVERS;", "SHOW STATS;"])
+def test_local_stack_runbook_show(stack, cmd):
+    """docs/operations.md's administrative queries, as pgbouncer_stats."""
+    r = psql(stack.stats, cmd)
+    if "unknown admin command" in r.stderr:
+        pytest.skip(f"{cmd} is not in this build's admin console yet (issue 3)")
+    assert r.returncode == 0, r.stderr
+    if cmd == "SHOW POOLS;":
+        assert any(line.startswith("user_service|") for line in r.stdout.splitlines()), r.stdout
+
+
+def test_local_stack_metrics(stack):
+    if not binary_has("/readyz"):
+        pytest.skip("this linkpool serves no /metrics yet (issue 4)")
+    base = f"http://127.0.0.1:{stack.metrics_port}"
+    body = urllib.request.urlopen(base + "/metrics", timeout=5).read().decode()
+    assert "pgbouncer_" in body
+    for path in ("/healthz", "/readyz"):
+        assert urllib.request.urlopen(base + path, timeout=5).status == 200
+
+
+def test_local_stack_health_check_script(stack):
+    script = os.path.join(DEPLOY, "health-check.sh")
+    if not os.path.exists(script):
+        pytest.skip("deploy/health-check.sh comes with the metrics work (issue 4)")
+    env = dict(os.environ, LINKPOOL_METRICS_PORT=str(stack.metrics_port), METRICS_PORT=str(stack.metrics_port),
+               LINKPOOL_METRICS_HOST="127.0.0.1")
+    r = subprocess.run(["bash", script], env=env, capture_output=True, text=True, timeout=30)
+    assert r.returncode == 0, r.stdout + r.stderr
+
+
+def test_local_stack_reload_sighup(stack):
+    """docs/operations.md: kill -HUP "$(cat .local/linkpool.pid)"."""
+    log = os.path.join(stack.local_dir, "linkpool.log")
+    before = open(log).read()
+    r = subprocess.run(["bash", "-c", 'kill -HUP "$(cat linkpool.pid)"'], cwd=stack.local_dir, timeout=10)
+    assert r.returncode == 0
+    deadline = time.monotonic() + 10
+    while "reload" not in open(log).read()[len(before):].lower():
+        assert time.monotonic() < deadline, "no reload in the log after SIGHUP"
+        time.sleep(0.1)
+    with psycopg.connect(stack.urls["search_service"], connect_timeout=5) as c:
+        assert c.execute("select 1").fetchone() == (1,)
+
+
+def test_local_stack_pause_then_shutdown(stack):
+    """The runbook's graceful shutdown: PAUSE, then SHUTDOWN (last: it ends the stack)."""
+    r = psql(stack.admin, "PAUSE;")
+    if "unknown admin command" in r.stderr:
+        pytest.skip("PAUSE/SHUTDOWN are not in this build's admin console yet (issue 3)")
+    assert r.returncode == 0, r.stderr
+    r = psql(stack.stats, "PAUSE;")
+    assert r.returncode != 0, "pgbouncer_stats must not be allowed to PAUSE"
+    psql(stack.admin, "SHUTDOWN;")
+    assert stack.proc.wait(30) is not None
