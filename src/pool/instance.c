@@ -55,6 +55,14 @@ int lp_instance_init(struct lp_instance *inst, const char *config_path, struct l
 	if (!inst->reaper_ev)
 		return -1;
 	inst->started_us = lp_now_us();
+	struct lp_diag d = { 0 };
+	if (lp_security_load(&inst->cfg.s, &inst->sec, &d) < 0) {
+		for (size_t i = 0; i < d.n; i++)
+			lp_log_fatal("%s", d.msgs[i]);
+		lp_diag_cleanup(&d);
+		lp_instance_cleanup(inst);
+		return -1;
+	}
 	lp_registry_apply(inst);
 	return 0;
 }
@@ -180,6 +188,16 @@ int lp_instance_reload(struct lp_instance *inst)
 		lp_config_free(&ncfg);
 		return -1;
 	}
+	struct lp_security nsec;
+	if (lp_security_load(&ncfg.s, &nsec, &d) < 0) {
+		for (size_t i = 0; i < d.n; i++)
+			lp_log_error("reload failed: %s", d.msgs[i]);
+		lp_log_error("reload failed: keeping the running configuration");
+		lp_diag_cleanup(&d);
+		lp_userlist_free(&nul);
+		lp_config_free(&ncfg);
+		return -1;
+	}
 	for (size_t i = 0; i < d.n; i++)
 		lp_log_warn("%s", d.msgs[i]);
 	lp_diag_cleanup(&d);
@@ -202,6 +220,8 @@ int lp_instance_reload(struct lp_instance *inst)
 	lp_config_free(&old);
 	lp_userlist_free(&inst->users_file);
 	inst->users_file = nul;
+	lp_security_free(&inst->sec);
+	inst->sec = nsec;
 
 	struct lp_log_settings ls;
 	log_settings(inst, &ls);
@@ -369,5 +389,6 @@ void lp_instance_cleanup(struct lp_instance *inst)
 			event_free(inst->sig_ev[i]);
 	lp_config_free(&inst->cfg);
 	lp_userlist_free(&inst->users_file);
+	lp_security_free(&inst->sec);
 	event_base_free(inst->base);
 }

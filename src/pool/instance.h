@@ -15,6 +15,7 @@
 #include "config/config.h"
 #include "core/list.h"
 #include "pool/pool.h"
+#include "pool/security.h"
 
 enum lp_shutdown_mode {
 	LP_RUN,
@@ -37,6 +38,7 @@ struct lp_instance {
 	struct event_base *base;
 	struct lp_config cfg;           /* current generation */
 	struct lp_userlist users_file;  /* current auth_file contents */
+	struct lp_security sec;         /* TLS contexts and HBA rules of cfg */
 	const char *config_path;
 
 	struct lp_list dbs;

@@ -95,6 +95,7 @@ struct lp_server {
 	bool release_pending;           /* release once flushed to the client */
 	bool ext_open;                  /* extended-protocol messages sent since the last Sync */
 	bool ready;                     /* login finished */
+	bool tls_answer_pending;        /* SSLRequest sent, 'S'/'N' not read yet */
 	int64_t connect_us, last_used_us, lifetime_us, request_us;
 	/* login */
 	struct lp_scram_client *scram;

@@ -22,6 +22,8 @@ static void db_conf_free(struct lp_db_conf *c)
 	free(c->user);
 	free(c->password);
 	free(c->auth_user);
+	free(c->auth_query);
+	free(c->auth_dbname);
 	free(c->connect_query);
 	free(c->client_encoding);
 	free(c->datestyle);
@@ -40,6 +42,8 @@ static void db_conf_copy(struct lp_db_conf *dst, const struct lp_db_conf *src)
 	dst->user = xstrdup(src->user);
 	dst->password = xstrdup(src->password);
 	dst->auth_user = xstrdup(src->auth_user);
+	dst->auth_query = xstrdup(src->auth_query);
+	dst->auth_dbname = xstrdup(src->auth_dbname);
 	dst->connect_query = xstrdup(src->connect_query);
 	dst->client_encoding = xstrdup(src->client_encoding);
 	dst->datestyle = xstrdup(src->datestyle);
