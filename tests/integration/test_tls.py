@@ -257,3 +257,15 @@ def test_scram_channel_binding(linkpool, certs):
         client_connect(lp, certs, "require", channel_binding="require", password="wrong")
     # also with a verifier in the auth_file (pass-through keys learnt over TLS)
     lp.close_clients()
+
+
+def test_hba_hostssl_cert(linkpool, certs, tmp_path):
+    hba = tmp_path / "hba.conf"
+    hba.write_text("hostssl all all 127.0.0.1/32 cert\nhost all all 127.0.0.1/32 reject\n")
+    lp = linkpool({**client_ini(certs, "prefer"), "auth_type": "hba", "auth_hba_file": str(hba)})
+    conn = client_connect(lp, certs, "require", "client_scram_user")
+    assert conn.execute("SELECT current_user").fetchone() == ("scram_user",)
+    with pytest.raises(psycopg.OperationalError, match="rejects connection"):
+        client_connect(lp, certs, "disable", "client_scram_user")
+    with pytest.raises(psycopg.OperationalError, match="certificate authentication failed"):
+        client_connect(lp, certs, "require")
