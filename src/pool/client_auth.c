@@ -19,6 +19,7 @@
 #include "auth/md5.h"
 #include "auth/scram.h"
 #include "net/tls.h"
+#include "pool/auth_query.h"
 #include "pool/client_auth.h"
 #include "proto/proto.h"
 
@@ -36,7 +37,11 @@ static bool is_console_db(const char *name)
 static struct lp_user *known_user(struct lp_client *c)
 {
 	struct lp_user *u = lp_registry_find_user(c->inst, c->user_name);
-	return u && u->in_auth_file && u->secret ? u : NULL;
+	if (!u)
+		return NULL;
+	if (u->in_auth_file)
+		return lp_user_secret(u) ? u : NULL;
+	return c->authq_done && u->authq_secret ? u : NULL;
 }
 
 static int finish(struct lp_client *c)
@@ -116,13 +121,13 @@ static int start_scram(struct lp_client *c, struct lp_user *u)
 
 static bool scram_secret_for(struct lp_client *c, struct lp_user *u, struct lp_scram_secret *sec)
 {
-	if (u && lp_scram_is_secret(u->secret))
-		return lp_scram_parse_secret(u->secret, sec);
-	if (u && !lp_md5_is_secret(u->secret)) {
+	if (u && lp_scram_is_secret(lp_user_secret(u)))
+		return lp_scram_parse_secret(lp_user_secret(u), sec);
+	if (u && !lp_md5_is_secret(lp_user_secret(u))) {
 		uint8_t salt[16];
 		if (RAND_bytes(salt, sizeof(salt)) != 1)
 			return false;
-		return lp_scram_secret_from_password(u->secret, salt, sizeof(salt),
+		return lp_scram_secret_from_password(lp_user_secret(u), salt, sizeof(salt),
 						     LP_SCRAM_DEFAULT_ITER, sec);
 	}
 	fake_secret(c, sec);
@@ -245,6 +250,13 @@ int lp_client_auth_start(struct lp_client *c)
 	if (method == LP_AUTH_HBA && hba_method(c, &method) < 0)
 		return -1;
 	struct lp_user *u = known_user(c);
+	if (!u && !c->authq_done && method != LP_AUTH_ANY && method != LP_AUTH_CERT &&
+	    lp_authq_configured(c)) {
+		int r = lp_authq_lookup(c);
+		if (r <= 0)
+			return r;     /* waiting (called again with the answer), or closed */
+		u = known_user(c);
+	}
 	switch (method) {
 	case LP_AUTH_ANY:
 		return finish(c);
@@ -256,7 +268,7 @@ int lp_client_auth_start(struct lp_client *c)
 		c->auth = LP_AUTH_WAIT_PASSWORD;
 		return send_auth(c, 3, NULL, 0, false);
 	case LP_AUTH_MD5:
-		if (u && lp_scram_is_secret(u->secret))
+		if (u && lp_scram_is_secret(lp_user_secret(u)))
 			return start_scram(c, u);
 		if (RAND_bytes(c->md5_salt, sizeof(c->md5_salt)) != 1) {
 			lp_client_fail(c, "53200", "no randomness for the md5 salt");
@@ -280,21 +292,21 @@ static bool check_plain(struct lp_client *c, struct lp_user *u, const char *pw)
 {
 	if (!u)
 		return false;
-	if (lp_md5_is_secret(u->secret)) {
+	if (lp_md5_is_secret(lp_user_secret(u))) {
 		char sec[LP_MD5_SECRET_LEN + 1];
 		lp_md5_secret(c->user_name, pw, sec);
-		return CRYPTO_memcmp(sec, u->secret, LP_MD5_SECRET_LEN) == 0;
+		return CRYPTO_memcmp(sec, lp_user_secret(u), LP_MD5_SECRET_LEN) == 0;
 	}
-	if (lp_scram_is_secret(u->secret)) {
+	if (lp_scram_is_secret(lp_user_secret(u))) {
 		struct lp_scram_secret stored, derived;
-		if (!lp_scram_parse_secret(u->secret, &stored) ||
+		if (!lp_scram_parse_secret(lp_user_secret(u), &stored) ||
 		    !lp_scram_secret_from_password(pw, stored.salt, stored.salt_len, stored.iterations,
 						   &derived))
 			return false;
 		return CRYPTO_memcmp(stored.stored_key, derived.stored_key, LP_SCRAM_KEY_LEN) == 0;
 	}
-	size_t a = strlen(u->secret), b = strlen(pw);
-	return a == b && CRYPTO_memcmp(u->secret, pw, a) == 0;
+	size_t a = strlen(lp_user_secret(u)), b = strlen(pw);
+	return a == b && CRYPTO_memcmp(lp_user_secret(u), pw, a) == 0;
 }
 
 int lp_client_auth_msg(struct lp_client *c, const uint8_t *body, uint32_t len)
@@ -319,7 +331,7 @@ int lp_client_auth_msg(struct lp_client *c, const uint8_t *body, uint32_t len)
 			lp_client_fail(c, "08P01", "%s", err);
 			return -1;
 		}
-		if (!u || !lp_md5_verify(u->secret, c->user_name, c->md5_salt, resp))
+		if (!u || !lp_md5_verify(lp_user_secret(u), c->user_name, c->md5_salt, resp))
 			return auth_failed(c);
 		return finish(c);
 	}
@@ -369,7 +381,7 @@ int lp_client_auth_msg(struct lp_client *c, const uint8_t *body, uint32_t len)
 			return auth_failed(c);
 		if (send_auth(c, 12, out, olen, false) < 0)
 			return -1;
-		if (lp_scram_is_secret(u->secret) && c->scram->have_client_key) {
+		if (lp_scram_is_secret(lp_user_secret(u)) && c->scram->have_client_key) {
 			/* Lets this user's server logins reuse the proof keys
 			 * (SCRAM pass-through): no plain password stored. */
 			memcpy(u->scram_client_key, c->scram->client_key, LP_SCRAM_KEY_LEN);

@@ -16,6 +16,7 @@
 
 #include "core/log.h"
 #include "net/listen.h"
+#include "pool/auth_query.h"
 #include "pool/client_auth.h"
 #include "pool/instance.h"
 
@@ -49,6 +50,7 @@ int lp_instance_init(struct lp_instance *inst, const char *config_path, struct l
 	lp_list_init(&inst->justfree_servers);
 	for (int i = 0; i < LP_CANCEL_BUCKETS; i++)
 		lp_list_init(&inst->cancel_hash[i]);
+	lp_list_init(&inst->authq_reqs);
 	if (RAND_bytes(inst->fake_salt_key, sizeof(inst->fake_salt_key)) != 1)
 		return -1;
 	inst->reaper_ev = event_new(inst->base, -1, 0, reaper_cb, inst);
@@ -379,6 +381,7 @@ void lp_instance_cleanup(struct lp_instance *inst)
 				lp_server_close(lp_container_of(n, struct lp_server, node), "shutdown");
 	}
 	reap(inst);
+	lp_authq_cleanup(inst);
 	lp_registry_cleanup(inst);
 	if (inst->janitor_ev)
 		event_free(inst->janitor_ev);

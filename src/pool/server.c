@@ -16,6 +16,7 @@
 #include "auth/scram.h"
 #include "core/log.h"
 #include "net/tls.h"
+#include "pool/auth_query.h"
 #include "pool/instance.h"
 #include "proto/proto.h"
 
@@ -277,6 +278,8 @@ void lp_server_close(struct lp_server *s, const char *reason)
 	s->client = NULL;
 	lp_server_set_state(s, LP_SV_JUSTFREE);
 	lp_instance_schedule_reap(pool->inst);
+	if (pool->authq)
+		lp_authq_server_closed(s);
 	if (c) {
 		c->server = NULL;
 		lp_client_fail(c, "08006", "server connection closed: %s", reason);
@@ -357,7 +360,7 @@ static const char *server_password(const struct lp_server *s)
 	const struct lp_db_conf *dc = &s->pool->db->conf;
 	if (dc->password && dc->password[0])
 		return dc->password;
-	return s->pool->user->secret;
+	return lp_user_secret(s->pool->user);
 }
 
 static int login_fail(struct lp_server *s, const char *code, const char *msg)
@@ -580,6 +583,10 @@ static int internal_msg(struct lp_server *s, uint8_t type, const uint8_t *body, 
 	case 'G': case 'H': case 'W':
 		lp_server_close(s, "pooler query started COPY");
 		return -1;
+	case 'D':
+		if (s->internal_row)
+			s->internal_row(s, body, blen);
+		return 0;
 	default:
 		return 0;
 	}
