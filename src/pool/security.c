@@ -18,7 +18,7 @@ int lp_security_load(const struct lp_settings *s, struct lp_security *out, struc
 		};
 		n.client_tls = lp_tls_ctx_new(true, &p, err, sizeof(err));
 		if (!n.client_tls) {
-			lp_diag_add(diag, "client_tls", 0, "%s", err);
+			lp_diag_add(diag, "client_tls_sslmode", 0, "%s", err);
 			goto fail;
 		}
 	}
@@ -31,7 +31,7 @@ int lp_security_load(const struct lp_settings *s, struct lp_security *out, struc
 		};
 		n.server_tls = lp_tls_ctx_new(false, &p, err, sizeof(err));
 		if (!n.server_tls) {
-			lp_diag_add(diag, "server_tls", 0, "%s", err);
+			lp_diag_add(diag, "server_tls_sslmode", 0, "%s", err);
 			goto fail;
 		}
 	}

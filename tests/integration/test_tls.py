@@ -269,3 +269,31 @@ def test_hba_hostssl_cert(linkpool, certs, tmp_path):
         client_connect(lp, certs, "disable", "client_scram_user")
     with pytest.raises(psycopg.OperationalError, match="certificate authentication failed"):
         client_connect(lp, certs, "require")
+
+
+def _raw_tls(lp, certs):
+    import ssl
+    c = lp.raw()
+    c.send(rawpg.ssl_request())
+    assert c.sock.recv(1) == b"S"
+    ctx = ssl.create_default_context(cafile=certs.path("ca.crt"))
+    c.sock = ctx.wrap_socket(c.sock, server_hostname="127.0.0.1")
+    return c
+
+
+@pytest.mark.parametrize("first,mech,err", [
+    # client says "I could bind but you cannot" although PLUS was offered: a downgrade
+    (b"y,,n=,r=abcdef", "SCRAM-SHA-256", "channel binding negotiation error"),
+    # PLUS chosen but no binding sent, and an unknown binding type
+    (b"n,,n=,r=abcdef", "SCRAM-SHA-256-PLUS", "without channel binding"),
+    (b"p=tls-unique,,n=,r=abcdef", "SCRAM-SHA-256-PLUS", "unsupported SCRAM channel binding"),
+])
+def test_scram_channel_binding_misuse(linkpool, certs, first, mech, err):
+    lp = linkpool({**client_ini(certs, "require"), "auth_type": "scram-sha-256"})
+    c = _raw_tls(lp, certs)
+    c.send(rawpg.startup("scram_user", "testdb"))
+    mtype, body = c.recv_msg()
+    assert mtype == "R" and b"SCRAM-SHA-256-PLUS" in body
+    c.send(rawpg.password_message(rawpg.cstr(mech) + struct.pack("!i", len(first)) + first))
+    mtype, body = c.recv_msg()
+    assert mtype == "E" and err in rawpg.parse_error_fields(body)["M"]
