@@ -204,17 +204,8 @@ export LINKPOOL_LISTEN_ADDR=127.0.0.1 LINKPOOL_LISTEN_PORT=$LP_PORT
 export LINKPOOL_UNIX_SOCKET_DIR=$LOCAL
 export LINKPOOL_METRICS_LISTEN_ADDR=127.0.0.1 LINKPOOL_METRICS_PORT=$METRICS_PORT
 export LINKPOOL_LOGFILE=$LOCAL/linkpool.log LINKPOOL_PIDFILE=$LP_PIDFILE
-# The throwaway cluster has no certificate: no TLS to it. A linkpool built
-# before server_tls_* existed does not know the option; leave the line out then.
-probe=$LOCAL/.tls-probe.ini
-printf '[pgbouncer]\nserver_tls_sslmode = disable\n' >"$probe"
-if "$LINKPOOL" --check "$probe" >/dev/null 2>&1; then
-	export LINKPOOL_SERVER_TLS_SSLMODE=disable
-else
-	export LINKPOOL_SERVER_TLS_SSLMODE=
-	log "this linkpool has no server_tls_sslmode yet: the option is left out"
-fi
-rm -f "$probe"
+# The throwaway cluster has no certificate: no TLS to it.
+export LINKPOOL_SERVER_TLS_SSLMODE=disable
 
 psql_su() { psql -X -q -v ON_ERROR_STOP=1 -h "$PGBASE" -p "$PG_PORT" -U postgres "$@"; }
 # roles get the very verifiers linkpool gets (SCRAM pass-through needs them identical)

@@ -199,6 +199,18 @@ int main(int argc, char **argv)
 	if (load_all(o.config, &cfg, &ul, o.check) < 0)
 		return 1;
 	if (o.check) {
+		/* Certificates, keys and auth_hba_file are part of a valid setup. */
+		struct lp_security sec;
+		struct lp_diag d = { 0 };
+		if (lp_security_load(&cfg.s, &sec, &d) < 0) {
+			for (size_t i = 0; i < d.n; i++)
+				fprintf(stderr, "%s\n", d.msgs[i]);
+			lp_diag_cleanup(&d);
+			lp_userlist_free(&ul);
+			lp_config_free(&cfg);
+			return 1;
+		}
+		lp_security_free(&sec);
 		printf("%s: configuration is valid\n", o.config);
 		lp_userlist_free(&ul);
 		lp_config_free(&cfg);

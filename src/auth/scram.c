@@ -339,13 +339,26 @@ fail:
 
 /* ---- server side ---- */
 
+bool lp_scram_server_set_channel_binding(struct lp_scram_server *s, bool offered, bool selected,
+					 const uint8_t *data, size_t len)
+{
+	if (len > sizeof(s->cbind_data) || (selected && (!offered || !data || len == 0)))
+		return false;
+	s->cbind_offered = offered;
+	s->cbind_selected = selected;
+	if (len)
+		memcpy(s->cbind_data, data, len);
+	s->cbind_len = len;
+	return true;
+}
+
 int lp_scram_server_first(struct lp_scram_server *s, const struct lp_scram_secret *secret,
 			  const uint8_t *msg, size_t len, char *out, size_t cap, size_t *out_len,
 			  const char **err)
 {
 	const char *m = (const char *)msg;
 	const char *bare, *nonce, *v;
-	size_t bare_len, nonce_len, vlen;
+	size_t bare_len, nonce_len, vlen, hdr_len;
 	char salt_b64[LP_BASE64_ENC_LEN(LP_SCRAM_MAX_SALT) + 1];
 	struct cur c;
 	char name;
@@ -360,25 +373,53 @@ int lp_scram_server_first(struct lp_scram_server *s, const struct lp_scram_secre
 
 	/* gs2-header: cbind-flag "," [authzid] "," */
 	if (m[0] == 'p') {
-		*err = "SCRAM channel binding is not supported";
-		goto fail;
-	}
-	if ((m[0] != 'n' && m[0] != 'y') || len < 3 || m[1] != ',') {
+		static const char want[] = "p=tls-server-end-point,";
+		if (!s->cbind_selected) {
+			*err = "SCRAM channel binding requested without SCRAM-SHA-256-PLUS";
+			goto fail;
+		}
+		if (len < sizeof(want) - 1 || memcmp(m, want, sizeof(want) - 1) != 0) {
+			*err = "unsupported SCRAM channel binding type";
+			goto fail;
+		}
+		hdr_len = sizeof(want) - 1;
+	} else if (m[0] == 'n' || m[0] == 'y') {
+		if (s->cbind_selected) {
+			*err = "SCRAM-SHA-256-PLUS selected without channel binding";
+			goto fail;
+		}
+		/* 'y': the client could bind but thinks we cannot -- yet we
+		 * offered PLUS, so someone removed it on the way. */
+		if (m[0] == 'y' && s->cbind_offered) {
+			*err = "SCRAM channel binding negotiation error";
+			goto fail;
+		}
+		if (len < 2 || m[1] != ',') {
+			*err = EMSG_MALFORMED;
+			goto fail;
+		}
+		hdr_len = 2;
+	} else {
 		*err = EMSG_MALFORMED;
 		goto fail;
 	}
-	if (m[2] == 'a') {
+	if (len <= hdr_len) {
+		*err = EMSG_MALFORMED;
+		goto fail;
+	}
+	if (m[hdr_len] == 'a') {
 		*err = "SCRAM authorization identity is not supported";
 		goto fail;
 	}
-	if (m[2] != ',') {
+	if (m[hdr_len] != ',') {
 		*err = EMSG_MALFORMED;
 		goto fail;
 	}
-	memcpy(s->gs2_header, m, 3);
-	s->gs2_header[3] = '\0';
-	bare = m + 3;
-	bare_len = len - 3;
+	hdr_len++;
+	memcpy(s->gs2_header, m, hdr_len);
+	s->gs2_header[hdr_len] = '\0';
+	bare = m + hdr_len;
+	bare_len = len - hdr_len;
 
 	/* client-first-message-bare: [reserved-mext ","] "n=" user ",r=" nonce ["," ext]* */
 	c.p = bare;
@@ -440,8 +481,8 @@ int lp_scram_server_final(struct lp_scram_server *s, const uint8_t *msg, size_t 
 {
 	const char *m = (const char *)msg;
 	const char *v, *proof_attr = NULL, *proof_b64 = NULL;
-	size_t vlen, proof_b64_len = 0, cb_len, am_len, cn_len, sn_len, plen;
-	uint8_t cb[64];
+	size_t vlen, proof_b64_len = 0, cb_len, am_len, cn_len, sn_len, plen, gs2_len;
+	uint8_t cb[64 + LP_SCRAM_CBIND_MAX];
 	uint8_t proof[LP_SCRAM_KEY_LEN], sig[LP_SCRAM_KEY_LEN], ck[LP_SCRAM_KEY_LEN];
 	uint8_t h[LP_SCRAM_KEY_LEN], server_sig[LP_SCRAM_KEY_LEN];
 	char am[AUTH_MSG_MAX];
@@ -466,8 +507,11 @@ int lp_scram_server_final(struct lp_scram_server *s, const uint8_t *msg, size_t 
 		*err = EMSG_MALFORMED;
 		goto fail;
 	}
+	gs2_len = strlen(s->gs2_header);
 	if (lp_base64_decode(v, vlen, cb, sizeof(cb), &cb_len) != 0 ||
-	    cb_len != strlen(s->gs2_header) || memcmp(cb, s->gs2_header, cb_len) != 0) {
+	    cb_len != gs2_len + (s->cbind_selected ? s->cbind_len : 0) ||
+	    memcmp(cb, s->gs2_header, gs2_len) != 0 ||
+	    (s->cbind_selected && CRYPTO_memcmp(cb + gs2_len, s->cbind_data, s->cbind_len) != 0)) {
 		*err = "SCRAM channel binding check failed";
 		goto fail;
 	}

@@ -20,6 +20,7 @@
 #define LP_SCRAM_NONCE_MAX 128           /* longer peer nonces are refused */
 #define LP_SCRAM_MSG_MAX 1024            /* bound of any SCRAM message we keep */
 #define LP_SCRAM_DEFAULT_ITER 4096
+#define LP_SCRAM_CBIND_MAX 64             /* a SHA-512 hash */
 
 /* A parsed "SCRAM-SHA-256$<iter>:<salt b64>$<StoredKey b64>:<ServerKey b64>". */
 struct lp_scram_secret {
@@ -51,12 +52,29 @@ struct lp_scram_server {
 	char gs2_header[64];
 	uint8_t client_key[LP_SCRAM_KEY_LEN];   /* recovered on success */
 	bool have_client_key;
+	/* channel binding (tls-server-end-point), set before server_first */
+	bool cbind_offered;               /* SCRAM-SHA-256-PLUS was offered */
+	bool cbind_selected;              /* and the client chose it */
+	uint8_t cbind_data[LP_SCRAM_CBIND_MAX];
+	size_t cbind_len;
 };
 
 /*
+ * Declares what the connection offers before lp_scram_server_first():
+ * offered when the transport can bind (TLS), selected when the client picked
+ * SCRAM-SHA-256-PLUS, data the tls-server-end-point hash. With selected the
+ * client must send "p=tls-server-end-point" and prove the same data; with
+ * offered but not selected a client claiming "y" (thinks we cannot bind) is
+ * refused as a downgrade. false when len is too large.
+ */
+bool lp_scram_server_set_channel_binding(struct lp_scram_server *s, bool offered, bool selected,
+					 const uint8_t *data, size_t len);
+
+/*
  * Handles client-first-message; writes server-first-message into out.
- * secret is copied. Channel binding 'p=' is refused (err) for now; 'y' and
- * 'n' are accepted. Returns 0 or -1 with *err.
+ * secret is copied. The gs2 header must fit what
+ * lp_scram_server_set_channel_binding() declared (default: no binding, 'n'
+ * and 'y' accepted, 'p' refused). Returns 0 or -1 with *err.
  */
 int lp_scram_server_first(struct lp_scram_server *s, const struct lp_scram_secret *secret,
 			  const uint8_t *msg, size_t len, char *out, size_t cap, size_t *out_len,

@@ -85,6 +85,8 @@ static void db_conf_cleanup(struct lp_db_conf *d)
 	free(d->user);
 	free(d->password);
 	free(d->auth_user);
+	free(d->auth_query);
+	free(d->auth_dbname);
 	free(d->connect_query);
 	free(d->client_encoding);
 	free(d->datestyle);

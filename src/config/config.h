@@ -18,6 +18,9 @@ typedef int64_t lp_usec;                /* durations, microseconds */
 enum lp_pool_mode { LP_POOL_SESSION, LP_POOL_TRANSACTION, LP_POOL_STATEMENT };
 enum lp_auth_type { LP_AUTH_TRUST, LP_AUTH_ANY, LP_AUTH_PLAIN, LP_AUTH_MD5, LP_AUTH_SCRAM,
 		    LP_AUTH_HBA, LP_AUTH_CERT };
+/* libpq's sslmode values, for both TLS sides. */
+enum lp_sslmode { LP_SSLMODE_DISABLE, LP_SSLMODE_ALLOW, LP_SSLMODE_PREFER, LP_SSLMODE_REQUIRE,
+		  LP_SSLMODE_VERIFY_CA, LP_SSLMODE_VERIFY_FULL };
 
 /* The [pgbouncer] section. Strings are owned by the generation (never NULL
  * after load: empty string when unset). Durations in microseconds. */
@@ -46,6 +49,23 @@ struct lp_settings {
 	char *auth_user;
 	char *admin_users;
 	char *stats_users;
+	char *auth_hba_file;
+	char *auth_query;
+	char *auth_dbname;
+	lp_usec auth_query_cache_ttl;
+
+	enum lp_sslmode client_tls_sslmode;
+	char *client_tls_key_file;
+	char *client_tls_cert_file;
+	char *client_tls_ca_file;
+	char *client_tls_protocols;
+	char *client_tls_ciphers;
+	enum lp_sslmode server_tls_sslmode;
+	char *server_tls_key_file;
+	char *server_tls_cert_file;
+	char *server_tls_ca_file;
+	char *server_tls_protocols;
+	char *server_tls_ciphers;
 
 	enum lp_pool_mode pool_mode;
 	int max_client_conn;
@@ -95,6 +115,8 @@ struct lp_db_conf {
 	char *user;                     /* forced user, or NULL */
 	char *password;
 	char *auth_user;
+	char *auth_query;               /* overrides the global auth_query */
+	char *auth_dbname;              /* overrides the global auth_dbname */
 	int pool_size;
 	int min_pool_size;
 	int reserve_pool;
@@ -131,7 +153,7 @@ struct lp_config {
 /* LP_OPT_TIME_MS: like TIME but a plain number means milliseconds (PgBouncer's
  * tcp_user_timeout); bounds in milliseconds. */
 enum lp_opt_type { LP_OPT_STR, LP_OPT_INT, LP_OPT_BOOL, LP_OPT_TIME, LP_OPT_OCTAL,
-		   LP_OPT_POOL_MODE, LP_OPT_AUTH_TYPE, LP_OPT_TIME_MS };
+		   LP_OPT_POOL_MODE, LP_OPT_AUTH_TYPE, LP_OPT_TIME_MS, LP_OPT_SSLMODE };
 
 /* The declarative option table: drives parsing, --check, SHOW CONFIG, SET
  * and docs/config.md. */
@@ -171,6 +193,7 @@ const struct lp_user_conf *lp_config_find_user(const struct lp_config *c, const 
 
 const char *lp_pool_mode_name(enum lp_pool_mode m);
 const char *lp_auth_type_name(enum lp_auth_type t);
+const char *lp_sslmode_name(enum lp_sslmode m);
 
 /* true when name is in a comma/space separated list (case-sensitive names). */
 bool lp_config_list_has(const char *list, const char *name);

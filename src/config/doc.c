@@ -38,6 +38,7 @@ static void option_range(FILE *f, const struct lp_option *o)
 	case LP_OPT_STR:
 	case LP_OPT_POOL_MODE:
 	case LP_OPT_AUTH_TYPE:
+	case LP_OPT_SSLMODE:
 		break;
 	}
 }

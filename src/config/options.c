@@ -67,6 +67,42 @@ static const struct lp_option options[] = {
 	    "Comma-separated users allowed every command on the admin console."),
 	OPT(stats_users, STR, "", 0, 0, true,
 	    "Comma-separated users allowed read-only SHOW commands on the admin console."),
+	OPT(auth_hba_file, STR, "", 0, 0, true,
+	    "pg_hba.conf-style rules used when auth_type is hba (local, host, hostssl, hostnossl)."),
+	OPT(auth_query, STR,
+	    "SELECT rolname, rolpassword FROM pg_catalog.pg_authid WHERE rolname OPERATOR(pg_catalog.=) $1 "
+	    "AND rolcanlogin AND (rolvaliduntil IS NULL OR rolvaliduntil OPERATOR(pg_catalog.>) "
+	    "pg_catalog.now())",
+	    0, 0, true,
+	    "Query run as auth_user to find the secret of a user missing from auth_file; "
+	    "$1 is the user name, sent as a parameter."),
+	OPT(auth_dbname, STR, "", 0, 0, true,
+	    "Database the auth_query runs in; empty: the database the client asked for."),
+	OPT(auth_query_cache_ttl, TIME, "10", 0, 86400, true,
+	    "How long an auth_query answer is reused; failed lookups are kept no longer; 0: no cache."),
+
+	OPT(client_tls_sslmode, SSLMODE, "disable", 0, 0, true,
+	    "TLS for clients: disable, allow, prefer, require, verify-ca or verify-full "
+	    "(verify-*: a client certificate signed by client_tls_ca_file is required)."),
+	OPT(client_tls_key_file, STR, "", 0, 0, true, "Private key of the certificate shown to clients."),
+	OPT(client_tls_cert_file, STR, "", 0, 0, true, "Certificate (chain) shown to clients."),
+	OPT(client_tls_ca_file, STR, "", 0, 0, true,
+	    "CA certificates that client certificates are checked against."),
+	OPT(client_tls_protocols, STR, "secure", 0, 0, true,
+	    "TLS versions allowed for clients: secure (1.2 and 1.3), all, or a list of tlsv1.0 .. tlsv1.3."),
+	OPT(client_tls_ciphers, STR, "default", 0, 0, true,
+	    "OpenSSL cipher list for client TLS 1.2 connections; default: OpenSSL's."),
+	OPT(server_tls_sslmode, SSLMODE, "prefer", 0, 0, true,
+	    "TLS to PostgreSQL: disable, allow, prefer, require, verify-ca or verify-full "
+	    "(host name checked against the certificate); unix sockets never use TLS."),
+	OPT(server_tls_key_file, STR, "", 0, 0, true, "Private key of the client certificate shown to servers."),
+	OPT(server_tls_cert_file, STR, "", 0, 0, true, "Client certificate shown to servers."),
+	OPT(server_tls_ca_file, STR, "", 0, 0, true,
+	    "CA certificates that server certificates are checked against (verify-ca, verify-full)."),
+	OPT(server_tls_protocols, STR, "secure", 0, 0, true,
+	    "TLS versions allowed to servers: secure (1.2 and 1.3), all, or a list of tlsv1.0 .. tlsv1.3."),
+	OPT(server_tls_ciphers, STR, "default", 0, 0, true,
+	    "OpenSSL cipher list for server TLS 1.2 connections; default: OpenSSL's."),
 
 	OPT(pool_mode, POOL_MODE, "session", 0, 0, true,
 	    "When a server connection returns to the pool: session, transaction or statement."),
@@ -145,6 +181,8 @@ static const struct lp_conn_key db_keys[] = {
 	DBK(user, STR, 0, 0, "Connect to the server as this user, whoever the client is."),
 	DBK(password, STR, 0, 0, "Password for user on the server."),
 	DBK(auth_user, STR, 0, 0, "Overrides the global auth_user for this database."),
+	DBK(auth_query, STR, 0, 0, "Overrides the global auth_query for this database."),
+	DBK(auth_dbname, STR, 0, 0, "Overrides the global auth_dbname for this database."),
 	DBK(pool_size, INT, 0, 100000, "Overrides default_pool_size."),
 	DBK(min_pool_size, INT, 0, 100000, "Overrides min_pool_size."),
 	DBK(reserve_pool, INT, 0, 100000, "Overrides reserve_pool_size."),
@@ -177,6 +215,12 @@ static const char *const auth_type_names[] = {
 	[LP_AUTH_TRUST] = "trust", [LP_AUTH_ANY] = "any",   [LP_AUTH_PLAIN] = "plain",
 	[LP_AUTH_MD5] = "md5",     [LP_AUTH_SCRAM] = "scram-sha-256",
 	[LP_AUTH_HBA] = "hba",     [LP_AUTH_CERT] = "cert",
+};
+
+static const char *const sslmode_names[] = {
+	[LP_SSLMODE_DISABLE] = "disable", [LP_SSLMODE_ALLOW] = "allow",
+	[LP_SSLMODE_PREFER] = "prefer",   [LP_SSLMODE_REQUIRE] = "require",
+	[LP_SSLMODE_VERIFY_CA] = "verify-ca", [LP_SSLMODE_VERIFY_FULL] = "verify-full",
 };
 
 const struct lp_option *lp_config_options(size_t *n)
@@ -220,6 +264,13 @@ const char *lp_auth_type_name(enum lp_auth_type t)
 	return "unknown";
 }
 
+const char *lp_sslmode_name(enum lp_sslmode m)
+{
+	if ((unsigned)m < sizeof(sslmode_names) / sizeof(sslmode_names[0]))
+		return sslmode_names[m];
+	return "unknown";
+}
+
 const char *lp_config_type_doc(enum lp_opt_type t)
 {
 	switch (t) {
@@ -231,6 +282,7 @@ const char *lp_config_type_doc(enum lp_opt_type t)
 	case LP_OPT_OCTAL: return "octal";
 	case LP_OPT_POOL_MODE: return "pool mode";
 	case LP_OPT_AUTH_TYPE: return "auth type";
+	case LP_OPT_SSLMODE: return "sslmode";
 	}
 	return "?";
 }
@@ -422,6 +474,14 @@ int lp_config_value_parse(const struct lp_option *o, const char *text, union lp_
 			}
 		snprintf(why, whycap, "expected trust, any, plain, md5, scram-sha-256, hba or cert");
 		return -1;
+	case LP_OPT_SSLMODE:
+		for (size_t i = 0; i < sizeof(sslmode_names) / sizeof(sslmode_names[0]); i++)
+			if (strcasecmp(text, sslmode_names[i]) == 0) {
+				v->i = (int64_t)i;
+				return 0;
+			}
+		snprintf(why, whycap, "expected disable, allow, prefer, require, verify-ca or verify-full");
+		return -1;
 	}
 	snprintf(why, whycap, "unsupported option type");
 	return -1;
@@ -452,6 +512,9 @@ void lp_config_value_store(struct lp_settings *s, const struct lp_option *o, uni
 		break;
 	case LP_OPT_AUTH_TYPE:
 		*(enum lp_auth_type *)field = (enum lp_auth_type)v.i;
+		break;
+	case LP_OPT_SSLMODE:
+		*(enum lp_sslmode *)field = (enum lp_sslmode)v.i;
 		break;
 	}
 }
@@ -522,6 +585,9 @@ void lp_config_format(const struct lp_settings *s, const struct lp_option *o, ch
 		return;
 	case LP_OPT_AUTH_TYPE:
 		snprintf(out, cap, "%s", lp_auth_type_name(*(const enum lp_auth_type *)field));
+		return;
+	case LP_OPT_SSLMODE:
+		snprintf(out, cap, "%s", lp_sslmode_name(*(const enum lp_sslmode *)field));
 		return;
 	}
 	out[0] = '\0';

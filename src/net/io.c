@@ -1,5 +1,6 @@
 /* Socket I/O with one read buffer per connection; see io.h. */
 #include "net/io.h"
+#include "net/tls.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -96,12 +97,57 @@ void lp_sock_tune_tcp(int fd, bool keepalive, int idle, int intvl, int cnt, int 
 				 sizeof(user_timeout_ms));
 }
 
+/* ---- the plain transport ---- */
+
+static ssize_t plain_read(struct lp_io *io, void *buf, size_t len)
+{
+	ssize_t n;
+	do {
+		n = read(io->fd, buf, len);
+	} while (n < 0 && errno == EINTR);
+	return n;
+}
+
+static ssize_t plain_write(struct lp_io *io, const void *buf, size_t len)
+{
+	ssize_t n;
+	do {
+		n = write(io->fd, buf, len);
+	} while (n < 0 && errno == EINTR);
+	return n;
+}
+
+static bool plain_nothing(const struct lp_io *io)
+{
+	(void)io;
+	return false;
+}
+
+static int plain_flush(struct lp_io *io)
+{
+	(void)io;
+	return 1;
+}
+
+static void plain_close(struct lp_io *io)
+{
+	(void)io;
+}
+
+const struct lp_transport lp_transport_plain = {
+	"plain", plain_read, plain_write, plain_nothing, plain_nothing, plain_flush, plain_close,
+};
+
 static void io_write_ready(evutil_socket_t fd, short what, void *arg);
 
 static void io_read_ready(evutil_socket_t fd, short what, void *arg)
 {
 	struct lp_io *io = arg;
 	(void)fd;
+	if (io->tls_done) {
+		lp_tls_handshake_step(io);
+		return;
+	}
 	io->on_read(io, what);
 }
 
@@ -113,6 +159,7 @@ void lp_io_init(struct lp_io *io, struct event_base *base, int fd, void *owner,
 	io->owner = owner;
 	io->on_read = on_read;
 	io->on_write = on_write;
+	io->tr = &lp_transport_plain;
 	(void)lp_sock_nonblock(fd);
 	event_assign(&io->ev_read, base, fd, EV_READ | EV_PERSIST, io_read_ready, io);
 	event_assign(&io->ev_write, base, fd, EV_WRITE | EV_PERSIST, io_write_ready, io);
@@ -124,6 +171,9 @@ void lp_io_close(struct lp_io *io)
 		return;
 	event_del(&io->ev_read);
 	event_del(&io->ev_write);
+	io->tr->close(io);
+	io->tr = &lp_transport_plain;
+	io->tls_done = NULL;
 	close(io->fd);
 	io->fd = -1;
 	io->reading = io->writing = false;
@@ -143,6 +193,9 @@ void lp_io_read_on(struct lp_io *io)
 	if (!io->reading && io->fd >= 0) {
 		event_add(&io->ev_read, NULL);
 		io->reading = true;
+		/* Input the transport already holds raises no socket event. */
+		if (io->tr->pending(io))
+			event_active(&io->ev_read, EV_READ, 1);
 	}
 }
 
@@ -154,7 +207,7 @@ void lp_io_read_off(struct lp_io *io)
 	}
 }
 
-static void write_on(struct lp_io *io)
+void lp_io_write_on(struct lp_io *io)
 {
 	if (!io->writing && io->fd >= 0) {
 		event_add(&io->ev_write, NULL);
@@ -162,7 +215,7 @@ static void write_on(struct lp_io *io)
 	}
 }
 
-static void write_off(struct lp_io *io)
+void lp_io_write_off(struct lp_io *io)
 {
 	if (io->writing) {
 		event_del(&io->ev_write);
@@ -196,10 +249,10 @@ int lp_io_fill(struct lp_io *io)
 		io->end -= io->start;
 		io->start = 0;
 	}
-	ssize_t n;
-	do {
-		n = read(io->fd, io->buf + io->end, cache.size - io->end);
-	} while (n < 0 && errno == EINTR);
+	ssize_t n = io->tr->read(io, io->buf + io->end, cache.size - io->end);
+	/* TLS may have to answer while reading (key update): let it out. */
+	if (io->tr->unsent(io))
+		lp_io_write_on(io);
 	if (n > 0) {
 		io->end += (uint32_t)n;
 		io->bytes_in += (uint64_t)n;
@@ -227,10 +280,8 @@ void lp_io_consume(struct lp_io *io, uint32_t n)
 static bool drain_outq(struct lp_io *io)
 {
 	while (io->outq_len > 0) {
-		ssize_t n = write(io->fd, io->outq, io->outq_len);
+		ssize_t n = io->tr->write(io, io->outq, io->outq_len);
 		if (n < 0) {
-			if (errno == EINTR)
-				continue;
 			if (errno == EAGAIN || errno == EWOULDBLOCK)
 				return false;
 			io->dead = true;
@@ -268,10 +319,8 @@ int lp_io_send(struct lp_io *dst, const void *data, size_t len)
 	const uint8_t *p = data;
 	if (dst->outq_len == 0 && !dst->flush_src) {
 		while (len > 0) {
-			ssize_t n = write(dst->fd, p, len);
+			ssize_t n = dst->tr->write(dst, p, len);
 			if (n < 0) {
-				if (errno == EINTR)
-					continue;
 				if (errno == EAGAIN || errno == EWOULDBLOCK)
 					break;
 				dst->dead = true;
@@ -281,14 +330,17 @@ int lp_io_send(struct lp_io *dst, const void *data, size_t len)
 			p += n;
 			len -= (size_t)n;
 		}
-		if (len == 0)
+		if (len == 0) {
+			if (dst->tr->unsent(dst))
+				lp_io_write_on(dst);
 			return 0;
+		}
 	}
 	if (!queue_bytes(dst, p, len)) {
 		dst->dead = true;
 		return -1;
 	}
-	write_on(dst);
+	lp_io_write_on(dst);
 	return 0;
 }
 
@@ -302,10 +354,8 @@ bool lp_io_flush_to(struct lp_io *src, struct lp_io *dst)
 	if (dst->outq_len > 0 && !drain_outq(dst))
 		goto blocked;
 	while (src->start < src->pos) {
-		ssize_t n = write(dst->fd, src->buf + src->start, src->pos - src->start);
+		ssize_t n = dst->tr->write(dst, src->buf + src->start, src->pos - src->start);
 		if (n < 0) {
-			if (errno == EINTR)
-				continue;
 			if (errno == EAGAIN || errno == EWOULDBLOCK)
 				goto blocked;
 			dst->dead = true;
@@ -319,11 +369,13 @@ bool lp_io_flush_to(struct lp_io *src, struct lp_io *dst)
 		src->start = src->pos = src->end = 0;
 		lp_io_trim(src);
 	}
+	if (dst->tr->unsent(dst))
+		lp_io_write_on(dst);
 	return true;
 blocked:
 	dst->flush_src = src;
 	lp_io_read_off(src);
-	write_on(dst);
+	lp_io_write_on(dst);
 	return false;
 }
 
@@ -332,6 +384,17 @@ static void io_write_ready(evutil_socket_t fd, short what, void *arg)
 	struct lp_io *io = arg;
 	(void)fd;
 	(void)what;
+	if (io->tls_done) {
+		lp_tls_handshake_step(io);
+		return;
+	}
+	int fl = io->tr->flush(io);
+	if (fl == 0)
+		return;
+	if (fl < 0) {
+		io->dead = true;
+		io->outq_len = 0;
+	}
 	if (!drain_outq(io))
 		return;
 	struct lp_io *src = io->flush_src;
@@ -340,11 +403,14 @@ static void io_write_ready(evutil_socket_t fd, short what, void *arg)
 		if (!lp_io_flush_to(src, io))
 			return;
 		/* The reader was stopped for us; let its owner continue. */
-		write_off(io);
+		if (!io->tr->unsent(io))
+			lp_io_write_off(io);
 		event_active(&src->ev_read, EV_READ, 1);
 		return;
 	}
-	write_off(io);
+	if (io->tr->unsent(io))
+		return;
+	lp_io_write_off(io);
 	if (io->on_write)
 		io->on_write(io, what);
 }

@@ -11,6 +11,10 @@
  *
  * Buffers come from one cache of pkt_buf-sized blocks and are returned as
  * soon as they hold no bytes, so an idle connection holds none.
+ *
+ * The bytes themselves move through the connection's transport: plain
+ * read()/write() by default, TLS once lp_io_tls_accept()/lp_io_tls_connect()
+ * (net/tls.h) finished a handshake. Nothing above net/ sees the difference.
  */
 #ifndef LP_NET_IO_H
 #define LP_NET_IO_H
@@ -19,12 +23,32 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/socket.h>
+#include <sys/types.h>
 
 #include <event2/event.h>
 #include <event2/event_struct.h>
 
 struct lp_io;
 typedef void (*lp_io_cb)(struct lp_io *io, short what);
+/* A TLS handshake ended: err is NULL on success, else why it failed. */
+typedef void (*lp_io_tls_cb)(struct lp_io *io, const char *err);
+
+/*
+ * How bytes reach the socket. read/write return >0 bytes, 0 on EOF (read),
+ * or -1 with errno (EAGAIN: nothing possible now). unsent() says whether the
+ * transport still holds output of its own (flushed by flush(): 1 empty,
+ * 0 still pending, -1 error); pending() whether it holds input already read
+ * from the socket (readability events would not announce it).
+ */
+struct lp_transport {
+	const char *name;
+	ssize_t (*read)(struct lp_io *io, void *buf, size_t len);
+	ssize_t (*write)(struct lp_io *io, const void *buf, size_t len);
+	bool (*pending)(const struct lp_io *io);
+	bool (*unsent)(const struct lp_io *io);
+	int (*flush)(struct lp_io *io);
+	void (*close)(struct lp_io *io);
+};
 
 struct lp_io {
 	int fd;
@@ -47,6 +71,10 @@ struct lp_io {
 	bool eof;
 	bool dead;                       /* write failed: peer gone */
 	uint64_t bytes_in, bytes_out;
+
+	const struct lp_transport *tr;   /* never NULL after lp_io_init */
+	void *tls;                       /* SSL * while tr is the TLS transport */
+	lp_io_tls_cb tls_done;           /* set while a handshake runs */
 };
 
 struct lp_io_cache_stats {
@@ -67,6 +95,11 @@ void lp_io_close(struct lp_io *io);
 
 void lp_io_read_on(struct lp_io *io);
 void lp_io_read_off(struct lp_io *io);
+/* Write-readiness, for transports that keep output of their own. */
+void lp_io_write_on(struct lp_io *io);
+void lp_io_write_off(struct lp_io *io);
+
+extern const struct lp_transport lp_transport_plain;
 
 /*
  * Reads what the socket holds into the buffer (allocating one if needed).

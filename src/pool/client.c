@@ -17,6 +17,8 @@
 
 #include "admin/admin.h"
 #include "core/log.h"
+#include "net/tls.h"
+#include "pool/auth_query.h"
 #include "pool/client_auth.h"
 #include "pool/instance.h"
 #include "proto/proto.h"
@@ -110,6 +112,8 @@ void lp_client_close(struct lp_client *c, const char *reason)
 		return;
 	if (c->server)
 		lp_link_release(c, true);
+	if (c->authq_req)
+		lp_authq_forget(c);
 	if (c->cancel_node.next != &c->cancel_node)
 		lp_list_remove(cancel_bucket(inst, c->cancel_key), &c->cancel_node);
 	if (c->startup_done && inst->cfg.s.log_disconnections)
@@ -221,8 +225,8 @@ void lp_client_login_ok(struct lp_client *c, struct lp_db *db, struct lp_user *p
 	pool_user->client_count++;
 	pool->stats.client_logins++;
 	if (inst->cfg.s.log_connections)
-		lp_client_log(c, LP_LOG_LOG, "login attempt: db=%s user=%s tls=no", c->db_name,
-			      c->user_name);
+		lp_client_log(c, LP_LOG_LOG, "login attempt: db=%s user=%s tls=%s", c->db_name,
+			      c->user_name, lp_io_is_tls(&c->io) ? lp_io_tls_version(&c->io) : "no");
 	if (pool->welcome_ready) {
 		lp_client_welcome(c);
 		return;
@@ -345,6 +349,9 @@ static int login_process(struct lp_client *c)
 					lp_client_close(c, "data after SSLRequest before the answer");
 					return -1;
 				}
+				/* TLS on: the handshake owns the socket from here. */
+				if (su.kind == LP_STARTUP_SSL && lp_client_tls_start(c) != 0)
+					return -1;
 				(void)lp_io_send(io, "N", 1);
 				continue;
 			case LP_STARTUP_CANCEL:

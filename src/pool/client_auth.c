@@ -2,6 +2,10 @@
  * Client authentication. A wrong password and an unknown user end the same
  * way -- same message, same exchange (SCRAM against a stable fake salt) --
  * so that nobody learns which user names exist.
+ *
+ * The method comes from auth_type, or with auth_type = hba from the first
+ * matching auth_hba_file rule. TLS with clients starts here too (after an
+ * SSLRequest), and SCRAM-SHA-256-PLUS is offered on TLS connections.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +19,8 @@
 #include "admin/admin.h"
 #include "auth/md5.h"
 #include "auth/scram.h"
+#include "net/tls.h"
+#include "pool/auth_query.h"
 #include "pool/client_auth.h"
 #include "proto/proto.h"
 
@@ -32,7 +38,11 @@ static bool is_console_db(const char *name)
 static struct lp_user *known_user(struct lp_client *c)
 {
 	struct lp_user *u = lp_registry_find_user(c->inst, c->user_name);
-	return u && u->in_auth_file && u->secret ? u : NULL;
+	if (!u)
+		return NULL;
+	if (u->in_auth_file)
+		return lp_user_secret(u) ? u : NULL;
+	return c->authq_done && u->authq_secret ? u : NULL;
 }
 
 static int finish(struct lp_client *c)
@@ -71,7 +81,7 @@ static int send_auth(struct lp_client *c, int32_t code, const void *data, size_t
 	struct lp_writer w;
 	lp_wr_init(&w, buf, sizeof(buf));
 	if (sasl)
-		lp_build_auth_sasl(&w, false);
+		lp_build_auth_sasl(&w, lp_io_is_tls(&c->io));
 	else
 		lp_build_auth(&w, code, data, len);
 	if (w.overflow || lp_io_send(&c->io, buf, w.len) < 0) {
@@ -112,17 +122,103 @@ static int start_scram(struct lp_client *c, struct lp_user *u)
 
 static bool scram_secret_for(struct lp_client *c, struct lp_user *u, struct lp_scram_secret *sec)
 {
-	if (u && lp_scram_is_secret(u->secret))
-		return lp_scram_parse_secret(u->secret, sec);
-	if (u && !lp_md5_is_secret(u->secret)) {
+	if (u && lp_scram_is_secret(lp_user_secret(u)))
+		return lp_scram_parse_secret(lp_user_secret(u), sec);
+	if (u && !lp_md5_is_secret(lp_user_secret(u))) {
 		uint8_t salt[16];
 		if (RAND_bytes(salt, sizeof(salt)) != 1)
 			return false;
-		return lp_scram_secret_from_password(u->secret, salt, sizeof(salt),
+		return lp_scram_secret_from_password(lp_user_secret(u), salt, sizeof(salt),
 						     LP_SCRAM_DEFAULT_ITER, sec);
 	}
 	fake_secret(c, sec);
 	return true;
+}
+
+static bool is_unix(const struct lp_client *c)
+{
+	return strcmp(c->addr, "unix") == 0;
+}
+
+/* auth_type = hba: the first matching rule's method; -1 when refused. */
+static int hba_method(struct lp_client *c, enum lp_auth_type *out)
+{
+	bool tls = lp_io_is_tls(&c->io);
+	const struct lp_hba_rule *r = lp_hba_match(&c->inst->sec.hba, is_unix(c) ? NULL : c->addr,
+						   tls, c->db_name, c->user_name);
+	if (!r) {
+		lp_client_fail(c, "28000",
+			       "no pg_hba.conf entry for host \"%s\", user \"%s\", database \"%s\", %s",
+			       c->addr, c->user_name, c->db_name, tls ? "SSL encryption" : "no encryption");
+		return -1;
+	}
+	lp_client_log(c, LP_LOG_DEBUG, "auth_hba_file line %d: %s", r->line,
+		      lp_hba_method_name(r->method));
+	switch (r->method) {
+	case LP_HBA_TRUST: *out = LP_AUTH_TRUST; return 0;
+	case LP_HBA_PASSWORD: *out = LP_AUTH_PLAIN; return 0;
+	case LP_HBA_MD5: *out = LP_AUTH_MD5; return 0;
+	case LP_HBA_SCRAM: *out = LP_AUTH_SCRAM; return 0;
+	case LP_HBA_CERT: *out = LP_AUTH_CERT; return 0;
+	case LP_HBA_REJECT:
+		break;
+	}
+	lp_client_fail(c, "28000",
+		       "pg_hba.conf rejects connection for host \"%s\", user \"%s\", database \"%s\", %s",
+		       c->addr, c->user_name, c->db_name, tls ? "SSL encryption" : "no encryption");
+	return -1;
+}
+
+/* Certificate authentication: a verified client certificate whose Common
+ * Name is the user name. */
+static int cert_auth(struct lp_client *c)
+{
+	char cn[256];
+	if (!lp_io_tls_peer_cn(&c->io, cn, sizeof(cn))) {
+		lp_client_fail(c, "28000",
+			       "certificate authentication failed for user \"%s\": no valid client certificate",
+			       c->user_name);
+		return -1;
+	}
+	if (strcmp(cn, c->user_name) != 0) {
+		lp_client_fail(c, "28000",
+			       "certificate authentication failed for user \"%s\": certificate is for another user",
+			       c->user_name);
+		return -1;
+	}
+	return finish(c);
+}
+
+static void client_tls_done(struct lp_io *io, const char *err)
+{
+	struct lp_client *c = io->owner;
+	if (err) {
+		lp_client_log(c, LP_LOG_WARNING, "%s", err);
+		lp_client_close(c, err);
+		return;
+	}
+	lp_io_read_on(io);
+	lp_client_kick(c);
+}
+
+int lp_client_tls_start(struct lp_client *c)
+{
+	struct lp_tls_ctx *ctx = c->inst->sec.client_tls;
+	char err[300];
+
+	if (!ctx)
+		return 0;
+	if (lp_io_is_tls(&c->io)) {
+		lp_client_fail(c, "08P01", "SSLRequest on an encrypted connection");
+		return -1;
+	}
+	if (lp_io_send(&c->io, "S", 1) < 0 || !lp_io_drained(&c->io)) {
+		lp_client_close(c, "could not answer SSLRequest");
+		return -1;
+	}
+	if (lp_io_tls_accept(&c->io, ctx, client_tls_done, err, sizeof(err)) < 0)
+		lp_client_close(c, err);
+	return -1;
 }
 
 int lp_client_auth_start(struct lp_client *c)
@@ -147,21 +243,35 @@ int lp_client_auth_start(struct lp_client *c)
 		lp_client_fail(c, "57P01", "pooler is shutting down");
 		return -1;
 	}
+	if (st->client_tls_sslmode >= LP_SSLMODE_REQUIRE && !lp_io_is_tls(&c->io) && !is_unix(c)) {
+		lp_client_fail(c, "28000", "SSL required");
+		return -1;
+	}
 	if (c->admin && lp_admin_peer_login(c))
 		return c->state == LP_CL_JUSTFREE ? -1 : 0;
+	enum lp_auth_type method = st->auth_type;
+	if (method == LP_AUTH_HBA && hba_method(c, &method) < 0)
+		return -1;
 	struct lp_user *u = known_user(c);
-	switch (st->auth_type) {
+	if (!u && !c->authq_done && method != LP_AUTH_ANY && method != LP_AUTH_CERT &&
+	    lp_authq_configured(c)) {
+		int r = lp_authq_lookup(c);
+		if (r <= 0)
+			return r;     /* waiting (called again with the answer), or closed */
+		u = known_user(c);
+	}
+	switch (method) {
 	case LP_AUTH_ANY:
 		return finish(c);
 	case LP_AUTH_TRUST:
-		if (st->auth_file[0] && !u)
+		if (st->auth_type != LP_AUTH_HBA && st->auth_file[0] && !u)
 			return auth_failed(c);
 		return finish(c);
 	case LP_AUTH_PLAIN:
 		c->auth = LP_AUTH_WAIT_PASSWORD;
 		return send_auth(c, 3, NULL, 0, false);
 	case LP_AUTH_MD5:
-		if (u && lp_scram_is_secret(u->secret))
+		if (u && lp_scram_is_secret(lp_user_secret(u)))
 			return start_scram(c, u);
 		if (RAND_bytes(c->md5_salt, sizeof(c->md5_salt)) != 1) {
 			lp_client_fail(c, "53200", "no randomness for the md5 salt");
@@ -171,8 +281,9 @@ int lp_client_auth_start(struct lp_client *c)
 		return send_auth(c, 5, c->md5_salt, 4, false);
 	case LP_AUTH_SCRAM:
 		return start_scram(c, u);
-	case LP_AUTH_HBA:
 	case LP_AUTH_CERT:
+		return cert_auth(c);
+	case LP_AUTH_HBA:
 		break;
 	}
 	lp_client_fail(c, "28000", "auth_type %s is not available in this build",
@@ -184,21 +295,21 @@ static bool check_plain(struct lp_client *c, struct lp_user *u, const char *pw)
 {
 	if (!u)
 		return false;
-	if (lp_md5_is_secret(u->secret)) {
+	if (lp_md5_is_secret(lp_user_secret(u))) {
 		char sec[LP_MD5_SECRET_LEN + 1];
 		lp_md5_secret(c->user_name, pw, sec);
-		return CRYPTO_memcmp(sec, u->secret, LP_MD5_SECRET_LEN) == 0;
+		return CRYPTO_memcmp(sec, lp_user_secret(u), LP_MD5_SECRET_LEN) == 0;
 	}
-	if (lp_scram_is_secret(u->secret)) {
+	if (lp_scram_is_secret(lp_user_secret(u))) {
 		struct lp_scram_secret stored, derived;
-		if (!lp_scram_parse_secret(u->secret, &stored) ||
+		if (!lp_scram_parse_secret(lp_user_secret(u), &stored) ||
 		    !lp_scram_secret_from_password(pw, stored.salt, stored.salt_len, stored.iterations,
 						   &derived))
 			return false;
 		return CRYPTO_memcmp(stored.stored_key, derived.stored_key, LP_SCRAM_KEY_LEN) == 0;
 	}
-	size_t a = strlen(u->secret), b = strlen(pw);
-	return a == b && CRYPTO_memcmp(u->secret, pw, a) == 0;
+	size_t a = strlen(lp_user_secret(u)), b = strlen(pw);
+	return a == b && CRYPTO_memcmp(lp_user_secret(u), pw, a) == 0;
 }
 
 int lp_client_auth_msg(struct lp_client *c, const uint8_t *body, uint32_t len)
@@ -223,7 +334,7 @@ int lp_client_auth_msg(struct lp_client *c, const uint8_t *body, uint32_t len)
 			lp_client_fail(c, "08P01", "%s", err);
 			return -1;
 		}
-		if (!u || !lp_md5_verify(u->secret, c->user_name, c->md5_salt, resp))
+		if (!u || !lp_md5_verify(lp_user_secret(u), c->user_name, c->md5_salt, resp))
 			return auth_failed(c);
 		return finish(c);
 	}
@@ -238,10 +349,22 @@ int lp_client_auth_msg(struct lp_client *c, const uint8_t *body, uint32_t len)
 			lp_client_fail(c, "08P01", "%s", err);
 			return -1;
 		}
-		if (strcmp(mech, "SCRAM-SHA-256") != 0) {
+		bool tls = lp_io_is_tls(&c->io);
+		bool plus = tls && strcmp(mech, "SCRAM-SHA-256-PLUS") == 0;
+		if (strcmp(mech, "SCRAM-SHA-256") != 0 && !plus) {
 			lp_client_fail(c, "28000", "client selected an invalid SASL authentication mechanism");
 			return -1;
 		}
+		uint8_t cb[LP_SCRAM_CBIND_MAX];
+		size_t cblen = 0;
+		if (tls && !lp_io_tls_server_end_point(&c->io, cb, sizeof(cb), &cblen)) {
+			if (plus) {
+				lp_client_fail(c, "08P01", "could not compute channel binding data");
+				return -1;
+			}
+			tls = false;
+		}
+		(void)lp_scram_server_set_channel_binding(c->scram, tls, plus, cb, cblen);
 		if (!data || !scram_secret_for(c, u, &sec)) {
 			lp_client_fail(c, "08P01", "malformed SCRAM message");
 			return -1;
@@ -261,7 +384,7 @@ int lp_client_auth_msg(struct lp_client *c, const uint8_t *body, uint32_t len)
 			return auth_failed(c);
 		if (send_auth(c, 12, out, olen, false) < 0)
 			return -1;
-		if (lp_scram_is_secret(u->secret) && c->scram->have_client_key) {
+		if (lp_scram_is_secret(lp_user_secret(u)) && c->scram->have_client_key) {
 			/* Lets this user's server logins reuse the proof keys
 			 * (SCRAM pass-through): no plain password stored. */
 			memcpy(u->scram_client_key, c->scram->client_key, LP_SCRAM_KEY_LEN);

@@ -17,6 +17,10 @@ int lp_client_auth_start(struct lp_client *c);
 /* One PasswordMessage-family body. Returns -1 when c was closed. */
 int lp_client_auth_msg(struct lp_client *c, const uint8_t *body, uint32_t len);
 
+/* After an SSLRequest: 0 when client TLS is off (the caller answers 'N');
+ * -1 when the handshake was started or c was closed (stop reading). */
+int lp_client_tls_start(struct lp_client *c);
+
 /* client.c */
 void lp_client_login_ok(struct lp_client *c, struct lp_db *db, struct lp_user *pool_user);
 void lp_client_log(const struct lp_client *c, enum lp_log_level lvl, const char *fmt, ...)

@@ -16,6 +16,7 @@
 
 #include "core/log.h"
 #include "net/listen.h"
+#include "pool/auth_query.h"
 #include "pool/client_auth.h"
 #include "pool/instance.h"
 
@@ -49,6 +50,7 @@ int lp_instance_init(struct lp_instance *inst, const char *config_path, struct l
 	lp_list_init(&inst->justfree_servers);
 	for (int i = 0; i < LP_CANCEL_BUCKETS; i++)
 		lp_list_init(&inst->cancel_hash[i]);
+	lp_list_init(&inst->authq_reqs);
 	if (RAND_bytes(inst->fake_salt_key, sizeof(inst->fake_salt_key)) != 1)
 		return -1;
 	inst->reaper_ev = event_new(inst->base, -1, 0, reaper_cb, inst);
@@ -59,6 +61,14 @@ int lp_instance_init(struct lp_instance *inst, const char *config_path, struct l
 		return -1;
 	lp_dns_set_ttl(inst->dns, inst->cfg.s.dns_max_ttl);
 	inst->started_us = lp_now_us();
+	struct lp_diag d = { 0 };
+	if (lp_security_load(&inst->cfg.s, &inst->sec, &d) < 0) {
+		for (size_t i = 0; i < d.n; i++)
+			lp_log_fatal("%s", d.msgs[i]);
+		lp_diag_cleanup(&d);
+		lp_instance_cleanup(inst);
+		return -1;
+	}
 	lp_registry_apply(inst);
 	return 0;
 }
@@ -184,6 +194,16 @@ int lp_instance_reload(struct lp_instance *inst)
 		lp_config_free(&ncfg);
 		return -1;
 	}
+	struct lp_security nsec;
+	if (lp_security_load(&ncfg.s, &nsec, &d) < 0) {
+		for (size_t i = 0; i < d.n; i++)
+			lp_log_error("reload failed: %s", d.msgs[i]);
+		lp_log_error("reload failed: keeping the running configuration");
+		lp_diag_cleanup(&d);
+		lp_userlist_free(&nul);
+		lp_config_free(&ncfg);
+		return -1;
+	}
 	for (size_t i = 0; i < d.n; i++)
 		lp_log_warn("%s", d.msgs[i]);
 	lp_diag_cleanup(&d);
@@ -207,6 +227,8 @@ int lp_instance_reload(struct lp_instance *inst)
 	lp_config_free(&old);
 	lp_userlist_free(&inst->users_file);
 	inst->users_file = nul;
+	lp_security_free(&inst->sec);
+	inst->sec = nsec;
 
 	struct lp_log_settings ls;
 	log_settings(inst, &ls);
@@ -378,6 +400,7 @@ void lp_instance_cleanup(struct lp_instance *inst)
 				lp_server_close(lp_container_of(n, struct lp_server, node), "shutdown");
 	}
 	reap(inst);
+	lp_authq_cleanup(inst);
 	lp_registry_cleanup(inst);
 	if (inst->janitor_ev)
 		event_free(inst->janitor_ev);
@@ -389,5 +412,6 @@ void lp_instance_cleanup(struct lp_instance *inst)
 	lp_dns_free(inst->dns);
 	lp_config_free(&inst->cfg);
 	lp_userlist_free(&inst->users_file);
+	lp_security_free(&inst->sec);
 	event_base_free(inst->base);
 }

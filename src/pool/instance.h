@@ -16,6 +16,7 @@
 #include "core/list.h"
 #include "net/dns.h"
 #include "pool/pool.h"
+#include "pool/security.h"
 
 enum lp_shutdown_mode {
 	LP_RUN,
@@ -39,6 +40,7 @@ struct lp_instance {
 	struct lp_dns *dns;             /* async resolver + cache for [databases] hosts */
 	struct lp_config cfg;           /* current generation */
 	struct lp_userlist users_file;  /* current auth_file contents */
+	struct lp_security sec;         /* TLS contexts and HBA rules of cfg */
 	const char *config_path;
 
 	struct lp_list dbs;
@@ -50,6 +52,7 @@ struct lp_instance {
 	struct lp_list justfree_clients;
 	struct lp_list justfree_servers;
 	struct lp_list cancel_hash[LP_CANCEL_BUCKETS];
+	struct lp_list authq_reqs;      /* auth_query lookups in flight */
 
 	struct lp_listener listeners[LP_MAX_LISTENERS];
 	int nlisteners;
@@ -98,6 +101,12 @@ struct lp_pool *lp_registry_get_pool(struct lp_instance *inst, struct lp_db *db,
 /* Applies a new generation: creates/updates/removes databases and users. */
 void lp_registry_apply(struct lp_instance *inst);
 void lp_registry_cleanup(struct lp_instance *inst);
+/* A pool outside the registry's list (no client is ever linked to it). */
+struct lp_pool *lp_registry_private_pool(struct lp_instance *inst, struct lp_db *db,
+					 struct lp_user *user);
+void lp_registry_free_private_pool(struct lp_pool *pool);
+/* The secret a user authenticates with: auth_file's, else auth_query's. */
+const char *lp_user_secret(const struct lp_user *u);
 
 /* client.c */
 void lp_client_accept(struct lp_instance *inst, int fd, const struct sockaddr *sa, socklen_t salen,

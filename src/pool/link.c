@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "core/log.h"
+#include "pool/auth_query.h"
 #include "pool/instance.h"
 
 static struct lp_list *client_list(struct lp_client *c)
@@ -148,6 +149,10 @@ void lp_link_login_failed(struct lp_pool *pool, const char *sqlstate, const char
 {
 	struct lp_list_node *n, *t;
 
+	if (pool->authq) {
+		lp_authq_login_failed(pool, msg);
+		return;
+	}
 	snprintf(pool->login_error, sizeof(pool->login_error), "%s", msg);
 	snprintf(pool->login_error_code, sizeof(pool->login_error_code), "%s", sqlstate);
 	pool->last_login_fail_us = lp_now_us();
@@ -296,6 +301,10 @@ void lp_link_dispatch(struct lp_pool *pool)
 	struct lp_instance *inst = pool->inst;
 	struct lp_list_node *n, *t;
 
+	if (pool->authq) {
+		lp_authq_pool_ready(pool);
+		return;
+	}
 	if (lp_pool_paused(pool))
 		return;
 	lp_list_foreach_safe(&pool->waiting_clients, n, t) {

@@ -51,7 +51,9 @@ enum lp_server_state {
 };
 
 enum lp_auth_phase { LP_AUTH_NONE, LP_AUTH_WAIT_PASSWORD, LP_AUTH_WAIT_MD5,
-		     LP_AUTH_WAIT_SCRAM_FIRST, LP_AUTH_WAIT_SCRAM_FINAL, LP_AUTH_DONE };
+		     LP_AUTH_WAIT_SCRAM_FIRST, LP_AUTH_WAIT_SCRAM_FINAL, LP_AUTH_DONE,
+		     LP_AUTH_WAIT_QUERY /* auth_query running for this user */ };
+struct lp_authq_req;
 
 struct lp_client {
 	struct lp_io io;
@@ -75,6 +77,9 @@ struct lp_client {
 	bool scram_auth;                /* logged in with SCRAM: keys usable for pass-through */
 	struct lp_scram_server *scram;
 	uint8_t md5_salt[4];
+	struct lp_authq_req *authq_req;   /* waiting for this auth_query */
+	struct lp_list_node authq_node;
+	bool authq_done;                /* auth_query answered: user->authq_secret holds it */
 	int64_t connect_us, request_us, wait_start_us, last_active_us;
 	char addr[64];
 	int port;
@@ -101,6 +106,7 @@ struct lp_server {
 	bool release_pending;           /* release once flushed to the client */
 	bool ext_open;                  /* extended-protocol messages sent since the last Sync */
 	bool ready;                     /* login finished */
+	bool tls_answer_pending;        /* SSLRequest sent, 'S'/'N' not read yet */
 	int64_t connect_us, last_used_us, lifetime_us, request_us;
 	int64_t xact_start_us;          /* first query of the open transaction; 0: none */
 	/* login */
@@ -113,6 +119,8 @@ struct lp_server {
 	/* what to do when a pooler query finishes */
 	void (*internal_done)(struct lp_server *s, bool ok);
 	char internal_error[256];
+	/* DataRows of a pooler query, when its caller wants them (auth_query) */
+	void (*internal_row)(struct lp_server *s, const uint8_t *body, uint32_t len);
 	char pending_sql[512];          /* queued internal query after the current one */
 };
 
@@ -135,6 +143,9 @@ struct lp_user {
 	bool in_auth_file;
 	uint8_t scram_client_key[LP_SCRAM_KEY_LEN];
 	bool have_client_key;           /* learnt from a client's SCRAM proof */
+	char *authq_secret;             /* from auth_query; NULL: none (or unknown user) */
+	char *authq_db;                 /* the auth database that answered */
+	int64_t authq_until_us;         /* cache expiry of the answer */
 	int server_count;
 	int client_count;
 };
@@ -175,6 +186,7 @@ struct lp_pool {
 	/* snapshots taken at the last two stats_period boundaries, for the
 	 * averages (see stats.c) */
 	struct lp_pool_stats stats_newer, stats_older;
+	struct lp_authq_req *authq;     /* private pool of one auth_query, else NULL */
 };
 
 /* ---- instance-wide operations (instance.c) ---- */

@@ -22,6 +22,8 @@ static void db_conf_free(struct lp_db_conf *c)
 	free(c->user);
 	free(c->password);
 	free(c->auth_user);
+	free(c->auth_query);
+	free(c->auth_dbname);
 	free(c->connect_query);
 	free(c->client_encoding);
 	free(c->datestyle);
@@ -40,6 +42,8 @@ static void db_conf_copy(struct lp_db_conf *dst, const struct lp_db_conf *src)
 	dst->user = xstrdup(src->user);
 	dst->password = xstrdup(src->password);
 	dst->auth_user = xstrdup(src->auth_user);
+	dst->auth_query = xstrdup(src->auth_query);
+	dst->auth_dbname = xstrdup(src->auth_dbname);
 	dst->connect_query = xstrdup(src->connect_query);
 	dst->client_encoding = xstrdup(src->client_encoding);
 	dst->datestyle = xstrdup(src->datestyle);
@@ -155,6 +159,27 @@ struct lp_pool *lp_registry_get_pool(struct lp_instance *inst, struct lp_db *db,
 	pool_init(p, inst, db, user);
 	lp_list_append(&inst->pools, &p->node);
 	return p;
+}
+
+struct lp_pool *lp_registry_private_pool(struct lp_instance *inst, struct lp_db *db,
+					 struct lp_user *user)
+{
+	struct lp_pool *p = calloc(1, sizeof(*p));
+	if (!p)
+		return NULL;
+	pool_init(p, inst, db, user);
+	return p;
+}
+
+void lp_registry_free_private_pool(struct lp_pool *p)
+{
+	lp_params_clear(&p->welcome);
+	free(p);
+}
+
+const char *lp_user_secret(const struct lp_user *u)
+{
+	return u->in_auth_file ? u->secret : u->authq_secret;
 }
 
 static void pool_mark_reconnect(struct lp_instance *inst, struct lp_db *db)
@@ -280,6 +305,10 @@ void lp_registry_cleanup(struct lp_instance *inst)
 		if (u->secret)
 			memset(u->secret, 0, strlen(u->secret));
 		free(u->secret);
+		if (u->authq_secret)
+			memset(u->authq_secret, 0, strlen(u->authq_secret));
+		free(u->authq_secret);
+		free(u->authq_db);
 		free(u->name);
 		free(u);
 	}

@@ -15,6 +15,8 @@
 #include "auth/md5.h"
 #include "auth/scram.h"
 #include "core/log.h"
+#include "net/tls.h"
+#include "pool/auth_query.h"
 #include "pool/instance.h"
 #include "proto/proto.h"
 
@@ -82,6 +84,118 @@ static int send_msg(struct lp_server *s, struct lp_writer *w)
 
 static void resolved(const char *err, const struct sockaddr *sa, socklen_t len, int naddr,
 		     void *arg);
+static void connect_failed(struct lp_server *s, const char *why);
+
+/* The StartupMessage: only the database's own parameters, never a client's. */
+static int send_startup(struct lp_server *s)
+{
+	struct lp_pool *pool = s->pool;
+	const char *names[8], *values[8];
+	int n = 0;
+	const struct lp_db_conf *dc = &pool->db->conf;
+	names[n] = "user", values[n++] = sv_user(s);
+	names[n] = "database", values[n++] = dc->dbname ? dc->dbname : pool->db->name;
+	if (dc->client_encoding)
+		names[n] = "client_encoding", values[n++] = dc->client_encoding;
+	if (dc->datestyle)
+		names[n] = "DateStyle", values[n++] = dc->datestyle;
+	if (dc->timezone)
+		names[n] = "TimeZone", values[n++] = dc->timezone;
+	if (dc->application_name)
+		names[n] = "application_name", values[n++] = dc->application_name;
+	uint8_t buf[1024];
+	struct lp_writer w;
+	lp_wr_init(&w, buf, sizeof(buf));
+	lp_build_startup(&w, names, values, n);
+	if (send_msg(s, &w) < 0) {
+		/* A refused non-blocking connect surfaces here, on the first write. */
+		connect_failed(s, strerror(errno));
+		return -1;
+	}
+	lp_io_read_on(&s->io);
+	return 0;
+}
+
+/* ---- TLS to the server (server_tls_sslmode) ---- */
+
+/* As libpq: unix sockets never negotiate TLS. */
+static bool tls_wanted(const struct lp_server *s)
+{
+	const struct lp_db_conf *dc = &s->pool->db->conf;
+	return s->pool->inst->sec.server_tls && dc->host && dc->host[0] && dc->host[0] != '/';
+}
+
+static int tls_request(struct lp_server *s)
+{
+	/* SSLRequest: length 8, code 1234.5679 */
+	static const uint8_t req[8] = { 0, 0, 0, 8, 0x04, 0xd2, 0x16, 0x2f };
+	if (lp_io_send(&s->io, req, sizeof(req)) < 0) {
+		connect_failed(s, strerror(errno));
+		return -1;
+	}
+	s->tls_answer_pending = true;
+	lp_io_read_on(&s->io);
+	return 0;
+}
+
+static void server_tls_done(struct lp_io *io, const char *err)
+{
+	struct lp_server *s = io->owner;
+	if (err) {
+		char m[400];
+		snprintf(m, sizeof(m), "TLS connection to server failed: %s", err);
+		login_fail(s, "08006", m);
+		return;
+	}
+	if (lp_log_enabled(LP_LOG_DEBUG))
+		server_log(s, LP_LOG_DEBUG, lp_io_tls_version(io));
+	(void)send_startup(s);
+}
+
+/* The one-byte answer to our SSLRequest. */
+static void tls_answer(struct lp_server *s)
+{
+	struct lp_io *io = &s->io;
+	enum lp_sslmode mode = s->pool->inst->cfg.s.server_tls_sslmode;
+	char err[300];
+	int n = lp_io_fill(io);
+
+	if (n == -1) {
+		lp_io_trim(io);
+		return;
+	}
+	if (n <= 0) {
+		connect_failed(s, n == 0 ? "server closed the connection" : "server socket error");
+		return;
+	}
+	uint8_t ans = lp_io_parse_ptr(io)[0];
+	/* Bytes after the answer came in clear but would be read as if
+	 * protected (CVE-2021-23214): refuse them. */
+	if (lp_io_unparsed(io) > 1) {
+		login_fail(s, "08P01", "server sent unencrypted data after its answer to SSLRequest");
+		return;
+	}
+	lp_io_consume(io, 1);
+	s->tls_answer_pending = false;
+	if (ans == 'N') {
+		if (mode >= LP_SSLMODE_REQUIRE) {
+			login_fail(s, "08006", "server does not support SSL, but SSL was required");
+			return;
+		}
+		(void)send_startup(s);
+		return;
+	}
+	if (ans != 'S') {
+		login_fail(s, "08P01", "invalid answer to SSLRequest");
+		return;
+	}
+	const char *host = s->pool->db->conf.host;
+	if (lp_io_tls_connect(io, s->pool->inst->sec.server_tls, host,
+			      mode == LP_SSLMODE_VERIFY_FULL ? host : NULL, server_tls_done, err,
+			      sizeof(err)) < 0)
+		login_fail(s, "08006", err);
+}
+
 
 /*
  * The connection itself failed (refused, reset before any byte came back).
@@ -115,30 +229,8 @@ static void start_login(struct lp_server *s, const struct sockaddr *sa, socklen_
 	lp_io_init(&s->io, inst->base, fd, s, server_on_read, NULL);
 	memcpy(&s->peer, sa, len);     /* cancels go to the same address */
 	s->peer_len = len;
-
-	const char *names[8], *values[8];
-	int n = 0;
-	const struct lp_db_conf *dc = &s->pool->db->conf;
-	names[n] = "user", values[n++] = sv_user(s);
-	names[n] = "database", values[n++] = dc->dbname ? dc->dbname : s->pool->db->name;
-	if (dc->client_encoding)
-		names[n] = "client_encoding", values[n++] = dc->client_encoding;
-	if (dc->datestyle)
-		names[n] = "DateStyle", values[n++] = dc->datestyle;
-	if (dc->timezone)
-		names[n] = "TimeZone", values[n++] = dc->timezone;
-	if (dc->application_name)
-		names[n] = "application_name", values[n++] = dc->application_name;
-	uint8_t buf[1024];
-	struct lp_writer w;
-	lp_wr_init(&w, buf, sizeof(buf));
-	lp_build_startup(&w, names, values, n);
-	if (send_msg(s, &w) < 0) {
-		/* A refused non-blocking connect surfaces here, on the first write. */
-		connect_failed(s, strerror(errno));
+	if ((tls_wanted(s) ? tls_request(s) : send_startup(s)) < 0)
 		return;
-	}
-	lp_io_read_on(&s->io);
 	if (inst->cfg.s.log_connections)
 		server_log(s, LP_LOG_LOG, "new server connection");
 }
@@ -227,6 +319,8 @@ void lp_server_close(struct lp_server *s, const char *reason)
 	s->client = NULL;
 	lp_server_set_state(s, LP_SV_JUSTFREE);
 	lp_instance_schedule_reap(pool->inst);
+	if (pool->authq)
+		lp_authq_server_closed(s);
 	if (c) {
 		c->server = NULL;
 		lp_client_fail(c, "08006", "server connection closed: %s", reason);
@@ -311,7 +405,7 @@ static const char *server_password(const struct lp_server *s)
 	const struct lp_db_conf *dc = &s->pool->db->conf;
 	if (dc->password && dc->password[0])
 		return dc->password;
-	return s->pool->user->secret;
+	return lp_user_secret(s->pool->user);
 }
 
 static int login_fail(struct lp_server *s, const char *code, const char *msg)
@@ -534,6 +628,10 @@ static int internal_msg(struct lp_server *s, uint8_t type, const uint8_t *body, 
 	case 'G': case 'H': case 'W':
 		lp_server_close(s, "pooler query started COPY");
 		return -1;
+	case 'D':
+		if (s->internal_row)
+			s->internal_row(s, body, blen);
+		return 0;
 	default:
 		return 0;
 	}
@@ -733,6 +831,10 @@ static void server_on_read(struct lp_io *io, short what)
 
 	if (s->state == LP_SV_JUSTFREE)
 		return;
+	if (s->tls_answer_pending) {
+		tls_answer(s);
+		return;
+	}
 	/* Still waiting for the client socket to take our last bytes. */
 	if (s->client && s->client->io.flush_src == io)
 		return;

@@ -34,18 +34,6 @@ SERVICES = ["user_service", "chat_service", "ai_service", "discovery_service", "
 
 # ---------------------------------------------------------------- helpers
 
-def binary_knows(option, value):
-    """Whether this linkpool build accepts [pgbouncer] option (e.g. server_tls_*
-    before the TLS work is merged)."""
-    with open(os.path.join(os.environ.get("TMPDIR", "/tmp"), f"lp-probe-{os.getpid()}.ini"), "w") as f:
-        f.write(f"[pgbouncer]\n{option} = {value}\n")
-        path = f.name
-    try:
-        return subprocess.run([LINKPOOL_BIN, "--check", path], capture_output=True).returncode == 0
-    finally:
-        os.unlink(path)
-
-
 def binary_has(text):
     with open(LINKPOOL_BIN, "rb") as f:
         return text.encode() in f.read()
@@ -73,8 +61,6 @@ def startup(tmp_path, env_extra, *args, drop=(), timeout=30):
     for k in ("ASAN_OPTIONS", "UBSAN_OPTIONS"):
         if k in os.environ:
             env[k] = os.environ[k]
-    if not binary_knows("server_tls_sslmode", "require"):
-        env["LINKPOOL_SERVER_TLS_SSLMODE"] = ""  # see test_configmap_ini_passes_check
     env.update(env_extra)
     for k in drop:
         env.pop(k, None)
@@ -266,19 +252,8 @@ def test_configmap_ini_passes_check(tmp_path):
     env = dict(docs[("Secret", "pgbouncer-credentials")]["stringData"])
     env.update({k: v for k, v in cm.items() if "." not in k})
     env["LINKPOOL_TEMPLATE_DIR"] = str(tpl)
-    if binary_knows("server_tls_sslmode", cm["LINKPOOL_SERVER_TLS_SSLMODE"]):
-        r = startup(tmp_path, env, "--render-only")
-        assert r.returncode == 0, r.stderr
-    else:
-        # Until the TLS options are merged: the only complaint may be about them.
-        r = startup(tmp_path, env, "--render-only")
-        errors = [line for line in r.stderr.splitlines() if re.match(r"\S+:\d+: ", line)]
-        assert r.returncode != 0 and errors
-        assert all("server_tls_sslmode" in e for e in errors), errors
-        env["LINKPOOL_SERVER_TLS_SSLMODE"] = ""
-        r = startup(tmp_path, env, "--render-only")
-        assert r.returncode == 0, r.stderr
-        pytest.xfail("this linkpool has no server_tls_sslmode yet; the rest of the ConfigMap ini is valid")
+    r = startup(tmp_path, env, "--render-only")
+    assert r.returncode == 0, r.stderr
 
 
 def test_operations_doc_render_snippet(tmp_path):
@@ -288,8 +263,6 @@ def test_operations_doc_render_snippet(tmp_path):
     assert m, "snippet not found in docs/operations.md"
     snippet = m.group(1).replace("/tmp/lp-render", str(tmp_path / "render")).replace("build/linkpool", LINKPOOL_BIN)
     env = {"PATH": os.environ["PATH"]}
-    if not binary_knows("server_tls_sslmode", "require"):
-        env["LINKPOOL_SERVER_TLS_SSLMODE"] = ""
     r = subprocess.run(["bash", "-euo", "pipefail", "-c", snippet], cwd=REPO, env=env,
                        capture_output=True, text=True, timeout=60)
     assert r.returncode == 0, r.stderr
@@ -369,8 +342,6 @@ echo "$$ $*" > {record}
     fake.chmod(0o755)
     env = {"PATH": os.environ["PATH"], "LINKPOOL_BIN": str(fake), "POSTGRES_HOST": "127.0.0.1",
            "LINKPOOL_CONFIG_DIR": str(tmp_path / "etc"), **service_env()}
-    if not binary_knows("server_tls_sslmode", "require"):
-        env["LINKPOOL_SERVER_TLS_SSLMODE"] = ""
     p = subprocess.Popen(["bash", STARTUP], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     out, err = p.communicate(timeout=30)
     assert p.returncode == 0, err
@@ -394,7 +365,7 @@ def test_compose_postgres_init_and_startup_agree(pg, tmp_path):
         extra = dict(service_env("compose-"), POSTGRES_PORT=str(pg.port),
                      LINKPOOL_LISTEN_ADDR="127.0.0.1", LINKPOOL_LISTEN_PORT=str(port),
                      LINKPOOL_UNIX_SOCKET_DIR=str(tmp_path), LINKPOOL_METRICS_PORT="0",
-                     LINKPOOL_SERVER_TLS_SSLMODE="disable" if binary_knows("server_tls_sslmode", "disable") else "")
+                     LINKPOOL_SERVER_TLS_SSLMODE="disable")
         r = startup(tmp_path, extra, "--render-only")
         assert r.returncode == 0, r.stderr
         ul = (tmp_path / "etc" / "userlist.txt").read_text()

@@ -1,0 +1,59 @@
+/* TLS contexts and HBA rules of one configuration generation; see security.h. */
+#include "pool/security.h"
+
+#include <string.h>
+
+int lp_security_load(const struct lp_settings *s, struct lp_security *out, struct lp_diag *diag)
+{
+	struct lp_security n;
+	char err[512];
+
+	memset(&n, 0, sizeof(n));
+	if (s->client_tls_sslmode != LP_SSLMODE_DISABLE) {
+		struct lp_tls_params p = {
+			.ca_file = s->client_tls_ca_file, .cert_file = s->client_tls_cert_file,
+			.key_file = s->client_tls_key_file, .protocols = s->client_tls_protocols,
+			.ciphers = s->client_tls_ciphers,
+			.require_peer_cert = s->client_tls_sslmode >= LP_SSLMODE_VERIFY_CA,
+		};
+		n.client_tls = lp_tls_ctx_new(true, &p, err, sizeof(err));
+		if (!n.client_tls) {
+			lp_diag_add(diag, "client_tls_sslmode", 0, "%s", err);
+			goto fail;
+		}
+	}
+	if (s->server_tls_sslmode != LP_SSLMODE_DISABLE) {
+		struct lp_tls_params p = {
+			.ca_file = s->server_tls_ca_file, .cert_file = s->server_tls_cert_file,
+			.key_file = s->server_tls_key_file, .protocols = s->server_tls_protocols,
+			.ciphers = s->server_tls_ciphers,
+			.verify_peer = s->server_tls_sslmode >= LP_SSLMODE_VERIFY_CA,
+		};
+		n.server_tls = lp_tls_ctx_new(false, &p, err, sizeof(err));
+		if (!n.server_tls) {
+			lp_diag_add(diag, "server_tls_sslmode", 0, "%s", err);
+			goto fail;
+		}
+	}
+	if (s->auth_type == LP_AUTH_HBA) {
+		if (!s->auth_hba_file[0]) {
+			lp_diag_add(diag, "auth_hba_file", 0, "auth_type hba requires auth_hba_file");
+			goto fail;
+		}
+		if (lp_hba_load(s->auth_hba_file, &n.hba, diag) < 0)
+			goto fail;
+	}
+	*out = n;
+	return 0;
+fail:
+	lp_security_free(&n);
+	return -1;
+}
+
+void lp_security_free(struct lp_security *sec)
+{
+	lp_tls_ctx_free(sec->client_tls);
+	lp_tls_ctx_free(sec->server_tls);
+	lp_hba_free(&sec->hba);
+	memset(sec, 0, sizeof(*sec));
+}

@@ -1,0 +1,120 @@
+"""auth_user / auth_query: users missing from auth_file are looked up in
+PostgreSQL over a private connection; expired roles are refused; a hostile
+search_path in the client's startup packet has no effect on the lookup; the
+answer is cached for auth_query_cache_ttl and then asked again."""
+
+import time
+
+import psycopg
+import pytest
+
+import rawpg
+from conftest import wait_for
+
+AUTH_USER, AUTH_PW = "lp_auth", "auth-secret-9"
+
+
+@pytest.fixture(scope="module")
+def roles(pg):
+    pg.sql(f"DROP ROLE IF EXISTS {AUTH_USER}")
+    pg.sql(f"CREATE ROLE {AUTH_USER} LOGIN SUPERUSER PASSWORD '{AUTH_PW}'")
+    for r in ("aq_user", "aq_expired"):
+        with __import__("contextlib").suppress(Exception):
+            pg.sql(f"REVOKE ALL ON DATABASE testdb FROM {r}")
+    pg.sql("DROP ROLE IF EXISTS aq_user")
+    pg.sql("CREATE ROLE aq_user LOGIN PASSWORD 'aq-pass-1'")
+    pg.sql("DROP ROLE IF EXISTS aq_expired")
+    pg.sql("CREATE ROLE aq_expired LOGIN PASSWORD 'aq-pass-2' VALID UNTIL '2001-01-01'")
+    pg.sql("GRANT ALL ON DATABASE testdb TO aq_user, aq_expired")
+    yield
+    pg.sql("REVOKE ALL ON DATABASE testdb FROM aq_user, aq_expired")
+    for r in ("aq_user", "aq_expired", AUTH_USER):
+        pg.sql(f"DROP ROLE IF EXISTS {r}")
+
+
+def aq_lp(linkpool, databases=None, **ini):
+    base = {"auth_type": "scram-sha-256", "auth_user": AUTH_USER}
+    base.update(ini)
+    # only the auth user is in the auth_file: everyone else is looked up
+    return linkpool(base, databases=databases, userlist=[(AUTH_USER, AUTH_PW), ("admin", "admin-secret")])
+
+
+def dsn(lp, user, password, **extra):
+    return lp.dsn(user, "testdb", password, **extra)
+
+
+def test_auth_query_login(linkpool, roles):
+    lp = aq_lp(linkpool)
+    with psycopg.connect(dsn(lp, "aq_user", "aq-pass-1")) as conn:
+        assert conn.execute("SELECT current_user").fetchone() == ("aq_user",)
+    # md5 auth_type with a SCRAM verifier from the query: SCRAM is asked
+    c = lp.raw()
+    c.login("aq_user", "testdb", "aq-pass-1")
+    assert c.auth_requests[0] == 10
+
+
+def test_auth_query_wrong_unknown_expired_look_the_same(linkpool, roles):
+    lp = aq_lp(linkpool)
+    seen = {}
+    for user, pw in (("aq_user", "wrong"), ("no_such_user_x", "whatever"), ("aq_expired", "aq-pass-2")):
+        c = lp.raw()
+        with pytest.raises(rawpg.PgError) as ei:
+            c.login(user, "testdb", pw)
+        assert ei.value.sqlstate == "28P01"
+        assert ei.value.message == f'password authentication failed for user "{user}"'
+        seen[user] = c.auth_requests
+    # the same exchange for all three: a SCRAM challenge, then the refusal
+    assert seen["aq_user"] == seen["no_such_user_x"] == seen["aq_expired"] == [10, 11]
+    # the auth user's own credentials never log anyone else in (CVE-2015-6817)
+    with pytest.raises(psycopg.OperationalError, match="password authentication failed"):
+        psycopg.connect(dsn(lp, "no_such_user_x", AUTH_PW))
+
+
+def test_auth_query_hostile_search_path(linkpool, pg, roles):
+    # An unqualified query would find evil.pg_shadow first on the client's path.
+    pg.sql("DROP SCHEMA IF EXISTS evil CASCADE", db="testdb")
+    pg.sql("CREATE SCHEMA evil", db="testdb")
+    pg.sql("CREATE VIEW evil.pg_shadow AS SELECT 'aq_user'::name AS usename, 'evil-pass'::text AS passwd",
+           db="testdb")
+    pg.sql("GRANT USAGE ON SCHEMA evil TO PUBLIC; GRANT SELECT ON evil.pg_shadow TO PUBLIC", db="testdb")
+    try:
+        lp = aq_lp(linkpool, auth_query="SELECT usename, passwd FROM pg_shadow WHERE usename = $1",
+                   track_extra_parameters="IntervalStyle, search_path")
+        c = lp.raw()
+        with pytest.raises(rawpg.PgError):
+            c.login("aq_user", "testdb", "evil-pass", search_path="evil,pg_catalog")
+        c = lp.raw()
+        c.login("aq_user", "testdb", "aq-pass-1", search_path="evil,pg_catalog")
+        assert "evil" in c.run("SHOW search_path")[0][0][0]   # the client still got its value
+    finally:
+        pg.sql("DROP SCHEMA IF EXISTS evil CASCADE", db="testdb")
+
+
+def test_auth_query_cache_hit_and_expiry(linkpool, pg, roles):
+    lp = aq_lp(linkpool, auth_query_cache_ttl="2")
+    with psycopg.connect(dsn(lp, "aq_user", "aq-pass-1")) as conn:
+        conn.execute("SELECT 1")
+    pg.sql("ALTER ROLE aq_user PASSWORD 'aq-pass-new'")
+    try:
+        # within the TTL the cached verifier answers: no new query
+        with psycopg.connect(dsn(lp, "aq_user", "aq-pass-1")) as conn:
+            conn.execute("SELECT 1")
+        time.sleep(2.2)
+        # expired: asked again, the new password is the one that works
+        with pytest.raises(psycopg.OperationalError, match="password authentication failed"):
+            psycopg.connect(dsn(lp, "aq_user", "aq-pass-1"))
+        with psycopg.connect(dsn(lp, "aq_user", "aq-pass-new")) as conn:
+            conn.execute("SELECT 1")
+    finally:
+        pg.sql("ALTER ROLE aq_user PASSWORD 'aq-pass-1'")
+
+
+def test_auth_query_per_database_and_bad_auth_user(linkpool, pg, roles):
+    lp = aq_lp(linkpool, auth_user="nobody_here",
+               databases={"testdb": pg.db_entry("testdb", auth_user=AUTH_USER)})
+    with psycopg.connect(dsn(lp, "aq_user", "aq-pass-1")) as conn:
+        assert conn.execute("SELECT 1").fetchone() == (1,)
+    # otherdb uses the global auth_user, which cannot log in: refused, no hang
+    with pytest.raises(psycopg.OperationalError, match="password authentication failed"):
+        psycopg.connect(lp.dsn("aq_user", "otherdb", "aq-pass-1"))
+    lp.wait_log("auth_query: login as nobody_here")
