@@ -17,6 +17,7 @@
 #include "core/log.h"
 #include "net/listen.h"
 #include "pool/client_auth.h"
+#include "pool/exporter.h"
 #include "pool/instance.h"
 
 int64_t lp_now_us(void)
@@ -209,6 +210,7 @@ int lp_instance_reload(struct lp_instance *inst)
 	if (lp_log_configure(&ls) < 0)
 		lp_log_error("cannot open logfile %s: %s", ls.logfile, strerror(errno));
 	lp_registry_apply(inst);
+	lp_exporter_apply(inst);
 	struct lp_list_node *pn, *pt;
 	lp_list_foreach_safe(&inst->pools, pn, pt)
 		lp_link_dispatch(lp_container_of(pn, struct lp_pool, node));
@@ -359,6 +361,7 @@ void lp_instance_cleanup(struct lp_instance *inst)
 				lp_server_close(lp_container_of(n, struct lp_server, node), "shutdown");
 	}
 	reap(inst);
+	lp_exporter_stop(inst);
 	lp_registry_cleanup(inst);
 	if (inst->janitor_ev)
 		event_free(inst->janitor_ev);

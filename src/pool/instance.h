@@ -64,6 +64,9 @@ struct lp_instance {
 	struct event *sig_ev[8];
 	int64_t started_us;
 	int64_t last_stats_us;
+
+	struct lp_metrics metrics;      /* process-wide counters (src/metrics) */
+	struct lp_exporter *exporter;   /* the /metrics endpoint, or NULL (pool/exporter.c) */
 };
 
 /* instance.c */

@@ -17,6 +17,7 @@
 #include "auth/userlist.h"
 #include "config/config.h"
 #include "core/list.h"
+#include "metrics/metrics.h"
 #include "net/io.h"
 
 struct lp_instance;
@@ -96,6 +97,7 @@ struct lp_server {
 	bool ext_open;                  /* extended-protocol messages sent since the last Sync */
 	bool ready;                     /* login finished */
 	int64_t connect_us, last_used_us, lifetime_us, request_us;
+	int64_t xact_start_us;          /* first query of the open transaction, 0 outside */
 	/* login */
 	struct lp_scram_client *scram;
 	int login_step;
@@ -114,6 +116,8 @@ struct lp_db {
 	bool paused, disabled;
 	int server_count;               /* for max_db_connections */
 	int client_count;
+	struct lp_db_metrics metrics;   /* histograms and counters for /metrics */
+	size_t metrics_slot;            /* scratch index of the exporter, set per scrape */
 };
 
 struct lp_user {
