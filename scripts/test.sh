@@ -47,7 +47,7 @@ die_stage() { # a stage that later stages depend on failed
 # ---------------------------------------------------------------- packages
 PKGS=(build-essential meson ninja-build pkg-config libevent-dev libssl-dev
 	libcmocka-dev clang libclang-rt-14-dev postgresql-15 postgresql-client-15
-	python3-pytest python3-psycopg)
+	python3-pytest python3-psycopg python3-yaml prometheus curl)
 
 stop_system_services() {
 	# We run our own throwaway clusters; a packaged service would only hold
