@@ -52,7 +52,7 @@ PKGS=(build-essential meson ninja-build pkg-config libevent-dev libssl-dev
 stop_system_services() {
 	# We run our own throwaway clusters; a packaged service would only hold
 	# ports and memory.
-	for svc in postgresql pgbouncer; do
+	for svc in postgresql pgbouncer prometheus; do
 		if [ -e "/etc/init.d/$svc" ] || systemctl list-unit-files "$svc.service" >/dev/null 2>&1; then
 			if command -v systemctl >/dev/null && [ -d /run/systemd/system ]; then
 				systemctl stop "$svc" >/dev/null 2>&1 || true
