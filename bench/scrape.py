@@ -110,7 +110,7 @@ def measure(port, label):
 
 
 def main():
-    raise_fd_limit(CLIENTS * 2)
+    raise_fd_limit(CLIENTS)  # each process (this one, linkpool) holds one end
     pg = conftest.PgCluster()
     lp = None
     socks = []

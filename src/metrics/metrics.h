@@ -155,6 +155,12 @@ struct lp_proc_stats {
 	uint64_t cpu_user_us, cpu_system_us;
 	double start_time_s;            /* since the epoch */
 };
-void lp_proc_stats_read(struct lp_proc_stats *ps);
+/* Scratch memory kept by the caller between reads (starts zeroed). */
+struct lp_proc_scratch {
+	void *pfd;
+	size_t cap;
+};
+void lp_proc_stats_read(struct lp_proc_stats *ps, struct lp_proc_scratch *scratch);
+void lp_proc_scratch_cleanup(struct lp_proc_scratch *scratch);
 
 #endif

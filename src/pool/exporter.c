@@ -34,6 +34,7 @@ struct lp_exporter {
 	struct lp_pool_stats *sums;     /* per database scratch, indexed by slot */
 	size_t sums_cap;
 	char probe[512];                /* the /healthz and /readyz body */
+	struct lp_proc_scratch proc;    /* for counting descriptors */
 };
 
 /* ---- /metrics ---- */
@@ -323,7 +324,7 @@ static void render_histograms(struct lp_instance *inst, struct lp_expo *e)
 	}
 }
 
-static void render_linkpool(struct lp_instance *inst, const struct lp_exporter *ex,
+static void render_linkpool(struct lp_instance *inst, struct lp_exporter *ex,
 			    struct lp_expo *e)
 {
 	const struct lp_metrics *m = &inst->metrics;
@@ -396,7 +397,7 @@ static void render_linkpool(struct lp_instance *inst, const struct lp_exporter *
 	render_histograms(inst, e);
 
 	struct lp_proc_stats ps;
-	lp_proc_stats_read(&ps);
+	lp_proc_stats_read(&ps, &ex->proc);
 	if (ps.ok) {
 		lp_expo_family(e, "linkpool_process_cpu_seconds_total", LP_EXPO_COUNTER,
 			       "User and system CPU time of the process.");
@@ -576,6 +577,7 @@ void lp_exporter_stop(struct lp_instance *inst)
 		return;
 	lp_http_server_free(ex->http);
 	lp_expo_cleanup(&ex->page);
+	lp_proc_scratch_cleanup(&ex->proc);
 	free(ex->sums);
 	free(ex->addr);
 	free(ex);
