@@ -48,6 +48,7 @@ struct lp_http_server {
 	int nlisten;
 	int lfd[LP_HTTP_MAX_LISTENERS];
 	struct event lev[LP_HTTP_MAX_LISTENERS];
+	struct event resume_ev;         /* re-arms the listeners after EMFILE */
 	int active;
 	struct lp_http_stats stats;
 	struct conn conns[LP_HTTP_MAX_CONNS];
@@ -345,12 +346,30 @@ static void conn_cb(evutil_socket_t fd, short what, void *arg)
 		conn_free(c);
 }
 
+static void resume_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct lp_http_server *srv = arg;
+	(void)fd;
+	(void)what;
+	for (int i = 0; i < srv->nlisten; i++)
+		event_add(&srv->lev[i], NULL);
+}
+
 static void accept_cb(evutil_socket_t lfd, short what, void *arg)
 {
 	struct lp_http_server *srv = arg;
 	(void)what;
 	for (int i = 0; i < ACCEPT_BATCH; i++) {
 		int fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd < 0 && (errno == EMFILE || errno == ENFILE)) {
+			/* Out of descriptors: a level-triggered listener would
+			 * spin. Stop accepting for a second. */
+			struct timeval tv = { 1, 0 };
+			for (int k = 0; k < srv->nlisten; k++)
+				event_del(&srv->lev[k]);
+			evtimer_add(&srv->resume_ev, &tv);
+			return;
+		}
 		if (fd < 0)
 			return;
 		struct conn *c = NULL;
@@ -396,6 +415,7 @@ struct lp_http_server *lp_http_server_new(struct event_base *base, const char *a
 		return NULL;
 	}
 	srv->nlisten = n;
+	evtimer_assign(&srv->resume_ev, base, resume_cb, srv);
 	for (int i = 0; i < n; i++) {
 		event_assign(&srv->lev[i], base, srv->lfd[i], EV_READ | EV_PERSIST, accept_cb, srv);
 		event_add(&srv->lev[i], NULL);
@@ -407,6 +427,7 @@ void lp_http_server_free(struct lp_http_server *srv)
 {
 	if (!srv)
 		return;
+	event_del(&srv->resume_ev);
 	for (int i = 0; i < srv->nlisten; i++) {
 		event_del(&srv->lev[i]);
 		close(srv->lfd[i]);
