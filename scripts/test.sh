@@ -47,12 +47,12 @@ die_stage() { # a stage that later stages depend on failed
 # ---------------------------------------------------------------- packages
 PKGS=(build-essential meson ninja-build pkg-config libevent-dev libssl-dev
 	libcmocka-dev clang libclang-rt-14-dev postgresql-15 postgresql-client-15
-	python3-pytest python3-psycopg python3-yaml shellcheck)
+	python3-pytest python3-psycopg python3-yaml shellcheck prometheus curl)
 
 stop_system_services() {
 	# We run our own throwaway clusters; a packaged service would only hold
 	# ports and memory.
-	for svc in postgresql pgbouncer; do
+	for svc in postgresql pgbouncer prometheus; do
 		if [ -e "/etc/init.d/$svc" ] || systemctl list-unit-files "$svc.service" >/dev/null 2>&1; then
 			if command -v systemctl >/dev/null && [ -d /run/systemd/system ]; then
 				systemctl stop "$svc" >/dev/null 2>&1 || true

@@ -17,6 +17,7 @@
 
 #include "core/log.h"
 #include "net/io.h"
+#include "pool/exporter.h"
 #include "pool/instance.h"
 
 static void usage(FILE *f)
@@ -238,6 +239,7 @@ int main(int argc, char **argv)
 	}
 	if (lp_instance_listen(&inst) < 0)
 		goto out_inst;
+	lp_exporter_apply(&inst);
 	if (o.user && drop_privileges(o.user) < 0)
 		goto out_inst;
 	if (o.daemon && daemonize() < 0) {

@@ -164,10 +164,12 @@ static const struct lp_option options[] = {
 	    "TCP_USER_TIMEOUT; a plain number is milliseconds as in PgBouncer; 0: OS default."),
 	OPT(dns_max_ttl, TIME, "15", 0, 86400, true, "How long a DNS lookup result is cached."),
 
-	OPT(metrics_listen_addr, STR, "127.0.0.1", 0, 0, false,
-	    "Address of the Prometheus /metrics HTTP endpoint (linkpool only)."),
-	OPT(metrics_port, INT, "9127", 0, 65535, false,
-	    "Port of the /metrics HTTP endpoint; 0 disables it (linkpool only)."),
+	OPT(metrics_listen_addr, STR, "127.0.0.1", 0, 0, true,
+	    "Comma-separated addresses (or `*` for all) of the HTTP endpoint serving "
+	    "/metrics, /healthz and /readyz (linkpool only). A reload rebinds it."),
+	OPT(metrics_port, INT, "9127", 0, 65535, true,
+	    "Port of the /metrics, /healthz and /readyz HTTP endpoint; 0 disables it "
+	    "(linkpool only). A reload rebinds it."),
 };
 
 #define NOPTIONS (sizeof(options) / sizeof(options[0]))

@@ -90,6 +90,7 @@ void lp_client_accept(struct lp_instance *inst, int fd, const struct sockaddr *s
 	inst->client_count++;
 	lp_client_set_state(c, LP_CL_LOGIN);
 	if (inst->client_count > inst->cfg.s.max_client_conn) {
+		lp_metrics_max_client_conn(&inst->metrics);
 		lp_client_fail(c, "53300", "no more connections allowed (max_client_conn)");
 		return;
 	}
@@ -146,6 +147,8 @@ void lp_client_fail(struct lp_client *c, const char *sqlstate, const char *fmt, 
 	va_end(ap);
 	if (c->inst->cfg.s.log_pooler_errors)
 		lp_client_log(c, LP_LOG_WARNING, "pooler error: %s", msg);
+	if (!c->startup_done)
+		lp_metrics_login_failed(&c->inst->metrics, c->auth == LP_AUTH_DONE, sqlstate, msg);
 	lp_wr_init(&w, buf, sizeof(buf));
 	lp_build_error(&w, "FATAL", sqlstate, msg);
 	if (!w.overflow)
@@ -308,6 +311,7 @@ static int handle_startup(struct lp_client *c, struct lp_startup *su)
 static void handle_cancel(struct lp_client *c, const struct lp_startup *su)
 {
 	struct lp_client *target = lp_cancel_find(c->inst, su->cancel_pid, su->cancel_key);
+	lp_metrics_cancel_request(&c->inst->metrics, target != NULL);
 	if (target && target->server && target->server->ready)
 		lp_server_send_cancel(target->server);
 	lp_client_close(c, target ? "cancel request forwarded" : "cancel request with unknown key");
@@ -336,6 +340,7 @@ static int login_process(struct lp_client *c)
 				return 1;
 			}
 			if (rc != LP_PROTO_OK) {
+				lp_metrics_protocol_error(&c->inst->metrics, LP_PE_CLIENT);
 				lp_client_fail(c, "08P01", "%s", err ? err : "invalid startup packet");
 				return -1;
 			}
@@ -374,12 +379,14 @@ static int login_process(struct lp_client *c)
 		if (rc == LP_PROTO_INCOMPLETE)
 			return 1;
 		if (rc != LP_PROTO_OK) {
+			lp_metrics_protocol_error(&c->inst->metrics, LP_PE_CLIENT);
 			lp_client_fail(c, "08P01", "%s", err);
 			return -1;
 		}
 		if (avail < h.len + 1u)
 			return 1;
 		if (h.type != 'p') {
+			lp_metrics_protocol_error(&c->inst->metrics, LP_PE_CLIENT);
 			lp_client_fail(c, "08P01", "expected a password message, got '%c'",
 				       h.type >= 32 && h.type < 127 ? h.type : '?');
 			return -1;
@@ -432,10 +439,12 @@ static int active_process(struct lp_client *c)
 		if (rc == LP_PROTO_INCOMPLETE)
 			return 1;
 		if (rc != LP_PROTO_OK) {
+			lp_metrics_protocol_error(&c->inst->metrics, LP_PE_CLIENT);
 			lp_client_fail(c, "08P01", "%s", err);
 			return -1;
 		}
 		if (!valid_client_type(h.type)) {
+			lp_metrics_protocol_error(&c->inst->metrics, LP_PE_CLIENT);
 			lp_client_fail(c, "08P01", "invalid message type from client: 0x%02x", h.type);
 			return -1;
 		}
@@ -573,8 +582,10 @@ static void client_on_read(struct lp_io *io, short what)
 		}
 		if (n == 0)
 			lp_client_close(c, "client disconnected");
-		else if (n == -3)
+		else if (n == -3) {
+			lp_metrics_protocol_error(&c->inst->metrics, LP_PE_CLIENT);
 			lp_client_fail(c, "08P01", "message framing broken");
+		}
 		else
 			lp_client_close(c, "client socket error");
 		return;

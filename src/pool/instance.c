@@ -18,6 +18,7 @@
 #include "net/listen.h"
 #include "pool/auth_query.h"
 #include "pool/client_auth.h"
+#include "pool/exporter.h"
 #include "pool/instance.h"
 
 int64_t lp_now_us(void)
@@ -236,6 +237,7 @@ int lp_instance_reload(struct lp_instance *inst)
 	if (lp_log_configure(&ls) < 0)
 		lp_log_error("cannot open logfile %s: %s", ls.logfile, strerror(errno));
 	lp_registry_apply(inst);
+	lp_exporter_apply(inst);
 	struct lp_list_node *pn, *pt;
 	lp_list_foreach_safe(&inst->pools, pn, pt)
 		lp_link_dispatch(lp_container_of(pn, struct lp_pool, node));
@@ -401,6 +403,7 @@ void lp_instance_cleanup(struct lp_instance *inst)
 	}
 	reap(inst);
 	lp_authq_cleanup(inst);
+	lp_exporter_stop(inst);
 	lp_registry_cleanup(inst);
 	if (inst->janitor_ev)
 		event_free(inst->janitor_ev);

@@ -71,6 +71,9 @@ struct lp_instance {
 	int64_t started_us;
 	int64_t last_stats_us;          /* last stats_period boundary */
 	int64_t prev_stats_us;          /* the one before: averages span from it */
+
+	struct lp_metrics metrics;      /* process-wide counters (src/metrics) */
+	struct lp_exporter *exporter;   /* the /metrics endpoint, or NULL (pool/exporter.c) */
 };
 
 /* instance.c */

@@ -255,10 +255,12 @@ static void assign(struct lp_client *c, struct lp_server *s)
 	lp_client_set_state(c, LP_CL_ACTIVE);
 	pool->stats.server_assignments++;
 	if (c->wait_start_us) {
+		lp_metrics_wait(&pool->db->metrics, now - c->wait_start_us);
 		pool->stats.wait_time_us += (uint64_t)(now - c->wait_start_us);
 		c->wait_start_us = 0;
 	}
 	s->request_us = now;
+	s->xact_start_us = 0;
 	if (st->server_check_query[0] && st->server_check_delay >= 0 &&
 	    now - s->last_used_us > st->server_check_delay) {
 		lp_server_internal(s, st->server_check_query, check_done);

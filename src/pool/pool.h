@@ -18,6 +18,7 @@
 #include "auth/userlist.h"
 #include "config/config.h"
 #include "core/list.h"
+#include "metrics/metrics.h"
 #include "net/dns.h"
 #include "net/io.h"
 
@@ -133,6 +134,8 @@ struct lp_db {
 	bool paused, disabled;
 	int server_count;               /* for max_db_connections */
 	int client_count;
+	struct lp_db_metrics metrics;   /* histograms and counters for /metrics */
+	size_t metrics_slot;            /* scratch index of the exporter, set per scrape */
 };
 
 struct lp_user {

@@ -268,6 +268,7 @@ struct lp_server *lp_server_connect(struct lp_pool *pool)
 	s->lifetime_us = life - (life > 0 ? (int64_t)(random() % (life / 10 + 1)) : 0);
 	pool->db->server_count++;
 	pool->user->server_count++;
+	lp_metrics_server_opened(&pool->db->metrics);
 	lp_server_set_state(s, LP_SV_LOGIN);
 
 	struct sockaddr_un sun;
@@ -312,6 +313,7 @@ void lp_server_close(struct lp_server *s, const char *reason)
 		snprintf(msg, sizeof(msg), "closing because: %s", reason);
 		server_log(s, LP_LOG_LOG, msg);
 	}
+	lp_metrics_server_closed(&pool->inst->metrics, &pool->db->metrics, reason);
 	lp_io_close(&s->io);
 	pool->db->server_count--;
 	pool->user->server_count--;
@@ -771,12 +773,14 @@ static int server_process(struct lp_server *s)
 				s->expect_rfq--;
 			pool->stats.query_count++;
 			if (s->request_us) {
+				lp_metrics_query(&pool->db->metrics, now - s->request_us);
 				pool->stats.query_time_us += (uint64_t)(now - s->request_us);
 				s->request_us = 0;
 			}
 			if (st == 'I') {
 				pool->stats.xact_count++;
 				if (s->xact_start_us) {
+					lp_metrics_xact(&pool->db->metrics, now - s->xact_start_us);
 					pool->stats.xact_time_us += (uint64_t)(now - s->xact_start_us);
 					s->xact_start_us = 0;
 				}

@@ -298,6 +298,7 @@ class Linkpool:
         self.sockdir = sockdir
         self.host = "127.0.0.1"
         self.port = free_port()
+        self.metrics_port = free_port()  # never the shared default 9127
         self.ini_path = os.path.join(workdir, "linkpool.ini")
         self.userlist_path = os.path.join(workdir, "userlist.txt")
         self.logfile = os.path.join(workdir, "linkpool.log")
@@ -321,6 +322,8 @@ class Linkpool:
             "default_pool_size": "10",
             "max_client_conn": "200",
             "server_reset_query": "DISCARD ALL",
+            "metrics_listen_addr": "127.0.0.1",
+            "metrics_port": str(self.metrics_port),
         }
         self.databases = {
             "testdb": pg.db_entry("testdb"),
@@ -469,6 +472,17 @@ class Linkpool:
         c = self.raw(timeout)
         c.login(user, db, password)
         return c
+
+    def http_get(self, path, timeout=5.0, method="GET"):
+        """(status, headers dict, body bytes) from the metrics endpoint."""
+        import http.client
+        conn = http.client.HTTPConnection("127.0.0.1", int(self.ini["metrics_port"]), timeout=timeout)
+        try:
+            conn.request(method, path)
+            r = conn.getresponse()
+            return r.status, {k.lower(): v for k, v in r.getheaders()}, r.read()
+        finally:
+            conn.close()
 
     def admin(self, sql):
         """Runs sql on the admin console (database 'pgbouncer', user admin)."""
