@@ -237,6 +237,16 @@ int main(int argc, char **argv)
 		lp_log_fatal("initialisation failed");
 		goto out_cfg;
 	}
+	/* Before the sockets open: a SIGHUP sent as soon as the port answers
+	 * must reload, not kill us with the default action. */
+	static const int sigs[] = { SIGHUP, SIGTERM, SIGINT, SIGQUIT, SIGUSR1, SIGUSR2 };
+	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++) {
+		inst.sig_ev[i] = evsignal_new(inst.base, sigs[i], on_signal, &inst);
+		if (!inst.sig_ev[i] || event_add(inst.sig_ev[i], NULL) < 0) {
+			lp_log_fatal("cannot install signal handlers");
+			goto out_inst;
+		}
+	}
 	if (lp_instance_listen(&inst) < 0)
 		goto out_inst;
 	lp_exporter_apply(&inst);
@@ -252,20 +262,11 @@ int main(int argc, char **argv)
 		lp_log_fatal("cannot write pidfile %s: %s", inst.cfg.s.pidfile, strerror(errno));
 		goto out_inst;
 	}
-	static const int sigs[] = { SIGHUP, SIGTERM, SIGINT, SIGQUIT, SIGUSR1, SIGUSR2 };
-	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++) {
-		inst.sig_ev[i] = evsignal_new(inst.base, sigs[i], on_signal, &inst);
-		if (!inst.sig_ev[i] || event_add(inst.sig_ev[i], NULL) < 0) {
-			lp_log_fatal("cannot install signal handlers");
-			goto out_pid;
-		}
-	}
 	lp_janitor_start(&inst);
 	lp_log_info("linkpool %s started (pid %d)", LP_VERSION, (int)getpid());
 	event_base_dispatch(inst.base);
 	lp_log_info("shutting down");
 	rc = 0;
-out_pid:
 	if (inst.cfg.s.pidfile[0])
 		(void)unlink(inst.cfg.s.pidfile);
 out_inst:
