@@ -7,6 +7,7 @@
  * with the client's tracked parameters set on it.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/log.h"
@@ -168,39 +169,80 @@ void lp_link_login_failed(struct lp_pool *pool, const char *sqlstate, const char
 
 static void assigned_sync_done(struct lp_server *s, bool ok);
 
-/* Builds the SET commands that give the server the client's parameters. */
-static size_t build_param_sync(const struct lp_client *c, const struct lp_server *s,
-			       char *out, size_t cap)
+static size_t put_text(char *out, const char *t)
 {
-	size_t len = 0;
-	out[0] = '\0';
-	for (int i = 0; i < c->params.n; i++) {
-		const char *want = c->params.value[i];
-		const char *have = lp_params_get(&s->params, c->params.name[i]);
-		if (have && strcmp(have, want) == 0)
-			continue;
-		/* E'' quoting works whatever standard_conforming_strings says. */
-		char q[300];
-		size_t qi = 0;
-		for (const char *p = want; *p && qi + 3 < sizeof(q); p++) {
-			if (*p == '\'' || *p == '\\')
-				q[qi++] = *p;
-			q[qi++] = *p;
-		}
-		q[qi] = '\0';
-		int n = snprintf(out + len, cap - len, "SET %s = E'%s';", c->params.name[i], q);
-		if (n < 0 || (size_t)n >= cap - len)
-			break;
-		len += (size_t)n;
+	size_t n = strlen(t);
+	memcpy(out, t, n);
+	return n;
+}
+
+/* Appends v as an E'' literal (works whatever standard_conforming_strings
+ * says); the caller sized out for the worst case, every byte doubled. */
+static size_t put_literal(char *out, const char *v)
+{
+	size_t n = 0;
+	out[n++] = 'E';
+	out[n++] = '\'';
+	for (; *v; v++) {
+		if (*v == '\'' || *v == '\\')
+			out[n++] = *v;
+		out[n++] = *v;
 	}
-	return len;
+	out[n++] = '\'';
+	return n;
+}
+
+/*
+ * The query that gives the server the client's parameters, or NULL when
+ * they already match (*err false) or memory ran out (*err true).
+ * set_config() parses a value as the config file would, so a list such as
+ * search_path = 'a, b' keeps its meaning, which SET 'a, b' would not.
+ */
+static char *build_param_sync(const struct lp_client *c, const struct lp_server *s, bool *err)
+{
+	size_t cap = 1;
+	int todo = 0;
+	*err = false;
+	for (int i = 0; i < c->params.n; i++) {
+		const char *have = lp_params_get(&s->params, c->params.name[i]);
+		if (have && strcmp(have, c->params.value[i]) == 0)
+			continue;
+		cap += 64 + 2 * (strlen(c->params.name[i]) + strlen(c->params.value[i]));
+		todo++;
+	}
+	if (todo == 0)
+		return NULL;
+	char *sql = malloc(cap);
+	if (!sql) {
+		*err = true;
+		return NULL;
+	}
+	size_t len = 0;
+	for (int i = 0; i < c->params.n; i++) {
+		const char *have = lp_params_get(&s->params, c->params.name[i]);
+		if (have && strcmp(have, c->params.value[i]) == 0)
+			continue;
+		len += put_text(sql + len, "SELECT pg_catalog.set_config(");
+		len += put_literal(sql + len, c->params.name[i]);
+		sql[len++] = ',';
+		len += put_literal(sql + len, c->params.value[i]);
+		len += put_text(sql + len, ", false);");
+	}
+	sql[len] = '\0';
+	return sql;
 }
 
 static void start_param_sync(struct lp_server *s)
 {
-	char sql[sizeof(s->pending_sql)];
-	if (s->client && build_param_sync(s->client, s, sql, sizeof(sql)) > 0) {
+	bool err = false;
+	char *sql = s->client ? build_param_sync(s->client, s, &err) : NULL;
+	if (sql) {
 		lp_server_internal(s, sql, assigned_sync_done);
+		free(sql);
+		return;
+	}
+	if (err) {
+		lp_client_fail(s->client, "53200", "out of memory");
 		return;
 	}
 	lp_server_set_state(s, LP_SV_ACTIVE);
@@ -220,6 +262,11 @@ static void assigned_sync_done(struct lp_server *s, bool ok)
 		}
 		return;
 	}
+	/* Parameters the server does not report (search_path, say) are
+	 * remembered here, so the next client with the same value costs no
+	 * query. */
+	if (c)
+		lp_params_copy(&s->params, &c->params);
 	lp_server_set_state(s, LP_SV_ACTIVE);
 	if (c)
 		lp_client_server_ready(c);

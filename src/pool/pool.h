@@ -122,7 +122,6 @@ struct lp_server {
 	char internal_error[256];
 	/* DataRows of a pooler query, when its caller wants them (auth_query) */
 	void (*internal_row)(struct lp_server *s, const uint8_t *body, uint32_t len);
-	char pending_sql[512];          /* queued internal query after the current one */
 };
 
 struct lp_db {

@@ -383,15 +383,20 @@ void lp_server_send_cancel(struct lp_server *s)
 void lp_server_internal(struct lp_server *s, const char *sql,
 			void (*done)(struct lp_server *s, bool ok))
 {
-	uint8_t buf[1200];
+	uint8_t small[1200];
+	size_t need = strlen(sql) + 6;
+	uint8_t *buf = need <= sizeof(small) ? small : malloc(need);
 	struct lp_writer w;
 
 	lp_server_set_state(s, LP_SV_INTERNAL);
 	s->internal_done = done;
 	s->internal_error[0] = '\0';
-	lp_wr_init(&w, buf, sizeof(buf));
+	lp_wr_init(&w, buf ? buf : small, buf ? need : sizeof(small));
 	lp_build_query(&w, sql);
-	if (send_msg(s, &w) < 0) {
+	int rc = send_msg(s, &w);
+	if (buf != small)
+		free(buf);
+	if (rc < 0) {
 		s->internal_done = NULL;
 		snprintf(s->internal_error, sizeof(s->internal_error), "could not send query");
 		done(s, false);

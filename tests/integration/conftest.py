@@ -466,11 +466,12 @@ class Linkpool:
         self._conns.append(c)
         return c
 
-    def raw_login(self, user="scram_user", db="testdb", password=None, timeout=5.0):
+    def raw_login(self, user="scram_user", db="testdb", password=None, timeout=5.0, **params):
+        """A logged-in rawpg connection; params go into the startup packet."""
         if password is None:
             password = PASSWORDS.get(user, LP_ONLY_PASSWORDS.get(user, ""))
         c = self.raw(timeout)
-        c.login(user, db, password)
+        c.login(user, db, password, **params)
         return c
 
     def http_get(self, path, timeout=5.0, method="GET"):

@@ -101,3 +101,21 @@ def test_session_mode_set_survives(linkpool):
     with lp.connect() as conn:
         assert conn.execute("SHOW work_mem").fetchone()[0] == "4MB"
         assert conn.execute("SHOW DateStyle").fetchone()[0] == "ISO, MDY"
+
+
+def test_tracked_list_parameter_and_long_value(linkpool, pg):
+    """A tracked list parameter keeps its list meaning on every server
+    (search_path = 'a,b' is two schemas, not one named "a,b"), and a long
+    value is applied whole, never truncated."""
+    pg.sql("CREATE SCHEMA IF NOT EXISTS s_one; CREATE SCHEMA IF NOT EXISTS s_two; "
+           "GRANT USAGE ON SCHEMA s_one, s_two TO PUBLIC", db="testdb")
+    lp = linkpool({"pool_mode": "transaction", "default_pool_size": "1",
+                   "track_extra_parameters": "search_path"})
+    extra = [f"missing_schema_{i:03d}" for i in range(60)]      # ~1.2 kB in all
+    a = lp.raw_login(search_path=",".join(["s_one", "s_two"] + extra))
+    b = lp.raw_login(search_path="public")
+    for _ in range(3):  # one server, alternating clients: each sync must restore
+        rows, _, _ = a.run("SELECT current_schemas(false)::text, current_setting('search_path')")
+        assert rows == [("{s_one,s_two}", ",".join(["s_one", "s_two"] + extra))]
+        rows, _, _ = b.run("SELECT current_schemas(false)::text")
+        assert rows == [("{public}",)]
