@@ -247,9 +247,10 @@ int main(int argc, char **argv)
 			goto out_inst;
 		}
 	}
+	/* The endpoint first: once the main port answers, probes do too. */
+	lp_exporter_apply(&inst);
 	if (lp_instance_listen(&inst) < 0)
 		goto out_inst;
-	lp_exporter_apply(&inst);
 	if (o.user && drop_privileges(o.user) < 0)
 		goto out_inst;
 	if (o.daemon && daemonize() < 0) {
