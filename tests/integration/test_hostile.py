@@ -249,3 +249,269 @@ def test_hostile_server_answers(linkpool, fake_pg):
         again.close()
         assert bystander.execute("SELECT 7").fetchone() == (7,)
     assert lp.proc.poll() is None
+
+
+# ------------------------------------------------ (a) chaos: hostile clients beside a valid workload
+
+INVALID_TYPES = bytes(t for t in range(256) if bytes([t]) not in b"QPBEDCHSFdcfX")
+
+
+def _must_error(c, what):
+    """The client must get an ErrorResponse with a SQLSTATE (then a close)."""
+    res = c.error_or_close(5)
+    if not _sqlstate_error(res):
+        return f"{what}: expected an ErrorResponse with a SQLSTATE, got {res!r}"
+    return None
+
+
+def _extended(sql):
+    return (rawpg.msg("P", rawpg.cstr("") + rawpg.cstr(sql) + struct.pack("!H", 0)) +
+            rawpg.msg("B", rawpg.cstr("") + rawpg.cstr("") + struct.pack("!HHH", 0, 0, 0)) +
+            rawpg.msg("E", rawpg.cstr("") + struct.pack("!I", 0)))
+
+
+def _hostile_round(lp, rnd):
+    """One hostile client; returns (scenario, problem or None)."""
+    pre_login = {
+        "bad_startup_length": lambda: struct.pack("!i", rnd.choice([-1, 0, 3, 100000])) + b"\x00" * 8,
+        "garbage_startup": lambda: b"GET / HTTP/1.1\r\n\r\n" + os.urandom(rnd.randint(0, 64)),
+    }
+    name = rnd.choice(sorted(pre_login) + ["truncated_startup"] + sorted(POST_LOGIN))
+    if name in pre_login:
+        c = rawpg.RawConn(lp.host, lp.port, timeout=5)
+        try:
+            c.send(pre_login[name]())
+            return name, _must_error(c, name)
+        finally:
+            c.close()
+    if name == "truncated_startup":
+        c = rawpg.RawConn(lp.host, lp.port, timeout=5)
+        c.send(rawpg.startup("scram_user", "testdb")[:rnd.randint(1, 20)])
+        c.close(abort=True)    # nobody left to answer
+        return name, None
+    c = _login(lp)
+    try:
+        return name, POST_LOGIN[name](c, rnd)
+    finally:
+        c.close(abort=True)
+
+
+def _s_bad_type(c, rnd):
+    c.send(bytes([rnd.choice(INVALID_TYPES)]) + struct.pack("!I", 8) + b"abcd")
+    return _must_error(c, "bad_type")
+
+
+def _s_len_below_4(c, rnd):
+    c.send(b"Q" + struct.pack("!I", rnd.randint(0, 3)) + b"SELECT 1\x00")
+    return _must_error(c, "len_below_4")
+
+
+def _s_len_negative(c, rnd):
+    c.send(rnd.choice([b"P", b"Q", b"d"]) + struct.pack("!i", -rnd.randint(1, 1 << 30)))
+    return _must_error(c, "len_negative")
+
+
+def _s_len_over_max(c, rnd):
+    c.send(b"Q" + struct.pack("!I", 2_000_000 + rnd.randint(0, 1000)) + b"SELECT")
+    return _must_error(c, "len_over_max")
+
+
+def _s_fixed_size_with_body(c, rnd):
+    c.send(rnd.choice([b"S", b"H", b"c"]) + struct.pack("!I", 8) + b"\x00" * 4)
+    return _must_error(c, "fixed_size_with_body")
+
+
+def _s_small_too_long(c, rnd):
+    c.send(rnd.choice([b"D", b"C", b"E"]) + struct.pack("!I", 20000) + b"S")
+    return _must_error(c, "small_too_long")
+
+
+def _s_garbage_after_login(c, rnd):
+    c.send(bytes([rnd.choice(INVALID_TYPES)]) + os.urandom(rnd.randint(4, 80)))
+    return _must_error(c, "garbage_after_login")
+
+
+def _s_cut_mid_message(c, rnd):
+    c.send(b"Q" + struct.pack("!I", 1000) + b"SELECT 1")
+    time.sleep(rnd.random() * 0.05)
+    return None
+
+
+def _s_terminate_mid_batch(c, rnd):
+    c.send(_extended("SELECT 1") + rawpg.terminate())
+    return None if c.wait_closed(5) else "terminate_mid_batch: not closed"
+
+
+def _s_syncless_parse(c, rnd):
+    c.send(rawpg.msg("P", rawpg.cstr("") + rawpg.cstr("SELECT 1") + struct.pack("!H", 0)))
+    time.sleep(rnd.random() * 0.05)
+    return None
+
+
+def _s_copydata_outside_copy(c, rnd):
+    c.send(rawpg.msg("d", b"stray") + rawpg.msg("c") + rawpg.query("SELECT 5"))
+    rows = c.read_result()[0]
+    return None if rows == [("5",)] else f"copydata_outside_copy: {rows}"
+
+
+def _s_copydata_cut(c, rnd):
+    c.send(b"d" + struct.pack("!I", 100004) + b"x" * rnd.randint(0, 3000))
+    return None
+
+
+def _s_open_tx_killed(c, rnd):
+    status = c.run(f"BEGIN; INSERT INTO chaos_rows VALUES (-1, {rnd.randint(1, 1 << 30)})")[2]
+    return None if status == "T" else f"open_tx_killed: status {status}"
+
+
+def _s_open_tx_killed_extended(c, rnd):
+    c.run("BEGIN")
+    c.send(_extended(f"INSERT INTO chaos_rows VALUES (-1, {rnd.randint(1, 1 << 30)})"))
+    time.sleep(rnd.random() * 0.05)
+    return None
+
+
+def _s_copy_in_killed(c, rnd):
+    c.send(rawpg.query("COPY chaos_rows FROM STDIN"))
+    t, _ = c.recv_msg()
+    if t != "G":
+        return f"copy_in_killed: expected CopyInResponse, got {t!r}"
+    c.send(rawpg.msg("d", b"-2\t7\n"))
+    return None
+
+
+def _s_copy_fail(c, rnd):
+    c.send(rawpg.query("COPY chaos_rows FROM STDIN"))
+    t, _ = c.recv_msg()
+    c.send(rawpg.msg("d", b"-2\t8\n") + rawpg.msg("f", rawpg.cstr("client gave up")))
+    try:
+        c.read_result()
+        return "copy_fail: no error"
+    except rawpg.PgError as e:
+        if not e.sqlstate:
+            return "copy_fail: error without SQLSTATE"
+    rows = c.run("SELECT 6")[0]
+    return None if rows == [("6",)] else f"copy_fail: {rows}"
+
+
+def _s_copy_out_killed(c, rnd):
+    c.send(rawpg.query("COPY (SELECT generate_series(1, 50000)) TO STDOUT"))
+    for _ in range(rnd.randint(1, 50)):
+        c.recv_msg()
+    return None
+
+
+def _s_pipelined(c, rnd):
+    c.send(rawpg.query("SELECT 1") + rawpg.query("SELECT 2") + _extended("SELECT 3") + rawpg.sync())
+    got = [c.read_result()[0] for _ in range(3)]
+    return None if got == [[("1",)], [("2",)], [("3",)]] else f"pipelined: {got}"
+
+
+def _s_function_call(c, rnd):
+    c.send(rawpg.msg("F", struct.pack("!IHHH", 0, 0, 0, 0)))
+    try:
+        c.read_result()
+        return "function_call: no error for function 0"
+    except rawpg.PgError as e:
+        if not e.sqlstate:
+            return "function_call: error without SQLSTATE"
+    return None if c.run("SELECT 4")[0] == [("4",)] else "function_call: session broken"
+
+
+def _s_set_tracked_then_leave(c, rnd):
+    c.run("SET TimeZone = 'Asia/Tokyo'")
+    c.run("SET application_name = 'hostile'")
+    return None
+
+
+POST_LOGIN = {name[3:]: fn for name, fn in globals().items() if name.startswith("_s_")}
+
+
+def _valid_worker(lp, wid, deadline, committed, failures):
+    try:
+        conn = lp.connect()
+        seq = 0
+        while time.monotonic() < deadline:
+            seq += 1
+            with conn.transaction():
+                conn.execute("INSERT INTO chaos_rows VALUES (%s, %s)", (wid, seq))
+                tz = conn.execute("SELECT current_setting('TimeZone')").fetchone()[0]
+            if tz != "UTC":
+                failures.append(f"worker {wid}: saw TimeZone {tz}")
+            committed.append((wid, seq))
+    except Exception as e:  # noqa: BLE001 - every failure is reported
+        failures.append(f"worker {wid}: {e!r}")
+
+
+@pytest.mark.timeout(80)
+def test_chaos_hostile_clients_beside_valid_workload(linkpool, pg, tmp_path):
+    pg.sql("DROP TABLE IF EXISTS chaos_rows", db="testdb")
+    pg.sql("CREATE TABLE chaos_rows (worker int, seq int)", db="testdb")
+    pg.sql("GRANT ALL ON chaos_rows TO PUBLIC", db="testdb")
+    lp = linkpool({"pool_mode": "transaction", "default_pool_size": "4",
+                   "max_packet_size": "1000000", "max_client_conn": "300"})
+    seconds = 15
+    deadline = time.monotonic() + seconds
+    script = tmp_path / "bench.sql"
+    script.write_text("BEGIN;\nSELECT count(*) FROM pg_class;\nSELECT 1;\nEND;\n")
+    env = dict(os.environ, PGPASSWORD=PW, PGSSLMODE="disable", PGCONNECT_TIMEOUT="10")
+    bench = subprocess.Popen(["pgbench", "-n", "-h", lp.host, "-p", str(lp.port), "-U", "scram_user",
+                              "-M", "extended", "-c", "3", "-T", str(seconds - 1), "-f", str(script),
+                              "testdb"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env,
+                             text=True)
+    committed, failures, outcomes = [], [], []
+
+    def hostile(seed):
+        rnd = random.Random(seed)
+        while time.monotonic() < deadline:
+            try:
+                outcomes.append(_hostile_round(lp, rnd))
+            except Exception as e:  # noqa: BLE001 - an exception is an unanswered client
+                outcomes.append(("exception", f"{e!r}"))
+
+    threads = [threading.Thread(target=_valid_worker, args=(lp, w, deadline, committed, failures))
+               for w in range(1, 6)]
+    threads += [threading.Thread(target=hostile, args=(1000 + i,)) for i in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(deadline - time.monotonic() + 20)
+    try:
+        out, _ = bench.communicate(timeout=20)
+    except subprocess.TimeoutExpired:
+        bench.kill()
+        out, _ = bench.communicate()
+
+    assert not [t for t in threads if t.is_alive()], "a client thread hung"
+    assert lp.proc.poll() is None, "linkpool died"
+    assert not failures, failures[:10]
+    assert bench.returncode == 0, out
+    m = re.search(r"number of failed transactions: (\d+)", out)
+    assert m is None or int(m.group(1)) == 0, out
+    problems = [o for o in outcomes if o[1]]
+    assert not problems, problems[:10]
+    seen = {name for name, _ in outcomes}
+    assert len(seen) >= len(POST_LOGIN), f"scenarios not exercised: {set(POST_LOGIN) - seen}"
+
+    # no server left inside a transaction, no half-done work visible
+    wait_for(lambda: _no_open_transactions(pg), 10, what="no idle-in-transaction backend")
+    rows = pg.sql("SELECT worker, seq FROM chaos_rows", db="testdb")
+    assert sorted(r for r in rows if r[0] > 0) == sorted(committed)
+    assert not [r for r in rows if r[0] < 0], "rows of killed or failed clients are visible"
+    assert pg.sql("SELECT count(*) FROM pg_stat_activity WHERE datname = 'testdb' AND "
+                  "usename = 'scram_user'")[0][0] <= 4
+
+    # every pooled server hands a fresh client a clean session
+    conns = [lp.connect() for _ in range(4)]
+    pids = set()
+    for conn in conns:
+        conn.execute("BEGIN")
+        pid, tz, app, xid, cursors = conn.execute(
+            "SELECT pg_backend_pid(), current_setting('TimeZone'), "
+            "current_setting('application_name'), pg_current_xact_id_if_assigned(), "
+            "(SELECT count(*) FROM pg_cursors)").fetchone()
+        assert (tz, app, xid, cursors) == ("UTC", "", None, 0)
+        pids.add(pid)
+    for conn in conns:
+        conn.execute("COMMIT")
+    assert len(pids) == 4
