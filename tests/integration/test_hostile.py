@@ -515,3 +515,76 @@ def test_chaos_hostile_clients_beside_valid_workload(linkpool, pg, tmp_path):
     for conn in conns:
         conn.execute("COMMIT")
     assert len(pids) == 4
+
+
+# ------------------------------------------------ (c) data integrity under killed clients
+
+@pytest.mark.timeout(60)
+def test_pipelined_batches_survive_killed_clients(linkpool, pg):
+    """Transaction mode, 20 clients inserting sequenced rows in pipelined
+    extended-protocol transactions while other clients die mid-transaction:
+    every committed row is there exactly once, nothing of the dead is."""
+    pg.sql("DROP TABLE IF EXISTS integ_rows", db="testdb")
+    pg.sql("CREATE TABLE integ_rows (client int, seq int)", db="testdb")
+    pg.sql("GRANT ALL ON integ_rows TO PUBLIC", db="testdb")
+    lp = linkpool({"pool_mode": "transaction", "default_pool_size": "5", "max_client_conn": "300"})
+    deadline = time.monotonic() + 8
+    committed = {cid: [] for cid in range(1, 21)}
+    failures = []
+
+    def writer(cid):
+        try:
+            conn = lp.connect()
+            seq = 0
+            while time.monotonic() < deadline:
+                batch = list(range(seq + 1, seq + 6))
+                with conn.pipeline():
+                    with conn.transaction():
+                        for s in batch:
+                            conn.execute("INSERT INTO integ_rows VALUES (%s, %s)", (cid, s))
+                committed[cid].extend(batch)
+                seq = batch[-1]
+        except Exception as e:  # noqa: BLE001 - every failure is reported
+            failures.append(f"writer {cid}: {e!r}")
+
+    def killer(kid):
+        rnd = random.Random(kid)
+        n = 0
+        while time.monotonic() < deadline:
+            n += 1
+            try:
+                c = _login(lp)
+                victim = 1000 + kid
+                kind = n % 3
+                if kind == 0:      # simple protocol, transaction open
+                    c.run(f"BEGIN; INSERT INTO integ_rows VALUES ({victim}, {n})")
+                elif kind == 1:    # extended batch synced, no COMMIT
+                    c.send(rawpg.query("BEGIN") + _extended(f"INSERT INTO integ_rows VALUES ({victim}, {n})")
+                           + rawpg.sync())
+                    c.read_result()
+                    c.read_result()
+                else:              # extended batch cut before its Sync
+                    c.run("BEGIN")
+                    c.send(_extended(f"INSERT INTO integ_rows VALUES ({victim}, {n})"))
+                time.sleep(rnd.random() * 0.05)
+                c.close(abort=True)
+            except Exception as e:  # noqa: BLE001 - every failure is reported
+                failures.append(f"killer {kid}: {e!r}")
+
+    threads = [threading.Thread(target=writer, args=(cid,)) for cid in committed]
+    threads += [threading.Thread(target=killer, args=(k,)) for k in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(deadline - time.monotonic() + 20)
+    assert not [t for t in threads if t.is_alive()], "a client thread hung"
+    assert not failures, failures[:10]
+    assert lp.proc.poll() is None
+
+    wait_for(lambda: _no_open_transactions(pg), 10, what="no idle-in-transaction backend")
+    rows = pg.sql("SELECT client, seq FROM integ_rows", db="testdb")
+    assert not [r for r in rows if r[0] >= 1000], "uncommitted rows of killed clients are visible"
+    for cid, seqs in committed.items():
+        got = sorted(s for c, s in rows if c == cid)
+        assert got == seqs, f"client {cid}: {len(got)} rows stored, {len(seqs)} committed"
+    assert sum(len(s) for s in committed.values()) > 100
