@@ -133,6 +133,16 @@ void lp_client_close(struct lp_client *c, const char *reason)
 	lp_instance_check_shutdown(inst);
 }
 
+/*
+ * True while the client has received part of a server message: anything the
+ * pooler wrote now would land inside that message and be read as its data,
+ * so the only honest answer left is closing the connection.
+ */
+static bool client_mid_message(const struct lp_client *c)
+{
+	return c->server && c->server->io.pkt_remain > 0;
+}
+
 void lp_client_fail(struct lp_client *c, const char *sqlstate, const char *fmt, ...)
 {
 	char msg[512];
@@ -151,7 +161,7 @@ void lp_client_fail(struct lp_client *c, const char *sqlstate, const char *fmt, 
 		lp_metrics_login_failed(&c->inst->metrics, c->auth == LP_AUTH_DONE, sqlstate, msg);
 	lp_wr_init(&w, buf, sizeof(buf));
 	lp_build_error(&w, "FATAL", sqlstate, msg);
-	if (!w.overflow)
+	if (!w.overflow && !client_mid_message(c))
 		(void)lp_io_send(&c->io, buf, w.len);
 	lp_client_close(c, msg);
 }
@@ -402,6 +412,18 @@ static int login_process(struct lp_client *c)
 
 /* ---- forwarding ---- */
 
+/*
+ * A linked server takes the client's next message only while it is ACTIVE
+ * and not about to be released: after a ReadyForQuery that ends the
+ * transaction the server goes back to the pool as soon as its bytes reach
+ * the client, and a message sent to it meanwhile would be answered to
+ * nobody. The client's input waits; lp_client_kick() resumes it.
+ */
+static bool server_takes_input(const struct lp_server *s)
+{
+	return s->state == LP_SV_ACTIVE && !s->release_pending;
+}
+
 static bool valid_client_type(uint8_t t)
 {
 	switch (t) {
@@ -448,6 +470,12 @@ static int active_process(struct lp_client *c)
 			lp_client_fail(c, "08P01", "invalid message type from client: 0x%02x", h.type);
 			return -1;
 		}
+		/* PostgreSQL's per-type limits: a length word it would refuse
+		 * must not reach (and end) a shared server connection. */
+		if (lp_msg_check_frontend(&h, (uint32_t)st->max_packet_size, &err) != LP_PROTO_OK) {
+			lp_client_fail(c, "08P01", "%s: type '%c', length %u", err, h.type, h.len);
+			return -1;
+		}
 		if (h.type == 'X') {
 			if (io->start != io->pos && c->server)
 				lp_io_flush_to(io, &c->server->io);
@@ -484,7 +512,7 @@ static int active_process(struct lp_client *c)
 				return -1;
 			return 0;             /* lp_client_server_ready() resumes */
 		}
-		if (c->server->state != LP_SV_ACTIVE)
+		if (!server_takes_input(c->server))
 			return 0;
 		struct lp_server *s = c->server;
 		struct lp_pool_stats *ps = &c->pool->stats;
@@ -543,7 +571,7 @@ static void client_on_read(struct lp_io *io, short what)
 	if (c->server && c->server->io.flush_src == io)
 		return;
 	if (c->state == LP_CL_WAITING || c->state == LP_CL_WAIT_LOGIN ||
-	    (c->server && c->server->state != LP_SV_ACTIVE)) {
+	    (c->server && !server_takes_input(c->server))) {
 		/* Hold the client's bytes until a server is ready for them. */
 		lp_io_read_off(io);
 		return;
@@ -567,7 +595,7 @@ static void client_on_read(struct lp_io *io, short what)
 			bool idle_unlinked = c->state == LP_CL_ACTIVE && !c->server &&
 					     io->start == io->pos;
 			if (!idle_unlinked && (c->state != LP_CL_ACTIVE || !c->server ||
-					       c->server->state != LP_SV_ACTIVE)) {
+					       !server_takes_input(c->server))) {
 				lp_io_read_off(io);
 				return;
 			}

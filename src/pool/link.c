@@ -282,7 +282,8 @@ static void check_done(struct lp_server *s, bool ok)
 			s->client = NULL;
 			lp_server_close(s, "server check failed");
 			lp_client_set_state(c, LP_CL_WAITING);
-			lp_link_grow(c->pool);
+			/* dispatch, not only grow: an idle server may be free now */
+			lp_link_dispatch(c->pool);
 		} else {
 			lp_server_close(s, "server check failed");
 		}
@@ -442,6 +443,15 @@ void lp_link_release(struct lp_client *c, bool client_leaving)
 		/* A check or parameter sync was running for this client: the
 		 * server state is uncertain, never reuse it. */
 		lp_server_close(s, "client left during setup");
+		return;
+	}
+	if (c->io.pkt_remain > 0 || c->io.start != c->io.pos) {
+		/* The client's bytes for this server are not all written (a
+		 * flush is blocked, or a message is cut short): the server holds
+		 * half a message and the next client's bytes would complete it.
+		 * Closing also drops the server's pointer to the client's buffer
+		 * (its flush_src), which dies with the client. */
+		lp_server_close(s, "client left in the middle of a message");
 		return;
 	}
 	lp_server_set_state(s, LP_SV_USED);

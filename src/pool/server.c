@@ -314,6 +314,9 @@ void lp_server_close(struct lp_server *s, const char *reason)
 		server_log(s, LP_LOG_LOG, msg);
 	}
 	lp_metrics_server_closed(&pool->inst->metrics, &pool->db->metrics, reason);
+	/* Part of a message already went to the client: an ErrorResponse now
+	 * would be read as the rest of it, so the client is only closed. */
+	bool client_mid_message = s->client && s->io.pkt_remain > 0;
 	lp_io_close(&s->io);
 	pool->db->server_count--;
 	pool->user->server_count--;
@@ -325,7 +328,13 @@ void lp_server_close(struct lp_server *s, const char *reason)
 		lp_authq_server_closed(s);
 	if (c) {
 		c->server = NULL;
-		lp_client_fail(c, "08006", "server connection closed: %s", reason);
+		if (client_mid_message) {
+			char why[300];
+			snprintf(why, sizeof(why), "server connection closed mid-message: %s", reason);
+			lp_client_close(c, why);
+		} else {
+			lp_client_fail(c, "08006", "server connection closed: %s", reason);
+		}
 	}
 	if (pool->waiting_clients.count > 0)
 		lp_link_grow(pool);
@@ -718,15 +727,26 @@ static int server_process(struct lp_server *s)
 			server_died(s, err);
 			return -1;
 		}
+		/* After login only the types a backend sends, each with a
+		 * length that fits it, reach the code below or a client. */
+		if (s->state != LP_SV_LOGIN &&
+		    lp_msg_check_backend(&h, SERVER_MAX_MSG, &err) != LP_PROTO_OK) {
+			char why[200];
+			snprintf(why, sizeof(why), "protocol violation: %s (type 0x%02x, length %u)",
+				 err, h.type, h.len);
+			server_died(s, why);
+			return -1;
+		}
 		uint32_t total = h.len + 1;
 		bool linked = s->state == LP_SV_ACTIVE && s->client;
 		bool inspect = !linked || h.type == 'Z' || h.type == 'S';
 		if (inspect && total > bufsize) {
-			if (!linked) {
-				server_died(s, "server message too large for pkt_buf");
-				return -1;
-			}
-			inspect = false;     /* a huge ParameterStatus: forward untracked */
+			/* Forwarding a ParameterStatus untracked would leave the
+			 * pooler wrong about the server's settings, and the next
+			 * client would inherit them: no real server sends one
+			 * this large, so the connection is not trusted. */
+			server_died(s, "server message too large for pkt_buf");
+			return -1;
 		}
 		if (!inspect) {
 			if (h.type == 'G' || h.type == 'H' || h.type == 'W')
@@ -770,6 +790,13 @@ static int server_process(struct lp_server *s)
 				server_died(s, err);
 				return -1;
 			}
+			if (s->expect_rfq == 0) {
+				/* Every ReadyForQuery answers a Query, Sync or
+				 * FunctionCall we counted; an extra one would
+				 * release the server under its client. */
+				server_died(s, "protocol violation: ReadyForQuery nobody asked for");
+				return -1;
+			}
 			int64_t now = lp_now_us();
 			s->tx_status = st;
 			c->last_rfq = st;
@@ -791,7 +818,11 @@ static int server_process(struct lp_server *s)
 				}
 			}
 			enum lp_pool_mode mode = lp_pool_mode_of(pool);
-			if (s->expect_rfq == 0 && !s->ext_open && mode != LP_POOL_SESSION && st == 'I')
+			/* A client still sending a message (CopyData outside COPY
+			 * owes no answer) keeps the server until its next
+			 * ReadyForQuery: releasing now would cut the message. */
+			if (s->expect_rfq == 0 && !s->ext_open && mode != LP_POOL_SESSION && st == 'I' &&
+			    c->io.pkt_remain == 0 && c->io.start == c->io.pos)
 				s->release_pending = true;
 			if (mode == LP_POOL_STATEMENT && st != 'I')
 				c->closing = true;  /* refuse after forwarding */

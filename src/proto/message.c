@@ -34,6 +34,63 @@ int lp_msg_hdr_parse(const uint8_t *buf, size_t avail, uint32_t max_len,
 	return LP_PROTO_OK;
 }
 
+/* ---- per-type limits ---- */
+
+int lp_msg_check_frontend(const struct lp_msg_hdr *h, uint32_t max_len, const char **err)
+{
+	uint32_t max;
+
+	*err = NULL;
+	switch (h->type) {
+	case 'S': case 'H': case 'c': case 'X':  /* Sync, Flush, CopyDone, Terminate */
+		if (h->len != 4) {
+			*err = "invalid length for a fixed-size message";
+			return LP_PROTO_ERROR;
+		}
+		return LP_PROTO_OK;
+	case 'C': case 'D': case 'E': case 'f':  /* Close, Describe, Execute, CopyFail */
+		max = LP_PROTO_SMALL_MSG_MAX;
+		break;
+	case 'Q': case 'P': case 'B': case 'F': case 'd':
+		max = max_len;
+		break;
+	default:
+		*err = "invalid frontend message type";
+		return LP_PROTO_ERROR;
+	}
+	if (h->len > max) {
+		*err = "message too long for its type";
+		return LP_PROTO_ERROR;
+	}
+	return LP_PROTO_OK;
+}
+
+int lp_msg_check_backend(const struct lp_msg_hdr *h, uint32_t max_len, const char **err)
+{
+	uint32_t exact = 0;
+
+	*err = NULL;
+	switch (h->type) {
+	case '1': case '2': case '3': case 'I': case 'n': case 'c': case 's':
+		exact = 4;      /* ParseComplete ... PortalSuspended: no body */
+		break;
+	case 'Z':
+		exact = 5;      /* ReadyForQuery: one status byte */
+		break;
+	case 'A': case 'C': case 'D': case 'E': case 'G': case 'H': case 'N': case 'S':
+	case 'T': case 'V': case 'W': case 'd': case 't':
+		break;
+	default:
+		*err = "invalid backend message type";
+		return LP_PROTO_ERROR;
+	}
+	if (exact ? h->len != exact : h->len > max_len) {
+		*err = exact ? "invalid length for a fixed-size message" : "message too long";
+		return LP_PROTO_ERROR;
+	}
+	return LP_PROTO_OK;
+}
+
 /* ---- reader ---- */
 
 void lp_rd_init(struct lp_reader *r, const uint8_t *body, size_t len)

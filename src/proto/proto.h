@@ -79,6 +79,29 @@ struct lp_msg_hdr {
 int lp_msg_hdr_parse(const uint8_t *buf, size_t avail, uint32_t max_len,
 		     struct lp_msg_hdr *out, const char **err);
 
+/*
+ * Per-type length limits, checked after lp_msg_hdr_parse() and before any
+ * byte of the body is looked at or forwarded (PostgreSQL's habit: a peer
+ * that gets a type's length wrong has lost the framing and is not trusted).
+ */
+#define LP_PROTO_SMALL_MSG_MAX 10000u     /* PostgreSQL's PQ_SMALL_MESSAGE_LIMIT */
+
+/*
+ * A frontend message after login: ERROR for a type no client sends, or a
+ * length word over what PostgreSQL would accept for that type (fixed-size
+ * messages must be exact, small ones at most LP_PROTO_SMALL_MSG_MAX, large
+ * ones at most max_len).
+ */
+int lp_msg_check_frontend(const struct lp_msg_hdr *h, uint32_t max_len, const char **err);
+
+/*
+ * A backend message once the server has logged in: ERROR for a type a
+ * logged-in server never sends (authentication, key data, unknown bytes) or
+ * a length word that cannot be right for the type (fixed-size messages must
+ * be exact, everything else at most max_len).
+ */
+int lp_msg_check_backend(const struct lp_msg_hdr *h, uint32_t max_len, const char **err);
+
 /* Bounds-checked reader over one message body. Once a read fails, ->err
  * stays set and every later read returns zero / NULL. */
 struct lp_reader {

@@ -96,6 +96,16 @@ static void fuzz_body(uint8_t type, const uint8_t *b, size_t bl)
 		if (w.overflow || w.len != 13 || memcmp(out + 5, b, bl) != 0)
 			abort();
 	}
+	{
+		/* the per-type checks must agree with the header they judge */
+		struct lp_msg_hdr h = { type, (uint32_t)bl + 4 };
+		if (lp_msg_check_backend(&h, MAX_MSG_LEN, &err) == LP_PROTO_OK &&
+		    (h.len > MAX_MSG_LEN || (type == 'Z' && h.len != 5)))
+			abort();
+		if (lp_msg_check_frontend(&h, MAX_MSG_LEN, &err) == LP_PROTO_OK &&
+		    (h.len > MAX_MSG_LEN || (type == 'S' && h.len != 4)))
+			abort();
+	}
 	if (lp_msg_parse_rfq(b, bl, &st, &err) == LP_PROTO_OK) {
 		if (st != 'I' && st != 'T' && st != 'E')
 			abort();

@@ -322,6 +322,68 @@ static void test_hdr(void **state)
 	assert_int_equal(lp_msg_hdr_parse(buf, 5, 0xffffffffu, &h, &err), LP_PROTO_OK);
 }
 
+/* ---- per-type limits ---- */
+
+static int check_fe(uint8_t type, uint32_t len, uint32_t max)
+{
+	struct lp_msg_hdr h = { type, len };
+	const char *err = NULL;
+	int rc = lp_msg_check_frontend(&h, max, &err);
+
+	assert_true(rc == LP_PROTO_OK ? err == NULL : err != NULL);
+	return rc;
+}
+
+static int check_be(uint8_t type, uint32_t len, uint32_t max)
+{
+	struct lp_msg_hdr h = { type, len };
+	const char *err = NULL;
+	int rc = lp_msg_check_backend(&h, max, &err);
+
+	assert_true(rc == LP_PROTO_OK ? err == NULL : err != NULL);
+	return rc;
+}
+
+static void test_type_limits(void **state)
+{
+	(void)state;
+	/* fixed-size frontend messages: exactly an empty body */
+	for (const char *t = "SHcX"; *t; t++) {
+		assert_int_equal(check_fe((uint8_t)*t, 4, 1000000), LP_PROTO_OK);
+		assert_int_equal(check_fe((uint8_t)*t, 5, 1000000), LP_PROTO_ERROR);
+	}
+	/* small ones: PostgreSQL's 10000-byte limit whatever max_packet_size says */
+	for (const char *t = "CDEf"; *t; t++) {
+		assert_int_equal(check_fe((uint8_t)*t, LP_PROTO_SMALL_MSG_MAX, 1000000), LP_PROTO_OK);
+		assert_int_equal(check_fe((uint8_t)*t, LP_PROTO_SMALL_MSG_MAX + 1, 1000000),
+				 LP_PROTO_ERROR);
+	}
+	/* large ones: the configured maximum */
+	for (const char *t = "QPBFd"; *t; t++) {
+		assert_int_equal(check_fe((uint8_t)*t, 1000000, 1000000), LP_PROTO_OK);
+		assert_int_equal(check_fe((uint8_t)*t, 1000001, 1000000), LP_PROTO_ERROR);
+	}
+	/* types a client never sends once logged in */
+	for (const char *t = "pZRTz\x01"; *t; t++)
+		assert_int_equal(check_fe((uint8_t)*t, 4, 1000000), LP_PROTO_ERROR);
+	assert_int_equal(check_fe(0, 4, 1000000), LP_PROTO_ERROR);
+
+	for (const char *t = "123Incs"; *t; t++) {
+		assert_int_equal(check_be((uint8_t)*t, 4, 1u << 30), LP_PROTO_OK);
+		assert_int_equal(check_be((uint8_t)*t, 8, 1u << 30), LP_PROTO_ERROR);
+	}
+	assert_int_equal(check_be('Z', 5, 1u << 30), LP_PROTO_OK);
+	assert_int_equal(check_be('Z', 4, 1u << 30), LP_PROTO_ERROR);
+	assert_int_equal(check_be('Z', 6, 1u << 30), LP_PROTO_ERROR);
+	for (const char *t = "ACDEGHNSTVWdt"; *t; t++) {
+		assert_int_equal(check_be((uint8_t)*t, 1u << 30, 1u << 30), LP_PROTO_OK);
+		assert_int_equal(check_be((uint8_t)*t, (1u << 30) + 1, 1u << 30), LP_PROTO_ERROR);
+	}
+	/* login-only and unknown types */
+	for (const char *t = "RKvQXz!"; *t; t++)
+		assert_int_equal(check_be((uint8_t)*t, 8, 1u << 30), LP_PROTO_ERROR);
+}
+
 /* ---- reader ---- */
 
 static void test_reader(void **state)
@@ -893,6 +955,7 @@ int main(void)
 		cmocka_unit_test(test_startup_layout_errors),
 		cmocka_unit_test(test_startup_too_many_params),
 		cmocka_unit_test(test_hdr),
+		cmocka_unit_test(test_type_limits),
 		cmocka_unit_test(test_reader),
 		cmocka_unit_test(test_parse_error),
 		cmocka_unit_test(test_parse_param_status),
