@@ -526,6 +526,7 @@ static int active_process(struct lp_client *c)
 				s->xact_start_us = s->request_us ? s->request_us : lp_now_us();
 			s->expect_rfq++;
 			s->ext_open = false;
+			s->last_request = (char)h.type;
 			break;
 		case 'P':
 			ps->client_parses++;

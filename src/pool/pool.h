@@ -106,6 +106,7 @@ struct lp_server {
 	bool close_needed;              /* configuration changed / RECONNECT */
 	bool release_pending;           /* release once flushed to the client */
 	bool ext_open;                  /* extended-protocol messages sent since the last Sync */
+	char last_request;              /* last of Q, S, F forwarded: how a COPY was started */
 	bool ready;                     /* login finished */
 	bool tls_answer_pending;        /* SSLRequest sent, 'S'/'N' not read yet */
 	int64_t connect_us, last_used_us, lifetime_us, request_us;

@@ -751,6 +751,12 @@ static int server_process(struct lp_server *s)
 		if (!inspect) {
 			if (h.type == 'G' || h.type == 'H' || h.type == 'W')
 				s->in_copy = true;
+			/* A COPY FROM STDIN started by Execute: PostgreSQL ignores
+			 * every Sync it reads in copy-in mode, and the client could
+			 * not have sent CopyDone yet, so the Syncs counted so far
+			 * will never be answered; the one after CopyDone will. */
+			if (h.type == 'G' && s->last_request == 'S')
+				s->expect_rfq = 0;
 			if (linked)
 				pool->stats.bytes_out += total;
 			io->pkt_remain = total;
