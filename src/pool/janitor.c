@@ -70,6 +70,20 @@ static void check_servers(struct lp_instance *inst, struct lp_pool *p, int64_t n
 		    lp_pool_server_total(p) > min_pool_size(p))
 			lp_server_close(sv, "server_idle_timeout");
 	}
+	/* A reset, rollback, check or SET that gets no answer: the server is
+	 * stuck, and a client may be waiting behind it. */
+	int64_t internal_limit = s->server_connect_timeout > 0 ? s->server_connect_timeout
+							       : 15 * 1000000LL;
+	lp_list_foreach_safe(&p->used_servers, n, t) {
+		struct lp_server *sv = lp_container_of(n, struct lp_server, node);
+		if (sv->state == LP_SV_INTERNAL && sv->internal_start_us &&
+		    now - sv->internal_start_us > internal_limit) {
+			/* Closing alone would leave the backend running the query
+			 * until it next writes: cancel it too. */
+			lp_server_send_cancel(sv);
+			lp_server_close(sv, "no answer to a pooler query within server_connect_timeout");
+		}
+	}
 	lp_list_foreach_safe(&p->login_servers, n, t) {
 		struct lp_server *sv = lp_container_of(n, struct lp_server, node);
 		if (s->server_connect_timeout > 0 && now - sv->connect_us > s->server_connect_timeout) {

@@ -120,6 +120,7 @@ struct lp_server {
 	int login_step;
 	/* what to do when a pooler query finishes */
 	void (*internal_done)(struct lp_server *s, bool ok);
+	int64_t internal_start_us;      /* when the running pooler query was sent */
 	char internal_error[256];
 	/* DataRows of a pooler query, when its caller wants them (auth_query) */
 	void (*internal_row)(struct lp_server *s, const uint8_t *body, uint32_t len);

@@ -398,6 +398,7 @@ void lp_server_internal(struct lp_server *s, const char *sql,
 	struct lp_writer w;
 
 	lp_server_set_state(s, LP_SV_INTERNAL);
+	s->internal_start_us = lp_now_us();
 	s->internal_done = done;
 	s->internal_error[0] = '\0';
 	lp_wr_init(&w, buf ? buf : small, buf ? need : sizeof(small));

@@ -112,3 +112,18 @@ def test_postgres_restart_under_load(linkpool, pg):
         deadline = time.monotonic() + 10
         for t in threads:  # daemon threads: a hung one is abandoned, not waited for
             t.join(max(0.0, deadline - time.monotonic()))
+
+
+def test_pooler_query_without_answer_closes_server(linkpool, pg):
+    """A reset query that never answers does not hold the server forever:
+    after server_connect_timeout the server is closed and the pool recovers."""
+    lp = linkpool({"pool_mode": "session", "default_pool_size": "1",
+                   "server_reset_query": "SELECT pg_sleep(60)", "server_connect_timeout": "1"})
+    with lp.connect() as c:
+        c.execute("SELECT 1")
+    lp.wait_log("no answer to a pooler query", timeout=10)
+    wait_for(lambda: not [b for b in pg.backends(user="scram_user", db="testdb")
+                          if "pg_sleep" in (b[4] or "") and b[3] == "active"],
+             timeout=10, what="stuck reset query gone")
+    with lp.connect() as c:
+        assert c.execute("SELECT 2").fetchone() == (2,)
