@@ -133,7 +133,9 @@ static const struct lp_option options[] = {
 	OPT(server_idle_timeout, TIME, "600", 0, LONG_S, true,
 	    "Close a server connection idle longer than this; 0: never."),
 	OPT(server_connect_timeout, TIME, "15", 0, 86400, true,
-	    "Time allowed for connecting to and logging into a server."),
+	    "Time allowed for connecting to and logging into a server; also the longest a "
+	    "pooler query (reset, rollback, check, parameter SET) may go unanswered before "
+	    "it is cancelled and the server closed."),
 	OPT(server_login_retry, TIME, "15", 0, 86400, true,
 	    "Wait this long before retrying after a failed server login."),
 	OPT(client_login_timeout, TIME, "60", 0, 86400, true,
