@@ -125,5 +125,11 @@ def test_pooler_query_without_answer_closes_server(linkpool, pg):
     wait_for(lambda: not [b for b in pg.backends(user="scram_user", db="testdb")
                           if "pg_sleep" in (b[4] or "") and b[3] == "active"],
              timeout=10, what="stuck reset query gone")
-    with lp.connect() as c:
-        assert c.execute("SELECT 2").fetchone() == (2,)
+    try:
+        with lp.connect() as c:
+            assert c.execute("SELECT 2").fetchone() == (2,)
+    finally:
+        # this client's own reset query would sleep on into later tests
+        lp.stop()
+        pg.sql("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+               "WHERE query = 'SELECT pg_sleep(60)' AND pid <> pg_backend_pid()")
