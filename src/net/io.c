@@ -102,7 +102,15 @@ static void io_read_ready(evutil_socket_t fd, short what, void *arg)
 {
 	struct lp_io *io = arg;
 	(void)fd;
+	if (what & EV_READ)
+		io->drained = false;
 	io->on_read(io, what);
+}
+
+void lp_io_kick(struct lp_io *io)
+{
+	/* EV_TIMEOUT, not EV_READ: a kick says nothing about the socket. */
+	event_active(&io->ev_read, EV_TIMEOUT, 1);
 }
 
 void lp_io_init(struct lp_io *io, struct event_base *base, int fd, void *owner,
@@ -196,11 +204,17 @@ int lp_io_fill(struct lp_io *io)
 		io->end -= io->start;
 		io->start = 0;
 	}
+	if (io->drained)
+		return -1;
+	uint32_t room = cache.size - io->end;
 	ssize_t n;
 	do {
-		n = read(io->fd, io->buf + io->end, cache.size - io->end);
+		n = read(io->fd, io->buf + io->end, room);
 	} while (n < 0 && errno == EINTR);
 	if (n > 0) {
+		/* A short read took all the socket held: the usual case of one
+		 * small message saves the read that would only say EAGAIN. */
+		io->drained = (uint32_t)n < room;
 		io->end += (uint32_t)n;
 		io->bytes_in += (uint64_t)n;
 		return (int)n;
@@ -209,8 +223,10 @@ int lp_io_fill(struct lp_io *io)
 		io->eof = true;
 		return 0;
 	}
-	if (errno == EAGAIN || errno == EWOULDBLOCK)
+	if (errno == EAGAIN || errno == EWOULDBLOCK) {
+		io->drained = true;
 		return -1;
+	}
 	return -2;
 }
 
@@ -341,7 +357,7 @@ static void io_write_ready(evutil_socket_t fd, short what, void *arg)
 			return;
 		/* The reader was stopped for us; let its owner continue. */
 		write_off(io);
-		event_active(&src->ev_read, EV_READ, 1);
+		lp_io_kick(src);
 		return;
 	}
 	write_off(io);

@@ -171,9 +171,9 @@ void lp_client_welcome(struct lp_client *c)
 	lp_build_auth(&w, 0, NULL, 0);
 	for (int i = 0; i < pool->welcome.n; i++) {
 		const char *name = pool->welcome.name[i];
+		/* Not copied when the client has no value of its own: the
+		 * parameter check in link.c falls back to the welcome. */
 		const char *own = lp_params_get(&c->params, name);
-		if (!own && lp_param_is_tracked(c->inst, name))
-			lp_params_set(&c->params, name, pool->welcome.value[i]);
 		lp_build_param_status(&w, name, own ? own : pool->welcome.value[i]);
 	}
 	for (int i = 0; i < c->params.n; i++)
@@ -500,7 +500,7 @@ static int active_process(struct lp_client *c)
 void lp_client_kick(struct lp_client *c)
 {
 	if (c->state != LP_CL_JUSTFREE && c->io.fd >= 0)
-		event_active(&c->io.ev_read, EV_READ, 1);
+		lp_io_kick(&c->io);
 }
 
 void lp_client_server_ready(struct lp_client *c)
@@ -563,5 +563,5 @@ static void client_on_read(struct lp_io *io, short what)
 			lp_client_close(c, "client socket error");
 		return;
 	}
-	event_active(&io->ev_read, EV_READ, 1);
+	lp_io_kick(io);
 }

@@ -157,10 +157,23 @@ static size_t build_param_sync(const struct lp_client *c, const struct lp_server
 			       char *out, size_t cap)
 {
 	size_t len = 0;
+	const struct lp_params *welcome = &c->pool->welcome;
 	out[0] = '\0';
-	for (int i = 0; i < c->params.n; i++) {
-		const char *want = c->params.value[i];
-		const char *have = lp_params_get(&s->params, c->params.name[i]);
+	/* The client's own values, then the welcome's for the tracked
+	 * parameters it has not set. */
+	for (int i = 0; i < c->params.n + welcome->n; i++) {
+		const char *name, *want;
+		if (i < c->params.n) {
+			name = c->params.name[i];
+			want = c->params.value[i];
+		} else {
+			int k = i - c->params.n;
+			name = welcome->name[k];
+			if (!(welcome->tracked & (1u << k)) || lp_params_get(&c->params, name))
+				continue;
+			want = welcome->value[k];
+		}
+		const char *have = lp_params_get(&s->params, name);
 		if (have && strcmp(have, want) == 0)
 			continue;
 		/* E'' quoting works whatever standard_conforming_strings says. */
@@ -172,7 +185,7 @@ static size_t build_param_sync(const struct lp_client *c, const struct lp_server
 			q[qi++] = *p;
 		}
 		q[qi] = '\0';
-		int n = snprintf(out + len, cap - len, "SET %s = E'%s';", c->params.name[i], q);
+		int n = snprintf(out + len, cap - len, "SET %s = E'%s';", name, q);
 		if (n < 0 || (size_t)n >= cap - len)
 			break;
 		len += (size_t)n;

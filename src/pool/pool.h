@@ -25,12 +25,16 @@ struct lp_instance;
 struct lp_pool;
 struct lp_server;
 
-/* Parameters a client may set that must follow it from server to server. */
+/* Parameters a client may set that must follow it from server to server.
+ * Arrays grow on demand (an idle client usually has none); each name's
+ * case-folded hash is compared before the name itself. */
 #define LP_MAX_TRACKED 32
 struct lp_params {
-	int n;
-	char *name[LP_MAX_TRACKED];
-	char *value[LP_MAX_TRACKED];
+	int n, cap;
+	char **name;
+	char **value;
+	uint32_t *hash;
+	uint32_t tracked;               /* bit i: name[i] is tracked (lp_params_mark_tracked) */
 };
 
 enum lp_client_state {
@@ -172,6 +176,8 @@ void lp_params_set(struct lp_params *p, const char *name, const char *value);
 const char *lp_params_get(const struct lp_params *p, const char *name);
 void lp_params_clear(struct lp_params *p);
 void lp_params_copy(struct lp_params *dst, const struct lp_params *src);
+/* Sets p->tracked from lp_param_is_tracked() for every entry. */
+void lp_params_mark_tracked(const struct lp_instance *inst, struct lp_params *p);
 /* true when name is tracked for client/server synchronisation */
 bool lp_param_is_tracked(const struct lp_instance *inst, const char *name);
 
