@@ -123,7 +123,6 @@ void lp_io_init(struct lp_io *io, struct event_base *base, int fd, void *owner,
 	io->on_write = on_write;
 	(void)lp_sock_nonblock(fd);
 	event_assign(&io->ev_read, base, fd, EV_READ | EV_PERSIST, io_read_ready, io);
-	event_assign(&io->ev_write, base, fd, EV_WRITE | EV_PERSIST, io_write_ready, io);
 }
 
 void lp_io_close(struct lp_io *io)
@@ -131,7 +130,10 @@ void lp_io_close(struct lp_io *io)
 	if (io->fd < 0)
 		return;
 	event_del(&io->ev_read);
-	event_del(&io->ev_write);
+	if (io->ev_write) {
+		event_free(io->ev_write);
+		io->ev_write = NULL;
+	}
 	close(io->fd);
 	io->fd = -1;
 	io->reading = io->writing = false;
@@ -165,7 +167,16 @@ void lp_io_read_off(struct lp_io *io)
 static void write_on(struct lp_io *io)
 {
 	if (!io->writing && io->fd >= 0) {
-		event_add(&io->ev_write, NULL);
+		if (!io->ev_write) {
+			io->ev_write = event_new(event_get_base(&io->ev_read), io->fd,
+						 EV_WRITE | EV_PERSIST, io_write_ready, io);
+			if (!io->ev_write) {
+				/* Cannot wait for writability: treat the peer as gone. */
+				io->dead = true;
+				return;
+			}
+		}
+		event_add(io->ev_write, NULL);
 		io->writing = true;
 	}
 }
@@ -173,7 +184,7 @@ static void write_on(struct lp_io *io)
 static void write_off(struct lp_io *io)
 {
 	if (io->writing) {
-		event_del(&io->ev_write);
+		event_del(io->ev_write);
 		io->writing = false;
 	}
 }

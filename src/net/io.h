@@ -29,7 +29,8 @@ typedef void (*lp_io_cb)(struct lp_io *io, short what);
 struct lp_io {
 	int fd;
 	struct event ev_read;
-	struct event ev_write;
+	struct event *ev_write;          /* made on the first blocked write: most
+					  * connections never need one */
 	lp_io_cb on_read;                /* socket readable */
 	lp_io_cb on_write;               /* socket writable and queue drained */
 	void *owner;

@@ -98,8 +98,7 @@ void lp_client_free(struct lp_client *c)
 {
 	lp_params_clear(&c->params);
 	free(c->scram);
-	free(c->user_name);
-	free(c->db_name);
+	free(c->user_name);             /* db_name shares the block */
 	free(c);
 }
 
@@ -258,9 +257,16 @@ static int handle_startup(struct lp_client *c, struct lp_startup *su)
 		lp_client_fail(c, "08P01", "no PostgreSQL user name specified in startup packet");
 		return -1;
 	}
-	c->user_name = strdup(su->user);
-	c->db_name = strdup(su->database && su->database[0] ? su->database : su->user);
-	if (!c->user_name || !c->db_name) {
+	/* One allocation for both names: an idle client's memory counts. */
+	const char *db = su->database && su->database[0] ? su->database : su->user;
+	size_t ulen = strlen(su->user) + 1, dlen = strlen(db) + 1;
+	c->user_name = malloc(ulen + dlen);
+	if (c->user_name) {
+		memcpy(c->user_name, su->user, ulen);
+		c->db_name = c->user_name + ulen;
+		memcpy(c->db_name, db, dlen);
+	}
+	if (!c->user_name) {
 		lp_client_fail(c, "53200", "out of memory");
 		return -1;
 	}

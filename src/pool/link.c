@@ -162,18 +162,20 @@ static size_t build_param_sync(const struct lp_client *c, const struct lp_server
 	/* The client's own values, then the welcome's for the tracked
 	 * parameters it has not set. */
 	for (int i = 0; i < c->params.n + welcome->n; i++) {
-		const char *name, *want;
+		const char *name, *want, *have;
 		if (i < c->params.n) {
 			name = c->params.name[i];
 			want = c->params.value[i];
+			have = lp_params_value_of(&s->params, &c->params, i);
 		} else {
 			int k = i - c->params.n;
-			name = welcome->name[k];
-			if (!(welcome->tracked & (1u << k)) || lp_params_get(&c->params, name))
+			if (!(welcome->tracked & (1u << k)) ||
+			    lp_params_value_of(&c->params, welcome, k))
 				continue;
+			name = welcome->name[k];
 			want = welcome->value[k];
+			have = lp_params_value_of(&s->params, welcome, k);
 		}
-		const char *have = lp_params_get(&s->params, name);
 		if (have && strcmp(have, want) == 0)
 			continue;
 		/* E'' quoting works whatever standard_conforming_strings says. */
@@ -196,9 +198,19 @@ static size_t build_param_sync(const struct lp_client *c, const struct lp_server
 static void start_param_sync(struct lp_server *s)
 {
 	char sql[sizeof(s->pending_sql)];
-	if (s->client && build_param_sync(s->client, s, sql, sizeof(sql)) > 0) {
+	struct lp_client *c = s->client;
+	/* Most clients set nothing of their own: then one comparison of
+	 * stamps shows the server still holds the welcome's values. */
+	bool plain = c && c->params.n == 0;
+	const uint64_t *ws = s->welcome_stamp;
+	bool known = plain && ws[0] == s->params.stamp && ws[1] == c->pool->welcome.stamp;
+	if (c && !known && build_param_sync(c, s, sql, sizeof(sql)) > 0) {
 		lp_server_internal(s, sql, assigned_sync_done);
 		return;
+	}
+	if (plain) {
+		s->welcome_stamp[0] = s->params.stamp;
+		s->welcome_stamp[1] = c->pool->welcome.stamp;
 	}
 	lp_server_set_state(s, LP_SV_ACTIVE);
 	if (s->client)

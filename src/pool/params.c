@@ -31,6 +31,13 @@ static uint32_t name_hash(const char *name)
 	return h;
 }
 
+static uint64_t last_stamp;
+
+static void changed(struct lp_params *p)
+{
+	p->stamp = ++last_stamp;
+}
+
 static int find(const struct lp_params *p, const char *name, uint32_t h)
 {
 	for (int i = 0; i < p->n; i++)
@@ -80,6 +87,7 @@ void lp_params_set(struct lp_params *p, const char *name, const char *value)
 			return;
 		free(p->value[i]);
 		p->value[i] = nv;
+		changed(p);
 		return;
 	}
 	if (!grow(p))
@@ -95,6 +103,7 @@ void lp_params_set(struct lp_params *p, const char *name, const char *value)
 	p->hash[p->n] = h;
 	p->tracked &= ~(1u << p->n);
 	p->n++;
+	changed(p);
 }
 
 const char *lp_params_get(const struct lp_params *p, const char *name)
@@ -105,6 +114,14 @@ const char *lp_params_get(const struct lp_params *p, const char *name)
 	return i >= 0 ? p->value[i] : NULL;
 }
 
+const char *lp_params_value_of(const struct lp_params *p, const struct lp_params *from, int i)
+{
+	if (p->n == 0)
+		return NULL;
+	int k = find(p, from->name[i], from->hash[i]);
+	return k >= 0 ? p->value[k] : NULL;
+}
+
 void lp_params_clear(struct lp_params *p)
 {
 	for (int i = 0; i < p->n; i++) {
@@ -113,6 +130,7 @@ void lp_params_clear(struct lp_params *p)
 	}
 	free(p->name);
 	memset(p, 0, sizeof(*p));
+	changed(p);
 }
 
 void lp_params_copy(struct lp_params *dst, const struct lp_params *src)
@@ -127,6 +145,7 @@ void lp_params_mark_tracked(const struct lp_instance *inst, struct lp_params *p)
 	for (int i = 0; i < p->n; i++)
 		if (lp_param_is_tracked(inst, p->name[i]))
 			p->tracked |= 1u << i;
+	changed(p);
 }
 
 bool lp_param_is_tracked(const struct lp_instance *inst, const char *name)
