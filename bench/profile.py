@@ -3,7 +3,7 @@
 user-space instructions (valgrind --tool=callgrind) and system calls
 (strace -c), for pgbench select-only with a fixed transaction count.
 
-    /usr/bin/python3 bench/profile.py [callgrind|strace|both] [simple|extended ...]
+    /usr/bin/python3 bench/profile.py [callgrind|strace|both|perf] [simple|extended ...]
 
 Environment: PROFILE_CLIENTS (default 20), PROFILE_XACTS per client (default
 500), PROFILE_POOLERS (default "linkpool pgbouncer"), PROFILE_OUT (directory
@@ -99,6 +99,32 @@ def strace(pl, modes):
     return out
 
 
+def perf(pl, modes):
+    """Where the pooler's CPU goes, kernel against user space (cpu-clock
+    samples; hardware counters are often missing in VMs)."""
+    out = []
+    for mode in modes:
+        pgbench(pl.port, mode, xacts=20)
+        data = tempfile.mktemp(prefix="perf-")
+        rec = subprocess.Popen(["perf", "record", "-q", "-e", "cpu-clock", "-F", "2000", "-o", data,
+                                "-p", str(pl.proc.pid)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(1)
+        n = pgbench(pl.port, mode, xacts=XACTS * 4)
+        rec.send_signal(signal.SIGINT)
+        rec.wait(60)
+        rep = subprocess.run(["perf", "report", "-i", data, "--stdio", "--sort", "dso", "--percent-limit", "1"],
+                             capture_output=True, text=True).stdout
+        sym = subprocess.run(["perf", "report", "-i", data, "--stdio", "--sort", "sym", "--percent-limit", "2"],
+                             capture_output=True, text=True).stdout
+        os.unlink(data)
+        dsos = [ln.strip() for ln in rep.splitlines() if ln.strip() and not ln.startswith("#")]
+        syms = [ln.strip() for ln in sym.splitlines() if ln.strip() and not ln.startswith("#")]
+        out.append(f"perf {pl.name:<10} {mode:<9} ({n} tx) by dso: " + "; ".join(" ".join(d.split()) for d in dsos))
+        out.append(f"perf {pl.name:<10} {mode:<9} top symbols: " + "; ".join(" ".join(x.split()) for x in syms[:12]))
+        print("\n".join(out[-2:]), flush=True)
+    return out
+
+
 def main():
     what = sys.argv[1] if len(sys.argv) > 1 else "both"
     modes = sys.argv[2:] or ["simple", "extended"]
@@ -122,6 +148,8 @@ def main():
             pl.start()
             if what in ("strace", "both"):
                 strace(pl, modes)
+            if what == "perf":
+                perf(pl, modes)
             if what in ("callgrind", "both"):
                 callgrind(pl, modes)
     finally:
