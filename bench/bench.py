@@ -549,14 +549,17 @@ def scenario_table(sc, lines):
         lines.append(f"linkpool / PgBouncer per repetition — TPS: {', '.join(fmt(x, 2) for x in tps_r)} "
                      f"(median {fmt(med(tps_r), 2)}); pooler CPU per tx: {', '.join(fmt(x, 2) for x in cpu_r)} "
                      f"(median {fmt(med(cpu_r), 2)})")
-        direct = [lbl for lbl, c in sc["systems"] if lbl.startswith("direct") and c == POOL]
-        if direct:
-            d = sc["runs"][direct[0]]
-            p99d = med([r["p99_ms"] for r in d])
-            p99l, p99b = med([r["p99_ms"] for r in lp]), med([r["p99_ms"] for r in pb])
-            if None not in (p99d, p99l, p99b):
-                lines.append(f"; p99 added over {direct[0]} (equal server connections): linkpool "
-                             f"{fmt(p99l - p99d, 3)} ms, PgBouncer {fmt(p99b - p99d, 3)} ms")
+        lines.append("")
+        direct = f"direct-c{POOL}"
+        if direct in sc["runs"]:
+            p99d = med([r["p99_ms"] for r in sc["runs"][direct]])
+            for name in ("linkpool", "pgbouncer"):
+                eq = sc["runs"].get(f"{name}-c{POOL}")
+                if eq and p99d:
+                    p99 = med([r["p99_ms"] for r in eq])
+                    lines.append(f"- {name} with {POOL} clients (= {POOL} server connections) vs {direct}: p99 "
+                                 f"{fmt(p99, 3)} vs {fmt(p99d, 3)} ms, added {fmt(p99 - p99d, 3)} ms "
+                                 f"({fmt((p99 / p99d - 1) * 100, 0)}%)")
     lines.append("")
 
 
@@ -659,15 +662,20 @@ def main():
                 run_pgbench(ctx, s, ["-S"], 2, user=user, clients=40)
         results = {}
 
-        def trio(n):
-            return [System("linkpool", lp.port, "linkpool", n), System("pgbouncer", pb.port, "pgbouncer", n),
-                    System(f"direct-c{POOL}", pg.port, None, POOL), System(f"direct-c{n}", pg.port, None, n)]
+        def trio(n, latency=False):
+            s = [System("linkpool", lp.port, "linkpool", n), System("pgbouncer", pb.port, "pgbouncer", n),
+                 System(f"direct-c{POOL}", pg.port, None, POOL), System(f"direct-c{n}", pg.port, None, n)]
+            if latency:
+                # Added latency at equal server connections: as many clients as the pool.
+                s += [System(f"linkpool-c{POOL}", lp.port, "linkpool", POOL),
+                      System(f"pgbouncer-c{POOL}", pb.port, "pgbouncer", POOL)]
+            return s
 
         if "1" in SCENARIOS:
-            results["s1"] = pgbench_scenario(ctx, "1. select-only, simple protocol", trio(100),
+            results["s1"] = pgbench_scenario(ctx, "1. select-only, simple protocol", trio(100, True),
                                              ["-S", "-M", "simple"], T)
         if "2" in SCENARIOS:
-            results["s2"] = pgbench_scenario(ctx, "2. select-only, extended protocol", trio(100),
+            results["s2"] = pgbench_scenario(ctx, "2. select-only, extended protocol", trio(100, True),
                                              ["-S", "-M", "extended"], T)
         if "3" in SCENARIOS:
             pg.psql("VACUUM ANALYZE", db="bench")
