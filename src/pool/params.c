@@ -38,10 +38,19 @@ static void changed(struct lp_params *p)
 	p->stamp = ++last_stamp;
 }
 
+/* The hashes live after the values in the same block (a smaller struct). */
+static uint32_t *hashes(const struct lp_params *p)
+{
+	return (uint32_t *)(p->value + p->cap);
+}
+
 static int find(const struct lp_params *p, const char *name, uint32_t h)
 {
+	if (p->n == 0)
+		return -1;              /* no block yet */
+	const uint32_t *hash = hashes(p);
 	for (int i = 0; i < p->n; i++)
-		if (p->hash[i] == h && strcasecmp(p->name[i], name) == 0)
+		if (hash[i] == h && strcasecmp(p->name[i], name) == 0)
 			return i;
 	return -1;
 }
@@ -65,13 +74,12 @@ static bool grow(struct lp_params *p)
 	if (p->n > 0) {
 		memcpy(nn, p->name, (size_t)p->n * sizeof(char *));
 		memcpy(nv, p->value, (size_t)p->n * sizeof(char *));
-		memcpy(nh, p->hash, (size_t)p->n * sizeof(uint32_t));
+		memcpy(nh, hashes(p), (size_t)p->n * sizeof(uint32_t));
 	}
 	free(p->name);
 	p->name = nn;
 	p->value = nv;
-	p->hash = nh;
-	p->cap = ncap;
+	p->cap = (uint8_t)ncap;
 	return true;
 }
 
@@ -100,7 +108,7 @@ void lp_params_set(struct lp_params *p, const char *name, const char *value)
 	}
 	p->name[p->n] = nn;
 	p->value[p->n] = nv;
-	p->hash[p->n] = h;
+	hashes(p)[p->n] = h;
 	p->tracked &= ~(1u << p->n);
 	p->n++;
 	changed(p);
@@ -118,7 +126,7 @@ const char *lp_params_value_of(const struct lp_params *p, const struct lp_params
 {
 	if (p->n == 0)
 		return NULL;
-	int k = find(p, from->name[i], from->hash[i]);
+	int k = find(p, from->name[i], hashes(from)[i]);
 	return k >= 0 ? p->value[k] : NULL;
 }
 

@@ -30,9 +30,8 @@ struct lp_server;
  * case-folded hash is compared before the name itself. */
 #define LP_MAX_TRACKED 32
 struct lp_params {
-	char **name;
-	char **value;
-	uint32_t *hash;
+	char **name;                    /* one block: cap names, cap values, */
+	char **value;                   /* then cap uint32_t name hashes */
 	uint64_t stamp;                 /* new, instance-unique, on every change */
 	uint8_t n, cap;
 	uint32_t tracked;               /* bit i: name[i] is tracked (lp_params_mark_tracked) */
