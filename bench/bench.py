@@ -118,7 +118,9 @@ def proc_stat(pid):
     return int(rest[11]) + int(rest[12]), int(rest[13]) + int(rest[14])
 
 
-def children_of(ppid):
+def children_of(ppid, zombies=None):
+    """Child pids of ppid; zombie children are listed in `zombies` instead
+    (their times read 0 until the parent reaps them into cutime)."""
     out = []
     for d in os.listdir("/proc"):
         if not d.isdigit():
@@ -129,7 +131,11 @@ def children_of(ppid):
         except OSError:
             continue
         if int(rest[1]) == ppid:
-            out.append(int(d))
+            if rest[0] == "Z":
+                if zombies is not None:
+                    zombies.append(int(d))
+            else:
+                out.append(int(d))
     return out
 
 
@@ -217,9 +223,17 @@ log_min_messages = warning
 
     def cpu_ticks(self):
         """postmaster + reaped children + live children: backends that exit
-        during a run stay counted through cutime/cstime."""
-        own, reaped = proc_stat(self.pid)
-        return own + reaped + sum(proc_stat(p)[0] for p in children_of(self.pid))
+        during a run stay counted through cutime/cstime. Waits (up to 3 s)
+        until no backend is a zombie, whose time would be lost."""
+        deadline = time.monotonic() + 3
+        while True:
+            zombies = []
+            kids = children_of(self.pid, zombies)
+            own, reaped = proc_stat(self.pid)
+            live = sum(proc_stat(p)[0] for p in kids)
+            if not zombies or time.monotonic() > deadline:
+                return own + reaped + live
+            time.sleep(0.02)
 
 
 # ---------------------------------------------------------------- poolers
@@ -311,6 +325,8 @@ def run_pgbench(ctx, system, args, seconds, user="bench", clients=None):
     _, status, ru = os.wait4(p.pid, 0)
     p.returncode = os.waitstatus_to_exitcode(status)
     wall = time.monotonic() - t0
+    if system.pooler is None:
+        time.sleep(0.3)     # direct backends exit after pgbench: count them
     after = ctx.snapshot()
     out.seek(0)
     text = out.read()
