@@ -48,7 +48,9 @@ struct lp_io {
 	bool eof;
 	bool dead;                       /* write failed: peer gone */
 	bool drained;                    /* last read emptied the socket: skip the
-					  * EAGAIN read until it is readable again */
+					  * EAGAIN read until it is readable again.
+					  * A transport that buffers (TLS) must not
+					  * set it while it still holds bytes. */
 	uint64_t bytes_in, bytes_out;
 };
 
@@ -79,8 +81,9 @@ void lp_io_read_off(struct lp_io *io);
  * Returns bytes read (>0), 0 on EOF (io->eof set), -1 on EAGAIN with nothing
  * read -- also, without a system call, when the previous read emptied the
  * socket and it has not been reported readable since (the read event is
- * level-triggered, so bytes arriving later wake on_read again), -2 on a socket error. Fails with -3 when the buffer is full and
- * nothing was parsed -- the owner's message framing is broken.
+ * level-triggered, so bytes arriving later wake on_read again) -- -2 on a
+ * socket error. Fails with -3 when the buffer is full and nothing was
+ * parsed -- the owner's message framing is broken.
  */
 int lp_io_fill(struct lp_io *io);
 
