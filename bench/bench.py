@@ -442,6 +442,7 @@ def idle_scenario(ctx, systems_by_name):
         }
         log(f"  {name}: {res[name]}")
         time.sleep(1)
+    first_rss0 = res.get("linkpool", {}).get("rss0_kb")
     if IDLE_BIG > IDLE_N:
         log(f"scenario 5b: {IDLE_BIG} idle clients on linkpool")
         pl = ctx.poolers["linkpool"]
@@ -458,9 +459,12 @@ def idle_scenario(ctx, systems_by_name):
         crowd_run = run_pgbench(ctx, sysm, ["-S"], T, clients=20)
         for c in conns:
             c.close()
+        # Against the RSS before the first crowd: memory the first crowd
+        # left in malloc's free lists would otherwise be counted as free.
+        base = first_rss0 or rss0
         res["linkpool_big"] = {
-            "n": IDLE_BIG, "accepted": ok, "error": err, "login_s": secs,
-            "bytes_per_client": (rss1 - rss0) * 1024.0 / max(ok, 1),
+            "n": IDLE_BIG, "accepted": ok, "error": err, "login_s": secs, "rss0_kb": base, "rss1_kb": rss1,
+            "bytes_per_client": (rss1 - base) * 1024.0 / max(ok, 1),
             "tps_alone": base_run["tps"], "tps_crowd": crowd_run["tps"],
             "p99_alone": base_run["p99_ms"], "p99_crowd": crowd_run["p99_ms"],
         }

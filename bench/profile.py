@@ -3,7 +3,7 @@
 user-space instructions (valgrind --tool=callgrind) and system calls
 (strace -c), for pgbench select-only with a fixed transaction count.
 
-    /usr/bin/python3 bench/profile.py [callgrind|strace|both|perf] [simple|extended ...]
+    /usr/bin/python3 bench/profile.py [callgrind|strace|both|perf] [simple|extended|churn ...]
 
 Environment: PROFILE_CLIENTS (default 20), PROFILE_XACTS per client (default
 500), PROFILE_POOLERS (default "linkpool pgbouncer"), PROFILE_OUT (directory
@@ -31,9 +31,12 @@ OUTDIR = os.environ.get("PROFILE_OUT", "/tmp/lp-profile")
 
 
 def pgbench(port, mode, xacts=XACTS, clients=CLIENTS):
+    """mode: simple, extended, or churn (simple with a new connection per
+    transaction, -C)."""
     env = dict(os.environ, PGPASSWORD=bench.USERS["bench"])
-    r = subprocess.run([bench.PGBENCH, "-h", "127.0.0.1", "-p", str(port), "-U", "bench", "-n", "-S",
-                        "-M", mode, "-c", str(clients), "-j", "2", "-t", str(xacts), "bench"],
+    extra = ["-C"] if mode == "churn" else []
+    r = subprocess.run([bench.PGBENCH, "-h", "127.0.0.1", "-p", str(port), "-U", "bench", "-n", "-S", *extra,
+                        "-M", "simple" if mode == "churn" else mode, "-c", str(clients), "-j", "2", "-t", str(xacts), "bench"],
                        capture_output=True, text=True, env=env, timeout=900)
     if r.returncode != 0:
         raise RuntimeError(r.stdout + r.stderr)

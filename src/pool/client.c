@@ -13,9 +13,9 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include <openssl/rand.h>
 
 #include "admin/admin.h"
+#include "auth/random.h"
 #include "core/log.h"
 #include "pool/client_auth.h"
 #include "pool/instance.h"
@@ -172,11 +172,11 @@ void lp_client_welcome(struct lp_client *c)
 		const char *name = pool->welcome.name[i];
 		/* Not copied when the client has no value of its own: the
 		 * parameter check in link.c falls back to the welcome. */
-		const char *own = lp_params_get(&c->params, name);
+		const char *own = lp_params_value_of(&c->params, &pool->welcome, i);
 		lp_build_param_status(&w, name, own ? own : pool->welcome.value[i]);
 	}
 	for (int i = 0; i < c->params.n; i++)
-		if (!lp_params_get(&pool->welcome, c->params.name[i]))
+		if (!lp_params_value_of(&pool->welcome, &c->params, i))
 			lp_build_param_status(&w, c->params.name[i], c->params.value[i]);
 	lp_build_backend_key(&w, c->cancel_pid, c->cancel_key);
 	lp_build_rfq(&w, 'I');
@@ -297,8 +297,8 @@ static int handle_startup(struct lp_client *c, struct lp_startup *su)
 	}
 	do {
 		c->cancel_pid = 0;
-		if (RAND_bytes((uint8_t *)&c->cancel_pid, sizeof(c->cancel_pid)) != 1 ||
-		    RAND_bytes((uint8_t *)&c->cancel_key, sizeof(c->cancel_key)) != 1) {
+		if (!lp_random_bytes(&c->cancel_pid, sizeof(c->cancel_pid)) ||
+		    !lp_random_bytes(&c->cancel_key, sizeof(c->cancel_key))) {
 			lp_client_fail(c, "53200", "no randomness for the cancel key");
 			return -1;
 		}
