@@ -528,6 +528,14 @@ def med(vals):
     return statistics.median(vals) if vals else None
 
 
+def git_commit():
+    try:
+        return subprocess.run(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"], capture_output=True,
+                              text=True).stdout.strip() or "?"
+    except OSError:
+        return "?"
+
+
 def machine_text():
     with open("/proc/cpuinfo") as f:
         model = next((ln.split(":", 1)[1].strip() for ln in f if ln.startswith("model name")), "?")
@@ -535,17 +543,15 @@ def machine_text():
         mem = int(f.readline().split()[1]) // 1024
     pgb = subprocess.run([PGBOUNCER_BIN, "--version"], capture_output=True, text=True).stdout.split("\n")[0]
     pgv = subprocess.run([f"{PG_BINDIR}/postgres", "--version"], capture_output=True, text=True).stdout.strip()
-    try:
-        commit = subprocess.run(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"], capture_output=True,
-                                text=True).stdout.strip()
-    except OSError:
-        commit = "?"
+    commit = git_commit()
     return (f"- CPU: {os.cpu_count()} × {model}; RAM {mem} MB; kernel {platform.release()}\n"
             f"- {pgb}; {pgv}; linkpool {commit} ({LINKPOOL_BIN})\n")
 
 
 def scenario_table(sc, lines):
     lines.append(f"### {sc['title']}\n")
+    if sc.get("run"):
+        lines.append(f"Run: {sc['run']}\n")
     a = " ".join(sc["args"])
     lines.append(f"`pgbench -h 127.0.0.1 -p PORT -U {sc['user']} -n -T {sc['seconds']} -c N -j 2 --log {a} bench`"
                  f" ({REPS} repetitions, order rotated)\n")
@@ -603,11 +609,12 @@ def write_report(results, started, load0, load1):
     if "s5" in results:
         r5 = results["s5"]
         lines += [f"### 5. Idle clients (raw-protocol md5 logins, held idle; bench/pgwire.py)", "",
+                  f"Run: {r5.get('run', '')}", "",
                   "| pooler | idle clients | RSS before → after (KB) | bytes per idle client | login CPU µs/client | "
                   "login wall s | select-only TPS of 20 clients alone → with crowd | p99 ms alone → crowd |",
                   "|---|---:|---|---:|---:|---:|---|---|"]
         for name in ("linkpool", "pgbouncer", "linkpool_big"):
-            if name in r5:
+            if isinstance(r5.get(name), dict):
                 x = r5[name]
                 lines.append(f"| {name} | {x.get('accepted', x['n'])} of {x['n']} | {x.get('rss0_kb', '')} → "
                              f"{x.get('rss1_kb', '')} | {fmt(x['bytes_per_client'], 0)} | "
@@ -620,9 +627,12 @@ def write_report(results, started, load0, load1):
         lines += [f"### 6. Streaming {STREAM_MB} MB through one connection", "",
                   "`SELECT repeat('x', 1000) FROM generate_series(1, N)` drained by a raw client; "
                   "`COPY bench_copy FROM STDIN` in 64 KB CopyData messages. Pooler RSS sampled every 5 ms.", "",
+                  f"Run: {results['s6'].get('run', '')}", "",
                   "| system | result MB/s | result: pooler RSS growth KB | COPY MB/s | COPY: pooler RSS growth KB |",
                   "|---|---:|---:|---:|---:|"]
         for label, r in results["s6"].items():
+            if not isinstance(r, dict):
+                continue
             lines.append(f"| {label} | {fmt(r['result']['mb_s'])} | {fmt(r['result']['growth_kb'], 0)} | "
                          f"{fmt(r['copy']['mb_s'])} | {fmt(r['copy']['growth_kb'], 0)} |")
         lines.append("")
@@ -712,6 +722,16 @@ def main():
         if "6" in SCENARIOS:
             results["s6"] = stream_scenario(ctx, [lp, pb, System("direct", pg.port, None, 1)])
         load1 = " ".join(open("/proc/loadavg").read().split()[:3])
+        for v in results.values():
+            v["run"] = f"{started}, linkpool {git_commit()}, load {load0} / {load1}"
+        if os.environ.get("BENCH_MERGE") == "1":
+            # Re-run some scenarios; keep the others from the last report.
+            old_json = os.path.splitext(OUT)[0] + ".json"
+            if os.path.exists(old_json):
+                with open(old_json) as f:
+                    merged = json.load(f)
+                merged.update(results)
+                results = merged
         write_report(results, started, load0, load1)
     finally:
         for p in poolers.values():
