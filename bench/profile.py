@@ -5,7 +5,7 @@ user-space instructions (valgrind --tool=callgrind) and system calls
 
     /usr/bin/python3 bench/profile.py [callgrind|strace|both|perf] [simple|extended|churn ...]
 
-Environment: PROFILE_CLIENTS (default 20), PROFILE_XACTS per client (default
+Environment: PROFILE_USER (bench = md5, bench_scram = SCRAM), PROFILE_CLIENTS (default 20), PROFILE_XACTS per client (default
 500), PROFILE_POOLERS (default "linkpool pgbouncer"), PROFILE_OUT (directory
 for callgrind.out files, default /tmp/lp-profile), plus bench.py's
 LINKPOOL_BIN / PGBOUNCER_BIN. Prints one line per measurement; callgrind
@@ -28,14 +28,15 @@ CLIENTS = int(os.environ.get("PROFILE_CLIENTS", "20"))
 XACTS = int(os.environ.get("PROFILE_XACTS", "500"))
 POOLERS = os.environ.get("PROFILE_POOLERS", "linkpool pgbouncer").split()
 OUTDIR = os.environ.get("PROFILE_OUT", "/tmp/lp-profile")
+USER = os.environ.get("PROFILE_USER", "bench")   # bench (md5) or bench_scram
 
 
 def pgbench(port, mode, xacts=XACTS, clients=CLIENTS):
     """mode: simple, extended, or churn (simple with a new connection per
     transaction, -C)."""
-    env = dict(os.environ, PGPASSWORD=bench.USERS["bench"])
+    env = dict(os.environ, PGPASSWORD=bench.USERS[USER])
     extra = ["-C"] if mode == "churn" else []
-    r = subprocess.run([bench.PGBENCH, "-h", "127.0.0.1", "-p", str(port), "-U", "bench", "-n", "-S", *extra,
+    r = subprocess.run([bench.PGBENCH, "-h", "127.0.0.1", "-p", str(port), "-U", USER, "-n", "-S", *extra,
                         "-M", "simple" if mode == "churn" else mode, "-c", str(clients), "-j", "2", "-t", str(xacts), "bench"],
                        capture_output=True, text=True, env=env, timeout=900)
     if r.returncode != 0:
@@ -139,8 +140,10 @@ def main():
     poolers = []
     try:
         pg.init()
+        verifier = pg.psql("SELECT rolpassword FROM pg_authid WHERE rolname = 'bench_scram'").strip()
         with open(os.path.join(base, "userlist.txt"), "w") as f:
             f.write(f'"bench" "{bench.pgwire_md5("bench", bench.USERS["bench"])}"\n')
+            f.write(f'"bench_scram" "{verifier}"\n')
         for name in POOLERS:
             binary = bench.LINKPOOL_BIN if name == "linkpool" else bench.PGBOUNCER_BIN
             poolers.append(bench.Pooler(name, binary, base, pg))
