@@ -148,7 +148,15 @@ static void io_read_ready(evutil_socket_t fd, short what, void *arg)
 		lp_tls_handshake_step(io);
 		return;
 	}
+	if (what & EV_READ)
+		io->drained = false;
 	io->on_read(io, what);
+}
+
+void lp_io_kick(struct lp_io *io)
+{
+	/* EV_TIMEOUT, not EV_READ: a kick says nothing about the socket. */
+	event_active(&io->ev_read, EV_TIMEOUT, 1);
 }
 
 void lp_io_init(struct lp_io *io, struct event_base *base, int fd, void *owner,
@@ -162,7 +170,6 @@ void lp_io_init(struct lp_io *io, struct event_base *base, int fd, void *owner,
 	io->tr = &lp_transport_plain;
 	(void)lp_sock_nonblock(fd);
 	event_assign(&io->ev_read, base, fd, EV_READ | EV_PERSIST, io_read_ready, io);
-	event_assign(&io->ev_write, base, fd, EV_WRITE | EV_PERSIST, io_write_ready, io);
 }
 
 void lp_io_close(struct lp_io *io)
@@ -170,7 +177,10 @@ void lp_io_close(struct lp_io *io)
 	if (io->fd < 0)
 		return;
 	event_del(&io->ev_read);
-	event_del(&io->ev_write);
+	if (io->ev_write) {
+		event_free(io->ev_write);
+		io->ev_write = NULL;
+	}
 	io->tr->close(io);
 	io->tr = &lp_transport_plain;
 	io->tls_done = NULL;
@@ -210,7 +220,16 @@ void lp_io_read_off(struct lp_io *io)
 void lp_io_write_on(struct lp_io *io)
 {
 	if (!io->writing && io->fd >= 0) {
-		event_add(&io->ev_write, NULL);
+		if (!io->ev_write) {
+			io->ev_write = event_new(event_get_base(&io->ev_read), io->fd,
+						 EV_WRITE | EV_PERSIST, io_write_ready, io);
+			if (!io->ev_write) {
+				/* Cannot wait for writability: treat the peer as gone. */
+				io->dead = true;
+				return;
+			}
+		}
+		event_add(io->ev_write, NULL);
 		io->writing = true;
 	}
 }
@@ -218,7 +237,7 @@ void lp_io_write_on(struct lp_io *io)
 void lp_io_write_off(struct lp_io *io)
 {
 	if (io->writing) {
-		event_del(&io->ev_write);
+		event_del(io->ev_write);
 		io->writing = false;
 	}
 }
@@ -249,11 +268,17 @@ int lp_io_fill(struct lp_io *io)
 		io->end -= io->start;
 		io->start = 0;
 	}
-	ssize_t n = io->tr->read(io, io->buf + io->end, cache.size - io->end);
+	if (io->drained)
+		return -1;
+	uint32_t room = cache.size - io->end;
+	ssize_t n = io->tr->read(io, io->buf + io->end, room);
 	/* TLS may have to answer while reading (key update): let it out. */
 	if (io->tr->unsent(io))
 		lp_io_write_on(io);
 	if (n > 0) {
+		/* A short read took all the socket held: the usual case of one
+		 * small message saves the read that would only say EAGAIN. */
+		io->drained = (uint32_t)n < room && !io->tr->pending(io);
 		io->end += (uint32_t)n;
 		io->bytes_in += (uint64_t)n;
 		return (int)n;
@@ -262,8 +287,10 @@ int lp_io_fill(struct lp_io *io)
 		io->eof = true;
 		return 0;
 	}
-	if (errno == EAGAIN || errno == EWOULDBLOCK)
+	if (errno == EAGAIN || errno == EWOULDBLOCK) {
+		io->drained = true;
 		return -1;
+	}
 	return -2;
 }
 
@@ -405,7 +432,7 @@ static void io_write_ready(evutil_socket_t fd, short what, void *arg)
 		/* The reader was stopped for us; let its owner continue. */
 		if (!io->tr->unsent(io))
 			lp_io_write_off(io);
-		event_active(&src->ev_read, EV_READ, 1);
+		lp_io_kick(src);
 		return;
 	}
 	if (io->tr->unsent(io))

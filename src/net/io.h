@@ -53,7 +53,8 @@ struct lp_transport {
 struct lp_io {
 	int fd;
 	struct event ev_read;
-	struct event ev_write;
+	struct event *ev_write;          /* made on the first blocked write: most
+					  * connections never need one */
 	lp_io_cb on_read;                /* socket readable */
 	lp_io_cb on_write;               /* socket writable and queue drained */
 	void *owner;
@@ -70,6 +71,10 @@ struct lp_io {
 	bool writing;                    /* write event armed */
 	bool eof;
 	bool dead;                       /* write failed: peer gone */
+	bool drained;                    /* last read emptied the socket: skip the
+					  * EAGAIN read until it is readable again.
+					  * A transport that buffers (TLS) must not
+					  * set it while it still holds bytes. */
 	uint64_t bytes_in, bytes_out;
 
 	const struct lp_transport *tr;   /* never NULL after lp_io_init */
@@ -94,6 +99,9 @@ void lp_io_init(struct lp_io *io, struct event_base *base, int fd, void *owner,
 void lp_io_close(struct lp_io *io);
 
 void lp_io_read_on(struct lp_io *io);
+/* Runs on_read in this loop turn without socket readiness (to parse buffered
+ * bytes or to resume after a state change). */
+void lp_io_kick(struct lp_io *io);
 void lp_io_read_off(struct lp_io *io);
 /* Write-readiness, for transports that keep output of their own. */
 void lp_io_write_on(struct lp_io *io);
@@ -104,8 +112,11 @@ extern const struct lp_transport lp_transport_plain;
 /*
  * Reads what the socket holds into the buffer (allocating one if needed).
  * Returns bytes read (>0), 0 on EOF (io->eof set), -1 on EAGAIN with nothing
- * read, -2 on a socket error. Fails with -3 when the buffer is full and
- * nothing was parsed -- the owner's message framing is broken.
+ * read -- also, without a system call, when the previous read emptied the
+ * socket and it has not been reported readable since (the read event is
+ * level-triggered, so bytes arriving later wake on_read again) -- -2 on a
+ * socket error. Fails with -3 when the buffer is full and nothing was
+ * parsed -- the owner's message framing is broken.
  */
 int lp_io_fill(struct lp_io *io);
 

@@ -13,9 +13,9 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include <openssl/rand.h>
 
 #include "admin/admin.h"
+#include "auth/random.h"
 #include "core/log.h"
 #include "net/tls.h"
 #include "pool/auth_query.h"
@@ -101,8 +101,7 @@ void lp_client_free(struct lp_client *c)
 {
 	lp_params_clear(&c->params);
 	free(c->scram);
-	free(c->user_name);
-	free(c->db_name);
+	free(c->user_name);             /* db_name shares the block */
 	free(c);
 }
 
@@ -188,13 +187,13 @@ void lp_client_welcome(struct lp_client *c)
 	lp_build_auth(&w, 0, NULL, 0);
 	for (int i = 0; i < pool->welcome.n; i++) {
 		const char *name = pool->welcome.name[i];
-		const char *own = lp_params_get(&c->params, name);
-		if (!own && lp_param_is_tracked(c->inst, name))
-			lp_params_set(&c->params, name, pool->welcome.value[i]);
+		/* Not copied when the client has no value of its own: the
+		 * parameter check in link.c falls back to the welcome. */
+		const char *own = lp_params_value_of(&c->params, &pool->welcome, i);
 		lp_build_param_status(&w, name, own ? own : pool->welcome.value[i]);
 	}
 	for (int i = 0; i < c->params.n; i++)
-		if (!lp_params_get(&pool->welcome, c->params.name[i]))
+		if (!lp_params_value_of(&pool->welcome, &c->params, i))
 			lp_build_param_status(&w, c->params.name[i], c->params.value[i]);
 	lp_build_backend_key(&w, c->cancel_pid, c->cancel_key);
 	lp_build_rfq(&w, 'I');
@@ -275,9 +274,16 @@ static int handle_startup(struct lp_client *c, struct lp_startup *su)
 		lp_client_fail(c, "08P01", "no PostgreSQL user name specified in startup packet");
 		return -1;
 	}
-	c->user_name = strdup(su->user);
-	c->db_name = strdup(su->database && su->database[0] ? su->database : su->user);
-	if (!c->user_name || !c->db_name) {
+	/* One allocation for both names: an idle client's memory counts. */
+	const char *db = su->database && su->database[0] ? su->database : su->user;
+	size_t ulen = strlen(su->user) + 1, dlen = strlen(db) + 1;
+	c->user_name = malloc(ulen + dlen);
+	if (c->user_name) {
+		memcpy(c->user_name, su->user, ulen);
+		c->db_name = c->user_name + ulen;
+		memcpy(c->db_name, db, dlen);
+	}
+	if (!c->user_name) {
 		lp_client_fail(c, "53200", "out of memory");
 		return -1;
 	}
@@ -308,8 +314,8 @@ static int handle_startup(struct lp_client *c, struct lp_startup *su)
 	}
 	do {
 		c->cancel_pid = 0;
-		if (RAND_bytes((uint8_t *)&c->cancel_pid, sizeof(c->cancel_pid)) != 1 ||
-		    RAND_bytes((uint8_t *)&c->cancel_key, sizeof(c->cancel_key)) != 1) {
+		if (!lp_random_bytes(&c->cancel_pid, sizeof(c->cancel_pid)) ||
+		    !lp_random_bytes(&c->cancel_key, sizeof(c->cancel_key))) {
 			lp_client_fail(c, "53200", "no randomness for the cancel key");
 			return -1;
 		}
@@ -554,7 +560,7 @@ static int active_process(struct lp_client *c)
 void lp_client_kick(struct lp_client *c)
 {
 	if (c->state != LP_CL_JUSTFREE && c->io.fd >= 0)
-		event_active(&c->io.ev_read, EV_READ, 1);
+		lp_io_kick(&c->io);
 }
 
 void lp_client_server_ready(struct lp_client *c)
@@ -619,5 +625,5 @@ static void client_on_read(struct lp_io *io, short what)
 			lp_client_close(c, "client socket error");
 		return;
 	}
-	event_active(&io->ev_read, EV_READ, 1);
+	lp_io_kick(io);
 }

@@ -18,6 +18,7 @@
 
 #include "admin/admin.h"
 #include "auth/md5.h"
+#include "auth/random.h"
 #include "auth/scram.h"
 #include "net/tls.h"
 #include "pool/auth_query.h"
@@ -273,7 +274,7 @@ int lp_client_auth_start(struct lp_client *c)
 	case LP_AUTH_MD5:
 		if (u && lp_scram_is_secret(lp_user_secret(u)))
 			return start_scram(c, u);
-		if (RAND_bytes(c->md5_salt, sizeof(c->md5_salt)) != 1) {
+		if (!lp_random_bytes(c->md5_salt, sizeof(c->md5_salt))) {
 			lp_client_fail(c, "53200", "no randomness for the md5 salt");
 			return -1;
 		}

@@ -193,6 +193,31 @@ static size_t put_literal(char *out, const char *v)
 }
 
 /*
+ * Candidate i of what the client expects on its server: its own values,
+ * then the welcome's for the tracked parameters it has not set. True when
+ * the server holds something else, with the name and the wanted value.
+ */
+static bool param_differs(const struct lp_client *c, const struct lp_server *s, int i,
+			  const char **name, const char **want)
+{
+	const struct lp_params *welcome = &c->pool->welcome;
+	const char *have;
+	if (i < c->params.n) {
+		*name = c->params.name[i];
+		*want = c->params.value[i];
+		have = lp_params_value_of(&s->params, &c->params, i);
+	} else {
+		int k = i - c->params.n;
+		if (!(welcome->tracked & (1u << k)) || lp_params_value_of(&c->params, welcome, k))
+			return false;
+		*name = welcome->name[k];
+		*want = welcome->value[k];
+		have = lp_params_value_of(&s->params, welcome, k);
+	}
+	return !have || strcmp(have, *want) != 0;
+}
+
+/*
  * The query that gives the server the client's parameters, or NULL when
  * they already match (*err false) or memory ran out (*err true).
  * set_config() parses a value as the config file would, so a list such as
@@ -200,17 +225,14 @@ static size_t put_literal(char *out, const char *v)
  */
 static char *build_param_sync(const struct lp_client *c, const struct lp_server *s, bool *err)
 {
+	int total = c->params.n + c->pool->welcome.n;
+	const char *name, *want;
 	size_t cap = 1;
-	int todo = 0;
 	*err = false;
-	for (int i = 0; i < c->params.n; i++) {
-		const char *have = lp_params_get(&s->params, c->params.name[i]);
-		if (have && strcmp(have, c->params.value[i]) == 0)
-			continue;
-		cap += 64 + 2 * (strlen(c->params.name[i]) + strlen(c->params.value[i]));
-		todo++;
-	}
-	if (todo == 0)
+	for (int i = 0; i < total; i++)
+		if (param_differs(c, s, i, &name, &want))
+			cap += 64 + 2 * (strlen(name) + strlen(want));
+	if (cap == 1)
 		return NULL;
 	char *sql = malloc(cap);
 	if (!sql) {
@@ -218,14 +240,13 @@ static char *build_param_sync(const struct lp_client *c, const struct lp_server 
 		return NULL;
 	}
 	size_t len = 0;
-	for (int i = 0; i < c->params.n; i++) {
-		const char *have = lp_params_get(&s->params, c->params.name[i]);
-		if (have && strcmp(have, c->params.value[i]) == 0)
+	for (int i = 0; i < total; i++) {
+		if (!param_differs(c, s, i, &name, &want))
 			continue;
 		len += put_text(sql + len, "SELECT pg_catalog.set_config(");
-		len += put_literal(sql + len, c->params.name[i]);
+		len += put_literal(sql + len, name);
 		sql[len++] = ',';
-		len += put_literal(sql + len, c->params.value[i]);
+		len += put_literal(sql + len, want);
 		len += put_text(sql + len, ", false);");
 	}
 	sql[len] = '\0';
@@ -234,20 +255,30 @@ static char *build_param_sync(const struct lp_client *c, const struct lp_server 
 
 static void start_param_sync(struct lp_server *s)
 {
+	struct lp_client *c = s->client;
+	/* Most clients set nothing of their own: then one comparison of
+	 * stamps shows the server still holds the welcome's values. */
+	bool plain = c && c->params.n == 0;
+	const uint64_t *ws = s->welcome_stamp;
+	bool known = plain && ws[0] == s->params.stamp && ws[1] == c->pool->welcome.stamp;
 	bool err = false;
-	char *sql = s->client ? build_param_sync(s->client, s, &err) : NULL;
+	char *sql = c && !known ? build_param_sync(c, s, &err) : NULL;
 	if (sql) {
 		lp_server_internal(s, sql, assigned_sync_done);
 		free(sql);
 		return;
 	}
 	if (err) {
-		lp_client_fail(s->client, "53200", "out of memory");
+		lp_client_fail(c, "53200", "out of memory");
 		return;
 	}
+	if (plain) {
+		s->welcome_stamp[0] = s->params.stamp;
+		s->welcome_stamp[1] = c->pool->welcome.stamp;
+	}
 	lp_server_set_state(s, LP_SV_ACTIVE);
-	if (s->client)
-		lp_client_server_ready(s->client);
+	if (c)
+		lp_client_server_ready(c);
 }
 
 static void assigned_sync_done(struct lp_server *s, bool ok)

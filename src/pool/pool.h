@@ -26,12 +26,16 @@ struct lp_instance;
 struct lp_pool;
 struct lp_server;
 
-/* Parameters a client may set that must follow it from server to server. */
+/* Parameters a client may set that must follow it from server to server.
+ * Arrays grow on demand (an idle client usually has none); each name's
+ * case-folded hash is compared before the name itself. */
 #define LP_MAX_TRACKED 32
 struct lp_params {
-	int n;
-	char *name[LP_MAX_TRACKED];
-	char *value[LP_MAX_TRACKED];
+	char **name;                    /* one block: cap names, cap values, */
+	char **value;                   /* then cap uint32_t name hashes */
+	uint64_t stamp;                 /* new, instance-unique, on every change */
+	uint8_t n, cap;
+	uint32_t tracked;               /* bit i: name[i] is tracked (lp_params_mark_tracked) */
 };
 
 enum lp_client_state {
@@ -71,7 +75,7 @@ struct lp_client {
 	bool admin_full;                /* in admin_users (else stats_users) */
 	bool startup_done;
 	bool closing;
-	char *user_name, *db_name;
+	char *user_name, *db_name;      /* one block: free user_name only */
 	struct lp_params params;        /* values the client expects on its server */
 	uint32_t cancel_pid, cancel_key;
 	enum lp_auth_phase auth;
@@ -82,7 +86,7 @@ struct lp_client {
 	struct lp_list_node authq_node;
 	bool authq_done;                /* auth_query answered: user->authq_secret holds it */
 	int64_t connect_us, request_us, wait_start_us, last_active_us;
-	char addr[64];
+	char addr[48];                  /* INET6_ADDRSTRLEN fits */
 	int port;
 	char last_rfq;                  /* transaction status last seen */
 	/* admin console: a command (PAUSE, WAIT_CLOSE ...) whose completion
@@ -99,6 +103,8 @@ struct lp_server {
 	struct lp_pool *pool;
 	struct lp_client *client;       /* linked client or NULL */
 	struct lp_params params;        /* values the backend currently has */
+	uint64_t welcome_stamp[2];      /* params and pool welcome stamps when the
+					 * tracked values were last seen equal */
 	uint32_t be_pid, be_key;
 	int expect_rfq;                 /* ReadyForQuery messages still owed */
 	char tx_status;                 /* last ReadyForQuery status */
@@ -204,8 +210,12 @@ int lp_pool_server_total(const struct lp_pool *pool);
 /* params.c */
 void lp_params_set(struct lp_params *p, const char *name, const char *value);
 const char *lp_params_get(const struct lp_params *p, const char *name);
+/* p's value for from's i-th name (no hashing: the hot path of link.c). */
+const char *lp_params_value_of(const struct lp_params *p, const struct lp_params *from, int i);
 void lp_params_clear(struct lp_params *p);
 void lp_params_copy(struct lp_params *dst, const struct lp_params *src);
+/* Sets p->tracked from lp_param_is_tracked() for every entry. */
+void lp_params_mark_tracked(const struct lp_instance *inst, struct lp_params *p);
 /* true when name is tracked for client/server synchronisation */
 bool lp_param_is_tracked(const struct lp_instance *inst, const char *name);
 

@@ -447,6 +447,7 @@ static void login_done(struct lp_server *s)
 	if (!pool->welcome_ready) {
 		lp_params_clear(&pool->welcome);
 		lp_params_copy(&pool->welcome, &s->params);
+		lp_params_mark_tracked(pool->inst, &pool->welcome);
 		pool->welcome_ready = true;
 	}
 	if (s->scram) {
@@ -868,7 +869,7 @@ released:
 
 void lp_server_kick(struct lp_server *s)
 {
-	event_active(&s->io.ev_read, EV_READ, 1);
+	lp_io_kick(&s->io);
 }
 
 static void server_on_read(struct lp_io *io, short what)
@@ -910,5 +911,5 @@ static void server_on_read(struct lp_io *io, short what)
 		return;
 	}
 	/* Fairness: let other connections run, then continue. */
-	event_active(&io->ev_read, EV_READ, 1);
+	lp_io_kick(io);
 }

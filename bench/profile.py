@@ -1,0 +1,169 @@
+#!/usr/bin/env python3
+"""Per-transaction cost of each pooler that does not depend on machine noise:
+user-space instructions (valgrind --tool=callgrind) and system calls
+(strace -c), for pgbench select-only with a fixed transaction count.
+
+    /usr/bin/python3 bench/profile.py [callgrind|strace|both|perf] [simple|extended|churn ...]
+
+Environment: PROFILE_USER (bench = md5, bench_scram = SCRAM), PROFILE_CLIENTS (default 20), PROFILE_XACTS per client (default
+500), PROFILE_POOLERS (default "linkpool pgbouncer"), PROFILE_OUT (directory
+for callgrind.out files, default /tmp/lp-profile), plus bench.py's
+LINKPOOL_BIN / PGBOUNCER_BIN. Prints one line per measurement; callgrind
+files can be read with callgrind_annotate.
+"""
+
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import bench  # noqa: E402
+
+CLIENTS = int(os.environ.get("PROFILE_CLIENTS", "20"))
+XACTS = int(os.environ.get("PROFILE_XACTS", "500"))
+POOLERS = os.environ.get("PROFILE_POOLERS", "linkpool pgbouncer").split()
+OUTDIR = os.environ.get("PROFILE_OUT", "/tmp/lp-profile")
+USER = os.environ.get("PROFILE_USER", "bench")   # bench (md5) or bench_scram
+
+
+def pgbench(port, mode, xacts=XACTS, clients=CLIENTS):
+    """mode: simple, extended, or churn (simple with a new connection per
+    transaction, -C)."""
+    env = dict(os.environ, PGPASSWORD=bench.USERS[USER])
+    extra = ["-C"] if mode == "churn" else []
+    r = subprocess.run([bench.PGBENCH, "-h", "127.0.0.1", "-p", str(port), "-U", USER, "-n", "-S", *extra,
+                        "-M", "simple" if mode == "churn" else mode, "-c", str(clients), "-j", "2", "-t", str(xacts), "bench"],
+                       capture_output=True, text=True, env=env, timeout=900)
+    if r.returncode != 0:
+        raise RuntimeError(r.stdout + r.stderr)
+    m = re.search(r"number of transactions actually processed: (\d+)", r.stdout)
+    return int(m.group(1))
+
+
+def callgrind_total(pl, mode, xacts):
+    """Instructions of one whole pooler run: start under callgrind, pool
+    fill, xacts per client, stop."""
+    f = os.path.join(OUTDIR, f"callgrind.{pl.name}.{mode}.{xacts}")
+    pl.start(wrapper=["valgrind", "--tool=callgrind", f"--callgrind-out-file={f}"], timeout=60)
+    pgbench(pl.port, mode, xacts=5)
+    n = pgbench(pl.port, mode, xacts=xacts)
+    pl.stop()
+    with open(f) as fh:
+        for line in fh:
+            if line.startswith("summary:") or line.startswith("totals:"):
+                return int(line.split()[1]), n, f
+    raise RuntimeError(f"no totals in {f}")
+
+
+def callgrind(pl, modes):
+    """Two runs that differ only in transaction count: the difference is
+    the steady-state cost per transaction, start-up and logins cancelled."""
+    os.makedirs(OUTDIR, exist_ok=True)
+    os.chmod(OUTDIR, 0o777)
+    out = []
+    pl.stop()
+    for mode in modes:
+        ir0, n0, _ = callgrind_total(pl, mode, XACTS // 10)
+        ir1, n1, f = callgrind_total(pl, mode, XACTS)
+        out.append(f"callgrind {pl.name:<10} {mode:<9} {(ir1 - ir0) / (n1 - n0):8.0f} instructions/tx "
+                   f"({n1 - n0} tx difference) -> {f}")
+        print(out[-1], flush=True)
+    pl.start()
+    return out
+
+
+def strace(pl, modes):
+    out = []
+    for mode in modes:
+        pgbench(pl.port, mode, xacts=20)
+        log = tempfile.mktemp(prefix="strace-")
+        st = subprocess.Popen(["strace", "-c", "-f", "-o", log, "-p", str(pl.proc.pid)],
+                              stderr=subprocess.DEVNULL)
+        time.sleep(1)
+        n = pgbench(pl.port, mode)
+        st.send_signal(signal.SIGINT)
+        st.wait(30)
+        counts = {}
+        with open(log) as fh:
+            for line in fh:
+                p = line.split()
+                if len(p) >= 5 and p[0][0].isdigit() and p[-1] != "total":
+                    calls = int(p[3])
+                    counts[p[-1]] = calls
+        os.unlink(log)
+        total = sum(counts.values())
+        detail = ", ".join(f"{k} {v / n:.2f}" for k, v in sorted(counts.items(), key=lambda kv: -kv[1]))
+        out.append(f"strace {pl.name:<10} {mode:<9} {total / n:6.2f} syscalls/tx: {detail}")
+        print(out[-1], flush=True)
+    return out
+
+
+def perf(pl, modes):
+    """Where the pooler's CPU goes, kernel against user space (cpu-clock
+    samples; hardware counters are often missing in VMs)."""
+    out = []
+    for mode in modes:
+        pgbench(pl.port, mode, xacts=20)
+        data = tempfile.mktemp(prefix="perf-")
+        rec = subprocess.Popen(["perf", "record", "-q", "-e", "cpu-clock", "-F", "2000", "-o", data,
+                                "-p", str(pl.proc.pid)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(1)
+        n = pgbench(pl.port, mode, xacts=XACTS * 4)
+        rec.send_signal(signal.SIGINT)
+        rec.wait(60)
+        rep = subprocess.run(["perf", "report", "-i", data, "--stdio", "--sort", "dso", "--percent-limit", "1"],
+                             capture_output=True, text=True).stdout
+        sym = subprocess.run(["perf", "report", "-i", data, "--stdio", "--sort", "sym", "--percent-limit", "2"],
+                             capture_output=True, text=True).stdout
+        os.unlink(data)
+        dsos = [ln.strip() for ln in rep.splitlines() if ln.strip() and not ln.startswith("#")]
+        syms = [ln.strip() for ln in sym.splitlines() if ln.strip() and not ln.startswith("#")]
+        out.append(f"perf {pl.name:<10} {mode:<9} ({n} tx) by dso: " + "; ".join(" ".join(d.split()) for d in dsos))
+        out.append(f"perf {pl.name:<10} {mode:<9} top symbols: " + "; ".join(" ".join(x.split()) for x in syms[:12]))
+        print("\n".join(out[-2:]), flush=True)
+    return out
+
+
+def main():
+    what = sys.argv[1] if len(sys.argv) > 1 else "both"
+    modes = sys.argv[2:] or ["simple", "extended"]
+    base = tempfile.mkdtemp(prefix="lp-profile-")
+    os.chmod(base, 0o755)
+    pw = bench.pg_user()
+    os.chown(base, pw.pw_uid, pw.pw_gid)
+    pg = bench.Postgres(base)
+    poolers = []
+    try:
+        pg.init()
+        verifier = pg.psql("SELECT rolpassword FROM pg_authid WHERE rolname = 'bench_scram'").strip()
+        with open(os.path.join(base, "userlist.txt"), "w") as f:
+            f.write(f'"bench" "{bench.pgwire_md5("bench", bench.USERS["bench"])}"\n')
+            f.write(f'"bench_scram" "{verifier}"\n')
+        for name in POOLERS:
+            binary = bench.LINKPOOL_BIN if name == "linkpool" else bench.PGBOUNCER_BIN
+            poolers.append(bench.Pooler(name, binary, base, pg))
+        for root, dirs, files in os.walk(base):
+            for n in dirs + files:
+                os.chown(os.path.join(root, n), pw.pw_uid, pw.pw_gid)
+        for pl in poolers:
+            pl.start()
+            if what in ("strace", "both"):
+                strace(pl, modes)
+            if what == "perf":
+                perf(pl, modes)
+            if what in ("callgrind", "both"):
+                callgrind(pl, modes)
+    finally:
+        for pl in poolers:
+            pl.stop()
+        pg.stop()
+        shutil.rmtree(base, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
