@@ -297,3 +297,25 @@ def test_scram_channel_binding_misuse(linkpool, certs, first, mech, err):
     c.send(rawpg.password_message(rawpg.cstr(mech) + struct.pack("!i", len(first)) + first))
     mtype, body = c.recv_msg()
     assert mtype == "E" and err in rawpg.parse_error_fields(body)["M"]
+
+
+def test_bulk_data_both_sides_tls(linkpool, certs, pg_ssl):
+    """Large results and COPY through TLS on both legs: decrypted bytes that
+    OpenSSL still holds must be read without waiting for a socket event."""
+    ini = dict(server_ini(certs, "require"))
+    ini.update(client_ini(certs, "require"))
+    ini["pool_mode"] = "transaction"
+    lp = linkpool(ini)
+    conn = client_connect(lp, certs, "require")
+    for _ in range(3):
+        n = conn.execute("SELECT sum(length(x)) FROM (SELECT repeat('y', 1000 + g % 7) AS x "
+                         "FROM generate_series(1, 20000) g) s").fetchone()[0]
+        assert n == sum(1000 + g % 7 for g in range(1, 20001))
+        rows = conn.execute("SELECT g, repeat('z', 3000) FROM generate_series(1, 3000) g").fetchall()
+        assert len(rows) == 3000 and rows[-1][0] == 3000 and len(rows[-1][1]) == 3000
+    big = conn.execute("SELECT repeat('q', 20000000)").fetchone()[0]
+    assert len(big) == 20000000
+    with conn.cursor() as cur:
+        with cur.copy("COPY (SELECT g, md5(g::text) FROM generate_series(1, 50000) g) TO STDOUT") as cp:
+            got = b"".join(bytes(d) for d in cp)
+    assert got.count(b"\n") == 50000
