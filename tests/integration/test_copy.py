@@ -31,9 +31,9 @@ def _chunk(start_id, rows, payload):
     return "".join(f"{i}\t{payload}\n" for i in range(start_id, start_id + rows)).encode()
 
 
-def test_copy_in_and_out_100mb(linkpool, pg):
-    pg.sql("DROP TABLE IF EXISTS copy_t; CREATE UNLOGGED TABLE copy_t (id int, payload text); "
-           "GRANT ALL ON copy_t TO PUBLIC", db="testdb")
+def _measured(linkpool):
+    """A transaction-mode linkpool, a warmed-up connection, its RSS now and a
+    running RSS sampler."""
     # A small ASan quarantine: freed buffers must not be counted as linkpool's growth.
     lp = linkpool({"pool_mode": "transaction"},
                   env={"ASAN_OPTIONS": "detect_leaks=1:abort_on_error=0:quarantine_size_mb=8"})
@@ -43,6 +43,13 @@ def test_copy_in_and_out_100mb(linkpool, pg):
     base_kb = lp.rss_kb()
     sampler = RssSampler(lp)
     sampler.start()
+    return lp, conn, base_kb, sampler
+
+
+def test_copy_in_and_out_100mb(linkpool, pg):
+    pg.sql("DROP TABLE IF EXISTS copy_t; CREATE UNLOGGED TABLE copy_t (id int, payload text); "
+           "GRANT ALL ON copy_t TO PUBLIC", db="testdb")
+    lp, conn, base_kb, sampler = _measured(linkpool)
     payload = "x" * 1000
     rows_per_chunk = 1000  # ~1 MB per write
     sent = 0
@@ -76,14 +83,7 @@ def test_copy_in_and_out_100mb(linkpool, pg):
 
 def test_100mb_datarow_streams(linkpool):
     """One DataRow far larger than pkt_buf passes in pieces, never held whole."""
-    lp = linkpool({"pool_mode": "transaction"},
-                  env={"ASAN_OPTIONS": "detect_leaks=1:abort_on_error=0:quarantine_size_mb=8"})
-    conn = lp.connect()
-    conn.execute("SELECT 1")
-    time.sleep(0.2)
-    base_kb = lp.rss_kb()
-    sampler = RssSampler(lp)
-    sampler.start()
+    lp, conn, base_kb, sampler = _measured(linkpool)
     try:
         n = conn.execute("SELECT length(repeat('x', %s))", (TOTAL_BYTES,)).fetchone()[0]
         assert n == TOTAL_BYTES
