@@ -156,6 +156,12 @@ struct lp_user {
 	char *authq_secret;             /* from auth_query; NULL: none (or unknown user) */
 	char *authq_db;                 /* the auth database that answered */
 	int64_t authq_until_us;         /* cache expiry of the answer */
+	/* SCRAM secret derived once from a plain-text password, with the same
+	 * stable salt an unknown user would show (client_auth.c); the tag
+	 * notices a changed password. */
+	struct lp_scram_secret plain_scram;
+	uint8_t plain_scram_tag[32];
+	bool have_plain_scram;
 	int server_count;
 	int client_count;
 };

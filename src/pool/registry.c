@@ -309,6 +309,7 @@ void lp_registry_cleanup(struct lp_instance *inst)
 			memset(u->authq_secret, 0, strlen(u->authq_secret));
 		free(u->authq_secret);
 		free(u->authq_db);
+		explicit_bzero(&u->plain_scram, sizeof(u->plain_scram));
 		free(u->name);
 		free(u);
 	}
