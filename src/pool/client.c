@@ -441,6 +441,29 @@ static bool valid_client_type(uint8_t t)
 }
 
 /*
+ * A console message that does not fit pkt_buf: refused and dropped as it
+ * streams in, and the session goes on. A query gets an error; an
+ * extended-protocol message gets the console's usual refusal (its body is
+ * not needed for that).
+ */
+static int admin_too_long(struct lp_client *c, const struct lp_msg_hdr *h)
+{
+	c->admin_skip = h->len + 1u;
+	if (h->type == 'Q') {
+		char msg[160];
+		snprintf(msg, sizeof(msg), "admin command too long: %u bytes, pkt_buf is %u", h->len + 1u,
+			 lp_io_buf_size());
+		lp_client_log(c, LP_LOG_WARNING, "admin command refused: %s", msg);
+		lp_client_error(c, "54000", msg);
+		return 0;
+	}
+	static const uint8_t none[1];
+	if (lp_admin_message(c, h->type, none, 0) < 0 || c->state == LP_CL_JUSTFREE)
+		return -1;
+	return 0;
+}
+
+/*
  * Active phase. Returns 1 when more bytes are needed, 0 to stop (waiting for
  * a server, or blocked), -1 when c closed.
  */
@@ -449,6 +472,16 @@ static int active_process(struct lp_client *c)
 	struct lp_io *io = &c->io;
 	const struct lp_settings *st = &c->inst->cfg.s;
 	for (;;) {
+		if (c->admin_skip > 0) {
+			uint32_t take = lp_io_unparsed(io);
+			if (take > c->admin_skip)
+				take = c->admin_skip;
+			lp_io_consume(io, take);
+			c->admin_skip -= take;
+			if (c->admin_skip > 0)
+				return 1;
+			continue;
+		}
 		if (io->pkt_remain > 0) {
 			uint32_t take = lp_io_unparsed(io);
 			if (take > io->pkt_remain)
@@ -490,11 +523,11 @@ static int active_process(struct lp_client *c)
 		}
 		if (c->admin) {
 			if (avail < h.len + 1u) {
-				if (h.len + 1u > lp_io_buf_size()) {
-					lp_client_fail(c, "08P01", "admin command too long");
+				if (h.len + 1u <= lp_io_buf_size())
+					return 1;
+				if (admin_too_long(c, &h) < 0)
 					return -1;
-				}
-				return 1;
+				continue;     /* drop what is here already */
 			}
 			int r = lp_admin_message(c, h.type, lp_io_parse_ptr(io) + LP_PROTO_HDR_LEN,
 						 h.len - 4);

@@ -93,6 +93,7 @@ struct lp_client {
 	 * is still owed; the console holds further input until it is sent */
 	uint8_t admin_wait;
 	struct lp_db *admin_wait_db;    /* NULL: every database */
+	uint32_t admin_skip;            /* bytes of an over-long console message still to drop */
 };
 
 struct lp_server {
