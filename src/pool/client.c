@@ -610,6 +610,12 @@ static void client_on_read(struct lp_io *io, short what)
 		return;
 	if (c->server && c->server->io.flush_src == io)
 		return;
+	if (c->inst->suspended && !c->admin && c->state != LP_CL_LOGIN) {
+		/* SUSPEND: no more reading until RESUME kicks it (logins go
+		 * on, or nobody could reach the console to resume). */
+		lp_io_read_off(io);
+		return;
+	}
 	if (c->state == LP_CL_WAITING || c->state == LP_CL_WAIT_LOGIN ||
 	    (c->server && !server_takes_input(c->server))) {
 		/* Hold the client's bytes until a server is ready for them. */

@@ -425,6 +425,31 @@ def test_suspend_resume(linkpool):
     c.execute("SELECT 1")
 
 
+@pytest.mark.parametrize("pool_mode", ["session", "transaction"])
+def test_suspend_stops_reading_clients_until_resume(linkpool, pool_mode):
+    """SUSPEND stops reading client sockets, even of a client holding a
+    server (session pooling); a query sent meanwhile runs after RESUME, and
+    SIGUSR2 ends a SUSPEND as RESUME does."""
+    lp = linkpool({"pool_mode": pool_mode})
+    c = lp.raw_login()
+    assert c.run("SELECT 1")[0] == [("1",)]
+    for resume in ("RESUME", "SIGUSR2"):
+        with admin_conn(lp) as adm:
+            adm.execute("SUSPEND")
+            c.send(rawpg.query("SELECT 'after ' || 'resume'"))
+            with pytest.raises(TimeoutError):
+                c.recv_msg(timeout=0.5)
+            # the console still answers
+            assert {r["key"]: r["value"] for r in show(adm, "STATE")}["suspended"] == "yes"
+            if resume == "RESUME":
+                adm.execute("RESUME")
+            else:
+                lp.signal(signal.SIGUSR2)
+            rows, _, status = c.read_result(timeout=5)
+            assert rows == [("after resume",)] and status == "I"
+            assert {r["key"]: r["value"] for r in show(adm, "STATE")}["suspended"] == "no"
+
+
 def test_shutdown_wait_for_clients_console_keeps_answering(lp):
     c = lp.connect()
     with admin_conn(lp) as adm:
