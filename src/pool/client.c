@@ -123,10 +123,10 @@ void lp_client_close(struct lp_client *c, const char *reason)
 		lp_client_log(c, LP_LOG_DEBUG, "closing because: %s", reason);
 	lp_io_close(&c->io);
 	inst->client_count--;
-	if (c->pool) {
+	if (c->pool)
 		c->pool->db->client_count--;
-		c->pool->user->client_count--;
-	}
+	if (c->login_user)
+		c->login_user->client_count--;
 	lp_client_set_state(c, LP_CL_JUSTFREE);
 	lp_instance_schedule_reap(inst);
 	lp_instance_check_shutdown(inst);
@@ -219,6 +219,27 @@ static bool ignorable(const struct lp_instance *inst, const char *name)
 	return lp_config_list_has(inst->cfg.s.ignore_startup_parameters, name);
 }
 
+/*
+ * max_db_client_connections / max_user_client_connections, as PgBouncer
+ * 1.24 has them: the name of the limit this client would break, or NULL.
+ * The user is the one the client logs in as, whatever the pool's is.
+ */
+const char *lp_client_limit_exceeded(const struct lp_client *c, const struct lp_db *db)
+{
+	const struct lp_settings *s = &c->inst->cfg.s;
+	int max_db = db->conf.max_db_client_connections >= 0 ? db->conf.max_db_client_connections
+							     : s->max_db_client_connections;
+	if (max_db > 0 && db->client_count >= max_db)
+		return "max_db_client_connections";
+	const struct lp_user *u = lp_registry_find_user(c->inst, c->user_name);
+	int max_user = u && u->conf.max_user_client_connections >= 0
+			       ? u->conf.max_user_client_connections
+			       : s->max_user_client_connections;
+	if (max_user > 0 && u && u->client_count >= max_user)
+		return "max_user_client_connections";
+	return NULL;
+}
+
 /* Authentication finished: find the pool and welcome the client. */
 void lp_client_login_ok(struct lp_client *c, struct lp_db *db, struct lp_user *pool_user)
 {
@@ -232,9 +253,19 @@ void lp_client_login_ok(struct lp_client *c, struct lp_db *db, struct lp_user *p
 		lp_client_fail(c, "53200", "out of memory");
 		return;
 	}
+	const char *limit = lp_client_limit_exceeded(c, db);
+	if (limit) {
+		lp_client_fail(c, "08P01", "client connections exceeded (%s)", limit);
+		return;
+	}
+	c->login_user = lp_registry_get_user(inst, c->user_name);
+	if (!c->login_user) {
+		lp_client_fail(c, "53200", "out of memory");
+		return;
+	}
 	c->pool = pool;
 	db->client_count++;
-	pool_user->client_count++;
+	c->login_user->client_count++;
 	pool->stats.client_logins++;
 	if (inst->cfg.s.log_connections)
 		lp_client_log(c, LP_LOG_LOG, "login attempt: db=%s user=%s tls=%s", c->db_name,

@@ -295,6 +295,13 @@ int lp_client_auth_start(struct lp_client *c)
 			lp_client_fail(c, "55000", "database \"%s\" is disabled", c->db_name);
 			return -1;
 		}
+		/* Refused before the password exchange, as PgBouncer does;
+		 * checked again at login_ok, when the counts are final. */
+		const char *limit = lp_client_limit_exceeded(c, c->login_db);
+		if (limit) {
+			lp_client_fail(c, "08P01", "client connections exceeded (%s)", limit);
+			return -1;
+		}
 	}
 	if (inst->shutdown != LP_RUN) {
 		lp_client_fail(c, "57P01", "pooler is shutting down");

@@ -94,6 +94,7 @@ struct lp_client {
 	uint8_t admin_wait;
 	struct lp_db *admin_wait_db;    /* NULL: every database */
 	uint32_t admin_skip;            /* bytes of an over-long console message still to drop */
+	struct lp_user *login_user;     /* counted in its client_count while logged in */
 };
 
 struct lp_server {
@@ -164,7 +165,7 @@ struct lp_user {
 	uint8_t plain_scram_tag[32];
 	bool have_plain_scram;
 	int server_count;
-	int client_count;
+	int client_count;               /* clients logged in as this user (any database) */
 };
 
 /*
