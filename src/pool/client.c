@@ -507,7 +507,8 @@ static int active_process(struct lp_client *c)
 			uint32_t take = lp_io_unparsed(io);
 			if (take > c->admin_skip)
 				take = c->admin_skip;
-			lp_io_consume(io, take);
+			if (take > 0)         /* an empty buffer may be released */
+				lp_io_consume(io, take);
 			c->admin_skip -= take;
 			if (c->admin_skip > 0)
 				return 1;
