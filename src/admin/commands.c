@@ -137,7 +137,6 @@ static void cmd_resume(struct lp_client *c, const char *arg)
 			return;
 		}
 		lp_client_log(c, LP_LOG_LOG, "RESUME command issued");
-		inst->suspended = false;
 	}
 	/* A PAUSE or SUSPEND still waiting would never finish now. */
 	lp_list_foreach_safe(&inst->admin_clients, n, t) {
@@ -171,6 +170,7 @@ static void cmd_suspend(struct lp_client *c, const char *arg)
 	lp_client_log(c, LP_LOG_LOG, "SUSPEND command issued");
 	inst->suspended = true;
 	inst->paused = true;
+	lp_instance_client_reading(inst, false);
 	wait_for(c, LP_ADMIN_WAIT_SUSPEND, NULL);
 }
 

@@ -149,7 +149,7 @@ static void show_databases(struct lp_client *c, const char *arg)
 		lp_row_null(&r);
 		lp_row_int(&r, or_default(dc->max_db_connections, s->max_db_connections));
 		lp_row_int(&r, db->server_count);
-		lp_row_int(&r, 0);      /* max_db_client_connections: not supported, unlimited */
+		lp_row_int(&r, or_default(dc->max_db_client_connections, s->max_db_client_connections));
 		lp_row_int(&r, db->client_count);
 		lp_row_int(&r, db->paused);
 		lp_row_int(&r, db->disabled);
@@ -181,19 +181,21 @@ static void show_users(struct lp_client *c, const char *arg)
 	lp_result_begin(&r, users_cols, LP_NCOLS(users_cols));
 	lp_list_foreach_safe(&inst->users, n, t) {
 		struct lp_user *u = lp_container_of(n, struct lp_user, node);
-		char size[16];
+		char size[16], reserve[16];
 		snprintf(size, sizeof(size), "%d", u->conf.pool_size);
+		snprintf(reserve, sizeof(reserve), "%d", u->conf.reserve_pool_size);
 		lp_row_begin(&r);
 		lp_row_text(&r, u->name);
 		lp_row_text(&r, u->conf.pool_size >= 0 ? size : NULL);
-		lp_row_null(&r);        /* per-user reserve_pool_size: not supported */
+		lp_row_text(&r, u->conf.reserve_pool_size >= 0 ? reserve : NULL);
 		lp_row_text(&r, u->conf.pool_mode >= 0
 					? lp_pool_mode_name((enum lp_pool_mode)u->conf.pool_mode)
 					: NULL);
 		lp_row_int(&r, or_default(u->conf.max_user_connections,
 					  inst->cfg.s.max_user_connections));
 		lp_row_int(&r, u->server_count);
-		lp_row_int(&r, 0);      /* max_user_client_connections: not supported */
+		lp_row_int(&r, or_default(u->conf.max_user_client_connections,
+					  inst->cfg.s.max_user_client_connections));
 		lp_row_int(&r, u->client_count);
 		lp_row_end(&r);
 	}

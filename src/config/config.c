@@ -258,6 +258,7 @@ static void parse_db(struct parser *p, const char *name, const char *value, cons
 	keys = lp_config_db_keys(&nkeys);
 	d.port = DEFAULT_PG_PORT;
 	d.pool_size = d.min_pool_size = d.reserve_pool = d.max_db_connections = -1;
+	d.max_db_client_connections = -1;
 	d.pool_mode = -1;
 	d.line = line;
 	d.name = strdup(name);
@@ -300,6 +301,7 @@ static void parse_user(struct parser *p, const char *name, const char *value, co
 
 	keys = lp_config_user_keys(&nkeys);
 	u.pool_mode = u.max_user_connections = u.pool_size = -1;
+	u.reserve_pool_size = u.max_user_client_connections = -1;
 	u.line = line;
 	u.name = strdup(name);
 	u.file = strdup(file);

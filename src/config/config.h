@@ -75,6 +75,8 @@ struct lp_settings {
 	lp_usec reserve_pool_timeout;
 	int max_db_connections;
 	int max_user_connections;
+	int max_db_client_connections;
+	int max_user_client_connections;
 
 	char *server_reset_query;
 	bool server_reset_query_always;
@@ -121,6 +123,7 @@ struct lp_db_conf {
 	int min_pool_size;
 	int reserve_pool;
 	int max_db_connections;
+	int max_db_client_connections;
 	int pool_mode;                  /* enum lp_pool_mode or -1 */
 	char *connect_query;
 	char *client_encoding;
@@ -137,6 +140,8 @@ struct lp_user_conf {
 	int pool_mode;
 	int max_user_connections;
 	int pool_size;
+	int reserve_pool_size;
+	int max_user_client_connections;
 	char *file;
 	int line;
 };

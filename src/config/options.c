@@ -119,6 +119,10 @@ static const struct lp_option options[] = {
 	    "Maximum server connections per database across users; 0: unlimited."),
 	OPT(max_user_connections, INT, "0", 0, 1000000, true,
 	    "Maximum server connections per user across databases; 0: unlimited."),
+	OPT(max_db_client_connections, INT, "0", 0, 1000000, true,
+	    "Maximum client connections per database across users; 0: unlimited."),
+	OPT(max_user_client_connections, INT, "0", 0, 1000000, true,
+	    "Maximum client connections per user across databases; 0: unlimited."),
 
 	OPT(server_reset_query, STR, "DISCARD ALL", 0, 0, true,
 	    "Query run on a server connection before another client gets it (session pooling)."),
@@ -193,6 +197,7 @@ static const struct lp_conn_key db_keys[] = {
 	{ "reserve_pool_size", LP_CKEY_INT, offsetof(struct lp_db_conf, reserve_pool), 0, 100000,
 	  "Same as reserve_pool." },
 	DBK(max_db_connections, INT, 0, 1000000, "Overrides max_db_connections."),
+	DBK(max_db_client_connections, INT, 0, 1000000, "Overrides max_db_client_connections."),
 	DBK(pool_mode, POOL_MODE, 0, 0, "Overrides pool_mode: session, transaction or statement."),
 	DBK(connect_query, STR, 0, 0, "Query run once on each new server connection."),
 	DBK(client_encoding, STR, 0, 0, "client_encoding set on new server connections."),
@@ -207,6 +212,9 @@ static const struct lp_conn_key user_keys[] = {
 	UK(pool_mode, POOL_MODE, 0, 0, "Pool mode for this user's pools, overriding the database's."),
 	UK(max_user_connections, INT, 0, 1000000, "Overrides max_user_connections."),
 	UK(pool_size, INT, 0, 100000, "Pool size for this user's pools, overriding the database's."),
+	UK(reserve_pool_size, INT, 0, 100000,
+	   "Reserve pool size for this user's pools, overriding the database's."),
+	UK(max_user_client_connections, INT, 0, 1000000, "Overrides max_user_client_connections."),
 };
 
 static const char *const pool_mode_names[] = {

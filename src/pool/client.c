@@ -123,10 +123,10 @@ void lp_client_close(struct lp_client *c, const char *reason)
 		lp_client_log(c, LP_LOG_DEBUG, "closing because: %s", reason);
 	lp_io_close(&c->io);
 	inst->client_count--;
-	if (c->pool) {
+	if (c->pool)
 		c->pool->db->client_count--;
-		c->pool->user->client_count--;
-	}
+	if (c->login_user)
+		c->login_user->client_count--;
 	lp_client_set_state(c, LP_CL_JUSTFREE);
 	lp_instance_schedule_reap(inst);
 	lp_instance_check_shutdown(inst);
@@ -219,6 +219,27 @@ static bool ignorable(const struct lp_instance *inst, const char *name)
 	return lp_config_list_has(inst->cfg.s.ignore_startup_parameters, name);
 }
 
+/*
+ * max_db_client_connections / max_user_client_connections, as PgBouncer
+ * 1.24 has them: the name of the limit this client would break, or NULL.
+ * The user is the one the client logs in as, whatever the pool's is.
+ */
+const char *lp_client_limit_exceeded(const struct lp_client *c, const struct lp_db *db)
+{
+	const struct lp_settings *s = &c->inst->cfg.s;
+	int max_db = db->conf.max_db_client_connections >= 0 ? db->conf.max_db_client_connections
+							     : s->max_db_client_connections;
+	if (max_db > 0 && db->client_count >= max_db)
+		return "max_db_client_connections";
+	const struct lp_user *u = lp_registry_find_user(c->inst, c->user_name);
+	int max_user = u && u->conf.max_user_client_connections >= 0
+			       ? u->conf.max_user_client_connections
+			       : s->max_user_client_connections;
+	if (max_user > 0 && u && u->client_count >= max_user)
+		return "max_user_client_connections";
+	return NULL;
+}
+
 /* Authentication finished: find the pool and welcome the client. */
 void lp_client_login_ok(struct lp_client *c, struct lp_db *db, struct lp_user *pool_user)
 {
@@ -232,9 +253,19 @@ void lp_client_login_ok(struct lp_client *c, struct lp_db *db, struct lp_user *p
 		lp_client_fail(c, "53200", "out of memory");
 		return;
 	}
+	const char *limit = lp_client_limit_exceeded(c, db);
+	if (limit) {
+		lp_client_fail(c, "08P01", "client connections exceeded (%s)", limit);
+		return;
+	}
+	c->login_user = lp_registry_get_user(inst, c->user_name);
+	if (!c->login_user) {
+		lp_client_fail(c, "53200", "out of memory");
+		return;
+	}
 	c->pool = pool;
 	db->client_count++;
-	pool_user->client_count++;
+	c->login_user->client_count++;
 	pool->stats.client_logins++;
 	if (inst->cfg.s.log_connections)
 		lp_client_log(c, LP_LOG_LOG, "login attempt: db=%s user=%s tls=%s", c->db_name,
@@ -441,6 +472,29 @@ static bool valid_client_type(uint8_t t)
 }
 
 /*
+ * A console message that does not fit pkt_buf: refused and dropped as it
+ * streams in, and the session goes on. A query gets an error; an
+ * extended-protocol message gets the console's usual refusal (its body is
+ * not needed for that).
+ */
+static int admin_too_long(struct lp_client *c, const struct lp_msg_hdr *h)
+{
+	c->admin_skip = h->len + 1u;
+	if (h->type == 'Q') {
+		char msg[160];
+		snprintf(msg, sizeof(msg), "admin command too long: %u bytes, pkt_buf is %u", h->len + 1u,
+			 lp_io_buf_size());
+		lp_client_log(c, LP_LOG_WARNING, "admin command refused: %s", msg);
+		lp_client_error(c, "54000", msg);
+		return 0;
+	}
+	static const uint8_t none[1];
+	if (lp_admin_message(c, h->type, none, 0) < 0 || c->state == LP_CL_JUSTFREE)
+		return -1;
+	return 0;
+}
+
+/*
  * Active phase. Returns 1 when more bytes are needed, 0 to stop (waiting for
  * a server, or blocked), -1 when c closed.
  */
@@ -449,6 +503,17 @@ static int active_process(struct lp_client *c)
 	struct lp_io *io = &c->io;
 	const struct lp_settings *st = &c->inst->cfg.s;
 	for (;;) {
+		if (c->admin_skip > 0) {
+			uint32_t take = lp_io_unparsed(io);
+			if (take > c->admin_skip)
+				take = c->admin_skip;
+			if (take > 0)         /* an empty buffer may be released */
+				lp_io_consume(io, take);
+			c->admin_skip -= take;
+			if (c->admin_skip > 0)
+				return 1;
+			continue;
+		}
 		if (io->pkt_remain > 0) {
 			uint32_t take = lp_io_unparsed(io);
 			if (take > io->pkt_remain)
@@ -490,11 +555,11 @@ static int active_process(struct lp_client *c)
 		}
 		if (c->admin) {
 			if (avail < h.len + 1u) {
-				if (h.len + 1u > lp_io_buf_size()) {
-					lp_client_fail(c, "08P01", "admin command too long");
+				if (h.len + 1u <= lp_io_buf_size())
+					return 1;
+				if (admin_too_long(c, &h) < 0)
 					return -1;
-				}
-				return 1;
+				continue;     /* drop what is here already */
 			}
 			int r = lp_admin_message(c, h.type, lp_io_parse_ptr(io) + LP_PROTO_HDR_LEN,
 						 h.len - 4);
@@ -577,6 +642,12 @@ static void client_on_read(struct lp_io *io, short what)
 		return;
 	if (c->server && c->server->io.flush_src == io)
 		return;
+	if (c->inst->suspended && !c->admin && c->state != LP_CL_LOGIN) {
+		/* SUSPEND: no more reading until RESUME kicks it (logins go
+		 * on, or nobody could reach the console to resume). */
+		lp_io_read_off(io);
+		return;
+	}
 	if (c->state == LP_CL_WAITING || c->state == LP_CL_WAIT_LOGIN ||
 	    (c->server && !server_takes_input(c->server))) {
 		/* Hold the client's bytes until a server is ready for them. */

@@ -94,22 +94,40 @@ static int send_auth(struct lp_client *c, int32_t code, const void *data, size_t
 
 /* A deterministic, secret-keyed salt, so repeated probes for one unknown
  * user see the same salt as a real user would show. */
-static void fake_secret(struct lp_client *c, struct lp_scram_secret *sec)
+static void stable_salt(struct lp_client *c, uint8_t salt[16])
 {
 	uint8_t mac[32];
 	unsigned int mlen = sizeof(mac);
 	HMAC(EVP_sha256(), c->inst->fake_salt_key, sizeof(c->inst->fake_salt_key),
 	     (const uint8_t *)c->user_name, strlen(c->user_name), mac, &mlen);
+	memcpy(salt, mac, 16);
+}
+
+static void fake_secret(struct lp_client *c, struct lp_scram_secret *sec)
+{
 	memset(sec, 0, sizeof(*sec));
 	sec->iterations = LP_SCRAM_DEFAULT_ITER;
 	sec->salt_len = 16;
-	memcpy(sec->salt, mac, 16);
+	stable_salt(c, sec->salt);
 	/* Keys nobody can match. */
 	RAND_bytes(sec->stored_key, sizeof(sec->stored_key));
 	RAND_bytes(sec->server_key, sizeof(sec->server_key));
 }
 
-static int start_scram(struct lp_client *c, struct lp_user *u)
+/*
+ * Spends what one SCRAM key derivation costs, for a failed login that did
+ * not derive a key itself: an unknown user must cost what a known one does.
+ */
+static void burn_pbkdf2(struct lp_client *c, const char *pw)
+{
+	uint8_t salt[16];
+	struct lp_scram_secret junk;
+	stable_salt(c, salt);
+	(void)lp_scram_secret_from_password(pw, salt, sizeof(salt), LP_SCRAM_DEFAULT_ITER, &junk);
+	OPENSSL_cleanse(&junk, sizeof(junk));
+}
+
+static int start_scram(struct lp_client *c)
 {
 	c->scram = calloc(1, sizeof(*c->scram));
 	if (!c->scram) {
@@ -118,20 +136,40 @@ static int start_scram(struct lp_client *c, struct lp_user *u)
 	}
 	c->auth = LP_AUTH_WAIT_SCRAM_FIRST;
 	return send_auth(c, 10, NULL, 0, true);
-	(void)u;
+}
+
+/*
+ * A plain-text password (userlist.txt) gets a SCRAM secret derived once,
+ * with the stable salt: a fresh random salt per attempt would tell a prober
+ * the user exists (unknown users show a stable one), and a key derivation
+ * per attempt would make known users measurably slower.
+ */
+static bool plain_scram_secret(struct lp_client *c, struct lp_user *u, struct lp_scram_secret *sec)
+{
+	const char *pw = lp_user_secret(u);
+	uint8_t tag[32];
+	unsigned int tlen = sizeof(tag);
+	HMAC(EVP_sha256(), c->inst->fake_salt_key, sizeof(c->inst->fake_salt_key),
+	     (const uint8_t *)pw, strlen(pw), tag, &tlen);
+	if (!u->have_plain_scram || CRYPTO_memcmp(tag, u->plain_scram_tag, sizeof(tag)) != 0) {
+		uint8_t salt[16];
+		stable_salt(c, salt);
+		if (!lp_scram_secret_from_password(pw, salt, sizeof(salt), LP_SCRAM_DEFAULT_ITER,
+						   &u->plain_scram))
+			return false;
+		memcpy(u->plain_scram_tag, tag, sizeof(tag));
+		u->have_plain_scram = true;
+	}
+	*sec = u->plain_scram;
+	return true;
 }
 
 static bool scram_secret_for(struct lp_client *c, struct lp_user *u, struct lp_scram_secret *sec)
 {
 	if (u && lp_scram_is_secret(lp_user_secret(u)))
 		return lp_scram_parse_secret(lp_user_secret(u), sec);
-	if (u && !lp_md5_is_secret(lp_user_secret(u))) {
-		uint8_t salt[16];
-		if (RAND_bytes(salt, sizeof(salt)) != 1)
-			return false;
-		return lp_scram_secret_from_password(lp_user_secret(u), salt, sizeof(salt),
-						     LP_SCRAM_DEFAULT_ITER, sec);
-	}
+	if (u && !lp_md5_is_secret(lp_user_secret(u)))
+		return plain_scram_secret(c, u, sec);
 	fake_secret(c, sec);
 	return true;
 }
@@ -222,6 +260,24 @@ int lp_client_tls_start(struct lp_client *c)
 	return -1;
 }
 
+/*
+ * auth_type = md5 asks SCRAM of users with a SCRAM secret, as PostgreSQL
+ * does. An unknown user gets what most users get -- PostgreSQL picks by
+ * password_encryption -- so the method is no hint either: SCRAM when the
+ * secrets come from auth_query (PostgreSQL's default since 14) or when
+ * SCRAM secrets are the majority in auth_file.
+ */
+static bool unknown_gets_scram(struct lp_client *c)
+{
+	const struct lp_userlist *ul = &c->inst->users_file;
+	size_t scram = 0;
+	if (lp_authq_configured(c))
+		return true;
+	for (size_t i = 0; i < ul->n; i++)
+		scram += lp_scram_is_secret(ul->v[i].secret);
+	return ul->n > 0 && 2 * scram >= ul->n;
+}
+
 int lp_client_auth_start(struct lp_client *c)
 {
 	struct lp_instance *inst = c->inst;
@@ -237,6 +293,13 @@ int lp_client_auth_start(struct lp_client *c)
 		}
 		if (c->login_db->disabled) {
 			lp_client_fail(c, "55000", "database \"%s\" is disabled", c->db_name);
+			return -1;
+		}
+		/* Refused before the password exchange, as PgBouncer does;
+		 * checked again at login_ok, when the counts are final. */
+		const char *limit = lp_client_limit_exceeded(c, c->login_db);
+		if (limit) {
+			lp_client_fail(c, "08P01", "client connections exceeded (%s)", limit);
 			return -1;
 		}
 	}
@@ -272,8 +335,8 @@ int lp_client_auth_start(struct lp_client *c)
 		c->auth = LP_AUTH_WAIT_PASSWORD;
 		return send_auth(c, 3, NULL, 0, false);
 	case LP_AUTH_MD5:
-		if (u && lp_scram_is_secret(lp_user_secret(u)))
-			return start_scram(c, u);
+		if (u ? lp_scram_is_secret(lp_user_secret(u)) : unknown_gets_scram(c))
+			return start_scram(c);
 		if (!lp_random_bytes(c->md5_salt, sizeof(c->md5_salt))) {
 			lp_client_fail(c, "53200", "no randomness for the md5 salt");
 			return -1;
@@ -281,7 +344,7 @@ int lp_client_auth_start(struct lp_client *c)
 		c->auth = LP_AUTH_WAIT_MD5;
 		return send_auth(c, 5, c->md5_salt, 4, false);
 	case LP_AUTH_SCRAM:
-		return start_scram(c, u);
+		return start_scram(c);
 	case LP_AUTH_CERT:
 		return cert_auth(c);
 	case LP_AUTH_HBA:
@@ -292,25 +355,41 @@ int lp_client_auth_start(struct lp_client *c)
 	return -1;
 }
 
+/*
+ * A failed plain-text check always costs one SCRAM key derivation: a
+ * SCRAM-stored user spends it checking, an unknown user or an md5/plain
+ * one spends it on the side, so a failure's timing says nothing.
+ */
 static bool check_plain(struct lp_client *c, struct lp_user *u, const char *pw)
 {
-	if (!u)
-		return false;
-	if (lp_md5_is_secret(lp_user_secret(u))) {
-		char sec[LP_MD5_SECRET_LEN + 1];
-		lp_md5_secret(c->user_name, pw, sec);
-		return CRYPTO_memcmp(sec, lp_user_secret(u), LP_MD5_SECRET_LEN) == 0;
-	}
-	if (lp_scram_is_secret(lp_user_secret(u))) {
+	const char *secret = u ? lp_user_secret(u) : NULL;
+	bool ok = false;
+
+	if (secret && lp_scram_is_secret(secret)) {
 		struct lp_scram_secret stored, derived;
-		if (!lp_scram_parse_secret(lp_user_secret(u), &stored) ||
+		if (!lp_scram_parse_secret(secret, &stored) ||
 		    !lp_scram_secret_from_password(pw, stored.salt, stored.salt_len, stored.iterations,
 						   &derived))
 			return false;
-		return CRYPTO_memcmp(stored.stored_key, derived.stored_key, LP_SCRAM_KEY_LEN) == 0;
+		ok = CRYPTO_memcmp(stored.stored_key, derived.stored_key, LP_SCRAM_KEY_LEN) == 0;
+		OPENSSL_cleanse(&derived, sizeof(derived));
+		return ok;
 	}
-	size_t a = strlen(lp_user_secret(u)), b = strlen(pw);
-	return a == b && CRYPTO_memcmp(lp_user_secret(u), pw, a) == 0;
+	if (secret && lp_md5_is_secret(secret)) {
+		char sec[LP_MD5_SECRET_LEN + 1];
+		lp_md5_secret(c->user_name, pw, sec);
+		ok = CRYPTO_memcmp(sec, secret, LP_MD5_SECRET_LEN) == 0;
+	} else if (secret) {
+		size_t a = strlen(secret), b = strlen(pw);
+		ok = a == b && CRYPTO_memcmp(secret, pw, a) == 0;
+	} else {
+		/* The md5 a known user would cost. */
+		char sec[LP_MD5_SECRET_LEN + 1];
+		lp_md5_secret(c->user_name, pw, sec);
+	}
+	if (!ok)
+		burn_pbkdf2(c, pw);
+	return ok;
 }
 
 int lp_client_auth_msg(struct lp_client *c, const uint8_t *body, uint32_t len)
@@ -335,7 +414,10 @@ int lp_client_auth_msg(struct lp_client *c, const uint8_t *body, uint32_t len)
 			lp_client_fail(c, "08P01", "%s", err);
 			return -1;
 		}
-		if (!u || !lp_md5_verify(lp_user_secret(u), c->user_name, c->md5_salt, resp))
+		/* An unknown user is checked against a made-up secret, so that
+		 * it costs what a wrong password does. */
+		if (!lp_md5_verify(u ? lp_user_secret(u) : "md50123456789abcdef0123456789abcdef",
+				   c->user_name, c->md5_salt, resp) || !u)
 			return auth_failed(c);
 		return finish(c);
 	}

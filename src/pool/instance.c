@@ -265,10 +265,32 @@ void lp_instance_pause(struct lp_instance *inst)
 	lp_log_info("pausing: no new server assignments");
 }
 
+void lp_instance_client_reading(struct lp_instance *inst, bool on)
+{
+	struct lp_list_node *n, *t, *m, *mt;
+	lp_list_foreach_safe(&inst->pools, n, t) {
+		struct lp_pool *p = lp_container_of(n, struct lp_pool, node);
+		struct lp_list *cl[] = { &p->active_clients, &p->waiting_clients };
+		for (size_t i = 0; i < 2; i++)
+			lp_list_foreach_safe(cl[i], m, mt) {
+				struct lp_client *c = lp_container_of(m, struct lp_client, node);
+				if (on)
+					lp_client_kick(c);
+				else if (c->io.fd >= 0)
+					lp_io_read_off(&c->io);
+			}
+	}
+}
+
 void lp_instance_resume(struct lp_instance *inst)
 {
 	struct lp_list_node *n, *t;
 	inst->paused = false;
+	if (inst->suspended) {
+		/* Ends SUSPEND however it is resumed (RESUME, SIGUSR2). */
+		inst->suspended = false;
+		lp_instance_client_reading(inst, true);
+	}
 	lp_log_info("resuming");
 	lp_list_foreach_safe(&inst->pools, n, t)
 		lp_link_dispatch(lp_container_of(n, struct lp_pool, node));
@@ -282,6 +304,12 @@ void lp_instance_shutdown(struct lp_instance *inst, enum lp_shutdown_mode mode)
 		mode = inst->shutdown;
 	inst->shutdown = mode;
 	lp_instance_stop_listening(inst);
+	if (inst->suspended) {
+		/* Suspended clients could never finish what a graceful
+		 * shutdown waits for. */
+		inst->suspended = false;
+		lp_instance_client_reading(inst, true);
+	}
 	switch (mode) {
 	case LP_SHUTDOWN_WAIT_CLIENTS:
 		lp_log_info("shutdown requested: waiting for clients to leave");

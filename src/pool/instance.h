@@ -89,6 +89,8 @@ int lp_instance_reload(struct lp_instance *inst);
 void lp_instance_settings_changed(struct lp_instance *inst);
 void lp_instance_pause(struct lp_instance *inst);
 void lp_instance_resume(struct lp_instance *inst);
+/* SUSPEND: stops (false) or restarts (true) reading pooled clients. */
+void lp_instance_client_reading(struct lp_instance *inst, bool on);
 void lp_instance_shutdown(struct lp_instance *inst, enum lp_shutdown_mode mode);
 /* Exits the loop if the shutdown condition holds. */
 void lp_instance_check_shutdown(struct lp_instance *inst);

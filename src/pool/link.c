@@ -119,10 +119,12 @@ void lp_link_grow(struct lp_pool *pool)
 		return;
 	int limit = lp_pool_size_of(pool);
 	struct lp_list_node *first = lp_list_first(&pool->waiting_clients);
-	if (first && s->reserve_pool_size > 0) {
+	/* [users] reserve_pool_size, else the database's, else the global. */
+	int reserve = pool->user->conf.reserve_pool_size >= 0 ? pool->user->conf.reserve_pool_size
+			: pool->db->conf.reserve_pool >= 0    ? pool->db->conf.reserve_pool
+							      : s->reserve_pool_size;
+	if (first && reserve > 0) {
 		struct lp_client *oldest = lp_container_of(first, struct lp_client, node);
-		int reserve = pool->db->conf.reserve_pool >= 0 ? pool->db->conf.reserve_pool
-							       : s->reserve_pool_size;
 		if (lp_now_us() - oldest->wait_start_us >= s->reserve_pool_timeout)
 			limit += reserve;
 	}

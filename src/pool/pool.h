@@ -93,6 +93,8 @@ struct lp_client {
 	 * is still owed; the console holds further input until it is sent */
 	uint8_t admin_wait;
 	struct lp_db *admin_wait_db;    /* NULL: every database */
+	uint32_t admin_skip;            /* bytes of an over-long console message still to drop */
+	struct lp_user *login_user;     /* counted in its client_count while logged in */
 };
 
 struct lp_server {
@@ -156,8 +158,14 @@ struct lp_user {
 	char *authq_secret;             /* from auth_query; NULL: none (or unknown user) */
 	char *authq_db;                 /* the auth database that answered */
 	int64_t authq_until_us;         /* cache expiry of the answer */
+	/* SCRAM secret derived once from a plain-text password, with the same
+	 * stable salt an unknown user would show (client_auth.c); the tag
+	 * notices a changed password. */
+	struct lp_scram_secret plain_scram;
+	uint8_t plain_scram_tag[32];
+	bool have_plain_scram;
 	int server_count;
-	int client_count;
+	int client_count;               /* clients logged in as this user (any database) */
 };
 
 /*

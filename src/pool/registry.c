@@ -110,6 +110,8 @@ static void user_conf_reset(struct lp_user *u, const struct lp_config *cfg)
 	u->conf.pool_mode = uc ? uc->pool_mode : -1;
 	u->conf.max_user_connections = uc ? uc->max_user_connections : -1;
 	u->conf.pool_size = uc ? uc->pool_size : -1;
+	u->conf.reserve_pool_size = uc ? uc->reserve_pool_size : -1;
+	u->conf.max_user_client_connections = uc ? uc->max_user_client_connections : -1;
 }
 
 struct lp_user *lp_registry_get_user(struct lp_instance *inst, const char *name)
@@ -309,6 +311,7 @@ void lp_registry_cleanup(struct lp_instance *inst)
 			memset(u->authq_secret, 0, strlen(u->authq_secret));
 		free(u->authq_secret);
 		free(u->authq_db);
+		explicit_bzero(&u->plain_scram, sizeof(u->plain_scram));
 		free(u->name);
 		free(u);
 	}

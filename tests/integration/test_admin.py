@@ -260,12 +260,31 @@ def test_errors_keep_the_session(lp):
         assert sqlstate_of(adm, "SHUTDOWN LATER") == "42601"
         assert sqlstate_of(adm, "SHOW 'x" + "x" * 100) == "42601"
         assert adm.execute("SHOW VERSION").fetchone()
-    # A command longer than pkt_buf cannot be held: that one connection ends.
+
+
+def test_command_longer_than_pkt_buf_keeps_the_session(lp):
+    """A console command that does not fit pkt_buf is refused and skipped as it
+    streams in (issue 3); the session goes on."""
     with admin_conn(lp) as adm:
-        with pytest.raises(psycopg.OperationalError):
-            adm.execute("SHOW " + "x" * 5000)
-    with admin_conn(lp) as adm:
-        assert adm.execute("SHOW VERSION").fetchone()
+        for size in (5000, 200_000):
+            assert sqlstate_of(adm, "SHOW " + "x" * size) == "54000"
+            assert adm.execute("SHOW VERSION").fetchone()
+    # raw: the error names the limit, ReadyForQuery follows, and a pipelined
+    # command behind the long one is answered
+    c = lp.raw_login("admin", "pgbouncer")
+    c.send(rawpg.query("SHOW " + "y" * 70_000) + rawpg.query("SHOW VERSION"))
+    mtype, body = c.recv_msg()
+    fields = rawpg.parse_error_fields(body)
+    assert mtype == "E" and fields["C"] == "54000" and "pkt_buf" in fields["M"]
+    assert c.recv_msg()[0] == "Z"
+    rows, tags, status = c.read_result()
+    assert rows[0][0].startswith("linkpool") and status == "I"
+    # an over-long extended-protocol message gets the usual refusal up to Sync
+    c.send(rawpg.msg("P", b"\0SHOW " + b"z" * 9000 + b"\0\0\0") + rawpg.sync())
+    mtype, body = c.recv_msg()
+    assert mtype == "E" and rawpg.parse_error_fields(body)["C"] == "0A000"
+    assert c.recv_msg()[0] == "Z"
+    assert c.run("SHOW VERSION")[0]
 
 
 def test_extended_protocol_refused_session_survives(lp):
@@ -404,6 +423,31 @@ def test_suspend_resume(linkpool):
         adm.execute("RESUME")
         assert {r["key"]: r["value"] for r in show(adm, "STATE")}["active"] == "yes"
     c.execute("SELECT 1")
+
+
+@pytest.mark.parametrize("pool_mode", ["session", "transaction"])
+def test_suspend_stops_reading_clients_until_resume(linkpool, pool_mode):
+    """SUSPEND stops reading client sockets, even of a client holding a
+    server (session pooling); a query sent meanwhile runs after RESUME, and
+    SIGUSR2 ends a SUSPEND as RESUME does."""
+    lp = linkpool({"pool_mode": pool_mode})
+    c = lp.raw_login()
+    assert c.run("SELECT 1")[0] == [("1",)]
+    for resume in ("RESUME", "SIGUSR2"):
+        with admin_conn(lp) as adm:
+            adm.execute("SUSPEND")
+            c.send(rawpg.query("SELECT 'after ' || 'resume'"))
+            with pytest.raises(TimeoutError):
+                c.recv_msg(timeout=0.5)
+            # the console still answers
+            assert {r["key"]: r["value"] for r in show(adm, "STATE")}["suspended"] == "yes"
+            if resume == "RESUME":
+                adm.execute("RESUME")
+            else:
+                lp.signal(signal.SIGUSR2)
+            rows, _, status = c.read_result(timeout=5)
+            assert rows == [("after resume",)] and status == "I"
+            assert {r["key"]: r["value"] for r in show(adm, "STATE")}["suspended"] == "no"
 
 
 def test_shutdown_wait_for_clients_console_keeps_answering(lp):

@@ -74,3 +74,92 @@ def test_startup_length_word_only(linkpool):
     c = lp.raw()
     c.send(struct.pack("!I", 40))
     assert c.wait_closed(timeout=4)
+
+
+# ------------------------------------------- PgBouncer 1.24 client limits
+
+def _refused(lp, user, db, limit):
+    r = lp.raw()
+    try:
+        with pytest.raises(rawpg.PgError) as ei:
+            r.login(user, db, PASSWORDS[user])
+    finally:
+        r.close()
+    assert ei.value.sqlstate == "08P01"
+    assert ei.value.message == f"client connections exceeded ({limit})"
+    # refused before the password exchange, as PgBouncer does
+    assert r.auth_requests == []
+
+
+def _admin_rows(lp, what):
+    with psycopg.connect(lp.dsn("admin", "pgbouncer"), autocommit=True) as adm:
+        cur = adm.execute(f"SHOW {what}")
+        names = [d.name for d in cur.description]
+        return [dict(zip(names, row)) for row in cur.fetchall()]
+
+
+def test_max_db_client_connections(linkpool, pg):
+    lp = linkpool({"max_db_client_connections": "2"},
+                  databases={"otherdb": pg.db_entry("testdb", max_db_client_connections=1)})
+    held = [lp.connect("scram_user", "testdb"), lp.connect("md5_user", "testdb")]
+    _refused(lp, "scram_user", "testdb", "max_db_client_connections")
+    # the per-database value overrides the global one
+    other = lp.connect("scram_user", "otherdb")
+    _refused(lp, "md5_user", "otherdb", "max_db_client_connections")
+    dbs = {r["name"]: r for r in _admin_rows(lp, "DATABASES")}
+    assert dbs["testdb"]["max_client_connections"] == 2
+    assert dbs["testdb"]["current_client_connections"] == 2
+    assert dbs["otherdb"]["max_client_connections"] == 1
+    # the console is not counted, and a freed slot is usable again
+    held.pop().close()
+    from conftest import wait_for
+    wait_for(lambda: _admin_rows(lp, "DATABASES") and
+             {r["name"]: r for r in _admin_rows(lp, "DATABASES")}["testdb"]["current_client_connections"] == 1,
+             timeout=5, what="the closed client uncounted")
+    with lp.connect("md5_user", "testdb") as c:
+        assert c.execute("SELECT 1").fetchone() == (1,)
+    for c in held + [other]:
+        c.close()
+
+
+def test_max_user_client_connections(linkpool, pg):
+    lp = linkpool({"max_user_client_connections": "2"},
+                  databases={"otherdb": pg.db_entry("testdb")},
+                  users_section={"scram_user": "max_user_client_connections=1 reserve_pool_size=3"})
+    a = lp.connect("scram_user", "testdb")
+    # the limit counts the user across databases
+    _refused(lp, "scram_user", "otherdb", "max_user_client_connections")
+    b = [lp.connect("md5_user", "testdb"), lp.connect("md5_user", "otherdb")]
+    _refused(lp, "md5_user", "testdb", "max_user_client_connections")
+    users = {r["name"]: r for r in _admin_rows(lp, "USERS")}
+    assert users["scram_user"]["max_user_client_connections"] == 1
+    assert users["scram_user"]["current_client_connections"] == 1
+    assert users["scram_user"]["reserve_pool_size"] == "3"
+    assert users["md5_user"]["max_user_client_connections"] == 2
+    assert users["md5_user"]["current_client_connections"] == 2
+    assert users["md5_user"]["reserve_pool_size"] is None
+    cfg = {r["key"]: r for r in _admin_rows(lp, "CONFIG")}
+    assert cfg["max_user_client_connections"]["value"] == "2"
+    assert cfg["max_db_client_connections"]["default"] == "0"
+    for c in [a] + b:
+        c.close()
+
+
+def test_user_reserve_pool_size(linkpool):
+    """[users] reserve_pool_size gives that user's pools a reserve although
+    the global reserve_pool_size is 0."""
+    lp = linkpool({"pool_mode": "transaction", "default_pool_size": "1", "reserve_pool_size": "0",
+                   "reserve_pool_timeout": "0.2"},
+                  users_section={"scram_user": "reserve_pool_size=1"})
+    import threading
+    conns = [lp.connect("scram_user", "testdb") for _ in range(2)]
+    t0 = time.monotonic()
+    threads = [threading.Thread(target=c.execute, args=("SELECT pg_sleep(1)",)) for c in conns]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(10)
+    # one after the other would take 2 s; with the reserve both run at once
+    assert time.monotonic() - t0 < 1.8
+    for c in conns:
+        c.close()
