@@ -407,7 +407,9 @@ class LocalStack:
                    LP_PG_PORT=str(self.pg_port), LP_METRICS_PORT=str(self.metrics_port),
                    LINKPOOL_BIN=LINKPOOL_BIN, LP_SKIP_INSTALL="1")
         self.out = []
-        self.proc = subprocess.Popen(["bash", os.path.join(REPO, "scripts", "run-local.sh")], env=env,
+        # the doc's "try it" command, as written (test_doc_run_local_output checks it)
+        self.command = "bash scripts/run-local.sh"
+        self.proc = subprocess.Popen(["bash", "-c", "exec " + self.command], cwd=REPO, env=env,
                                      stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                      stderr=subprocess.STDOUT, text=True, start_new_session=True)
         deadline = time.monotonic() + timeout
@@ -418,7 +420,7 @@ class LocalStack:
             self.out.append(line)
             if line.startswith("Ctrl-C stops"):
                 break
-        text = "".join(self.out)
+        text = self.text = "".join(self.out)
         assert "Ctrl-C stops" in text, f"run-local.sh did not come up:\n{text}"
         self.urls = dict(re.findall(r"^  (\w+_service)\s+(postgresql://\S+)$", text, re.M))
         self.admin = re.search(r'psql "(postgresql://pgbouncer_admin:\S+)"', text).group(1)
@@ -517,15 +519,6 @@ def test_local_stack_admin_console(stack):
         assert r.returncode == 0 and r.stdout.startswith("linkpool "), r.stderr
 
 
-@pytest.mark.parametrize("cmd", ["SHOW POOLS;", "SHOW CLIENTS;", "SHOW SERVERS;", "SHOW STATS;"])
-def test_local_stack_runbook_show(stack, cmd):
-    """docs/operations.md's administrative queries, as pgbouncer_stats."""
-    r = psql(stack.stats, cmd)
-    assert r.returncode == 0, r.stderr
-    if cmd == "SHOW POOLS;":
-        assert any(line.startswith("user_service|") for line in r.stdout.splitlines()), r.stdout
-
-
 def test_local_stack_metrics(stack):
     base = f"http://127.0.0.1:{stack.metrics_port}"
     body = urllib.request.urlopen(base + "/metrics", timeout=5).read().decode()
@@ -534,36 +527,320 @@ def test_local_stack_metrics(stack):
         assert urllib.request.urlopen(base + path, timeout=5).status == 200
 
 
-def test_local_stack_health_check_script(stack):
-    script = os.path.join(DEPLOY, "health-check.sh")
-    # As the container runs it: console over the unix socket, peer login.
-    env = dict(os.environ, LINKPOOL_METRICS_URL=f"http://127.0.0.1:{stack.metrics_port}",
-               LINKPOOL_HOST=stack.local_dir, LINKPOOL_PORT=str(stack.port))
-    for args in ([], ["--ready"]):
-        r = subprocess.run(["bash", script, *args], env=env, capture_output=True, text=True,
-                           timeout=30)
-        assert r.returncode == 0, r.stdout + r.stderr
+# ---------------------------------------------------------------- docs/operations.md, command by command
+#
+# Every command line of every ```bash block of the runbook is either run below
+# against the local stack, as the doc writes it (only host, port, password and
+# paths substituted for the local stack's), or needs a cluster tool. The
+# commands are read from the doc at test time, so the two cannot drift:
+# editing a covered line fails its test until the test follows.
+
+OPS_DOC = os.path.join(REPO, "docs", "operations.md")
+
+# test -> the doc's command lines (comments dropped) it runs
+DOC_COVERAGE = {
+    "test_doc_run_local_output": ["bash scripts/run-local.sh"],
+    "test_doc_psql_service": [
+        "psql \"postgresql://user_service_user:...@127.0.0.1:6432/user_service?sslmode=disable\" "
+        "-c 'select current_user, current_database()'"],
+    "test_operations_doc_render_snippet": [
+        "export POSTGRES_HOST=db.internal $(deploy/gen-env.sh - | grep -v '^#' | xargs)",
+        "LINKPOOL_CONFIG_DIR=/tmp/lp-render LINKPOOL_BIN=build/linkpool deploy/startup.sh --render-only"],
+    "test_doc_gen_env": ["cd deploy", "./gen-env.sh"],
+    "test_doc_compose_env_psql": [
+        "set -a; . deploy/.env; set +a",
+        "psql \"postgresql://user_service_user:$USER_SERVICE_DB_PASSWORD@localhost:5433/user_service"
+        "?sslmode=disable\" -c 'select 1'"],
+    "test_doc_service_environment": [
+        "USER_SERVICE_DB_HOST=pgbouncer", "USER_SERVICE_DB_PORT=5432", "USER_SERVICE_DB_NAME=user_service",
+        "USER_SERVICE_DB_USER=user_service_user", "USER_SERVICE_DB_PASSWORD=<generated_password>"],
+    "test_doc_metrics_curl": [
+        "curl -s http://localhost:9127/metrics | grep -E '^pgbouncer_(up|pools_client_waiting_connections)'",
+        "curl -si http://localhost:9127/readyz | head -1"],
+    "test_doc_health_check": ['LINKPOOL_HOST=.local deploy/health-check.sh --ready; echo "exit $?"'],
+    "test_doc_admin_console": [
+        "psql -h localhost -p 5433 -U pgbouncer_stats -d pgbouncer",
+        "SHOW POOLS;", "SHOW CLIENTS;", "SHOW SERVERS;", "SHOW STATS;"],
+    "test_doc_log_and_userlist": ["head -20 .local/linkpool.log", "cat .local/etc/userlist.txt"],
+    "test_doc_troubleshooting_psql": [
+        'psql -h localhost -p 5433 -U pgbouncer_stats -d pgbouncer -c "SHOW POOLS;"',
+        'psql -h localhost -p 5433 -U pgbouncer_stats -d pgbouncer -c "SHOW CLIENTS;"',
+        'psql -h localhost -p 5433 -U pgbouncer_stats -d pgbouncer -c "SHOW STATS;"'],
+    "test_doc_reload_sighup": ['kill -HUP "$(cat .local/linkpool.pid)"'],
+    "test_doc_pause_then_shutdown": [
+        'psql -h localhost -p 5433 -U pgbouncer_admin -d pgbouncer -c "PAUSE;"',
+        'psql -h localhost -p 5433 -U pgbouncer_admin -d pgbouncer -c "SHUTDOWN;"'],
+}
+
+# Lines starting with these need what CI does not have.
+CLUSTER_ONLY_TOOLS = {
+    "docker": "needs a Docker daemon and the image; the files are checked by test_compose_file/test_dockerfile",
+    "kubectl": "needs a Kubernetes cluster; the manifests are checked by test_k8s_matches_ini_and_seed",
+    "terraform": "needs terraform and a cluster; `terraform fmt -check` runs in test_terraform_fmt where installed",
+}
+CLUSTER_ONLY_LINES = {
+    "cd deploy/terraform": "only enters the directory of the terraform commands that follow",
+}
 
 
-def test_local_stack_reload_sighup(stack):
-    """docs/operations.md: kill -HUP "$(cat .local/linkpool.pid)"."""
+def doc_bash_blocks():
+    """(block text, the first untagged ``` block after it, before any other
+    fence, or None) for every ```bash block."""
+    text = open(OPS_DOC).read()
+    return [(m.group(1), m.group(2)) for m in
+            re.finditer(r"^```bash\n(.*?)^```\n(?:(?:(?!```)[^\n]*\n)*?```\n(.*?)^```\n)?", text, re.S | re.M)]
+
+
+def doc_command_lines(block):
+    """A block's command lines: continuations joined, comments and blank lines dropped."""
+    lines = []
+    for line in re.sub(r"\\\n\s*", "", block).splitlines():
+        line = re.sub(r"\s+#\s.*$", "", line).strip()
+        if line and not line.startswith("#"):
+            lines.append(line)
+    return lines
+
+
+def doc_commands(test):
+    """The doc's lines test runs, each checked to be in the doc still."""
+    present = {line for block, _ in doc_bash_blocks() for line in doc_command_lines(block)}
+    lines = DOC_COVERAGE[test]
+    missing = [line for line in lines if line not in present]
+    assert not missing, f"docs/operations.md no longer has {missing}: update {test} with the doc"
+    return lines
+
+
+def doc_output(command):
+    """The 'good output' block the doc shows after the block holding command."""
+    for block, out in doc_bash_blocks():
+        if command in doc_command_lines(block):
+            assert out is not None, f"docs/operations.md shows no output for {command}"
+            return out
+    raise AssertionError(f"{command} not in docs/operations.md")
+
+
+def run_doc(cmd, cwd=REPO, env=None, stdin=None, timeout=30):
+    full = dict(os.environ, PSQLRC="/dev/null", **(env or {}))
+    return subprocess.run(["bash", "-o", "pipefail", "-c", cmd], cwd=cwd, env=full, input=stdin,
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def console_password(url):
+    return re.match(r"postgresql://[^:]+:([^@]+)@", url).group(1)
+
+
+def local_cmd(stack, line):
+    """A doc line with the local stack's port and directory."""
+    return line.replace("-p 5433", f"-p {stack.port}").replace(".local/", stack.local_dir + "/") \
+        .replace("=.local ", f"={stack.local_dir} ").replace("localhost:9127", f"localhost:{stack.metrics_port}")
+
+
+def aligned_rows(out, must_have):
+    """psql's aligned table whose header has column must_have, as dicts."""
+    lines = out.splitlines()
+    for i, line in enumerate(lines):
+        cols = [c.strip() for c in line.split("|")]
+        if must_have in cols:
+            rows = []
+            for row in lines[i + 2:]:
+                if not row.strip() or row.startswith("("):
+                    break
+                rows.append(dict(zip(cols, (v.strip() for v in row.split("|")))))
+            return rows
+    raise AssertionError(f"no table with column {must_have} in:\n{out}")
+
+
+def test_operations_doc_every_command_accounted():
+    """A new command in a ```bash block of docs/operations.md needs a test
+    here (DOC_COVERAGE) or a reason it cannot run on one machine."""
+    covered = {line for lines in DOC_COVERAGE.values() for line in lines}
+    blocks = doc_bash_blocks()
+    assert len(blocks) >= 20
+    unaccounted = [line for block, _ in blocks for line in doc_command_lines(block)
+                   if line not in covered and line not in CLUSTER_ONLY_LINES
+                   and line.split()[0] not in CLUSTER_ONLY_TOOLS]
+    assert not unaccounted, ("commands of docs/operations.md that no test runs (add one to "
+                             f"DOC_COVERAGE, or to CLUSTER_ONLY_LINES with the reason): {unaccounted}")
+    for test in DOC_COVERAGE:
+        assert callable(globals().get(test)), f"DOC_COVERAGE names a missing test {test}"
+        doc_commands(test)
+
+
+def test_doc_gen_env(tmp_path):
+    """`cd deploy; ./gen-env.sh` writes deploy/.env (0600, not committed) once."""
+    cmds = "\n".join(doc_commands("test_doc_gen_env"))
+    (tmp_path / "deploy").mkdir()
+    shutil.copy(os.path.join(DEPLOY, "gen-env.sh"), tmp_path / "deploy")
+    r = run_doc(cmds, cwd=tmp_path)
+    assert r.returncode == 0 and "wrote ./.env" in r.stdout, r.stdout + r.stderr
+    env_file = tmp_path / "deploy" / ".env"
+    assert stat.S_IMODE(os.stat(env_file).st_mode) == 0o600
+    first = env_file.read_text()
+    keys = {line.split("=", 1)[0] for line in first.splitlines() if "=" in line}
+    assert template_vars(open(os.path.join(DEPLOY, "userlist.txt")).read()) <= keys
+    r = run_doc(cmds, cwd=tmp_path)
+    assert r.returncode == 0 and "keeping it" in r.stderr and env_file.read_text() == first
+    ignored = subprocess.run(["git", "check-ignore", "-q", "deploy/.env"], cwd=REPO, timeout=10)
+    assert ignored.returncode == 0, "deploy/.env is not git-ignored"
+
+
+@pytest.mark.timeout(300)
+def test_doc_run_local_output(stack):
+    """The doc's "good output" of run-local.sh, line by line (passwords,
+    numbers and the state directory aside)."""
+    (cmd,) = doc_commands("test_doc_run_local_output")
+    assert stack.command == cmd
+
+    def norm(line, local):
+        line = re.sub(r"(/tmp/linkpool-[0-9a-f]+|" + re.escape(local) + ")", "LOCAL", line)
+        line = re.sub(r":[^@/\s]+@", ":PW@", line)
+        return re.sub(r"\d+", "N", line.rstrip())
+    actual = {norm(line, stack.local_dir) for line in stack.text.splitlines()}
+    for line in doc_output(cmd).splitlines():
+        if line.strip().startswith("..."):
+            continue
+        want = norm(re.sub(r"(/\S*)?\.local(/pg)?", "LOCAL", line), "LOCAL")
+        assert want in actual, f"run-local.sh does not print the doc's line {line!r}:\n{stack.text}"
+
+
+def test_doc_psql_service(stack):
+    (cmd,) = doc_commands("test_doc_psql_service")
+    url = re.search(r'"(postgresql://[^"]+)"', cmd).group(1)
+    r = run_doc(cmd.replace(url, stack.urls["user_service"]))
+    assert r.returncode == 0, r.stderr
+    assert [line.rstrip() for line in r.stdout.strip("\n").splitlines()] == \
+        doc_output(cmd).strip("\n").splitlines()
+
+
+def test_doc_compose_env_psql(stack, tmp_path):
+    """The Compose check, with the local stack's passwords file as deploy/.env."""
+    cmds = doc_commands("test_doc_compose_env_psql")
+    (tmp_path / "deploy").mkdir()
+    shutil.copy(os.path.join(stack.local_dir, "secrets.env"), tmp_path / "deploy" / ".env")
+    r = run_doc("\n".join(cmds).replace("localhost:5433", f"localhost:{stack.port}"), cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert re.search(r"^\s+1\n\(1 row\)$", r.stdout, re.M), r.stdout
+
+
+def test_doc_service_environment(stack):
+    """The seed's per-service variables: the local stack writes them for all
+    eight services in .local/link-services.env, and they log in."""
+    doc_vars = dict(line.split("=", 1) for line in doc_commands("test_doc_service_environment"))
+    env = dict(line.split("=", 1) for line in open(os.path.join(stack.local_dir, "link-services.env"))
+               if "=" in line and not line.startswith("#"))
+    env = {k: v.strip() for k, v in env.items()}
+    for svc in SERVICES:
+        up = svc.upper()
+        for key, example in doc_vars.items():
+            key = key.replace("USER_SERVICE", up)
+            assert key in env, f"{key} missing from link-services.env"
+            if key.endswith(("_NAME", "_USER")):
+                assert env[key] == example.replace("user_service", svc)
+        assert env[f"{up}_DB_HOST"] == "127.0.0.1" and env[f"{up}_DB_PORT"] == str(stack.port)
+    with psycopg.connect(host=env["CHAT_SERVICE_DB_HOST"], port=env["CHAT_SERVICE_DB_PORT"],
+                         dbname=env["CHAT_SERVICE_DB_NAME"], user=env["CHAT_SERVICE_DB_USER"],
+                         password=env["CHAT_SERVICE_DB_PASSWORD"], sslmode="disable", connect_timeout=5) as c:
+        assert c.execute("select current_database()").fetchone() == ("chat_service",)
+
+
+def test_doc_metrics_curl(stack):
+    metrics_cmd, readyz_cmd = doc_commands("test_doc_metrics_curl")
+    with psycopg.connect(stack.urls["user_service"], connect_timeout=5) as c:
+        c.execute("select 1")
+    r = run_doc(local_cmd(stack, metrics_cmd))
+    assert r.returncode == 0, r.stderr
+    got = r.stdout.splitlines()
+    for line in doc_output(metrics_cmd).splitlines():
+        if line != "...":
+            assert line in got, f"{line!r} not in:\n{r.stdout}"
+    r = run_doc(local_cmd(stack, readyz_cmd))
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == "HTTP/1.1 200 OK"  # the doc's trailing comment
+
+
+def test_doc_health_check(stack):
+    (cmd,) = doc_commands("test_doc_health_check")
+    env = {"LINKPOOL_METRICS_URL": f"http://127.0.0.1:{stack.metrics_port}", "LINKPOOL_PORT": str(stack.port)}
+    r = run_doc(local_cmd(stack, cmd), env=env)
+    assert r.stdout.splitlines() == ["healthy", "exit 0"], r.stdout + r.stderr
+
+
+def test_doc_admin_console(stack):
+    """The console session of "Administrative queries", and "what good looks like"."""
+    login, *queries = doc_commands("test_doc_admin_console")
+    for url in stack.urls.values():
+        with psycopg.connect(url, connect_timeout=5) as c:
+            c.execute("select 1")
+    r = run_doc(local_cmd(stack, login), env={"PGPASSWORD": console_password(stack.stats)},
+                stdin="\n".join(queries + ["SHOW VERSION;"]) + "\n")
+    assert r.returncode == 0 and not r.stderr, r.stderr
+    pools = aligned_rows(r.stdout, "cl_waiting")
+    by_pair = {(row["database"], row["user"]): row for row in pools}
+    for svc in SERVICES:
+        row = by_pair[(svc, f"{svc}_user")]
+        assert row["cl_waiting"] == "0" and row["maxwait"] == "0", row
+        assert int(row["sv_active"]) + int(row["sv_idle"]) + int(row["sv_used"]) <= 25, row
+    assert aligned_rows(r.stdout, "request_time") and aligned_rows(r.stdout, "total_client_login_count")
+    assert re.search(r"^ S +\| +user_service_user +\| +user_service +\|", r.stdout, re.M)  # SHOW SERVERS
+    # SHOW VERSION as the doc shows it
+    shown = doc_output(login).splitlines()[1:]
+    assert "\n".join(shown) in "\n".join(line.rstrip() for line in r.stdout.splitlines()), r.stdout
+
+
+def test_doc_troubleshooting_psql(stack):
+    cmds = doc_commands("test_doc_troubleshooting_psql")
+    env = {"PGPASSWORD": console_password(stack.stats)}
+    for cmd, column in zip(cmds, ("maxwait", "request_time", "total_client_login_count")):
+        r = run_doc(local_cmd(stack, cmd), env=env)
+        assert r.returncode == 0, r.stderr
+        assert aligned_rows(r.stdout, column) is not None
+
+
+def test_doc_log_and_userlist(stack):
+    head_cmd, cat_cmd = doc_commands("test_doc_log_and_userlist")
+    r = run_doc(local_cmd(stack, head_cmd))
+    assert r.returncode == 0 and 0 < len(r.stdout.splitlines()) <= 20, r.stderr
+    assert "listening" in r.stdout.lower(), r.stdout
+    r = run_doc(local_cmd(stack, cat_cmd))
+    assert r.returncode == 0, r.stderr
+    users = [line for line in r.stdout.splitlines() if line.startswith('"')]
+    assert len(users) == 10  # "verifiers only, one line per user, 10 users"
+    assert all(re.fullmatch(r'"[a-z_]+" "SCRAM-SHA-256\$\d+:[^"]+"', u) for u in users), users
+    secrets = open(os.path.join(stack.local_dir, "secrets.env")).read()
+    for pw in re.findall(r"_PASSWORD=(\S+)", secrets):
+        assert pw not in r.stdout
+
+
+def test_doc_reload_sighup(stack):
+    """`reloading configuration from ...` then `configuration reloaded`."""
+    (cmd,) = doc_commands("test_doc_reload_sighup")
     log = os.path.join(stack.local_dir, "linkpool.log")
-    before = open(log).read()
-    r = subprocess.run(["bash", "-c", 'kill -HUP "$(cat linkpool.pid)"'], cwd=stack.local_dir, timeout=10)
-    assert r.returncode == 0
+    before = len(open(log).read())
+    r = run_doc(local_cmd(stack, cmd), timeout=10)
+    assert r.returncode == 0, r.stderr
     deadline = time.monotonic() + 10
-    while "reload" not in open(log).read()[len(before):].lower():
-        assert time.monotonic() < deadline, "no reload in the log after SIGHUP"
+    while not re.search(r"reloading configuration from .*\n(.*\n)*.*configuration reloaded",
+                        open(log).read()[before:]):
+        assert time.monotonic() < deadline, "no reload in the log after SIGHUP:\n" + open(log).read()[before:]
         time.sleep(0.1)
     with psycopg.connect(stack.urls["search_service"], connect_timeout=5) as c:
         assert c.execute("select 1").fetchone() == (1,)
 
 
-def test_local_stack_pause_then_shutdown(stack):
-    """The runbook's graceful shutdown: PAUSE, then SHUTDOWN (last: it ends the stack)."""
-    r = psql(stack.admin, "PAUSE;")
-    assert r.returncode == 0, r.stderr
-    r = psql(stack.stats, "PAUSE;")
+def test_doc_pause_then_shutdown(stack):
+    """The runbook's graceful shutdown: PAUSE, pools drain, then SHUTDOWN
+    (last: it ends the stack)."""
+    pause, shutdown = doc_commands("test_doc_pause_then_shutdown")
+    admin = {"PGPASSWORD": console_password(stack.admin)}
+    r = run_doc(local_cmd(stack, pause), env=admin)
+    assert r.returncode == 0 and r.stdout.strip() == "PAUSE", r.stdout + r.stderr
+    r = run_doc(local_cmd(stack, pause.replace("pgbouncer_admin", "pgbouncer_stats")),
+                env={"PGPASSWORD": console_password(stack.stats)})
     assert r.returncode != 0, "pgbouncer_stats must not be allowed to PAUSE"
-    psql(stack.admin, "SHUTDOWN;")
+    # "Wait for connections to drain (SHOW POOLS: sv_active reaches 0)"
+    r = run_doc(f'psql "{stack.stats}" -c "SHOW POOLS;"')
+    assert r.returncode == 0, r.stderr
+    pools = aligned_rows(r.stdout, "sv_active")
+    assert pools and all(row["sv_active"] == "0" for row in pools), r.stdout
+    run_doc(local_cmd(stack, shutdown), env=admin)
     assert stack.proc.wait(30) is not None
