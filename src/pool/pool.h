@@ -103,8 +103,9 @@ struct lp_server {
 	struct lp_pool *pool;
 	struct lp_client *client;       /* linked client or NULL */
 	struct lp_params params;        /* values the backend currently has */
-	uint64_t welcome_stamp[2];      /* params and pool welcome stamps when the
-					 * tracked values were last seen equal */
+	uint64_t welcome_stamp[2];      /* params and pool welcome stamps when
+					 * welcome_ok was computed */
+	uint32_t welcome_ok;            /* bit k: holds the welcome's tracked value k */
 	uint32_t be_pid, be_key;
 	int expect_rfq;                 /* ReadyForQuery messages still owed */
 	char tx_status;                 /* last ReadyForQuery status */
