@@ -201,7 +201,9 @@ struct lp_pool {
 };
 
 /* ---- instance-wide operations (instance.c) ---- */
-int64_t lp_now_us(void);
+int64_t lp_now_us(void);          /* CLOCK_MONOTONIC µs, cached per loop turn */
+int64_t lp_now_exact_us(void);    /* the clock itself, for intervals inside a turn */
+void lp_now_turn(bool in_loop);   /* a loop turn starts (true) / the loop ended (false) */
 
 /* The effective pool mode for a client of pool. */
 enum lp_pool_mode lp_pool_mode_of(const struct lp_pool *pool);
