@@ -123,8 +123,8 @@ static int start_scram(struct lp_client *c, struct lp_user *u)
 
 static bool scram_secret_for(struct lp_client *c, struct lp_user *u, struct lp_scram_secret *sec)
 {
-	if (u && lp_scram_is_secret(lp_user_secret(u)))
-		return lp_scram_parse_secret(lp_user_secret(u), sec);
+	if (u && lp_user_scram(u, sec))
+		return true;
 	if (u && !lp_md5_is_secret(lp_user_secret(u))) {
 		uint8_t salt[16];
 		if (RAND_bytes(salt, sizeof(salt)) != 1)
@@ -272,7 +272,7 @@ int lp_client_auth_start(struct lp_client *c)
 		c->auth = LP_AUTH_WAIT_PASSWORD;
 		return send_auth(c, 3, NULL, 0, false);
 	case LP_AUTH_MD5:
-		if (u && lp_scram_is_secret(lp_user_secret(u)))
+		if (u && lp_user_scram(u, NULL))
 			return start_scram(c, u);
 		if (!lp_random_bytes(c->md5_salt, sizeof(c->md5_salt))) {
 			lp_client_fail(c, "53200", "no randomness for the md5 salt");
@@ -301,10 +301,9 @@ static bool check_plain(struct lp_client *c, struct lp_user *u, const char *pw)
 		lp_md5_secret(c->user_name, pw, sec);
 		return CRYPTO_memcmp(sec, lp_user_secret(u), LP_MD5_SECRET_LEN) == 0;
 	}
-	if (lp_scram_is_secret(lp_user_secret(u))) {
-		struct lp_scram_secret stored, derived;
-		if (!lp_scram_parse_secret(lp_user_secret(u), &stored) ||
-		    !lp_scram_secret_from_password(pw, stored.salt, stored.salt_len, stored.iterations,
+	struct lp_scram_secret stored, derived;
+	if (lp_user_scram(u, &stored)) {
+		if (!lp_scram_secret_from_password(pw, stored.salt, stored.salt_len, stored.iterations,
 						   &derived))
 			return false;
 		return CRYPTO_memcmp(stored.stored_key, derived.stored_key, LP_SCRAM_KEY_LEN) == 0;
@@ -385,7 +384,7 @@ int lp_client_auth_msg(struct lp_client *c, const uint8_t *body, uint32_t len)
 			return auth_failed(c);
 		if (send_auth(c, 12, out, olen, false) < 0)
 			return -1;
-		if (lp_scram_is_secret(lp_user_secret(u)) && c->scram->have_client_key) {
+		if (c->scram->have_client_key && lp_user_scram(u, NULL)) {
 			/* Lets this user's server logins reuse the proof keys
 			 * (SCRAM pass-through): no plain password stored. */
 			memcpy(u->scram_client_key, c->scram->client_key, LP_SCRAM_KEY_LEN);

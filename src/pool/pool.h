@@ -155,6 +155,7 @@ struct lp_user {
 	uint8_t scram_client_key[LP_SCRAM_KEY_LEN];
 	bool have_client_key;           /* learnt from a client's SCRAM proof */
 	char *authq_secret;             /* from auth_query; NULL: none (or unknown user) */
+	struct lp_user_scram *scram_cache;  /* lp_user_scram: the secret parsed once */
 	char *authq_db;                 /* the auth database that answered */
 	int64_t authq_until_us;         /* cache expiry of the answer */
 	int server_count;
