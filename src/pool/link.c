@@ -229,13 +229,17 @@ static bool param_differs(const struct lp_client *c, const struct lp_server *s, 
 static char *build_param_sync(const struct lp_client *c, const struct lp_server *s, bool *err)
 {
 	const struct lp_params *welcome = &c->pool->welcome;
-	/* Welcome candidates only when the server lacks one of its values. */
-	int total = c->params.n + ((welcome->tracked & ~s->welcome_ok) ? welcome->n : 0);
+	/* Welcome candidates only where the server lacks the welcome's value. */
+	uint32_t pending = welcome->tracked & ~s->welcome_ok;
+	int total = c->params.n + (pending ? welcome->n : 0);
 	const char *name, *want;
 	size_t cap = 1;
 	*err = false;
-	for (int i = 0; i < total; i++)
+	for (int i = 0; i < c->params.n; i++)
 		if (param_differs(c, s, i, &name, &want))
+			cap += 64 + 2 * (strlen(name) + strlen(want));
+	for (uint32_t m = pending; m; m &= m - 1)
+		if (param_differs(c, s, c->params.n + __builtin_ctz(m), &name, &want))
 			cap += 64 + 2 * (strlen(name) + strlen(want));
 	if (cap == 1)
 		return NULL;
