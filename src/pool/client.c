@@ -56,7 +56,6 @@ struct lp_client *lp_cancel_find(struct lp_instance *inst, uint32_t pid, uint32_
 	return NULL;
 }
 
-
 /* Dotted quad of a host-order IPv4 address into out (>= 16 bytes): glibc's
  * inet_ntop goes through sprintf, a tenth of the user-space cost of a login. */
 static void ipv4_text(uint32_t a, char *out)

@@ -113,7 +113,6 @@ const char *lp_user_secret(const struct lp_user *u);
 /* Whether the user's secret is a SCRAM verifier; its parsed form into out
  * (may be NULL). Parsed once per secret text, not at every login. */
 bool lp_user_scram(struct lp_user *u, struct lp_scram_secret *out);
-void lp_user_scram_drop(struct lp_user *u);
 
 /* client.c */
 void lp_client_accept(struct lp_instance *inst, int fd, const struct sockaddr *sa, socklen_t salen,

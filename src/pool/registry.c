@@ -193,7 +193,7 @@ struct lp_user_scram {
 	char src[];
 };
 
-void lp_user_scram_drop(struct lp_user *u)
+static void user_scram_drop(struct lp_user *u)
 {
 	struct lp_user_scram *k = u->scram_cache;
 	if (!k)
@@ -211,7 +211,7 @@ bool lp_user_scram(struct lp_user *u, struct lp_scram_secret *out)
 	struct lp_user_scram *k = u->scram_cache;
 	size_t len = strlen(s);
 	if (!k || k->len != len || CRYPTO_memcmp(k->src, s, len) != 0) {
-		lp_user_scram_drop(u);
+		user_scram_drop(u);
 		k = malloc(sizeof(*k) + len + 1);
 		if (!k)         /* no cache: parse this once */
 			return out ? lp_scram_parse_secret(s, out) : lp_scram_is_secret(s);
@@ -352,7 +352,7 @@ void lp_registry_cleanup(struct lp_instance *inst)
 			memset(u->authq_secret, 0, strlen(u->authq_secret));
 		free(u->authq_secret);
 		free(u->authq_db);
-		lp_user_scram_drop(u);
+		user_scram_drop(u);
 		free(u->name);
 		free(u);
 	}
