@@ -265,7 +265,14 @@ int main(int argc, char **argv)
 	}
 	lp_janitor_start(&inst);
 	lp_log_info("linkpool %s started (pid %d)", LP_VERSION, (int)getpid());
-	event_base_dispatch(inst.base);
+	/* One turn per call so lp_now_us can cache the time of a turn. */
+	for (;;) {
+		lp_now_turn(true);
+		if (event_base_loop(inst.base, EVLOOP_ONCE) != 0 || event_base_got_break(inst.base) ||
+		    event_base_got_exit(inst.base))
+			break;
+	}
+	lp_now_turn(false);
 	lp_log_info("shutting down");
 	rc = 0;
 	if (inst.cfg.s.pidfile[0])

@@ -166,8 +166,8 @@ static bool plain_scram_secret(struct lp_client *c, struct lp_user *u, struct lp
 
 static bool scram_secret_for(struct lp_client *c, struct lp_user *u, struct lp_scram_secret *sec)
 {
-	if (u && lp_scram_is_secret(lp_user_secret(u)))
-		return lp_scram_parse_secret(lp_user_secret(u), sec);
+	if (u && lp_user_scram(u, sec))
+		return true;
 	if (u && !lp_md5_is_secret(lp_user_secret(u)))
 		return plain_scram_secret(c, u, sec);
 	fake_secret(c, sec);
@@ -335,7 +335,7 @@ int lp_client_auth_start(struct lp_client *c)
 		c->auth = LP_AUTH_WAIT_PASSWORD;
 		return send_auth(c, 3, NULL, 0, false);
 	case LP_AUTH_MD5:
-		if (u ? lp_scram_is_secret(lp_user_secret(u)) : unknown_gets_scram(c))
+		if (u ? lp_user_scram(u, NULL) : unknown_gets_scram(c))
 			return start_scram(c);
 		if (!lp_random_bytes(c->md5_salt, sizeof(c->md5_salt))) {
 			lp_client_fail(c, "53200", "no randomness for the md5 salt");
@@ -365,10 +365,9 @@ static bool check_plain(struct lp_client *c, struct lp_user *u, const char *pw)
 	const char *secret = u ? lp_user_secret(u) : NULL;
 	bool ok = false;
 
-	if (secret && lp_scram_is_secret(secret)) {
-		struct lp_scram_secret stored, derived;
-		if (!lp_scram_parse_secret(secret, &stored) ||
-		    !lp_scram_secret_from_password(pw, stored.salt, stored.salt_len, stored.iterations,
+	struct lp_scram_secret stored, derived;
+	if (u && lp_user_scram(u, &stored)) {
+		if (!lp_scram_secret_from_password(pw, stored.salt, stored.salt_len, stored.iterations,
 						   &derived))
 			return false;
 		ok = CRYPTO_memcmp(stored.stored_key, derived.stored_key, LP_SCRAM_KEY_LEN) == 0;
@@ -467,7 +466,7 @@ int lp_client_auth_msg(struct lp_client *c, const uint8_t *body, uint32_t len)
 			return auth_failed(c);
 		if (send_auth(c, 12, out, olen, false) < 0)
 			return -1;
-		if (lp_scram_is_secret(lp_user_secret(u)) && c->scram->have_client_key) {
+		if (c->scram->have_client_key && lp_user_scram(u, NULL)) {
 			/* Lets this user's server logins reuse the proof keys
 			 * (SCRAM pass-through): no plain password stored. */
 			memcpy(u->scram_client_key, c->scram->client_key, LP_SCRAM_KEY_LEN);

@@ -530,9 +530,9 @@ static void handle(void *arg, const struct lp_http_request *req, struct lp_http_
 	struct lp_exporter *ex = inst->exporter;
 
 	if (strcmp(req->path, "/metrics") == 0) {
-		int64_t t0 = lp_now_us();
+		int64_t t0 = lp_now_exact_us();
 		lp_exporter_render(inst, &ex->page);
-		inst->metrics.last_scrape_build_us = lp_now_us() - t0;
+		inst->metrics.last_scrape_build_us = lp_now_exact_us() - t0;
 		inst->metrics.scrapes++;
 		if (ex->page.oom) {
 			resp->status = 500;

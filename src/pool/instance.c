@@ -21,11 +21,38 @@
 #include "pool/exporter.h"
 #include "pool/instance.h"
 
-int64_t lp_now_us(void)
+int64_t lp_now_exact_us(void)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/*
+ * A transaction asks for the time about six times within one loop turn;
+ * inside the main loop (lp_now_turn) the first call of a turn reads the
+ * clock, after epoll_wait returned, and the rest reuse it, as PgBouncer's
+ * cached time does. Outside the loop (start-up, unit tests) every call
+ * reads the clock.
+ */
+static bool now_cache_on, now_cached;
+static int64_t now_cache;
+
+int64_t lp_now_us(void)
+{
+	if (!now_cache_on)
+		return lp_now_exact_us();
+	if (!now_cached) {
+		now_cache = lp_now_exact_us();
+		now_cached = true;
+	}
+	return now_cache;
+}
+
+void lp_now_turn(bool in_loop)
+{
+	now_cache_on = in_loop;
+	now_cached = false;
 }
 
 static void reaper_cb(evutil_socket_t fd, short what, void *arg);

@@ -112,6 +112,9 @@ struct lp_pool *lp_registry_private_pool(struct lp_instance *inst, struct lp_db 
 void lp_registry_free_private_pool(struct lp_pool *pool);
 /* The secret a user authenticates with: auth_file's, else auth_query's. */
 const char *lp_user_secret(const struct lp_user *u);
+/* Whether the user's secret is a SCRAM verifier; its parsed form into out
+ * (may be NULL). Parsed once per secret text, not at every login. */
+bool lp_user_scram(struct lp_user *u, struct lp_scram_secret *out);
 
 /* client.c */
 void lp_client_accept(struct lp_instance *inst, int fd, const struct sockaddr *sa, socklen_t salen,

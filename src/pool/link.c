@@ -210,11 +210,14 @@ static bool param_differs(const struct lp_client *c, const struct lp_server *s, 
 		have = lp_params_value_of(&s->params, &c->params, i);
 	} else {
 		int k = i - c->params.n;
-		if (!(welcome->tracked & (1u << k)) || lp_params_value_of(&c->params, welcome, k))
+		/* welcome_ok is fresh (welcome_ok_refresh); a value the client
+		 * sets itself was compared above. */
+		if (!(welcome->tracked & (1u << k)) || (s->welcome_ok & (1u << k)) ||
+		    lp_params_value_of(&c->params, welcome, k))
 			return false;
 		*name = welcome->name[k];
 		*want = welcome->value[k];
-		have = lp_params_value_of(&s->params, welcome, k);
+		return true;
 	}
 	return !have || strcmp(have, *want) != 0;
 }
@@ -227,12 +230,18 @@ static bool param_differs(const struct lp_client *c, const struct lp_server *s, 
  */
 static char *build_param_sync(const struct lp_client *c, const struct lp_server *s, bool *err)
 {
-	int total = c->params.n + c->pool->welcome.n;
+	const struct lp_params *welcome = &c->pool->welcome;
+	/* Welcome candidates only where the server lacks the welcome's value. */
+	uint32_t pending = welcome->tracked & ~s->welcome_ok;
+	int total = c->params.n + (pending ? welcome->n : 0);
 	const char *name, *want;
 	size_t cap = 1;
 	*err = false;
-	for (int i = 0; i < total; i++)
+	for (int i = 0; i < c->params.n; i++)
 		if (param_differs(c, s, i, &name, &want))
+			cap += 64 + 2 * (strlen(name) + strlen(want));
+	for (uint32_t m = pending; m; m &= m - 1)
+		if (param_differs(c, s, c->params.n + __builtin_ctz(m), &name, &want))
 			cap += 64 + 2 * (strlen(name) + strlen(want));
 	if (cap == 1)
 		return NULL;
@@ -255,16 +264,36 @@ static char *build_param_sync(const struct lp_client *c, const struct lp_server 
 	return sql;
 }
 
+/*
+ * Which of the welcome's tracked values the server holds, recomputed only
+ * when the server's or the welcome's values changed (their stamps): most
+ * assignments then compare only the client's own few values.
+ */
+static void welcome_ok_refresh(struct lp_server *s, const struct lp_params *welcome)
+{
+	uint64_t *ws = s->welcome_stamp;
+	if (ws[0] == s->params.stamp && ws[1] == welcome->stamp && ws[1] != 0)
+		return;
+	uint32_t ok = 0;
+	for (int k = 0; k < welcome->n; k++) {
+		if (!(welcome->tracked & (1u << k)))
+			continue;
+		const char *have = lp_params_value_of(&s->params, welcome, k);
+		if (have && strcmp(have, welcome->value[k]) == 0)
+			ok |= 1u << k;
+	}
+	s->welcome_ok = ok;
+	ws[0] = s->params.stamp;
+	ws[1] = welcome->stamp;
+}
+
 static void start_param_sync(struct lp_server *s)
 {
 	struct lp_client *c = s->client;
-	/* Most clients set nothing of their own: then one comparison of
-	 * stamps shows the server still holds the welcome's values. */
-	bool plain = c && c->params.n == 0;
-	const uint64_t *ws = s->welcome_stamp;
-	bool known = plain && ws[0] == s->params.stamp && ws[1] == c->pool->welcome.stamp;
 	bool err = false;
-	char *sql = c && !known ? build_param_sync(c, s, &err) : NULL;
+	if (c)
+		welcome_ok_refresh(s, &c->pool->welcome);
+	char *sql = c ? build_param_sync(c, s, &err) : NULL;
 	if (sql) {
 		lp_server_internal(s, sql, assigned_sync_done);
 		free(sql);
@@ -273,10 +302,6 @@ static void start_param_sync(struct lp_server *s)
 	if (err) {
 		lp_client_fail(c, "53200", "out of memory");
 		return;
-	}
-	if (plain) {
-		s->welcome_stamp[0] = s->params.stamp;
-		s->welcome_stamp[1] = c->pool->welcome.stamp;
 	}
 	lp_server_set_state(s, LP_SV_ACTIVE);
 	if (c)

@@ -105,8 +105,9 @@ struct lp_server {
 	struct lp_pool *pool;
 	struct lp_client *client;       /* linked client or NULL */
 	struct lp_params params;        /* values the backend currently has */
-	uint64_t welcome_stamp[2];      /* params and pool welcome stamps when the
-					 * tracked values were last seen equal */
+	uint64_t welcome_stamp[2];      /* params and pool welcome stamps when
+					 * welcome_ok was computed */
+	uint32_t welcome_ok;            /* bit k: holds the welcome's tracked value k */
 	uint32_t be_pid, be_key;
 	int expect_rfq;                 /* ReadyForQuery messages still owed */
 	char tx_status;                 /* last ReadyForQuery status */
@@ -156,6 +157,7 @@ struct lp_user {
 	uint8_t scram_client_key[LP_SCRAM_KEY_LEN];
 	bool have_client_key;           /* learnt from a client's SCRAM proof */
 	char *authq_secret;             /* from auth_query; NULL: none (or unknown user) */
+	struct lp_user_scram *scram_cache;  /* lp_user_scram: the secret parsed once */
 	char *authq_db;                 /* the auth database that answered */
 	int64_t authq_until_us;         /* cache expiry of the answer */
 	/* SCRAM secret derived once from a plain-text password, with the same
@@ -208,7 +210,9 @@ struct lp_pool {
 };
 
 /* ---- instance-wide operations (instance.c) ---- */
-int64_t lp_now_us(void);
+int64_t lp_now_us(void);          /* CLOCK_MONOTONIC µs, cached per loop turn */
+int64_t lp_now_exact_us(void);    /* the clock itself, for intervals inside a turn */
+void lp_now_turn(bool in_loop);   /* a loop turn starts (true) / the loop ended (false) */
 
 /* The effective pool mode for a client of pool. */
 enum lp_pool_mode lp_pool_mode_of(const struct lp_pool *pool);

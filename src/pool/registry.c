@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/crypto.h>
+
 #include "core/log.h"
 #include "pool/instance.h"
 
@@ -184,6 +186,47 @@ const char *lp_user_secret(const struct lp_user *u)
 	return u->in_auth_file ? u->secret : u->authq_secret;
 }
 
+/* A parsed verifier with the text it came from: a reload or an auth_query
+ * answer that changes the secret, at whatever address, is parsed again. */
+struct lp_user_scram {
+	bool ok;                        /* the text is a SCRAM verifier */
+	struct lp_scram_secret sec;
+	size_t len;
+	char src[];
+};
+
+static void user_scram_drop(struct lp_user *u)
+{
+	struct lp_user_scram *k = u->scram_cache;
+	if (!k)
+		return;
+	OPENSSL_cleanse(k, sizeof(*k) + k->len + 1);
+	free(k);
+	u->scram_cache = NULL;
+}
+
+bool lp_user_scram(struct lp_user *u, struct lp_scram_secret *out)
+{
+	const char *s = lp_user_secret(u);
+	if (!s)
+		return false;
+	struct lp_user_scram *k = u->scram_cache;
+	size_t len = strlen(s);
+	if (!k || k->len != len || CRYPTO_memcmp(k->src, s, len) != 0) {
+		user_scram_drop(u);
+		k = malloc(sizeof(*k) + len + 1);
+		if (!k)         /* no cache: parse this once */
+			return out ? lp_scram_parse_secret(s, out) : lp_scram_is_secret(s);
+		k->ok = lp_scram_parse_secret(s, &k->sec);
+		k->len = len;
+		memcpy(k->src, s, len + 1);
+		u->scram_cache = k;
+	}
+	if (k->ok && out)
+		*out = k->sec;
+	return k->ok;
+}
+
 static void pool_mark_reconnect(struct lp_instance *inst, struct lp_db *db)
 {
 	struct lp_list_node *n, *t, *m, *mt;
@@ -312,6 +355,7 @@ void lp_registry_cleanup(struct lp_instance *inst)
 		free(u->authq_secret);
 		free(u->authq_db);
 		explicit_bzero(&u->plain_scram, sizeof(u->plain_scram));
+		user_scram_drop(u);
 		free(u->name);
 		free(u);
 	}

@@ -134,12 +134,27 @@ void lp_build_notice(struct lp_writer *w, const char *severity, const char *sqls
 	build_err_notice(w, 'N', severity, sqlstate, message);
 }
 
+/* Written in one piece: a login sends about fifteen of these. */
 void lp_build_param_status(struct lp_writer *w, const char *name, const char *value)
 {
-	lp_wr_begin(w, 'S');
-	lp_wr_cstr(w, name);
-	lp_wr_cstr(w, value);
-	lp_wr_end(w);
+	if (!name)
+		name = "";
+	if (!value)
+		value = "";
+	size_t nl = strlen(name) + 1, vl = strlen(value) + 1;
+	size_t n = 4 + nl + vl;
+	if (n > INT32_MAX) {
+		w->overflow = true;
+		return;
+	}
+	if (!room(w, 1 + n))
+		return;
+	uint8_t *p = w->buf + w->len;
+	p[0] = 'S';
+	put_u32(p + 1, (uint32_t)n);
+	memcpy(p + 5, name, nl);
+	memcpy(p + 5 + nl, value, vl);
+	w->len += 1 + n;
 }
 
 void lp_build_backend_key(struct lp_writer *w, uint32_t pid, uint32_t key)

@@ -4,7 +4,7 @@ import psycopg
 import pytest
 
 import rawpg
-from conftest import PASSWORDS, md5_secret, scram_verifier
+from conftest import PASSWORDS, md5_secret, scram_verifier, wait_for
 
 AUTH_TYPES = ["plain", "md5", "scram-sha-256"]
 # The auth request code a client sees first for each auth_type.
@@ -89,6 +89,27 @@ def test_scram_client_auth_with_generated_verifier(linkpool):
         assert conn.execute("SELECT current_user").fetchone()[0] == "trust_user"
     with pytest.raises(psycopg.OperationalError, match=_failed_msg("trust_user")):
         psycopg.connect(lp.dsn("trust_user", "testdb", "bad"))
+
+
+def test_scram_verifier_replaced_by_reload(linkpool):
+    """The parsed verifier is cached per user: a reload that changes the
+    verifier (new password) must take effect at the next login."""
+    userlist = [("trust_user", scram_verifier("old-password"))]
+    lp = linkpool({"auth_type": "scram-sha-256"}, userlist=userlist)
+    with lp.connect("trust_user", "testdb", "old-password") as conn:
+        conn.execute("SELECT 1")
+    lp.write_ini({"auth_type": "scram-sha-256"}, userlist=[("trust_user", scram_verifier("new-password"))])
+    lp.reload()
+
+    def new_works():
+        try:
+            psycopg.connect(lp.dsn("trust_user", "testdb", "new-password"), connect_timeout=3).close()
+            return True
+        except psycopg.OperationalError:
+            return False
+    wait_for(new_works, timeout=5, what="new verifier after reload")
+    with pytest.raises(psycopg.OperationalError, match=_failed_msg("trust_user")):
+        psycopg.connect(lp.dsn("trust_user", "testdb", "old-password"), connect_timeout=3)
 
 
 @pytest.mark.parametrize("user", ["md5_user", "scram_user", "trust_user", "plain_user"])
