@@ -22,6 +22,7 @@
 #include <event2/event.h>
 #include <event2/event_struct.h>
 
+#include "core/clock.h"
 #include "net/listen.h"
 
 #define DRAIN_TIMEOUT_MS 1000
@@ -159,9 +160,7 @@ enum lp_http_parse lp_http_parse_request(const char *buf, size_t len, size_t max
 
 static int64_t now_ms(void)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	return lp_clock_us() / 1000;
 }
 
 static void conn_cb(evutil_socket_t fd, short what, void *arg);

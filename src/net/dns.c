@@ -6,11 +6,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <event2/dns.h>
 #include <event2/util.h>
 
+#include "core/clock.h"
 #include "core/list.h"
 
 #define DNS_MAX_ADDRS 8
@@ -42,13 +42,6 @@ struct lp_dns {
 	int64_t ttl_us;
 	int64_t queries;                /* lookups sent to the resolver */
 };
-
-static int64_t mono_us(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
 
 struct lp_dns *lp_dns_new(struct event_base *base)
 {
@@ -130,7 +123,7 @@ static void resolved(int result, struct evutil_addrinfo *res, void *arg)
 			memcpy(&e->addr[e->naddr], ai->ai_addr, ai->ai_addrlen);
 			e->addrlen[e->naddr++] = (socklen_t)ai->ai_addrlen;
 		}
-		e->expires_us = mono_us() + e->dns->ttl_us;
+		e->expires_us = lp_clock_us() + e->dns->ttl_us;
 	}
 	if (res)
 		evutil_freeaddrinfo(res);
@@ -199,7 +192,7 @@ struct lp_dns_req *lp_dns_lookup(struct lp_dns *d, const char *host, int port, l
 	r->cb = cb;
 	r->arg = arg;
 	lp_list_append(&e->waiters, &r->node);
-	if (e->expires_us > mono_us()) {
+	if (e->expires_us > lp_clock_us()) {
 		answer(r, NULL);
 		return NULL;
 	}
@@ -231,7 +224,7 @@ void lp_dns_cancel(struct lp_dns_req *r)
 
 void lp_dns_foreach(struct lp_dns *d, lp_dns_visit fn, void *arg)
 {
-	int64_t now = mono_us();
+	int64_t now = lp_clock_us();
 	struct lp_list_node *n, *t;
 	lp_list_foreach_safe(&d->entries, n, t) {
 		struct dns_entry *e = lp_container_of(n, struct dns_entry, node);

@@ -9,11 +9,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <openssl/rand.h>
 
+#include "core/clock.h"
 #include "core/log.h"
 #include "net/listen.h"
 #include "pool/auth_query.h"
@@ -23,9 +23,7 @@
 
 int64_t lp_now_exact_us(void)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+	return lp_clock_us();
 }
 
 /*
