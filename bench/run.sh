@@ -17,26 +17,11 @@ log() { printf '[bench] %s\n' "$*"; }
 
 PKGS=(build-essential meson ninja-build pkg-config libevent-dev libssl-dev
 	postgresql-15 postgresql-client-15 pgbouncer python3)
+# shellcheck source=scripts/lib/packages.sh
+. "$ROOT/scripts/lib/packages.sh"
 if [ "${BENCH_SKIP_INSTALL:-0}" != 1 ]; then
-	missing=()
-	for p in "${PKGS[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
-	if [ ${#missing[@]} -gt 0 ]; then
-		[ "$(id -u)" -eq 0 ] || { echo "missing packages (${missing[*]}); run as root" >&2; exit 1; }
-		log "installing ${missing[*]}"
-		export DEBIAN_FRONTEND=noninteractive
-		apt-get update -qq
-		apt-get install -y -qq --no-install-recommends "${missing[@]}"
-	fi
-	# The packaged services would hold ports, memory and CPU: we run our own.
-	for svc in pgbouncer postgresql; do
-		if command -v systemctl >/dev/null && [ -d /run/systemd/system ]; then
-			systemctl stop "$svc" >/dev/null 2>&1 || true
-			systemctl disable "$svc" >/dev/null 2>&1 || true
-		elif [ -x "/etc/init.d/$svc" ]; then
-			"/etc/init.d/$svc" stop >/dev/null 2>&1 || true
-			command -v update-rc.d >/dev/null && update-rc.d "$svc" disable >/dev/null 2>&1 || true
-		fi
-	done
+	lp_install_missing "${PKGS[@]}"
+	lp_stop_packaged pgbouncer postgresql
 fi
 
 if [ -z "${LINKPOOL_BIN:-}" ]; then

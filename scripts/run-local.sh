@@ -46,23 +46,12 @@ log() { printf '[run-local] %s\n' "$*"; }
 # ---------------------------------------------------------------- packages
 PKGS=(build-essential meson ninja-build pkg-config libevent-dev libssl-dev
 	postgresql-15 postgresql-client-15 python3)
-missing=()
+# shellcheck source=scripts/lib/packages.sh
+. "$ROOT/scripts/lib/packages.sh"
 if [ "${LP_SKIP_INSTALL:-0}" != 1 ]; then
-	for p in "${PKGS[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
+	lp_install_missing "${PKGS[@]}"
 fi
-if [ ${#missing[@]} -gt 0 ]; then
-	[ "$(id -u)" -eq 0 ] || { echo "missing packages (${missing[*]}); run as root" >&2; exit 1; }
-	log "installing ${missing[*]}"
-	export DEBIAN_FRONTEND=noninteractive
-	apt-get update -qq
-	apt-get install -y -qq --no-install-recommends "${missing[@]}"
-fi
-# the packaged cluster/service is not used; keep it from holding resources
-if command -v pg_lsclusters >/dev/null; then
-	pg_lsclusters -h 2>/dev/null | while read -r ver name _port status _rest; do
-		if [ "$status" = online ]; then pg_ctlcluster "$ver" "$name" stop >/dev/null 2>&1 || true; fi
-	done
-fi
+lp_stop_packaged postgresql
 
 # ---------------------------------------------------------------- build
 if [ -n "${LINKPOOL_BIN:-}" ]; then

@@ -49,54 +49,16 @@ PKGS=(build-essential meson ninja-build pkg-config libevent-dev libssl-dev
 	libcmocka-dev clang libclang-rt-14-dev postgresql-15 postgresql-client-15
 	python3-pytest python3-psycopg python3-yaml shellcheck prometheus curl)
 
-stop_system_services() {
-	# We run our own throwaway clusters; a packaged service would only hold
-	# ports and memory.
-	for svc in postgresql pgbouncer prometheus; do
-		if [ -e "/etc/init.d/$svc" ] || systemctl list-unit-files "$svc.service" >/dev/null 2>&1; then
-			if command -v systemctl >/dev/null && [ -d /run/systemd/system ]; then
-				systemctl stop "$svc" >/dev/null 2>&1 || true
-				systemctl disable "$svc" >/dev/null 2>&1 || true
-			elif [ -x "/etc/init.d/$svc" ]; then
-				"/etc/init.d/$svc" stop >/dev/null 2>&1 || true
-			fi
-		fi
-	done
-	if command -v pg_lsclusters >/dev/null; then
-		pg_lsclusters -h 2>/dev/null | while read -r ver name _port status _rest; do
-			if [ "$status" = online ]; then
-				pg_ctlcluster "$ver" "$name" stop >/dev/null 2>&1 || true
-			fi
-		done
-	fi
-}
-
-install_packages() {
-	local missing=()
-	for p in "${PKGS[@]}"; do
-		dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
-	done
-	if [ ${#missing[@]} -eq 0 ]; then
-		echo "all packages present"
-		return 0
-	fi
-	if [ "$(id -u)" -ne 0 ]; then
-		echo "missing packages (${missing[*]}) and not root" >&2
-		return 1
-	fi
-	echo "installing: ${missing[*]}"
-	export DEBIAN_FRONTEND=noninteractive
-	apt-get update -qq || return 1
-	apt-get install -y -qq --no-install-recommends "${missing[@]}" || return 1
-}
+# shellcheck source=scripts/lib/packages.sh
+. "$ROOT/scripts/lib/packages.sh"
 
 say "packages"
 if [ "${LP_SKIP_INSTALL:-0}" = 1 ]; then
 	echo "LP_SKIP_INSTALL=1: not installing"
 else
-	install_packages || die_stage "packages"
+	lp_install_missing "${PKGS[@]}" || die_stage "packages"
 fi
-stop_system_services
+lp_stop_packaged postgresql pgbouncer prometheus
 record "packages" pass
 
 # ---------------------------------------------------------------- build + unit
