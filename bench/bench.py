@@ -608,7 +608,7 @@ def write_report(results, started, load0, load1):
             scenario_table(results[key], lines)
     if "s5" in results:
         r5 = results["s5"]
-        lines += [f"### 5. Idle clients (raw-protocol md5 logins, held idle; bench/pgwire.py)", "",
+        lines += ["### 5. Idle clients (raw-protocol md5 logins, held idle; bench/pgwire.py)", "",
                   f"Run: {r5.get('run', '')}", "",
                   "| pooler | idle clients | RSS before → after (KB) | bytes per idle client | login CPU µs/client | "
                   "login wall s | select-only TPS of 20 clients alone → with crowd | p99 ms alone → crowd |",

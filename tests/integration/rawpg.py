@@ -13,6 +13,7 @@ import os
 import select
 import socket
 import struct
+import threading
 import time
 
 PROTO_3_0 = 196608
@@ -327,3 +328,53 @@ class RawConn:
                     raise err
                 return rows, tags, body.decode()
             # T, N, S, I, etc. are ignored
+
+
+# ---------------------------------------------------------------- fake servers
+
+def recv_exact(sock, n):
+    """Exactly n bytes from sock; OSError on EOF."""
+    data = b""
+    while len(data) < n:
+        chunk = sock.recv(n - len(data))
+        if not chunk:
+            raise OSError("eof")
+        data += chunk
+    return data
+
+
+class FakeServer:
+    """A loopback listener for tests that play PostgreSQL: each accepted
+    connection goes to self.handle(conn) (5 s socket timeout; OSError ends
+    that connection quietly). close() stops it."""
+
+    def __init__(self):
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(8)
+        self.port = self.sock.getsockname()[1]
+        self.stop = False
+        self.t = threading.Thread(target=self._run, daemon=True)
+        self.t.start()
+
+    def handle(self, conn):
+        raise NotImplementedError
+
+    def _run(self):
+        self.sock.settimeout(0.2)
+        while not self.stop:
+            try:
+                c, _ = self.sock.accept()
+            except OSError:
+                continue
+            with c:
+                c.settimeout(5)
+                try:
+                    self.handle(c)
+                except OSError:
+                    pass
+
+    def close(self):
+        self.stop = True
+        self.t.join(5)
+        self.sock.close()

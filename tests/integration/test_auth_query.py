@@ -9,7 +9,6 @@ import psycopg
 import pytest
 
 import rawpg
-from conftest import wait_for
 
 AUTH_USER, AUTH_PW = "lp_auth", "auth-secret-9"
 

@@ -451,7 +451,7 @@ class LocalStack:
         except ProcessLookupError:
             pass
         for pidfile in glob.glob(os.path.join(self.local_dir, "pg", "data", "postmaster.pid")) + \
-                glob.glob(f"/tmp/linkpool-*/data/postmaster.pid"):
+                glob.glob("/tmp/linkpool-*/data/postmaster.pid"):
             if self.local_dir in open(pidfile).read() or pidfile.startswith(self.local_dir):
                 alive.append(f"postgres ({pidfile})")
         return alive

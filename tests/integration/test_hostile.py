@@ -15,7 +15,6 @@ import subprocess
 import threading
 import time
 
-import psycopg
 import pytest
 
 import rawpg

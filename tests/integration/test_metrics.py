@@ -3,7 +3,6 @@ promtool), linkpool's own series, /healthz and /readyz in every state, bad HTTP
 input, connection bounds and rebinding on reload."""
 
 import json
-import os
 import re
 import shutil
 import signal

@@ -2,9 +2,7 @@
 answered with an error (no crash, no hang; ASan runs in CI) and the pooler
 keeps serving."""
 
-import socket
 import struct
-import threading
 
 import psycopg
 import pytest
@@ -81,54 +79,23 @@ def test_client_final_malformed(scram_lp, case):
         assert conn.execute("SELECT 1").fetchone() == (1,)
 
 
-class FakeScramServer:
+class FakeScramServer(rawpg.FakeServer):
     """Speaks just enough of PostgreSQL to send a chosen server-first-message."""
 
     def __init__(self, make_server_first):
         self.make = make_server_first
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(8)
-        self.port = self.sock.getsockname()[1]
-        self.stop = False
-        self.t = threading.Thread(target=self.run, daemon=True)
-        self.t.start()
+        super().__init__()
 
-    def _recv_exact(self, c, n):
-        data = b""
-        while len(data) < n:
-            chunk = c.recv(n - len(data))
-            if not chunk:
-                raise OSError("eof")
-            data += chunk
-        return data
-
-    def run(self):
-        self.sock.settimeout(0.2)
-        while not self.stop:
-            try:
-                c, _ = self.sock.accept()
-            except OSError:
-                continue
-            with c:
-                c.settimeout(5)
-                try:
-                    (n,) = struct.unpack("!I", self._recv_exact(c, 4))
-                    self._recv_exact(c, n - 4)                       # startup packet
-                    c.sendall(rawpg.msg("R", struct.pack("!I", 10) + b"SCRAM-SHA-256\x00\x00"))
-                    hdr = self._recv_exact(c, 5)
-                    body = self._recv_exact(c, struct.unpack("!I", hdr[1:])[0] - 4)
-                    first = body.split(b"\x00", 1)[1][4:].decode()
-                    nonce = first.split("r=", 1)[1]
-                    c.sendall(rawpg.msg("R", struct.pack("!I", 11) + self.make(nonce)))
-                    c.recv(100)
-                except OSError:
-                    pass
-
-    def close(self):
-        self.stop = True
-        self.t.join(5)
-        self.sock.close()
+    def handle(self, c):
+        (n,) = struct.unpack("!I", rawpg.recv_exact(c, 4))
+        rawpg.recv_exact(c, n - 4)                       # startup packet
+        c.sendall(rawpg.msg("R", struct.pack("!I", 10) + b"SCRAM-SHA-256\x00\x00"))
+        hdr = rawpg.recv_exact(c, 5)
+        body = rawpg.recv_exact(c, struct.unpack("!I", hdr[1:])[0] - 4)
+        first = body.split(b"\x00", 1)[1][4:].decode()
+        nonce = first.split("r=", 1)[1]
+        c.sendall(rawpg.msg("R", struct.pack("!I", 11) + self.make(nonce)))
+        c.recv(100)
 
 
 SERVER_FIRST = {

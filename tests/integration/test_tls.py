@@ -3,11 +3,9 @@ ssl=on, client_tls_sslmode against libpq sslmode values, certificate
 authentication, channel binding, RELOAD of certificates, and bytes injected
 around the SSLRequest answer in both directions."""
 
-import os
 import socket
 import struct
 import tempfile
-import threading
 
 import psycopg
 import pytest
@@ -96,40 +94,18 @@ def test_server_verify_ca_untrusted_fails(linkpool, certs, pg_ssl):
         lp.connect()
 
 
-class FakeServer:
+class FakeServer(rawpg.FakeServer):
     """Answers the SSLRequest with 'S' followed by bytes in clear."""
 
     def __init__(self, reply):
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(8)
-        self.port = self.sock.getsockname()[1]
         self.reply = reply
         self.got = []
-        self.stop = False
-        self.t = threading.Thread(target=self.run, daemon=True)
-        self.t.start()
+        super().__init__()
 
-    def run(self):
-        self.sock.settimeout(0.2)
-        while not self.stop:
-            try:
-                c, _ = self.sock.accept()
-            except OSError:
-                continue
-            with c:
-                c.settimeout(5)
-                try:
-                    self.got.append(c.recv(8))
-                    c.sendall(self.reply)
-                    c.recv(100)   # until linkpool hangs up
-                except OSError:
-                    pass
-
-    def close(self):
-        self.stop = True
-        self.t.join(5)
-        self.sock.close()
+    def handle(self, c):
+        self.got.append(c.recv(8))
+        c.sendall(self.reply)
+        c.recv(100)   # until linkpool hangs up
 
 
 def test_server_bytes_after_ssl_answer_refused(linkpool):
