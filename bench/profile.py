@@ -3,7 +3,7 @@
 user-space instructions (valgrind --tool=callgrind) and system calls
 (strace -c), for pgbench select-only with a fixed transaction count.
 
-    /usr/bin/python3 bench/profile.py [callgrind|strace|both|perf] [simple|extended|churn ...]
+    /usr/bin/python3 bench/profile.py [callgrind|strace|both|perf|segs] [simple|extended|churn ...]
 
 Environment: PROFILE_USER (bench = md5, bench_scram = SCRAM), PROFILE_CLIENTS (default 20), PROFILE_XACTS per client (default
 500), PROFILE_POOLERS (default "linkpool pgbouncer"), PROFILE_OUT (directory
@@ -110,7 +110,7 @@ def perf(pl, modes):
     for mode in modes:
         pgbench(pl.port, mode, xacts=20)
         data = tempfile.mktemp(prefix="perf-")
-        rec = subprocess.Popen(["perf", "record", "-q", "-e", "cpu-clock", "-F", "2000", "-o", data,
+        rec = subprocess.Popen(["perf", "record", "-q", "-g", "-e", "cpu-clock", "-F", "2000", "-o", data,
                                 "-p", str(pl.proc.pid)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         time.sleep(1)
         n = pgbench(pl.port, mode, xacts=XACTS * 4)
@@ -126,6 +126,51 @@ def perf(pl, modes):
         out.append(f"perf {pl.name:<10} {mode:<9} ({n} tx) by dso: " + "; ".join(" ".join(d.split()) for d in dsos))
         out.append(f"perf {pl.name:<10} {mode:<9} top symbols: " + "; ".join(" ".join(x.split()) for x in syms[:12]))
         print("\n".join(out[-2:]), flush=True)
+    return out
+
+
+def tcp_counters():
+    """Namespace-wide TCP counters: segments sent, pure ACKs received,
+    delayed ACKs sent (every party on this host is in the same namespace)."""
+    vals = {}
+    for path in ("/proc/net/snmp", "/proc/net/netstat"):
+        with open(path) as fh:
+            lines = fh.read().splitlines()
+        for head, body in zip(lines[0::2], lines[1::2]):
+            names, nums = head.split()[1:], body.split()[1:]
+            prefix = head.split(":")[0]
+            for k, v in zip(names, nums):
+                vals[f"{prefix}.{k}"] = int(v)
+    return vals
+
+
+def switches(pid):
+    """(voluntary, involuntary) context switches of a process so far."""
+    if not pid:
+        return 0, 0
+    with open(f"/proc/{pid}/status") as fh:
+        st = dict(ln.split(":", 1) for ln in fh.read().splitlines() if ":" in ln)
+    return int(st["voluntary_ctxt_switches"]), int(st["nonvoluntary_ctxt_switches"])
+
+
+SEG_KEYS = ("Tcp.OutSegs", "TcpExt.TCPPureAcks", "TcpExt.DelayedACKs", "TcpExt.TCPHPAcks")
+
+
+def segs(port, label, modes, pid=None):
+    """TCP segments per transaction for the whole path (pgbench, pooler,
+    PostgreSQL): data segments plus the pure ACKs that each cost a trip
+    through the loopback stack. With pid, also the pooler's CPU per tx."""
+    out = []
+    for mode in modes:
+        pgbench(port, mode, xacts=20)
+        c0, t0, s0 = tcp_counters(), (bench.proc_stat(pid)[0] if pid else 0), switches(pid)
+        n = pgbench(port, mode, xacts=XACTS * 4)
+        c1, t1, s1 = tcp_counters(), (bench.proc_stat(pid)[0] if pid else 0), switches(pid)
+        detail = ", ".join(f"{k.split('.')[1]} {(c1[k] - c0[k]) / n:.2f}" for k in SEG_KEYS)
+        cpu = (f"; pooler CPU {1e6 * (t1 - t0) / bench.HZ / n:.1f} us/tx, context switches/tx "
+               f"voluntary {(s1[0] - s0[0]) / n:.2f} involuntary {(s1[1] - s0[1]) / n:.2f}") if pid else ""
+        out.append(f"segs {label:<10} {mode:<9} per tx: {detail}{cpu}")
+        print(out[-1], flush=True)
     return out
 
 
@@ -150,8 +195,12 @@ def main():
         for root, dirs, files in os.walk(base):
             for n in dirs + files:
                 os.chown(os.path.join(root, n), pw.pw_uid, pw.pw_gid)
+        if what == "segs":
+            segs(pg.port, "direct", modes)
         for pl in poolers:
-            pl.start()
+            pl.start(wrapper=os.environ.get("PROFILE_WRAPPER", "").split())
+            if what == "segs":
+                segs(pl.port, pl.name, modes, pl.proc.pid)
             if what in ("strace", "both"):
                 strace(pl, modes)
             if what == "perf":
