@@ -102,6 +102,8 @@ struct lp_settings {
 	int tcp_keepintvl;
 	int tcp_keepcnt;
 	lp_usec tcp_user_timeout;
+	int tcp_defer_accept;
+	int tcp_socket_buffer;
 	lp_usec dns_max_ttl;
 
 	char *metrics_listen_addr;

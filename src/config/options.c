@@ -168,6 +168,11 @@ static const struct lp_option options[] = {
 	OPT(tcp_keepcnt, INT, "0", 0, 1000, true, "TCP_KEEPCNT; 0: OS default."),
 	OPT(tcp_user_timeout, TIME_MS, "0", 0, 2147483647, true,
 	    "TCP_USER_TIMEOUT; a plain number is milliseconds as in PgBouncer; 0: OS default."),
+	OPT(tcp_defer_accept, INT, "1", 0, 2147483647, true,
+	    "TCP_DEFER_ACCEPT on the TCP listeners: a connection is handed over once its first bytes "
+	    "arrived (0: off; any other value: on, 45 s, as PgBouncer does). Linux only."),
+	OPT(tcp_socket_buffer, INT, "0", 0, 2147483647, true,
+	    "SO_SNDBUF and SO_RCVBUF of client and server sockets, in bytes; 0: OS default."),
 	OPT(dns_max_ttl, TIME, "15", 0, 86400, true, "How long a DNS lookup result is cached."),
 
 	OPT(metrics_listen_addr, STR, "127.0.0.1", 0, 0, true,

@@ -69,32 +69,45 @@ static void buf_put(uint8_t *b)
 	cache.nfree++;
 }
 
-int lp_sock_nonblock(int fd)
+/* Failures in the tuning helpers only cost latency or liveness detection:
+ * they are ignored (unix sockets refuse every TCP option). */
+static void set_int(int fd, int level, int opt, int val)
 {
-	int fl = fcntl(fd, F_GETFL);
-	if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0)
-		return -1;
-	return 0;
+	(void)setsockopt(fd, level, opt, &val, sizeof(val));
 }
 
-void lp_sock_tune_tcp(int fd, bool keepalive, int idle, int intvl, int cnt, int user_timeout_ms)
+void lp_sock_tune_accepted(int fd, const struct lp_tcp_tuning *t)
 {
-	int one = 1;
-	/* Failures here only cost latency or liveness detection: ignore them
-	 * (unix sockets refuse every TCP option). */
-	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	if (keepalive) {
-		(void)setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));
-		if (idle > 0)
-			(void)setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof(idle));
-		if (intvl > 0)
-			(void)setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &intvl, sizeof(intvl));
-		if (cnt > 0)
-			(void)setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof(cnt));
+	if (t->keepalive) {
+		if (t->idle > 0)
+			set_int(fd, IPPROTO_TCP, TCP_KEEPIDLE, t->idle);
+		if (t->intvl > 0)
+			set_int(fd, IPPROTO_TCP, TCP_KEEPINTVL, t->intvl);
+		if (t->cnt > 0)
+			set_int(fd, IPPROTO_TCP, TCP_KEEPCNT, t->cnt);
 	}
-	if (user_timeout_ms > 0)
-		(void)setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &user_timeout_ms,
-				 sizeof(user_timeout_ms));
+	if (t->sockbuf > 0) {
+		set_int(fd, SOL_SOCKET, SO_SNDBUF, t->sockbuf);
+		set_int(fd, SOL_SOCKET, SO_RCVBUF, t->sockbuf);
+	}
+}
+
+void lp_sock_tune_listener(int fd, const struct lp_tcp_tuning *t)
+{
+	set_int(fd, IPPROTO_TCP, TCP_NODELAY, 1);
+	set_int(fd, SOL_SOCKET, SO_KEEPALIVE, t->keepalive ? 1 : 0);
+	set_int(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, t->user_timeout_ms > 0 ? t->user_timeout_ms : 0);
+	set_int(fd, IPPROTO_TCP, TCP_DEFER_ACCEPT, t->defer_accept_s > 0 ? t->defer_accept_s : 0);
+}
+
+void lp_sock_tune_tcp(int fd, const struct lp_tcp_tuning *t)
+{
+	set_int(fd, IPPROTO_TCP, TCP_NODELAY, 1);
+	if (t->keepalive)
+		set_int(fd, SOL_SOCKET, SO_KEEPALIVE, 1);
+	if (t->user_timeout_ms > 0)
+		set_int(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, t->user_timeout_ms);
+	lp_sock_tune_accepted(fd, t);
 }
 
 /* ---- the plain transport ---- */
@@ -168,7 +181,6 @@ void lp_io_init(struct lp_io *io, struct event_base *base, int fd, void *owner,
 	io->on_read = on_read;
 	io->on_write = on_write;
 	io->tr = &lp_transport_plain;
-	(void)lp_sock_nonblock(fd);
 	event_assign(&io->ev_read, base, fd, EV_READ | EV_PERSIST, io_read_ready, io);
 }
 

@@ -92,7 +92,8 @@ void lp_io_set_buf_size(uint32_t size);
 uint32_t lp_io_buf_size(void);
 void lp_io_cache_stats(struct lp_io_cache_stats *st);
 
-/* Takes ownership of fd (made non-blocking). */
+/* Takes ownership of fd, which the caller opened non-blocking (SOCK_NONBLOCK
+ * or accept4): no fcntl per connection. */
 void lp_io_init(struct lp_io *io, struct event_base *base, int fd, void *owner,
 		lp_io_cb on_read, lp_io_cb on_write);
 /* Closes the socket, frees buffers, removes events. Idempotent. */
@@ -143,8 +144,27 @@ static inline bool lp_io_drained(const struct lp_io *io) { return io->outq_len =
 /* Releases the read buffer if it holds no bytes. */
 void lp_io_trim(struct lp_io *io);
 
-/* Socket setup helpers. */
-int lp_sock_nonblock(int fd);
-void lp_sock_tune_tcp(int fd, bool keepalive, int idle, int intvl, int cnt, int user_timeout_ms);
+/* TCP options from the settings; 0 in idle/intvl/cnt/sockbuf means the OS
+ * default (nothing set). */
+struct lp_tcp_tuning {
+	bool keepalive;
+	int idle, intvl, cnt;
+	int user_timeout_ms;
+	int sockbuf;                    /* SO_SNDBUF and SO_RCVBUF */
+	int defer_accept_s;             /* TCP_DEFER_ACCEPT; listeners only */
+};
+
+/* Outgoing (server) sockets: every option. */
+void lp_sock_tune_tcp(int fd, const struct lp_tcp_tuning *t);
+/*
+ * Linux copies a listener's TCP options into each socket it accepts, so the
+ * options that always have a value (TCP_NODELAY, SO_KEEPALIVE on or off,
+ * TCP_USER_TIMEOUT, TCP_DEFER_ACCEPT) are set once on the listener, again at
+ * reload, and cost no system call per connection.
+ */
+void lp_sock_tune_listener(int fd, const struct lp_tcp_tuning *t);
+/* Accepted sockets: only what a listener cannot carry -- options whose 0
+ * means "OS default", which setsockopt cannot restore after a reload. */
+void lp_sock_tune_accepted(int fd, const struct lp_tcp_tuning *t);
 
 #endif

@@ -16,7 +16,7 @@ static int listen_one(const struct addrinfo *ai, int backlog, bool reuseport, ch
 		      size_t errcap)
 {
 	int one = 1;
-	int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0)
 		goto fail;
 	(void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
@@ -24,8 +24,7 @@ static int listen_one(const struct addrinfo *ai, int backlog, bool reuseport, ch
 		(void)setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
 	if (ai->ai_family == AF_INET6)
 		(void)setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
-	if (bind(fd, ai->ai_addr, ai->ai_addrlen) < 0 || listen(fd, backlog) < 0 ||
-	    lp_sock_nonblock(fd) < 0)
+	if (bind(fd, ai->ai_addr, ai->ai_addrlen) < 0 || listen(fd, backlog) < 0)
 		goto fail;
 	return fd;
 fail:
@@ -93,10 +92,9 @@ int lp_listen_unix(const char *dir, int port, int mode, int backlog, char *path,
 	snprintf(path, pathcap, "%s", sun.sun_path);
 	/* A stale socket from a crashed run would block bind. */
 	(void)unlink(sun.sun_path);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0 || bind(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0 ||
-	    chmod(sun.sun_path, (mode_t)mode) < 0 || listen(fd, backlog) < 0 ||
-	    lp_sock_nonblock(fd) < 0) {
+	    chmod(sun.sun_path, (mode_t)mode) < 0 || listen(fd, backlog) < 0) {
 		snprintf(errbuf, errcap, "cannot listen on %s: %s", sun.sun_path, strerror(errno));
 		if (fd >= 0)
 			close(fd);

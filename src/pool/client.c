@@ -72,7 +72,7 @@ static void ipv4_text(uint32_t a, char *out)
 }
 
 void lp_client_accept(struct lp_instance *inst, int fd, const struct sockaddr *sa, socklen_t salen,
-		      bool is_unix)
+		      bool is_unix, bool deferred)
 {
 	struct lp_client *c = calloc(1, sizeof(*c));
 	if (!c) {
@@ -98,9 +98,9 @@ void lp_client_accept(struct lp_instance *inst, int fd, const struct sockaddr *s
 	}
 	lp_io_init(&c->io, inst->base, fd, c, client_on_read, NULL);
 	if (!is_unix) {
-		const struct lp_settings *st = &inst->cfg.s;
-		lp_sock_tune_tcp(fd, st->tcp_keepalive, st->tcp_keepidle, st->tcp_keepintvl,
-				 st->tcp_keepcnt, (int)(st->tcp_user_timeout / 1000));
+		struct lp_tcp_tuning t;
+		lp_settings_tcp_tuning(&inst->cfg.s, &t);
+		lp_sock_tune_accepted(fd, &t);
 	}
 	inst->client_count++;
 	lp_client_set_state(c, LP_CL_LOGIN);
@@ -110,6 +110,10 @@ void lp_client_accept(struct lp_instance *inst, int fd, const struct sockaddr *s
 		return;
 	}
 	lp_io_read_on(&c->io);
+	/* TCP_DEFER_ACCEPT hands over a connection only once its first bytes
+	 * are in: read them in this loop turn instead of waiting for epoll. */
+	if (deferred)
+		lp_io_kick(&c->io);
 }
 
 void lp_client_free(struct lp_client *c)

@@ -117,8 +117,31 @@ static void accept_cb(evutil_socket_t fd, short what, void *arg)
 				lp_log_error("accept failed: %s", strerror(errno));
 			return;
 		}
-		lp_client_accept(inst, cfd, (struct sockaddr *)&ss, sl, l && l->is_unix);
+		bool is_unix = l && l->is_unix;
+		lp_client_accept(inst, cfd, (struct sockaddr *)&ss, sl, is_unix,
+				 !is_unix && inst->cfg.s.tcp_defer_accept > 0);
 	}
+}
+
+void lp_settings_tcp_tuning(const struct lp_settings *s, struct lp_tcp_tuning *t)
+{
+	t->keepalive = s->tcp_keepalive;
+	t->idle = s->tcp_keepidle;
+	t->intvl = s->tcp_keepintvl;
+	t->cnt = s->tcp_keepcnt;
+	t->user_timeout_ms = (int)(s->tcp_user_timeout / 1000);
+	t->sockbuf = s->tcp_socket_buffer;
+	/* PgBouncer documents the setting as a switch with 45 s behind it. */
+	t->defer_accept_s = s->tcp_defer_accept > 0 ? 45 : 0;
+}
+
+void lp_instance_tune_listeners(struct lp_instance *inst)
+{
+	struct lp_tcp_tuning t;
+	lp_settings_tcp_tuning(&inst->cfg.s, &t);
+	for (int i = 0; i < inst->nlisteners; i++)
+		if (!inst->listeners[i].is_unix && inst->listeners[i].fd >= 0)
+			lp_sock_tune_listener(inst->listeners[i].fd, &t);
 }
 
 int lp_instance_listen(struct lp_instance *inst)
@@ -159,6 +182,7 @@ int lp_instance_listen(struct lp_instance *inst)
 		return -1;
 	}
 	inst->nlisteners = n;
+	lp_instance_tune_listeners(inst);
 	for (int i = 0; i < n; i++) {
 		struct lp_listener *l = &inst->listeners[i];
 		event_assign(&l->ev, inst->base, l->fd, EV_READ | EV_PERSIST, accept_cb, inst);
@@ -263,6 +287,7 @@ int lp_instance_reload(struct lp_instance *inst)
 		lp_log_error("cannot open logfile %s: %s", ls.logfile, strerror(errno));
 	lp_registry_apply(inst);
 	lp_exporter_apply(inst);
+	lp_instance_tune_listeners(inst);
 	struct lp_list_node *pn, *pt;
 	lp_list_foreach_safe(&inst->pools, pn, pt)
 		lp_link_dispatch(lp_container_of(pn, struct lp_pool, node));
@@ -280,6 +305,7 @@ void lp_instance_settings_changed(struct lp_instance *inst)
 	if (lp_log_configure(&ls) < 0)
 		lp_log_error("cannot open logfile %s: %s", ls.logfile, strerror(errno));
 	lp_registry_apply(inst);
+	lp_instance_tune_listeners(inst);
 	lp_list_foreach_safe(&inst->pools, n, t)
 		lp_link_dispatch(lp_container_of(n, struct lp_pool, node));
 }

@@ -87,6 +87,10 @@ int lp_instance_reload(struct lp_instance *inst);
 /* A setting of the current generation changed (admin SET): re-applies the
  * log settings and the per-database/per-user limits. */
 void lp_instance_settings_changed(struct lp_instance *inst);
+/* The TCP options the settings ask for (net/io.h), and their re-application
+ * to the TCP listeners after a start, reload or SET. */
+void lp_settings_tcp_tuning(const struct lp_settings *s, struct lp_tcp_tuning *t);
+void lp_instance_tune_listeners(struct lp_instance *inst);
 void lp_instance_pause(struct lp_instance *inst);
 void lp_instance_resume(struct lp_instance *inst);
 /* SUSPEND: stops (false) or restarts (true) reading pooled clients. */
@@ -117,8 +121,9 @@ const char *lp_user_secret(const struct lp_user *u);
 bool lp_user_scram(struct lp_user *u, struct lp_scram_secret *out);
 
 /* client.c */
+/* deferred: accepted through TCP_DEFER_ACCEPT, so input is probably there. */
 void lp_client_accept(struct lp_instance *inst, int fd, const struct sockaddr *sa, socklen_t salen,
-		      bool is_unix);
+		      bool is_unix, bool deferred);
 /* Sends an ErrorResponse (FATAL) and closes the client. */
 void lp_client_fail(struct lp_client *c, const char *sqlstate, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));

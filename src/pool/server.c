@@ -59,13 +59,14 @@ static bool unix_path(const struct lp_server *s, struct sockaddr_un *sun)
 static int open_socket(struct lp_server *s, const struct sockaddr *sa, socklen_t len)
 {
 	const struct lp_settings *st = &s->pool->inst->cfg.s;
-	int fd = socket(sa->sa_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	int fd = socket(sa->sa_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0)
 		return -1;
-	(void)lp_sock_nonblock(fd);
-	if (sa->sa_family != AF_UNIX)
-		lp_sock_tune_tcp(fd, st->tcp_keepalive, st->tcp_keepidle, st->tcp_keepintvl,
-				 st->tcp_keepcnt, (int)(st->tcp_user_timeout / 1000));
+	if (sa->sa_family != AF_UNIX) {
+		struct lp_tcp_tuning t;
+		lp_settings_tcp_tuning(st, &t);
+		lp_sock_tune_tcp(fd, &t);
+	}
 	if (connect(fd, sa, len) < 0 && errno != EINPROGRESS && errno != EAGAIN) {
 		int e = errno;
 		close(fd);
