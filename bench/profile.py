@@ -103,9 +103,20 @@ def strace(pl, modes):
     return out
 
 
+# Inclusive shares of the pooler's CPU worth naming: where a proxy's kernel
+# time goes (perf report --children, cpu-clock samples).
+PERF_PATHS = (
+    ("write", "ksys_write"), ("read", "ksys_read"), ("epoll_wait", "do_epoll_wait"),
+    ("loopback delivery to the peer", "net_rx_action"), ("waking the peer", "sock_def_readable"),
+    ("preempted after a system call", "exit_to_user_mode_loop"), ("sendto", "__sys_sendto"),
+    ("recvfrom", "__sys_recvfrom"),
+)
+
+
 def perf(pl, modes):
-    """Where the pooler's CPU goes, kernel against user space (cpu-clock
-    samples; hardware counters are often missing in VMs)."""
+    """Where the pooler's CPU goes: kernel against user space, and the
+    kernel paths of a proxy (cpu-clock samples with call graphs; hardware
+    counters are often missing in VMs)."""
     out = []
     for mode in modes:
         pgbench(pl.port, mode, xacts=20)
@@ -116,15 +127,20 @@ def perf(pl, modes):
         n = pgbench(pl.port, mode, xacts=XACTS * 4)
         rec.send_signal(signal.SIGINT)
         rec.wait(60)
-        rep = subprocess.run(["perf", "report", "-i", data, "--stdio", "--sort", "dso", "--percent-limit", "1"],
-                             capture_output=True, text=True).stdout
-        sym = subprocess.run(["perf", "report", "-i", data, "--stdio", "--sort", "sym", "--percent-limit", "2"],
-                             capture_output=True, text=True).stdout
+        rep = subprocess.run(["perf", "report", "-i", data, "--stdio", "--no-children", "--sort", "dso",
+                              "-g", "none", "--percent-limit", "1"], capture_output=True, text=True).stdout
+        inc = subprocess.run(["perf", "report", "-i", data, "--stdio", "--children", "--sort", "sym",
+                              "-g", "none"], capture_output=True, text=True).stdout
         os.unlink(data)
-        dsos = [ln.strip() for ln in rep.splitlines() if ln.strip() and not ln.startswith("#")]
-        syms = [ln.strip() for ln in sym.splitlines() if ln.strip() and not ln.startswith("#")]
-        out.append(f"perf {pl.name:<10} {mode:<9} ({n} tx) by dso: " + "; ".join(" ".join(d.split()) for d in dsos))
-        out.append(f"perf {pl.name:<10} {mode:<9} top symbols: " + "; ".join(" ".join(x.split()) for x in syms[:12]))
+        dsos = [" ".join(ln.split()) for ln in rep.splitlines() if ln.strip() and not ln.startswith("#")]
+        share = {}
+        for ln in inc.splitlines():
+            f = ln.split()
+            if len(f) >= 4 and f[0].endswith("%"):
+                share.setdefault(f[-1], f[0])
+        paths = "; ".join(f"{label} {share[sym]}" for label, sym in PERF_PATHS if sym in share)
+        out.append(f"perf {pl.name:<10} {mode:<9} ({n} tx) by dso: " + "; ".join(dsos))
+        out.append(f"perf {pl.name:<10} {mode:<9} kernel paths (inclusive): {paths}")
         print("\n".join(out[-2:]), flush=True)
     return out
 
