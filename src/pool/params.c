@@ -130,6 +130,11 @@ const char *lp_params_value_of(const struct lp_params *p, const struct lp_params
 	return k >= 0 ? p->value[k] : NULL;
 }
 
+int lp_params_index_of(const struct lp_params *p, const struct lp_params *from, int i)
+{
+	return find(p, from->name[i], hashes(from)[i]);
+}
+
 void lp_params_clear(struct lp_params *p)
 {
 	for (int i = 0; i < p->n; i++) {

@@ -178,6 +178,7 @@ struct lp_pool *lp_registry_private_pool(struct lp_instance *inst, struct lp_db 
 void lp_registry_free_private_pool(struct lp_pool *p)
 {
 	lp_params_clear(&p->welcome);
+	free(p->welcome_msgs);
 	free(p);
 }
 
@@ -335,6 +336,7 @@ void lp_registry_cleanup(struct lp_instance *inst)
 		struct lp_pool *p = lp_container_of(n, struct lp_pool, node);
 		lp_list_remove(&inst->pools, n);
 		lp_params_clear(&p->welcome);
+		free(p->welcome_msgs);
 		free(p);
 	}
 	lp_list_foreach_safe(&inst->dbs, n, t) {
