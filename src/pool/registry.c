@@ -213,7 +213,9 @@ bool lp_user_scram(struct lp_user *u, struct lp_scram_secret *out)
 		return false;
 	struct lp_user_scram *k = u->scram_cache;
 	size_t len = strlen(s);
-	if (!k || k->len != len || CRYPTO_memcmp(k->src, s, len) != 0) {
+	/* memcmp, not CRYPTO_memcmp: both sides are stored secrets, no
+	 * client input, so its timing tells a client nothing. */
+	if (!k || k->len != len || memcmp(k->src, s, len) != 0) {
 		user_scram_drop(u);
 		k = malloc(sizeof(*k) + len + 1);
 		if (!k)         /* no cache: parse this once */
