@@ -440,13 +440,13 @@ static int handle_startup(struct lp_client *c, struct lp_startup *su)
 			(void)lp_io_send(&c->io, buf, w.len);
 	}
 	do {
-		c->cancel_pid = 0;
-		if (!lp_random_bytes(&c->cancel_pid, sizeof(c->cancel_pid)) ||
-		    !lp_random_bytes(&c->cancel_key, sizeof(c->cancel_key))) {
+		uint32_t r[2];          /* one draw for both */
+		if (!lp_random_bytes(r, sizeof(r))) {
 			lp_client_fail(c, "53200", "no randomness for the cancel key");
 			return -1;
 		}
-		c->cancel_pid &= 0x7fffffff;
+		c->cancel_pid = r[0] & 0x7fffffff;
+		c->cancel_key = r[1];
 	} while (lp_cancel_find(inst, c->cancel_pid, c->cancel_key));
 	return lp_client_auth_start(c);
 }

@@ -163,8 +163,15 @@ void lp_params_mark_tracked(const struct lp_instance *inst, struct lp_params *p)
 
 bool lp_param_is_tracked(const struct lp_instance *inst, const char *name)
 {
-	for (size_t i = 0; i < sizeof(always_tracked) / sizeof(always_tracked[0]); i++)
-		if (strcasecmp(always_tracked[i], name) == 0)
+	/* Hashes first: every startup parameter of every login asks. */
+	enum { NALWAYS = sizeof(always_tracked) / sizeof(always_tracked[0]) };
+	static uint32_t always_hash[NALWAYS];
+	if (!always_hash[0])
+		for (size_t i = 0; i < NALWAYS; i++)
+			always_hash[i] = name_hash(always_tracked[i]);
+	uint32_t h = name_hash(name);
+	for (size_t i = 0; i < NALWAYS; i++)
+		if (always_hash[i] == h && strcasecmp(always_tracked[i], name) == 0)
 			return true;
 	const char *extra = inst->cfg.s.track_extra_parameters;
 	if (!extra || !*extra)
