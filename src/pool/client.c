@@ -196,6 +196,92 @@ void lp_client_error(struct lp_client *c, const char *sqlstate, const char *msg)
 		(void)lp_io_send(&c->io, buf, w.len);
 }
 
+/*
+ * The pool's welcome as ParameterStatus messages, built once per welcome
+ * (its stamp changes with every change): a login copies them instead of
+ * building a dozen messages. off[i] is where message i starts, off[n] the
+ * end. NULL when out of memory (the caller builds them one by one).
+ */
+struct lp_welcome_msgs {
+	uint64_t stamp;
+	int n;
+	uint32_t off[LP_MAX_TRACKED + 1];
+	uint8_t bytes[];
+};
+
+static const struct lp_welcome_msgs *welcome_msgs(struct lp_pool *pool)
+{
+	const struct lp_params *wel = &pool->welcome;
+	struct lp_welcome_msgs *m = pool->welcome_msgs;
+	if (m && m->stamp == wel->stamp)
+		return m;
+	free(m);
+	pool->welcome_msgs = NULL;
+	size_t cap = 0;
+	for (int i = 0; i < wel->n; i++)
+		cap += 1 + 4 + strlen(wel->name[i]) + 1 + strlen(wel->value[i]) + 1;
+	m = malloc(sizeof(*m) + cap);
+	if (!m)
+		return NULL;
+	struct lp_writer w;
+	lp_wr_init(&w, m->bytes, cap);
+	for (int i = 0; i < wel->n; i++) {
+		m->off[i] = (uint32_t)w.len;
+		lp_build_param_status(&w, wel->name[i], wel->value[i]);
+	}
+	m->off[wel->n] = (uint32_t)w.len;
+	if (w.overflow) {
+		free(m);
+		return NULL;
+	}
+	m->n = wel->n;
+	m->stamp = wel->stamp;
+	pool->welcome_msgs = m;
+	return m;
+}
+
+/*
+ * ParameterStatus for every welcome parameter, with the client's own value
+ * where it set one, in the welcome's order; then the client's parameters
+ * the welcome lacks. Not copied into the client when it has no value of its
+ * own: the parameter check in link.c falls back to the welcome.
+ */
+static void build_welcome_params(struct lp_writer *w, struct lp_client *c)
+{
+	struct lp_pool *pool = c->pool;
+	const struct lp_params *wel = &pool->welcome;
+	/* Bit k of own: the client sets welcome name k, as own_of[k]. */
+	uint64_t own = 0, matched = 0;
+	int own_of[LP_MAX_TRACKED];
+	for (int j = 0; j < c->params.n; j++) {
+		int k = lp_params_index_of(wel, &c->params, j);
+		if (k >= 0) {
+			own |= 1ull << k;
+			own_of[k] = j;
+			matched |= 1ull << j;
+		}
+	}
+	const struct lp_welcome_msgs *m = welcome_msgs(pool);
+	if (m) {
+		/* The cached messages, the client's values spliced in. */
+		uint32_t from = 0;
+		for (; own; own &= own - 1) {
+			int k = __builtin_ctzll(own);
+			lp_wr_bytes(w, m->bytes + from, m->off[k] - from);
+			lp_build_param_status(w, wel->name[k], c->params.value[own_of[k]]);
+			from = m->off[k + 1];
+		}
+		lp_wr_bytes(w, m->bytes + from, m->off[m->n] - from);
+	} else {
+		for (int k = 0; k < wel->n; k++)
+			lp_build_param_status(w, wel->name[k], (own >> k) & 1 ? c->params.value[own_of[k]]
+									      : wel->value[k]);
+	}
+	for (int j = 0; j < c->params.n; j++)
+		if (!((matched >> j) & 1))
+			lp_build_param_status(w, c->params.name[j], c->params.value[j]);
+}
+
 void lp_client_welcome(struct lp_client *c)
 {
 	struct lp_pool *pool = c->pool;
@@ -204,16 +290,7 @@ void lp_client_welcome(struct lp_client *c)
 
 	lp_wr_init(&w, buf, sizeof(buf));
 	lp_build_auth(&w, 0, NULL, 0);
-	for (int i = 0; i < pool->welcome.n; i++) {
-		const char *name = pool->welcome.name[i];
-		/* Not copied when the client has no value of its own: the
-		 * parameter check in link.c falls back to the welcome. */
-		const char *own = lp_params_value_of(&c->params, &pool->welcome, i);
-		lp_build_param_status(&w, name, own ? own : pool->welcome.value[i]);
-	}
-	for (int i = 0; i < c->params.n; i++)
-		if (!lp_params_value_of(&pool->welcome, &c->params, i))
-			lp_build_param_status(&w, c->params.name[i], c->params.value[i]);
+	build_welcome_params(&w, c);
 	lp_build_backend_key(&w, c->cancel_pid, c->cancel_key);
 	lp_build_rfq(&w, 'I');
 	if (w.overflow) {
@@ -363,13 +440,13 @@ static int handle_startup(struct lp_client *c, struct lp_startup *su)
 			(void)lp_io_send(&c->io, buf, w.len);
 	}
 	do {
-		c->cancel_pid = 0;
-		if (!lp_random_bytes(&c->cancel_pid, sizeof(c->cancel_pid)) ||
-		    !lp_random_bytes(&c->cancel_key, sizeof(c->cancel_key))) {
+		uint32_t r[2];          /* one draw for both */
+		if (!lp_random_bytes(r, sizeof(r))) {
 			lp_client_fail(c, "53200", "no randomness for the cancel key");
 			return -1;
 		}
-		c->cancel_pid &= 0x7fffffff;
+		c->cancel_pid = r[0] & 0x7fffffff;
+		c->cancel_key = r[1];
 	} while (lp_cancel_find(inst, c->cancel_pid, c->cancel_key));
 	return lp_client_auth_start(c);
 }

@@ -130,6 +130,11 @@ const char *lp_params_value_of(const struct lp_params *p, const struct lp_params
 	return k >= 0 ? p->value[k] : NULL;
 }
 
+int lp_params_index_of(const struct lp_params *p, const struct lp_params *from, int i)
+{
+	return find(p, from->name[i], hashes(from)[i]);
+}
+
 void lp_params_clear(struct lp_params *p)
 {
 	for (int i = 0; i < p->n; i++) {
@@ -158,8 +163,15 @@ void lp_params_mark_tracked(const struct lp_instance *inst, struct lp_params *p)
 
 bool lp_param_is_tracked(const struct lp_instance *inst, const char *name)
 {
-	for (size_t i = 0; i < sizeof(always_tracked) / sizeof(always_tracked[0]); i++)
-		if (strcasecmp(always_tracked[i], name) == 0)
+	/* Hashes first: every startup parameter of every login asks. */
+	enum { NALWAYS = sizeof(always_tracked) / sizeof(always_tracked[0]) };
+	static uint32_t always_hash[NALWAYS];
+	if (!always_hash[0])
+		for (size_t i = 0; i < NALWAYS; i++)
+			always_hash[i] = name_hash(always_tracked[i]);
+	uint32_t h = name_hash(name);
+	for (size_t i = 0; i < NALWAYS; i++)
+		if (always_hash[i] == h && strcasecmp(always_tracked[i], name) == 0)
 			return true;
 	const char *extra = inst->cfg.s.track_extra_parameters;
 	if (!extra || !*extra)

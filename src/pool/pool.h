@@ -59,6 +59,7 @@ enum lp_auth_phase { LP_AUTH_NONE, LP_AUTH_WAIT_PASSWORD, LP_AUTH_WAIT_MD5,
 		     LP_AUTH_WAIT_SCRAM_FIRST, LP_AUTH_WAIT_SCRAM_FINAL, LP_AUTH_DONE,
 		     LP_AUTH_WAIT_QUERY /* auth_query running for this user */ };
 struct lp_authq_req;
+struct lp_welcome_msgs;
 
 struct lp_client {
 	struct lp_io io;
@@ -198,6 +199,7 @@ struct lp_pool {
 	struct lp_list login_servers;
 	struct lp_params welcome;       /* server ParameterStatus set for new clients */
 	bool welcome_ready;
+	struct lp_welcome_msgs *welcome_msgs; /* welcome as built messages (client.c) */
 	char login_error[256];          /* last server login failure (no secrets) */
 	char login_error_code[6];
 	int64_t last_login_fail_us;
@@ -224,6 +226,8 @@ void lp_params_set(struct lp_params *p, const char *name, const char *value);
 const char *lp_params_get(const struct lp_params *p, const char *name);
 /* p's value for from's i-th name (no hashing: the hot path of link.c). */
 const char *lp_params_value_of(const struct lp_params *p, const struct lp_params *from, int i);
+/* The index in p of from's i-th name, or -1. */
+int lp_params_index_of(const struct lp_params *p, const struct lp_params *from, int i);
 void lp_params_clear(struct lp_params *p);
 void lp_params_copy(struct lp_params *dst, const struct lp_params *src);
 /* Sets p->tracked from lp_param_is_tracked() for every entry. */

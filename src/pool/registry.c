@@ -178,6 +178,7 @@ struct lp_pool *lp_registry_private_pool(struct lp_instance *inst, struct lp_db 
 void lp_registry_free_private_pool(struct lp_pool *p)
 {
 	lp_params_clear(&p->welcome);
+	free(p->welcome_msgs);
 	free(p);
 }
 
@@ -212,7 +213,9 @@ bool lp_user_scram(struct lp_user *u, struct lp_scram_secret *out)
 		return false;
 	struct lp_user_scram *k = u->scram_cache;
 	size_t len = strlen(s);
-	if (!k || k->len != len || CRYPTO_memcmp(k->src, s, len) != 0) {
+	/* memcmp, not CRYPTO_memcmp: both sides are stored secrets, no
+	 * client input, so its timing tells a client nothing. */
+	if (!k || k->len != len || memcmp(k->src, s, len) != 0) {
 		user_scram_drop(u);
 		k = malloc(sizeof(*k) + len + 1);
 		if (!k)         /* no cache: parse this once */
@@ -335,6 +338,7 @@ void lp_registry_cleanup(struct lp_instance *inst)
 		struct lp_pool *p = lp_container_of(n, struct lp_pool, node);
 		lp_list_remove(&inst->pools, n);
 		lp_params_clear(&p->welcome);
+		free(p->welcome_msgs);
 		free(p);
 	}
 	lp_list_foreach_safe(&inst->dbs, n, t) {
