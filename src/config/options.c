@@ -245,7 +245,8 @@ static const struct lp_option options[] = {
 	    "A resolv.conf file for DNS lookups (nameservers, search, options) instead of "
 	    "the system's; empty: /etc/resolv.conf. An unusable file stops the start."),
 	OPT(sbuf_loopcnt, INT, "5", 0, 2147483647, true,
-	    NO_EFFECT "linkpool's I/O loop already yields after one read per connection and turn."),
+	    NO_EFFECT "linkpool bounds the work per connection and wake-up by its "
+	    "pkt_buf-sized buffer, with no separate loop count."),
 	OPT(service_name, STR, "pgbouncer", 0, 0, false,
 	    NO_EFFECT "it names the Windows service; linkpool runs on Unix only."),
 	OPT(job_name, STR, "pgbouncer", 0, 0, false,
