@@ -237,7 +237,8 @@ static const struct lp_option options[] = {
 	    NO_EFFECT "databases made from the `*` entry are kept until a reload removes "
 	    "`*`; only their idle servers close (server_idle_timeout)."),
 	OPT(suspend_timeout, TIME, "10", 0, 86400, true,
-	    NO_EFFECT "linkpool has no SUSPEND command (no online restart by socket passing)."),
+	    NO_EFFECT "linkpool has no online restart (-R) taking over its sockets; SUSPEND "
+	    "returns once output already queued for clients has reached the kernel."),
 	OPT(dns_zone_check_period, TIME, "0", 0, LONG_S, true,
 	    NO_EFFECT "zone serial checks need PgBouncer's c-ares backend; linkpool's "
 	    "resolver (libevent evdns) re-resolves after dns_max_ttl."),

@@ -244,3 +244,4 @@ def test_config_transaction_timeout(linkpool):
     with lp.connect() as c:
         time.sleep(0.8)
         assert c.execute("SELECT 3").fetchone() == (3,)
+
