@@ -245,3 +245,45 @@ def test_config_transaction_timeout(linkpool):
         time.sleep(0.8)
         assert c.execute("SELECT 3").fetchone() == (3,)
 
+
+
+
+def _tls_cipher(lp):
+    """Negotiated (cipher, curve group) of a TLS 1.3 handshake with linkpool."""
+    import socket
+    import ssl
+
+    import rawpg
+    with socket.create_connection((lp.host, lp.port), timeout=5) as sock:
+        sock.sendall(rawpg.ssl_request())
+        assert sock.recv(1) == b"S"
+        ctx = ssl.create_default_context()
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+        ctx.minimum_version = ssl.TLSVersion.TLSv1_3
+        with ctx.wrap_socket(sock) as tls:
+            return tls.cipher()[0]
+
+
+def test_config_client_tls_groups_and_tls13_ciphers(linkpool, tmp_path):
+    """client_tls_ecdhcurve, client_tls_dheparams and client_tls13_ciphers
+    reach OpenSSL: a TLS 1.3 client gets the one suite allowed; an unknown
+    curve refuses the reload with the old configuration kept."""
+    import tempfile
+
+    from test_tls import client_connect, client_ini
+    from tlscerts import Certs
+    certs = Certs(tempfile.mkdtemp(prefix="lp-certs-", dir=tmp_path))
+    ini = client_ini(certs, "require")
+    ini.update({"client_tls_ecdhcurve": "prime256v1", "client_tls_dheparams": "none",
+                "client_tls13_ciphers": "TLS_CHACHA20_POLY1305_SHA256"})
+    lp = linkpool(ini)
+    assert _tls_cipher(lp) == "TLS_CHACHA20_POLY1305_SHA256"
+    conn = client_connect(lp, certs, "require")
+    assert conn.execute("SELECT 1").fetchone() == (1,)
+
+    lp.write_ini({"client_tls_ecdhcurve": "no-such-curve"})
+    lp.reload()
+    lp.wait_log("invalid TLS ECDH curve")
+    lp.wait_log("reload failed: keeping the running configuration")
+    assert _tls_cipher(lp) == "TLS_CHACHA20_POLY1305_SHA256"
