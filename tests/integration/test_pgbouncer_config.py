@@ -287,3 +287,26 @@ def test_config_client_tls_groups_and_tls13_ciphers(linkpool, tmp_path):
     lp.wait_log("invalid TLS ECDH curve")
     lp.wait_log("reload failed: keeping the running configuration")
     assert _tls_cipher(lp) == "TLS_CHACHA20_POLY1305_SHA256"
+
+
+def test_config_server_fast_close(linkpool):
+    """Session pooling with server_fast_close: after RECONNECT, an idle
+    session's server is closed at once and its client with it; a session in
+    a transaction keeps going until the transaction ends."""
+    lp = linkpool(ini_overrides={"server_fast_close": "1"})
+    idle = lp.connect()
+    idle.execute("SELECT 1")
+    busy = lp.connect(user="md5_user", autocommit=False)
+    busy.execute("SELECT 1")
+    lp.admin("RECONNECT testdb")
+    time.sleep(0.8)     # the janitor looks every 250 ms
+    with pytest.raises(psycopg.OperationalError, match="database configuration changed"):
+        idle.execute("SELECT 2")
+    assert busy.execute("SELECT 2").fetchone() == (2,)
+    busy.commit()
+    time.sleep(0.8)
+    with pytest.raises(psycopg.OperationalError, match="database configuration changed"):
+        busy.execute("SELECT 3")
+    # New clients get fresh servers.
+    with lp.connect() as c:
+        assert c.execute("SELECT 4").fetchone() == (4,)
