@@ -3,7 +3,6 @@
  * reserve pool, min_pool_size, the stats period (stats.c) and the admin
  * console's pending commands (PAUSE, WAIT_CLOSE).
  */
-#include <stddef.h>
 #include <stdio.h>
 
 #include "admin/admin.h"
@@ -12,16 +11,15 @@
 #include "pool/instance.h"
 #include "pool/stats.h"
 
-/* A [users] timeout of the client's login user when given, else the global one. */
-static int64_t user_timeout(const struct lp_client *c, size_t user_off, int64_t global)
+/* The user whose [users] entry applies to c (the one it logged in as). */
+static const struct lp_user *user_of(const struct lp_client *c)
 {
-	const struct lp_user *u = c->login_user ? c->login_user : c->user;
-	int64_t v = u ? *(const int64_t *)((const char *)&u->conf + user_off) : -1;
-	return v >= 0 ? v : global;
+	return c->login_user ? c->login_user : c->user;
 }
 
+/* A [users] timeout when given (>= 0), else the global one. */
 #define USER_TIMEOUT(c, s, name) \
-	user_timeout((c), offsetof(struct lp_user_conf, name), (s)->name)
+	(user_of(c) && user_of(c)->conf.name >= 0 ? user_of(c)->conf.name : (s)->name)
 
 /* server_fast_close: a session-pooled server that must reconnect goes as soon
  * as its client is between transactions, and takes the client with it (so
