@@ -143,10 +143,14 @@ static void show_databases(struct lp_client *c, const char *arg)
 		lp_row_int(&r, or_default(dc->pool_size, s->default_pool_size));
 		lp_row_int(&r, or_default(dc->min_pool_size, s->min_pool_size));
 		lp_row_int(&r, or_default(dc->reserve_pool, s->reserve_pool_size));
-		lp_row_int(&r, s->server_lifetime / 1000000);
+		lp_row_int(&r, (dc->server_lifetime >= 0 ? dc->server_lifetime : s->server_lifetime) /
+				       1000000);
 		lp_row_text(&r, dc->pool_mode >= 0 ? lp_pool_mode_name((enum lp_pool_mode)dc->pool_mode)
 						   : NULL);
-		lp_row_null(&r);
+		if (dc->load_balance_hosts >= 0)
+			lp_row_text(&r, dc->load_balance_hosts == LP_LB_DISABLE ? "disable" : "round-robin");
+		else
+			lp_row_null(&r);
 		lp_row_int(&r, or_default(dc->max_db_connections, s->max_db_connections));
 		lp_row_int(&r, db->server_count);
 		lp_row_int(&r, or_default(dc->max_db_client_connections, s->max_db_client_connections));

@@ -23,7 +23,9 @@
 #define MAX_FILE_BYTES (16 * 1024 * 1024)
 #define DEFAULT_PG_PORT 5432
 
-enum section { SEC_NONE, SEC_DATABASES, SEC_USERS, SEC_PGBOUNCER, SEC_UNKNOWN };
+enum section { SEC_NONE, SEC_DATABASES, SEC_USERS, SEC_PGBOUNCER, SEC_PEERS, SEC_UNKNOWN };
+#define DEFAULT_PEER_PORT 6432
+#define MAX_PEER_ID 16383
 
 struct parser {
 	struct lp_config *c;
@@ -101,6 +103,13 @@ static void user_conf_cleanup(struct lp_user_conf *u)
 	free(u->name);
 	free(u->file);
 	memset(u, 0, sizeof(*u));
+}
+
+static void peer_conf_cleanup(struct lp_peer_conf *pc)
+{
+	free(pc->host);
+	free(pc->file);
+	memset(pc, 0, sizeof(*pc));
 }
 
 /*
@@ -206,6 +215,16 @@ static int conn_key_set(void *entry, const struct lp_conn_key *k, const char *v,
 			return -1;
 		*(int *)field = (int)iv;
 		return 0;
+	case LP_CKEY_LB:
+		if (lp_config_parse_load_balance(v, &iv, why, whycap) < 0)
+			return -1;
+		*(int *)field = (int)iv;
+		return 0;
+	case LP_CKEY_TIME:
+		if (lp_config_parse_seconds(v, k->min, k->max, &iv, why, whycap) < 0)
+			return -1;
+		*(lp_usec *)field = iv;
+		return 0;
 	}
 	return -1;
 }
@@ -260,6 +279,8 @@ static void parse_db(struct parser *p, const char *name, const char *value, cons
 	d.pool_size = d.min_pool_size = d.reserve_pool = d.max_db_connections = -1;
 	d.max_db_client_connections = -1;
 	d.pool_mode = -1;
+	d.server_lifetime = -1;
+	d.load_balance_hosts = -1;
 	d.line = line;
 	d.name = strdup(name);
 	d.file = strdup(file);
@@ -302,6 +323,8 @@ static void parse_user(struct parser *p, const char *name, const char *value, co
 	keys = lp_config_user_keys(&nkeys);
 	u.pool_mode = u.max_user_connections = u.pool_size = -1;
 	u.reserve_pool_size = u.max_user_client_connections = -1;
+	u.query_timeout = u.idle_transaction_timeout = u.client_idle_timeout = -1;
+	u.transaction_timeout = -1;
 	u.line = line;
 	u.name = strdup(name);
 	u.file = strdup(file);
@@ -330,6 +353,53 @@ static void parse_user(struct parser *p, const char *name, const char *value, co
 	return;
 fail:
 	user_conf_cleanup(&u);
+}
+
+/* A [peers] line: "peer_id = host=... port=... pool_size=...". */
+static void parse_peer(struct parser *p, const char *name, const char *value, const char *file,
+		       int line)
+{
+	struct lp_config *c = p->c;
+	struct lp_peer_conf pc = { 0 };
+	const struct lp_conn_key *keys;
+	size_t nkeys, i;
+	int64_t id;
+	char why[160];
+
+	if (lp_config_parse_int(name, 1, MAX_PEER_ID, &id, why, sizeof(why)) < 0) {
+		perr(p, file, line, "peer \"%s\": the name must be a peer_id: %s", name, why);
+		return;
+	}
+	keys = lp_config_peer_keys(&nkeys);
+	pc.id = (int)id;
+	pc.port = DEFAULT_PEER_PORT;
+	pc.pool_size = -1;
+	pc.line = line;
+	pc.file = strdup(file);
+	if (!pc.file) {
+		perr(p, file, line, "out of memory");
+		goto fail;
+	}
+	if (!parse_connstr(p, "peer", name, keys, nkeys, &pc, value, file, line))
+		goto fail;
+	for (i = 0; i < c->npeers; i++)
+		if (c->peers[i].id == pc.id)
+			break;
+	if (i == c->npeers) {
+		struct lp_peer_conf *nv = realloc(c->peers, (c->npeers + 1) * sizeof(*nv));
+		if (!nv) {
+			perr(p, file, line, "out of memory");
+			goto fail;
+		}
+		c->peers = nv;
+		c->npeers++;
+	} else {
+		peer_conf_cleanup(&c->peers[i]);
+	}
+	c->peers[i] = pc;
+	return;
+fail:
+	peer_conf_cleanup(&pc);
 }
 
 static void set_option(struct parser *p, const char *key, const char *value, const char *file,
@@ -516,6 +586,8 @@ static void parse_line(struct parser *p, char *line, const char *file, int linen
 			p->sec = SEC_USERS;
 		} else if (strcasecmp(name, "pgbouncer") == 0) {
 			p->sec = SEC_PGBOUNCER;
+		} else if (strcasecmp(name, "peers") == 0) {
+			p->sec = SEC_PEERS;
 		} else {
 			/* Its keys are skipped: one error for the section is enough. */
 			perr(p, file, lineno, "unknown section [%s]", name);
@@ -564,6 +636,9 @@ static void parse_line(struct parser *p, char *line, const char *file, int linen
 		break;
 	case SEC_PGBOUNCER:
 		set_option(p, key, value, file, lineno);
+		break;
+	case SEC_PEERS:
+		parse_peer(p, key, value, file, lineno);
 		break;
 	case SEC_UNKNOWN:
 		break;
@@ -665,6 +740,16 @@ int lp_config_load(const char *path, struct lp_config *out, struct lp_diag *diag
 
 	if (start(&p, path, out, diag) == 0)
 		parse_file(&p, path, NULL, 0);
+	/* PgBouncer shows the file in use as conffile unless it was set. */
+	if (!p.errors && !out->s.conffile[0]) {
+		char *cf = strdup(path);
+		if (!cf)
+			perr(&p, path, 0, "out of memory");
+		else {
+			free(out->s.conffile);
+			out->s.conffile = cf;
+		}
+	}
 	return finish(&p, path);
 }
 
@@ -691,6 +776,9 @@ void lp_config_free(struct lp_config *c)
 	for (size_t i = 0; i < c->nusers; i++)
 		user_conf_cleanup(&c->users[i]);
 	free(c->users);
+	for (size_t i = 0; i < c->npeers; i++)
+		peer_conf_cleanup(&c->peers[i]);
+	free(c->peers);
 	free(c->path);
 	memset(c, 0, sizeof(*c));
 }

@@ -19,6 +19,8 @@ enum lp_pool_mode { LP_POOL_SESSION, LP_POOL_TRANSACTION, LP_POOL_STATEMENT };
 enum lp_auth_type { LP_AUTH_TRUST, LP_AUTH_ANY, LP_AUTH_PLAIN, LP_AUTH_MD5, LP_AUTH_SCRAM,
 		    LP_AUTH_HBA, LP_AUTH_CERT };
 /* libpq's sslmode values, for both TLS sides. */
+/* A database's load_balance_hosts (PgBouncer 1.24). */
+enum lp_load_balance { LP_LB_ROUND_ROBIN, LP_LB_DISABLE };
 enum lp_sslmode { LP_SSLMODE_DISABLE, LP_SSLMODE_ALLOW, LP_SSLMODE_PREFER, LP_SSLMODE_REQUIRE,
 		  LP_SSLMODE_VERIFY_CA, LP_SSLMODE_VERIFY_FULL };
 
@@ -108,6 +110,34 @@ struct lp_settings {
 
 	char *metrics_listen_addr;
 	int metrics_port;
+
+	/* PgBouncer settings added for drop-in compatibility (1.18-1.25); the
+	 * option table's doc strings say which of them have no effect here. */
+	char *unix_socket_group;
+	bool server_round_robin;
+	bool disable_pqexec;
+	bool server_fast_close;
+	char *conffile;                 /* set to the loaded file when not given */
+	char *service_name;
+	char *job_name;
+	lp_usec autodb_idle_timeout;
+	lp_usec dns_nxdomain_ttl;
+	lp_usec dns_zone_check_period;
+	char *resolv_conf;
+	char *client_tls_ecdhcurve;
+	char *client_tls_dheparams;
+	char *client_tls13_ciphers;
+	char *server_tls13_ciphers;
+	lp_usec suspend_timeout;
+	int sbuf_loopcnt;
+	int peer_id;
+	int max_prepared_statements;
+	int scram_iterations;
+	char *auth_ident_file;
+	char *auth_ldap_options;
+	lp_usec query_wait_notify;
+	lp_usec transaction_timeout;
+	lp_usec cancel_wait_timeout;
 };
 
 /* One [databases] entry. Integers are -1 when not given (use the default). */
@@ -132,6 +162,8 @@ struct lp_db_conf {
 	char *datestyle;
 	char *timezone;
 	char *application_name;
+	lp_usec server_lifetime;        /* -1: the global server_lifetime */
+	int load_balance_hosts;         /* enum lp_load_balance or -1 */
 	char *file;                     /* where it was defined */
 	int line;
 };
@@ -144,6 +176,21 @@ struct lp_user_conf {
 	int pool_size;
 	int reserve_pool_size;
 	int max_user_client_connections;
+	lp_usec query_timeout;          /* timeouts: -1 when not given */
+	lp_usec idle_transaction_timeout;
+	lp_usec client_idle_timeout;
+	lp_usec transaction_timeout;
+	char *file;
+	int line;
+};
+
+/* One [peers] entry (PgBouncer 1.19+), validated and kept for SHOW CONFIG's
+ * sake; linkpool does not forward cancel requests to peers. */
+struct lp_peer_conf {
+	int id;                         /* 1..16383 */
+	char *host;
+	int port;                       /* default 6432 */
+	int pool_size;                  /* -1 when not given */
 	char *file;
 	int line;
 };
@@ -155,6 +202,8 @@ struct lp_config {
 	size_t ndbs;
 	struct lp_user_conf *users;
 	size_t nusers;
+	struct lp_peer_conf *peers;
+	size_t npeers;
 };
 
 /* LP_OPT_TIME_MS: like TIME but a plain number means milliseconds (PgBouncer's
@@ -172,6 +221,9 @@ struct lp_option {
 	int64_t min, max;               /* INT/OCTAL bounds; TIME bounds in seconds */
 	bool reloadable;
 	const char *doc;                /* one sentence for docs/config.md */
+	/* Extra check of a value's text beyond its type (e.g. that a group
+	 * exists); NULL: none. Returns 0, or -1 with a reason in why. */
+	int (*check)(const char *text, char *why, size_t whycap);
 };
 
 const struct lp_option *lp_config_options(size_t *n);

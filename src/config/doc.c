@@ -49,11 +49,15 @@ static void conn_keys(FILE *f, const struct lp_conn_key *keys, size_t n)
 	for (size_t i = 0; i < n; i++) {
 		const struct lp_conn_key *k = &keys[i];
 		const char *type = k->type == LP_CKEY_STR ? "string" :
-				   k->type == LP_CKEY_INT ? "integer" : "pool mode";
+				   k->type == LP_CKEY_INT ? "integer" :
+				   k->type == LP_CKEY_TIME ? "time (s)" :
+				   k->type == LP_CKEY_LB ? "load balance" : "pool mode";
 
 		fprintf(f, "| `%s` | %s | ", k->name, type);
 		if (k->type == LP_CKEY_INT)
 			fprintf(f, "%d..%d", k->min, k->max);
+		else if (k->type == LP_CKEY_TIME)
+			fprintf(f, "%d..%d s", k->min, k->max);
 		fputs(" | ", f);
 		cell(f, k->doc);
 		fputs(" |\n", f);
@@ -71,8 +75,11 @@ void lp_config_write_doc(FILE *f)
 	      "\n"
 	      "linkpool reads PgBouncer's `pgbouncer.ini` format.\n"
 	      "\n"
-	      "- Sections `[databases]`, `[users]` and `[pgbouncer]` (names are case-insensitive);\n"
-	      "  any other section is an error.\n"
+	      "- Sections `[databases]`, `[users]`, `[pgbouncer]` and `[peers]` (names are\n"
+	      "  case-insensitive); any other section is an error.\n"
+	      "- Every setting of PgBouncer 1.18 to 1.25 is accepted. The few that cannot act\n"
+	      "  in linkpool say so in their description (\"Accepted for compatibility; no\n"
+	      "  effect because ...\"); they are still type-checked and shown by SHOW CONFIG.\n"
 	      "- `key = value` lines; whitespace around both is trimmed and values are taken\n"
 	      "  literally (no unquoting in `[pgbouncer]`). Parameter names are case-insensitive.\n"
 	      "- Lines starting with `;` or `#` are comments.\n"
@@ -142,5 +149,16 @@ void lp_config_write_doc(FILE *f)
 	      "\n",
 	      f);
 	keys = lp_config_user_keys(&n);
+	conn_keys(f, keys, n);
+
+	fputs("\n"
+	      "## [peers]\n"
+	      "\n"
+	      "Each line is `peer_id = key=value ...` (peer_id 1..16383) with the same syntax.\n"
+	      "Accepted for compatibility and validated; no effect because linkpool does not\n"
+	      "forward cancel requests to other processes (see `peer_id`).\n"
+	      "\n",
+	      f);
+	keys = lp_config_peer_keys(&n);
 	conn_keys(f, keys, n);
 }

@@ -33,17 +33,24 @@ int lp_config_parse_pool_mode(const char *text, int64_t *out, char *why, size_t 
 const char *lp_config_type_doc(enum lp_opt_type t);
 
 /* Keys of the libpq-style strings in [databases] and [users]. */
-enum lp_ckey_type { LP_CKEY_STR, LP_CKEY_INT, LP_CKEY_POOL_MODE };
+/* TIME: seconds like the TIME options, stored as lp_usec; LB: load_balance_hosts. */
+enum lp_ckey_type { LP_CKEY_STR, LP_CKEY_INT, LP_CKEY_POOL_MODE, LP_CKEY_TIME, LP_CKEY_LB };
 
 struct lp_conn_key {
 	const char *name;
 	enum lp_ckey_type type;
 	size_t offset;                  /* into struct lp_db_conf or lp_user_conf */
-	int min, max;                   /* LP_CKEY_INT bounds */
+	int min, max;                   /* LP_CKEY_INT bounds; LP_CKEY_TIME in seconds */
 	const char *doc;
 };
 
 const struct lp_conn_key *lp_config_db_keys(size_t *n);
 const struct lp_conn_key *lp_config_user_keys(size_t *n);
+const struct lp_conn_key *lp_config_peer_keys(size_t *n);
+
+/* A duration as the TIME options read it, bounds in seconds, result in µs. */
+int lp_config_parse_seconds(const char *text, int64_t min_s, int64_t max_s, int64_t *out_us,
+			    char *why, size_t whycap);
+int lp_config_parse_load_balance(const char *text, int64_t *out, char *why, size_t whycap);
 
 #endif

@@ -10,6 +10,7 @@
 #include "config/internal.h"
 
 #include <ctype.h>
+#include <grp.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,7 +23,36 @@
 #define LONG_S 315360000
 
 #define OPT(n, t, d, lo, hi, r, text) \
-	{ #n, LP_OPT_##t, offsetof(struct lp_settings, n), d, lo, hi, r, text }
+	{ #n, LP_OPT_##t, offsetof(struct lp_settings, n), d, lo, hi, r, text, NULL }
+/* The same with an extra value check (see struct lp_option). */
+#define OPTC(n, t, d, lo, hi, r, text, chk) \
+	{ #n, LP_OPT_##t, offsetof(struct lp_settings, n), d, lo, hi, r, text, chk }
+
+/* The prefix of every setting linkpool accepts only so that a PgBouncer
+ * configuration loads unchanged; the rest of the sentence says why. */
+#define NO_EFFECT "Accepted for compatibility; no effect because "
+
+static int parse_time(const char *text, int64_t unit_us, int64_t min, int64_t max, int64_t *out,
+		      char *why, size_t whycap);
+
+static int check_group(const char *text, char *why, size_t whycap)
+{
+	/* Checked while reading the file, so a typo gets its file:line. */
+	if (*text && !getgrnam(text)) {
+		snprintf(why, whycap, "no such group");
+		return -1;
+	}
+	return 0;
+}
+
+static int check_dheparams(const char *text, char *why, size_t whycap)
+{
+	if (strcasecmp(text, "none") == 0 || strcasecmp(text, "auto") == 0 ||
+	    strcasecmp(text, "legacy") == 0)
+		return 0;
+	snprintf(why, whycap, "expected none, auto or legacy");
+	return -1;
+}
 
 /* Defaults are written in canonical form (as lp_config_format prints them);
  * the unit tests hold the table to that. */
@@ -36,6 +66,9 @@ static const struct lp_option options[] = {
 	    "Directory for the unix socket; empty disables the unix socket."),
 	OPT(unix_socket_mode, OCTAL, "0777", 0, 0777, false,
 	    "File permissions of the unix socket, in octal."),
+	OPTC(unix_socket_group, STR, "", 0, 0, false,
+	     "Group owning the unix socket (the group must exist); empty: the process's group.",
+	     check_group),
 	OPT(listen_backlog, INT, "128", 1, 65535, false,
 	    "Backlog passed to listen() on every listening socket."),
 	OPT(so_reuseport, BOOL, "0", 0, 0, false,
@@ -175,6 +208,74 @@ static const struct lp_option options[] = {
 	    "SO_SNDBUF and SO_RCVBUF of client and server sockets, in bytes; 0: OS default."),
 	OPT(dns_max_ttl, TIME, "15", 0, 86400, true, "How long a DNS lookup result is cached."),
 
+	OPT(server_round_robin, BOOL, "0", 0, 0, true,
+	    "Hand out idle server connections oldest-released first (FIFO), spreading load "
+	    "evenly; 0: most recently used first (LIFO), so surplus connections age out."),
+	OPT(disable_pqexec, BOOL, "0", 0, 0, false,
+	    "Refuse the simple query protocol: a client sending a Query message gets "
+	    "\"PQexec disallowed\" (08P01) and is disconnected; the admin console, which "
+	    "only speaks that protocol, is exempt."),
+	OPT(server_fast_close, BOOL, "0", 0, 0, true,
+	    "In session pooling, close a server that needs reconnecting (RECONNECT, changed "
+	    "database) as soon as its client is outside a transaction, disconnecting that "
+	    "client too, instead of at session end."),
+	OPT(transaction_timeout, TIME, "0", 0, LONG_S, true,
+	    "Disconnect a client whose transaction has been open longer than this; 0: never."),
+	OPT(conffile, STR, "", 0, 0, true,
+	    "The configuration file: shows the file that was loaded; set it (SET) to make "
+	    "the next RELOAD read another file."),
+	OPT(client_tls13_ciphers, STR, "", 0, 0, true,
+	    "OpenSSL TLS 1.3 cipher suites for clients; empty: OpenSSL's default."),
+	OPT(server_tls13_ciphers, STR, "", 0, 0, true,
+	    "OpenSSL TLS 1.3 cipher suites towards servers; empty: OpenSSL's default."),
+	OPT(client_tls_ecdhcurve, STR, "auto", 0, 0, true,
+	    "Elliptic curve groups for client TLS key exchange: auto (OpenSSL's list), none "
+	    "(finite-field groups only) or a colon-separated OpenSSL group list such as "
+	    "`prime256v1` or `X25519:P-256`."),
+	OPTC(client_tls_dheparams, STR, "auto", 0, 0, true,
+	     "Finite-field DHE for client TLS 1.2: auto (parameters sized to the key), "
+	     "legacy (the same; OpenSSL 3 has no 1024-bit default) or none (DHE off).",
+	     check_dheparams),
+	OPT(dns_nxdomain_ttl, TIME, "15", 0, 86400, true,
+	    "How long a failed DNS lookup (NXDOMAIN or error) is remembered; 0: not cached."),
+	OPT(autodb_idle_timeout, TIME, "3600", 0, LONG_S, true,
+	    NO_EFFECT "databases made from the `*` entry are kept until a reload removes "
+	    "`*`; only their idle servers close (server_idle_timeout)."),
+	OPT(suspend_timeout, TIME, "10", 0, 86400, true,
+	    NO_EFFECT "linkpool has no online restart (-R) taking over its sockets; SUSPEND "
+	    "returns once output already queued for clients has reached the kernel."),
+	OPT(dns_zone_check_period, TIME, "0", 0, LONG_S, true,
+	    NO_EFFECT "zone serial checks need PgBouncer's c-ares backend; linkpool's "
+	    "resolver (libevent evdns) re-resolves after dns_max_ttl."),
+	OPT(resolv_conf, STR, "", 0, 0, false,
+	    "A resolv.conf file for DNS lookups (nameservers, search, options) instead of "
+	    "the system's; empty: /etc/resolv.conf. An unusable file stops the start."),
+	OPT(sbuf_loopcnt, INT, "5", 0, 2147483647, true,
+	    NO_EFFECT "linkpool bounds the work per connection and wake-up by its "
+	    "pkt_buf-sized buffer, with no separate loop count."),
+	OPT(service_name, STR, "pgbouncer", 0, 0, false,
+	    NO_EFFECT "it names the Windows service; linkpool runs on Unix only."),
+	OPT(job_name, STR, "pgbouncer", 0, 0, false,
+	    NO_EFFECT "it is the Windows alias of service_name."),
+	OPT(peer_id, INT, "0", 0, 16383, false,
+	    NO_EFFECT "linkpool does not forward cancel requests to peers; [peers] entries are "
+	    "only validated."),
+	OPT(cancel_wait_timeout, TIME, "10", 0, LONG_S, true,
+	    NO_EFFECT "linkpool forwards a cancel request at once and never queues it."),
+	OPT(query_wait_notify, TIME, "5", 0, LONG_S, true,
+	    NO_EFFECT "linkpool sends no notice to queued clients; see SHOW POOLS cl_waiting "
+	    "and maxwait."),
+	OPT(max_prepared_statements, INT, "200", 0, 2147483647, true,
+	    NO_EFFECT "linkpool does not rewrite prepared statements: named ones are forwarded "
+	    "as they are, as PgBouncer does with 0 (use session pooling or unnamed statements)."),
+	OPT(scram_iterations, INT, "4096", 1, 10000000, true,
+	    "PBKDF2 iterations of the SCRAM secrets linkpool derives from plain-text "
+	    "auth_file passwords (and shows for unknown users)."),
+	OPT(auth_ident_file, STR, "", 0, 0, true,
+	    NO_EFFECT "linkpool's auth_hba_file supports no `map=` user name maps."),
+	OPT(auth_ldap_options, STR, "", 0, 0, true,
+	    NO_EFFECT "linkpool has no LDAP authentication."),
+
 	OPT(metrics_listen_addr, STR, "127.0.0.1", 0, 0, true,
 	    "Comma-separated addresses (or `*` for all) of the HTTP endpoint serving "
 	    "/metrics, /healthz and /readyz (linkpool only). A reload rebinds it."),
@@ -209,6 +310,10 @@ static const struct lp_conn_key db_keys[] = {
 	DBK(datestyle, STR, 0, 0, "DateStyle set on new server connections."),
 	DBK(timezone, STR, 0, 0, "TimeZone set on new server connections."),
 	DBK(application_name, STR, 0, 0, "application_name set on new server connections."),
+	DBK(server_lifetime, TIME, 0, LONG_S, "Overrides server_lifetime for this database's servers."),
+	DBK(load_balance_hosts, LB, 0, 0,
+	    "round-robin or disable. Accepted for compatibility; no effect because linkpool "
+	    "takes one host per database (the addresses a name resolves to are tried in turn)."),
 };
 
 #define UK(n, t, lo, hi, text) { #n, LP_CKEY_##t, offsetof(struct lp_user_conf, n), lo, hi, text }
@@ -220,6 +325,19 @@ static const struct lp_conn_key user_keys[] = {
 	UK(reserve_pool_size, INT, 0, 100000,
 	   "Reserve pool size for this user's pools, overriding the database's."),
 	UK(max_user_client_connections, INT, 0, 1000000, "Overrides max_user_client_connections."),
+	UK(query_timeout, TIME, 0, LONG_S, "Overrides query_timeout for this user's clients."),
+	UK(idle_transaction_timeout, TIME, 0, LONG_S,
+	   "Overrides idle_transaction_timeout for this user's clients."),
+	UK(client_idle_timeout, TIME, 0, LONG_S, "Overrides client_idle_timeout for this user's clients."),
+	UK(transaction_timeout, TIME, 0, LONG_S, "Overrides transaction_timeout for this user's clients."),
+};
+
+#define PK(n, t, lo, hi, text) { #n, LP_CKEY_##t, offsetof(struct lp_peer_conf, n), lo, hi, text }
+
+static const struct lp_conn_key peer_keys[] = {
+	PK(host, STR, 0, 0, "Host name, IP address or unix socket directory of the peer."),
+	PK(port, INT, 1, 65535, "Port of the peer (default 6432)."),
+	PK(pool_size, INT, 0, 100000, "Cancel requests in flight to the peer at once."),
 };
 
 static const char *const pool_mode_names[] = {
@@ -265,6 +383,32 @@ const struct lp_conn_key *lp_config_user_keys(size_t *n)
 {
 	*n = sizeof(user_keys) / sizeof(user_keys[0]);
 	return user_keys;
+}
+
+const struct lp_conn_key *lp_config_peer_keys(size_t *n)
+{
+	*n = sizeof(peer_keys) / sizeof(peer_keys[0]);
+	return peer_keys;
+}
+
+int lp_config_parse_load_balance(const char *text, int64_t *out, char *why, size_t whycap)
+{
+	if (strcasecmp(text, "round-robin") == 0) {
+		*out = LP_LB_ROUND_ROBIN;
+		return 0;
+	}
+	if (strcasecmp(text, "disable") == 0) {
+		*out = LP_LB_DISABLE;
+		return 0;
+	}
+	snprintf(why, whycap, "expected round-robin or disable");
+	return -1;
+}
+
+int lp_config_parse_seconds(const char *text, int64_t min_s, int64_t max_s, int64_t *out_us,
+			    char *why, size_t whycap)
+{
+	return parse_time(text, US_PER_S, min_s, max_s, out_us, why, whycap);
 }
 
 const char *lp_pool_mode_name(enum lp_pool_mode m)
@@ -463,6 +607,8 @@ range:
 int lp_config_value_parse(const struct lp_option *o, const char *text, union lp_optval *v,
 			  char *why, size_t whycap)
 {
+	if (o->check && o->check(text, why, whycap) < 0)
+		return -1;
 	switch (o->type) {
 	case LP_OPT_STR:
 		v->s = strdup(text);

@@ -24,6 +24,8 @@ struct dns_entry {
 	int naddr;
 	unsigned next;                  /* round robin over the addresses */
 	int64_t expires_us;             /* 0: never resolved yet */
+	const char *neg_err;            /* last failure (static text), cached until */
+	int64_t neg_expires_us;         /* neg_expires_us (dns_nxdomain_ttl) */
 	struct evdns_getaddrinfo_request *pending;
 	struct lp_list waiters;         /* lp_dns_req */
 };
@@ -40,16 +42,46 @@ struct lp_dns {
 	struct evdns_base *evdns;
 	struct lp_list entries;
 	int64_t ttl_us;
+	int64_t nxdomain_ttl_us;        /* how long a failure is answered from the cache */
 	int64_t queries;                /* lookups sent to the resolver */
 };
 
-struct lp_dns *lp_dns_new(struct event_base *base)
+/* A resolv.conf of the operator's choice (resolv_conf); -1 with why. */
+static struct lp_dns *dns_with_conf(struct lp_dns *d, struct event_base *base,
+				    const char *resolv_conf, char *why, size_t whycap)
+{
+	static const char *const reasons[] = { "", "cannot open it", "cannot stat it",
+					       "file too large", "out of memory", "short read",
+					       "no nameserver in it" };
+	d->evdns = evdns_base_new(base, EVDNS_BASE_DISABLE_WHEN_INACTIVE);
+	if (!d->evdns) {
+		snprintf(why, whycap, "out of memory");
+		free(d);
+		return NULL;
+	}
+	int rc = evdns_base_resolv_conf_parse(d->evdns, DNS_OPTIONS_ALL, resolv_conf);
+	if (rc != 0) {
+		snprintf(why, whycap, "resolv_conf \"%s\": %s", resolv_conf,
+			 rc > 0 && rc < 7 ? reasons[rc] : "unusable");
+		evdns_base_free(d->evdns, 0);
+		free(d);
+		return NULL;
+	}
+	return d;
+}
+
+struct lp_dns *lp_dns_new(struct event_base *base, const char *resolv_conf, char *why,
+			  size_t whycap)
 {
 	struct lp_dns *d = calloc(1, sizeof(*d));
+	snprintf(why, whycap, "out of memory");
 	if (!d)
 		return NULL;
 	lp_list_init(&d->entries);
 	d->ttl_us = 15 * 1000000LL;
+	d->nxdomain_ttl_us = 15 * 1000000LL;
+	if (resolv_conf && resolv_conf[0])
+		return dns_with_conf(d, base, resolv_conf, why, whycap);
 	d->evdns = evdns_base_new(base, EVDNS_BASE_INITIALIZE_NAMESERVERS |
 					       EVDNS_BASE_DISABLE_WHEN_INACTIVE);
 	if (!d->evdns) {
@@ -68,6 +100,11 @@ struct lp_dns *lp_dns_new(struct event_base *base)
 void lp_dns_set_ttl(struct lp_dns *d, int64_t ttl_us)
 {
 	d->ttl_us = ttl_us;
+}
+
+void lp_dns_set_nxdomain_ttl(struct lp_dns *d, int64_t ttl_us)
+{
+	d->nxdomain_ttl_us = ttl_us;
 }
 
 static void set_port(struct sockaddr_storage *ss, int port)
@@ -124,10 +161,15 @@ static void resolved(int result, struct evutil_addrinfo *res, void *arg)
 			e->addrlen[e->naddr++] = (socklen_t)ai->ai_addrlen;
 		}
 		e->expires_us = lp_clock_us() + e->dns->ttl_us;
+		e->neg_expires_us = 0;
+	} else {
+		/* A failure is answered from the cache for dns_nxdomain_ttl, so a
+		 * missing name does not cost a query per connection attempt. */
+		e->neg_err = evutil_gai_strerror(result);
+		e->neg_expires_us = lp_clock_us() + e->dns->nxdomain_ttl_us;
 	}
 	if (res)
 		evutil_freeaddrinfo(res);
-	/* A failure is not cached: the next lookup asks again. */
 	answer_all(e, result == 0 ? NULL : evutil_gai_strerror(result));
 }
 
@@ -194,6 +236,10 @@ struct lp_dns_req *lp_dns_lookup(struct lp_dns *d, const char *host, int port, l
 	lp_list_append(&e->waiters, &r->node);
 	if (e->expires_us > lp_clock_us()) {
 		answer(r, NULL);
+		return NULL;
+	}
+	if (e->neg_expires_us > lp_clock_us()) {
+		answer(r, e->neg_err);
 		return NULL;
 	}
 	if (!e->pending) {

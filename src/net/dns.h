@@ -20,9 +20,14 @@ struct lp_dns_req;
 typedef void (*lp_dns_cb)(const char *err, const struct sockaddr *sa, socklen_t len, int naddr,
 			  void *arg);
 
-struct lp_dns *lp_dns_new(struct event_base *base);
+/* resolv_conf: a resolv.conf file to use instead of the system's; NULL or
+ * empty: the system's. Returns NULL with a reason in why. */
+struct lp_dns *lp_dns_new(struct event_base *base, const char *resolv_conf, char *why,
+			  size_t whycap);
 void lp_dns_free(struct lp_dns *d);
 void lp_dns_set_ttl(struct lp_dns *d, int64_t ttl_us);
+/* How long a failed lookup is answered from the cache (dns_nxdomain_ttl); 0: never. */
+void lp_dns_set_nxdomain_ttl(struct lp_dns *d, int64_t ttl_us);
 
 /*
  * Resolves host and calls cb once. A cached or numeric answer calls cb before

@@ -105,6 +105,31 @@ static const char *cipher_list(const char *text)
 	return text;
 }
 
+/*
+ * Key exchange groups (client_tls_ecdhcurve, client_tls_dheparams, as in
+ * PgBouncer): "auto" keeps OpenSSL's groups; a curve list replaces them;
+ * "none" leaves the finite-field groups only (TLS 1.3 needs some group).
+ * DHE for TLS 1.2 follows the key size ("auto", and "legacy", which OpenSSL 3
+ * cannot honour with 1024 bits) or is off ("none").
+ */
+static int set_groups(SSL_CTX *ctx, const char *curve, const char *dh, char *err, size_t errcap)
+{
+	if (set(curve) && strcasecmp(curve, "auto") != 0) {
+		const char *groups = strcasecmp(curve, "none") == 0
+					     ? "ffdhe2048:ffdhe3072:ffdhe4096:ffdhe6144:ffdhe8192"
+					     : curve;
+		if (SSL_CTX_set1_groups_list(ctx, groups) != 1) {
+			ssl_err(err, errcap, "invalid TLS ECDH curve (client_tls_ecdhcurve)", curve);
+			return -1;
+		}
+	}
+	if (set(dh) && strcasecmp(dh, "none") == 0)
+		SSL_CTX_set_dh_auto(ctx, 0);
+	else
+		SSL_CTX_set_dh_auto(ctx, 1);
+	return 0;
+}
+
 struct lp_tls_ctx *lp_tls_ctx_new(bool accept, const struct lp_tls_params *p, char *err,
 				  size_t errcap)
 {
@@ -139,6 +164,12 @@ struct lp_tls_ctx *lp_tls_ctx_new(bool accept, const struct lp_tls_params *p, ch
 		ssl_err(err, errcap, "invalid TLS cipher list", ciphers);
 		goto fail;
 	}
+	if (set(p->tls13_ciphers) && SSL_CTX_set_ciphersuites(t->ctx, p->tls13_ciphers) != 1) {
+		ssl_err(err, errcap, "invalid TLS 1.3 cipher suites", p->tls13_ciphers);
+		goto fail;
+	}
+	if (set_groups(t->ctx, p->ecdhcurve, p->dheparams, err, errcap) < 0)
+		goto fail;
 	if (accept) {
 		/* No resumption: every connection shows its certificate again. */
 		SSL_CTX_set_session_cache_mode(t->ctx, SSL_SESS_CACHE_OFF);

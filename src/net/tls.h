@@ -27,6 +27,9 @@ struct lp_tls_params {
 	const char *key_file;           /* its private key, PEM */
 	const char *protocols;          /* "secure" (default), "all", "legacy", or tlsv1.x list */
 	const char *ciphers;            /* OpenSSL cipher list; "default"/"fast"/"normal"/"secure" */
+	const char *tls13_ciphers;      /* TLS 1.3 suites (SSL_CTX_set_ciphersuites); empty: default */
+	const char *ecdhcurve;          /* groups: "auto"/empty (default), "none", or a group list */
+	const char *dheparams;          /* "auto"/empty, "legacy" or "none" (no DHE) */
 	bool verify_peer;               /* check the peer's certificate against ca_file */
 	bool require_peer_cert;         /* accepting side: a client certificate is mandatory */
 };

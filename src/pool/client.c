@@ -670,6 +670,12 @@ static int active_process(struct lp_client *c)
 			lp_io_consume(io, h.len + 1);
 			continue;
 		}
+		if (h.type == 'Q' && st->disable_pqexec) {
+			/* PgBouncer's answer: the simple protocol allows several
+			 * statements per message, which disable_pqexec exists to forbid. */
+			lp_client_fail(c, "08P01", "PQexec disallowed");
+			return -1;
+		}
 		if (!c->server) {
 			if (io->start != io->pos)
 				return 0;     /* flush first */

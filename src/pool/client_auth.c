@@ -106,7 +106,7 @@ static void stable_salt(struct lp_client *c, uint8_t salt[16])
 static void fake_secret(struct lp_client *c, struct lp_scram_secret *sec)
 {
 	memset(sec, 0, sizeof(*sec));
-	sec->iterations = LP_SCRAM_DEFAULT_ITER;
+	sec->iterations = c->inst->cfg.s.scram_iterations;
 	sec->salt_len = 16;
 	stable_salt(c, sec->salt);
 	/* Keys nobody can match. */
@@ -123,7 +123,8 @@ static void burn_pbkdf2(struct lp_client *c, const char *pw)
 	uint8_t salt[16];
 	struct lp_scram_secret junk;
 	stable_salt(c, salt);
-	(void)lp_scram_secret_from_password(pw, salt, sizeof(salt), LP_SCRAM_DEFAULT_ITER, &junk);
+	(void)lp_scram_secret_from_password(pw, salt, sizeof(salt), c->inst->cfg.s.scram_iterations,
+					    &junk);
 	OPENSSL_cleanse(&junk, sizeof(junk));
 }
 
@@ -151,11 +152,12 @@ static bool plain_scram_secret(struct lp_client *c, struct lp_user *u, struct lp
 	unsigned int tlen = sizeof(tag);
 	HMAC(EVP_sha256(), c->inst->fake_salt_key, sizeof(c->inst->fake_salt_key),
 	     (const uint8_t *)pw, strlen(pw), tag, &tlen);
-	if (!u->have_plain_scram || CRYPTO_memcmp(tag, u->plain_scram_tag, sizeof(tag)) != 0) {
+	int iters = c->inst->cfg.s.scram_iterations;
+	if (!u->have_plain_scram || CRYPTO_memcmp(tag, u->plain_scram_tag, sizeof(tag)) != 0 ||
+	    u->plain_scram.iterations != iters) {
 		uint8_t salt[16];
 		stable_salt(c, salt);
-		if (!lp_scram_secret_from_password(pw, salt, sizeof(salt), LP_SCRAM_DEFAULT_ITER,
-						   &u->plain_scram))
+		if (!lp_scram_secret_from_password(pw, salt, sizeof(salt), iters, &u->plain_scram))
 			return false;
 		memcpy(u->plain_scram_tag, tag, sizeof(tag));
 		u->have_plain_scram = true;

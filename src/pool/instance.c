@@ -5,6 +5,8 @@
  * freed memory of an object it just closed).
  */
 #include <errno.h>
+#include <grp.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -82,10 +84,14 @@ int lp_instance_init(struct lp_instance *inst, const char *config_path, struct l
 	inst->reaper_ev = event_new(inst->base, -1, 0, reaper_cb, inst);
 	if (!inst->reaper_ev)
 		return -1;
-	inst->dns = lp_dns_new(inst->base);
-	if (!inst->dns)
+	char dns_err[PATH_MAX + 64];
+	inst->dns = lp_dns_new(inst->base, inst->cfg.s.resolv_conf, dns_err, sizeof(dns_err));
+	if (!inst->dns) {
+		lp_log_fatal("cannot start the DNS resolver: %s", dns_err);
 		return -1;
+	}
 	lp_dns_set_ttl(inst->dns, inst->cfg.s.dns_max_ttl);
+	lp_dns_set_nxdomain_ttl(inst->dns, inst->cfg.s.dns_nxdomain_ttl);
 	inst->started_us = lp_now_us();
 	struct lp_diag d = { 0 };
 	if (lp_security_load(&inst->cfg.s, &inst->sec, &d) < 0) {
@@ -144,6 +150,25 @@ void lp_instance_tune_listeners(struct lp_instance *inst)
 			lp_sock_tune_listener(inst->listeners[i].fd, &t);
 }
 
+/* unix_socket_group: the socket's group, so its members may connect when
+ * unix_socket_mode gives the group access. The name was checked at load. */
+static int set_socket_group(const char *path, const char *group)
+{
+	if (!group[0])
+		return 0;
+	struct group *gr = getgrnam(group);
+	if (!gr) {
+		lp_log_fatal("unix_socket_group: no such group \"%s\"", group);
+		return -1;
+	}
+	if (chown(path, (uid_t)-1, gr->gr_gid) < 0) {
+		lp_log_fatal("cannot give %s to group %s (unix_socket_group): %s", path, group,
+			     strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
 int lp_instance_listen(struct lp_instance *inst)
 {
 	const struct lp_settings *s = &inst->cfg.s;
@@ -176,6 +201,12 @@ int lp_instance_listen(struct lp_instance *inst)
 		l->fd = fd;
 		l->is_unix = true;
 		n++;
+		if (set_socket_group(l->path, s->unix_socket_group) < 0) {
+			for (int i = 0; i < n; i++)
+				close(inst->listeners[i].fd);
+			(void)unlink(l->path);
+			return -1;
+		}
 	}
 	if (n == 0) {
 		lp_log_fatal("nothing to listen on: set listen_addr or unix_socket_dir");
@@ -228,8 +259,10 @@ int lp_instance_reload(struct lp_instance *inst)
 
 	memset(&ncfg, 0, sizeof(ncfg));
 	memset(&nul, 0, sizeof(nul));
-	lp_log_info("reloading configuration from %s", inst->config_path);
-	if (lp_config_load(inst->config_path, &ncfg, &d) < 0) {
+	/* conffile (SET conffile = ...) names the file a reload reads. */
+	const char *path = inst->cfg.s.conffile[0] ? inst->cfg.s.conffile : inst->config_path;
+	lp_log_info("reloading configuration from %s", path);
+	if (lp_config_load(path, &ncfg, &d) < 0) {
 		for (size_t i = 0; i < d.n; i++)
 			lp_log_error("reload failed: %s", d.msgs[i]);
 		lp_log_error("reload failed: keeping the running configuration");
@@ -274,6 +307,7 @@ int lp_instance_reload(struct lp_instance *inst)
 	struct lp_config old = inst->cfg;
 	inst->cfg = ncfg;
 	lp_dns_set_ttl(inst->dns, inst->cfg.s.dns_max_ttl);
+	lp_dns_set_nxdomain_ttl(inst->dns, inst->cfg.s.dns_nxdomain_ttl);
 	lp_config_free(&old);
 	lp_userlist_free(&inst->users_file);
 	inst->users_file = nul;

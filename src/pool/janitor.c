@@ -11,6 +11,29 @@
 #include "pool/instance.h"
 #include "pool/stats.h"
 
+/* The user whose [users] entry applies to c (the one it logged in as). */
+static const struct lp_user *user_of(const struct lp_client *c)
+{
+	return c->login_user ? c->login_user : c->user;
+}
+
+/* A [users] timeout when given (>= 0), else the global one. */
+#define USER_TIMEOUT(c, s, name) \
+	(user_of(c) && user_of(c)->conf.name >= 0 ? user_of(c)->conf.name : (s)->name)
+
+/* server_fast_close: a session-pooled server that must reconnect goes as soon
+ * as its client is between transactions, and takes the client with it (so
+ * the client notices its session ended). */
+static bool fast_close(struct lp_client *c, struct lp_server *sv, const struct lp_settings *s)
+{
+	if (!s->server_fast_close || !sv->close_needed || sv->expect_rfq > 0 ||
+	    sv->tx_status != 'I' || sv->in_copy || lp_pool_mode_of(sv->pool) != LP_POOL_SESSION)
+		return false;
+	lp_server_close(sv, "server_fast_close: database configuration changed");
+	lp_client_fail(c, "08P01", "database configuration changed");
+	return true;
+}
+
 static void check_clients(struct lp_instance *inst, struct lp_pool *p, int64_t now)
 {
 	const struct lp_settings *s = &inst->cfg.s;
@@ -26,26 +49,36 @@ static void check_clients(struct lp_instance *inst, struct lp_pool *p, int64_t n
 	lp_list_foreach_safe(&p->active_clients, n, t) {
 		struct lp_client *c = lp_container_of(n, struct lp_client, node);
 		struct lp_server *sv = c->server;
+		int64_t client_idle = USER_TIMEOUT(c, s, client_idle_timeout);
 		if (!sv) {
-			if (s->client_idle_timeout > 0 && now - c->last_active_us > s->client_idle_timeout)
+			if (client_idle > 0 && now - c->last_active_us > client_idle)
 				lp_client_fail(c, "08P01", "client_idle_timeout");
 			continue;
 		}
 		if (sv->state != LP_SV_ACTIVE)
 			continue;
-		if (s->query_timeout > 0 && sv->expect_rfq > 0 && sv->request_us &&
-		    now - sv->request_us > s->query_timeout) {
+		int64_t query = USER_TIMEOUT(c, s, query_timeout);
+		if (query > 0 && sv->expect_rfq > 0 && sv->request_us && now - sv->request_us > query) {
 			lp_client_fail(c, "57014", "query_timeout");
 			continue;
 		}
-		if (s->idle_transaction_timeout > 0 && sv->expect_rfq == 0 && sv->tx_status != 'I' &&
-		    now - c->last_active_us > s->idle_transaction_timeout) {
+		int64_t xact = USER_TIMEOUT(c, s, transaction_timeout);
+		if (xact > 0 && sv->xact_start_us && sv->tx_status != 'I' &&
+		    now - sv->xact_start_us > xact) {
+			lp_client_fail(c, "25P03", "transaction timeout");
+			continue;
+		}
+		int64_t idle_xact = USER_TIMEOUT(c, s, idle_transaction_timeout);
+		if (idle_xact > 0 && sv->expect_rfq == 0 && sv->tx_status != 'I' &&
+		    now - c->last_active_us > idle_xact) {
 			lp_client_fail(c, "25P03", "idle transaction timeout");
 			continue;
 		}
-		if (s->client_idle_timeout > 0 && sv->expect_rfq == 0 &&
-		    now - c->last_active_us > s->client_idle_timeout)
+		if (client_idle > 0 && sv->expect_rfq == 0 && now - c->last_active_us > client_idle) {
 			lp_client_fail(c, "08P01", "client_idle_timeout");
+			continue;
+		}
+		(void)fast_close(c, sv, s);
 	}
 }
 
@@ -62,7 +95,7 @@ static void check_servers(struct lp_instance *inst, struct lp_pool *p, int64_t n
 
 	lp_list_foreach_safe(&p->idle_servers, n, t) {
 		struct lp_server *sv = lp_container_of(n, struct lp_server, node);
-		if (s->server_lifetime > 0 && now - sv->connect_us > sv->lifetime_us) {
+		if (lp_pool_server_lifetime(p) > 0 && now - sv->connect_us > sv->lifetime_us) {
 			lp_server_close(sv, "server_lifetime");
 			continue;
 		}

@@ -62,11 +62,19 @@ void lp_server_set_state(struct lp_server *s, enum lp_server_state st)
 		lp_list_remove(server_list(s), &s->node);
 	s->state = st;
 	/* Idle servers are taken from the front: most recently used first, so
-	 * surplus servers age out through server_idle_timeout. */
-	if (st == LP_SV_IDLE)
+	 * surplus servers age out through server_idle_timeout; server_round_robin
+	 * queues them at the back instead, so every server takes its turn. */
+	if (st == LP_SV_IDLE && !s->pool->inst->cfg.s.server_round_robin)
 		lp_list_prepend(server_list(s), &s->node);
 	else
 		lp_list_append(server_list(s), &s->node);
+}
+
+int64_t lp_pool_server_lifetime(const struct lp_pool *pool)
+{
+	if (pool->db->conf.server_lifetime >= 0)
+		return pool->db->conf.server_lifetime;
+	return pool->inst->cfg.s.server_lifetime;
 }
 
 enum lp_pool_mode lp_pool_mode_of(const struct lp_pool *pool)
@@ -442,8 +450,7 @@ static void to_idle(struct lp_server *s)
 		lp_server_close(s, "pause mode");
 		return;
 	}
-	if (pool->inst->cfg.s.server_lifetime > 0 &&
-	    s->last_used_us - s->connect_us > s->lifetime_us) {
+	if (lp_pool_server_lifetime(pool) > 0 && s->last_used_us - s->connect_us > s->lifetime_us) {
 		lp_server_close(s, "server_lifetime");
 		return;
 	}

@@ -219,6 +219,8 @@ void lp_now_turn(bool in_loop);   /* a loop turn starts (true) / the loop ended 
 /* The effective pool mode for a client of pool. */
 enum lp_pool_mode lp_pool_mode_of(const struct lp_pool *pool);
 int lp_pool_size_of(const struct lp_pool *pool);
+/* server_lifetime of the pool's database, else the global one (µs). */
+int64_t lp_pool_server_lifetime(const struct lp_pool *pool);
 int lp_pool_server_total(const struct lp_pool *pool);
 
 /* params.c */

@@ -114,6 +114,10 @@ static void user_conf_reset(struct lp_user *u, const struct lp_config *cfg)
 	u->conf.pool_size = uc ? uc->pool_size : -1;
 	u->conf.reserve_pool_size = uc ? uc->reserve_pool_size : -1;
 	u->conf.max_user_client_connections = uc ? uc->max_user_client_connections : -1;
+	u->conf.query_timeout = uc ? uc->query_timeout : -1;
+	u->conf.idle_transaction_timeout = uc ? uc->idle_transaction_timeout : -1;
+	u->conf.client_idle_timeout = uc ? uc->client_idle_timeout : -1;
+	u->conf.transaction_timeout = uc ? uc->transaction_timeout : -1;
 }
 
 struct lp_user *lp_registry_get_user(struct lp_instance *inst, const char *name)

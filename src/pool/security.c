@@ -13,7 +13,8 @@ int lp_security_load(const struct lp_settings *s, struct lp_security *out, struc
 		struct lp_tls_params p = {
 			.ca_file = s->client_tls_ca_file, .cert_file = s->client_tls_cert_file,
 			.key_file = s->client_tls_key_file, .protocols = s->client_tls_protocols,
-			.ciphers = s->client_tls_ciphers,
+			.ciphers = s->client_tls_ciphers, .tls13_ciphers = s->client_tls13_ciphers,
+			.ecdhcurve = s->client_tls_ecdhcurve, .dheparams = s->client_tls_dheparams,
 			.require_peer_cert = s->client_tls_sslmode >= LP_SSLMODE_VERIFY_CA,
 		};
 		n.client_tls = lp_tls_ctx_new(true, &p, err, sizeof(err));
@@ -26,7 +27,7 @@ int lp_security_load(const struct lp_settings *s, struct lp_security *out, struc
 		struct lp_tls_params p = {
 			.ca_file = s->server_tls_ca_file, .cert_file = s->server_tls_cert_file,
 			.key_file = s->server_tls_key_file, .protocols = s->server_tls_protocols,
-			.ciphers = s->server_tls_ciphers,
+			.ciphers = s->server_tls_ciphers, .tls13_ciphers = s->server_tls13_ciphers,
 			.verify_peer = s->server_tls_sslmode >= LP_SSLMODE_VERIFY_CA,
 		};
 		n.server_tls = lp_tls_ctx_new(false, &p, err, sizeof(err));

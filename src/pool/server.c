@@ -265,7 +265,7 @@ struct lp_server *lp_server_connect(struct lp_pool *pool)
 	lp_list_node_init(&s->node);
 	s->connect_us = s->last_used_us = lp_now_us();
 	/* Up to 10% jitter so a pool opened together does not close together. */
-	int64_t life = inst->cfg.s.server_lifetime;
+	int64_t life = lp_pool_server_lifetime(pool);
 	s->lifetime_us = life - (life > 0 ? (int64_t)(random() % (life / 10 + 1)) : 0);
 	pool->db->server_count++;
 	pool->user->server_count++;

@@ -289,8 +289,8 @@ static void test_syntax_errors(void **state)
 {
 	expect_one_error("[pgbouncer]\nauth_type = trust\n\n; x\nfrobnicate = 1\n",
 			 "t.ini:5: unknown parameter \"frobnicate\"");
-	expect_one_error("[pgbouncer]\nauth_type = trust\n[peers]\n1 = host=x\nfoo = bar\n",
-			 "t.ini:3: unknown section [peers]");
+	expect_one_error("[pgbouncer]\nauth_type = trust\n[peerz]\n1 = host=x\nfoo = bar\n",
+			 "t.ini:3: unknown section [peerz]");
 	expect_one_error("[pgbouncer]\nauth_type = trust\nlisten_port 6432\n",
 			 "t.ini:3: syntax error: expected key = value, got \"listen_port 6432\"");
 	expect_one_error("listen_port = 1\n[pgbouncer]\nauth_type = trust\n",
@@ -662,6 +662,200 @@ static void test_set(void **state)
 	lp_config_free(&c);
 }
 
+/*
+ * Every [pgbouncer] setting PgBouncer 1.18-1.25 documents is accepted (the
+ * lead adds tcp_defer_accept and tcp_socket_buffer separately), with
+ * PgBouncer's default, and keeps its value.
+ */
+static void test_pgbouncer_compat(void **state)
+{
+	struct lp_config c;
+	char buf[256];
+	static const struct {
+		const char *name, *def;
+	} compat[] = {
+		{ "unix_socket_group", "" },     { "server_round_robin", "0" },
+		{ "disable_pqexec", "0" },       { "server_fast_close", "0" },
+		{ "conffile", "" },              { "service_name", "pgbouncer" },
+		{ "job_name", "pgbouncer" },     { "autodb_idle_timeout", "3600" },
+		{ "dns_nxdomain_ttl", "15" },    { "dns_zone_check_period", "0" },
+		{ "resolv_conf", "" },           { "client_tls_ecdhcurve", "auto" },
+		{ "client_tls_dheparams", "auto" }, { "client_tls13_ciphers", "" },
+		{ "server_tls13_ciphers", "" },  { "suspend_timeout", "10" },
+		{ "sbuf_loopcnt", "5" },         { "peer_id", "0" },
+		{ "max_prepared_statements", "200" }, { "scram_iterations", "4096" },
+		{ "auth_ident_file", "" },       { "auth_ldap_options", "" },
+		{ "query_wait_notify", "5" },    { "transaction_timeout", "0" },
+		{ "cancel_wait_timeout", "10" },
+	};
+	for (size_t i = 0; i < sizeof(compat) / sizeof(compat[0]); i++) {
+		const struct lp_option *o = lp_config_option_find(compat[i].name);
+		assert_non_null(o);
+		assert_string_equal(o->def, compat[i].def);
+	}
+
+	parse_ok("[pgbouncer]\n"
+		 "auth_type = trust\n"
+		 "unix_socket_group = root\n"
+		 "server_round_robin = 1\n"
+		 "disable_pqexec = yes\n"
+		 "server_fast_close = on\n"
+		 "conffile = /etc/pgbouncer/other.ini\n"
+		 "service_name = svc\n"
+		 "job_name = job\n"
+		 "autodb_idle_timeout = 60\n"
+		 "dns_nxdomain_ttl = 2.5\n"
+		 "dns_zone_check_period = 30\n"
+		 "resolv_conf = /etc/resolv.conf\n"
+		 "client_tls_ecdhcurve = prime256v1\n"
+		 "client_tls_dheparams = legacy\n"
+		 "client_tls13_ciphers = TLS_AES_256_GCM_SHA384\n"
+		 "server_tls13_ciphers = TLS_AES_128_GCM_SHA256\n"
+		 "suspend_timeout = 20\n"
+		 "sbuf_loopcnt = 0\n"
+		 "peer_id = 16383\n"
+		 "max_prepared_statements = 0\n"
+		 "scram_iterations = 10000\n"
+		 "auth_ident_file = /etc/pgbouncer/ident.conf\n"
+		 "auth_ldap_options = ldapurl=\"ldap://h/dc=x?uid?sub\"\n"
+		 "query_wait_notify = 0\n"
+		 "transaction_timeout = 90\n"
+		 "cancel_wait_timeout = 3\n",
+		 &c);
+	assert_string_equal(c.s.unix_socket_group, "root");
+	assert_true(c.s.server_round_robin);
+	assert_true(c.s.disable_pqexec);
+	assert_true(c.s.server_fast_close);
+	assert_string_equal(c.s.conffile, "/etc/pgbouncer/other.ini");
+	assert_string_equal(c.s.service_name, "svc");
+	assert_string_equal(c.s.job_name, "job");
+	assert_int_equal(c.s.autodb_idle_timeout, 60 * SEC);
+	assert_int_equal(c.s.dns_nxdomain_ttl, 2500000);
+	assert_int_equal(c.s.dns_zone_check_period, 30 * SEC);
+	assert_string_equal(c.s.resolv_conf, "/etc/resolv.conf");
+	assert_string_equal(c.s.client_tls_ecdhcurve, "prime256v1");
+	assert_string_equal(c.s.client_tls_dheparams, "legacy");
+	assert_string_equal(c.s.client_tls13_ciphers, "TLS_AES_256_GCM_SHA384");
+	assert_string_equal(c.s.server_tls13_ciphers, "TLS_AES_128_GCM_SHA256");
+	assert_int_equal(c.s.suspend_timeout, 20 * SEC);
+	assert_int_equal(c.s.sbuf_loopcnt, 0);
+	assert_int_equal(c.s.peer_id, 16383);
+	assert_int_equal(c.s.max_prepared_statements, 0);
+	assert_int_equal(c.s.scram_iterations, 10000);
+	assert_string_equal(c.s.auth_ident_file, "/etc/pgbouncer/ident.conf");
+	assert_string_equal(c.s.auth_ldap_options, "ldapurl=\"ldap://h/dc=x?uid?sub\"");
+	assert_int_equal(c.s.query_wait_notify, 0);
+	assert_int_equal(c.s.transaction_timeout, 90 * SEC);
+	assert_int_equal(c.s.cancel_wait_timeout, 3 * SEC);
+	fmt_opt(&c, "dns_nxdomain_ttl", buf, sizeof(buf));
+	assert_string_equal(buf, "2.5");
+	lp_config_free(&c);
+
+	/* Values are checked by type, and beyond it where PgBouncer does. */
+	expect_one_error("[pgbouncer]\nauth_type = trust\nunix_socket_group = no-such-group-lp\n",
+			 "t.ini:3: invalid value \"no-such-group-lp\" for parameter unix_socket_group: "
+			 "no such group");
+	expect_one_error("[pgbouncer]\nauth_type = trust\nclient_tls_dheparams = 512\n",
+			 "t.ini:3: invalid value \"512\" for parameter client_tls_dheparams: "
+			 "expected none, auto or legacy");
+	expect_one_error("[pgbouncer]\nauth_type = trust\npeer_id = 16384\n",
+			 "t.ini:3: invalid value \"16384\" for parameter peer_id: out of range (0..16383)");
+	expect_one_error("[pgbouncer]\nauth_type = trust\nserver_round_robin = maybe\n",
+			 "t.ini:3: invalid value \"maybe\" for parameter server_round_robin: expected a "
+			 "boolean (0/1, yes/no, on/off, true/false)");
+	expect_one_error("[pgbouncer]\nauth_type = trust\nsbuf_loopcnt = -1\n",
+			 "t.ini:3: invalid value \"-1\" for parameter sbuf_loopcnt: out of range "
+			 "(0..2147483647)");
+	expect_one_error("[pgbouncer]\nauth_type = trust\ntransaction_timeout = soon\n",
+			 "t.ini:3: invalid value \"soon\" for parameter transaction_timeout: not a duration");
+	expect_one_error("[pgbouncer]\nauth_type = trust\nscram_iterations = 0\n",
+			 "t.ini:3: invalid value \"0\" for parameter scram_iterations: out of range "
+			 "(1..10000000)");
+
+	/* SET follows the table: reloadable ones change, the others refuse. */
+	parse_ok("[pgbouncer]\nauth_type = trust\n", &c);
+	assert_int_equal(lp_config_set(&c, "server_round_robin", "1", NULL), 0);
+	assert_true(c.s.server_round_robin);
+	assert_int_equal(lp_config_set(&c, "client_tls_dheparams", "bogus", NULL), -1);
+	assert_int_equal(lp_config_set(&c, "disable_pqexec", "1", NULL), -1);
+	assert_int_equal(lp_config_set(&c, "unix_socket_group", "root", NULL), -1);
+	lp_config_free(&c);
+}
+
+/* The per-database, per-user and [peers] keys of PgBouncer 1.18-1.25. */
+static void test_compat_keys(void **state)
+{
+	struct lp_config c;
+	const struct lp_db_conf *d;
+	const struct lp_user_conf *u;
+
+	parse_ok("[databases]\n"
+		 "a = host=h port=5433 dbname=x user=u password=p auth_user=au auth_dbname=ad "
+		 "auth_query='SELECT 1' pool_size=2 min_pool_size=1 reserve_pool=3 "
+		 "max_db_connections=4 max_db_client_connections=5 pool_mode=transaction "
+		 "connect_query='SELECT 2' client_encoding=UTF8 datestyle=ISO timezone=UTC "
+		 "application_name=app server_lifetime=30 load_balance_hosts=disable\n"
+		 "b = reserve_pool_size=6 load_balance_hosts=round-robin server_lifetime=1.5\n"
+		 "c =\n"
+		 "[users]\n"
+		 "alice = pool_mode=session pool_size=3 reserve_pool_size=1 max_user_connections=7 "
+		 "max_user_client_connections=9 query_timeout=10 idle_transaction_timeout=11 "
+		 "client_idle_timeout=12 transaction_timeout=13\n"
+		 "bob =\n"
+		 "[peers]\n"
+		 "1 = host=/tmp/pgbouncer1\n"
+		 "2 = host=10.0.0.2 port=6433 pool_size=4\n"
+		 "[pgbouncer]\nauth_type = trust\npeer_id = 1\n",
+		 &c);
+	d = lp_config_find_db(&c, "a");
+	assert_non_null(d);
+	assert_int_equal(d->server_lifetime, 30 * SEC);
+	assert_int_equal(d->load_balance_hosts, LP_LB_DISABLE);
+	assert_int_equal(d->max_db_client_connections, 5);
+	assert_string_equal(d->auth_dbname, "ad");
+	d = lp_config_find_db(&c, "b");
+	assert_int_equal(d->reserve_pool, 6);
+	assert_int_equal(d->load_balance_hosts, LP_LB_ROUND_ROBIN);
+	assert_int_equal(d->server_lifetime, 1500000);
+	d = lp_config_find_db(&c, "c");
+	assert_int_equal(d->server_lifetime, -1);
+	assert_int_equal(d->load_balance_hosts, -1);
+
+	u = lp_config_find_user(&c, "alice");
+	assert_non_null(u);
+	assert_int_equal(u->max_user_client_connections, 9);
+	assert_int_equal(u->query_timeout, 10 * SEC);
+	assert_int_equal(u->idle_transaction_timeout, 11 * SEC);
+	assert_int_equal(u->client_idle_timeout, 12 * SEC);
+	assert_int_equal(u->transaction_timeout, 13 * SEC);
+	u = lp_config_find_user(&c, "bob");
+	assert_int_equal(u->query_timeout, -1);
+	assert_int_equal(u->idle_transaction_timeout, -1);
+	assert_int_equal(u->client_idle_timeout, -1);
+	assert_int_equal(u->transaction_timeout, -1);
+
+	assert_int_equal(c.npeers, 2);
+	assert_int_equal(c.peers[0].id, 1);
+	assert_string_equal(c.peers[0].host, "/tmp/pgbouncer1");
+	assert_int_equal(c.peers[0].port, 6432);
+	assert_int_equal(c.peers[0].pool_size, -1);
+	assert_int_equal(c.peers[1].port, 6433);
+	assert_int_equal(c.peers[1].pool_size, 4);
+	lp_config_free(&c);
+
+	expect_one_error("[databases]\nx = load_balance_hosts=random\n[pgbouncer]\nauth_type=trust\n",
+			 "t.ini:2: database \"x\": invalid value \"random\" for load_balance_hosts: "
+			 "expected round-robin or disable");
+	expect_one_error("[databases]\nx = server_lifetime=-5\n[pgbouncer]\nauth_type=trust\n",
+			 "t.ini:2: database \"x\": invalid value \"-5\" for server_lifetime: not a duration");
+	expect_one_error("[users]\nu = query_timeout=x\n[pgbouncer]\nauth_type=trust\n",
+			 "t.ini:2: user \"u\": invalid value \"x\" for query_timeout: not a duration");
+	expect_one_error("[peers]\n0 = host=x\n[pgbouncer]\nauth_type=trust\n",
+			 "t.ini:2: peer \"0\": the name must be a peer_id: out of range (1..16383)");
+	expect_one_error("[peers]\n1 = dbname=x\n[pgbouncer]\nauth_type=trust\n",
+			 "t.ini:2: peer \"1\": unknown parameter \"dbname\"");
+}
+
 static void test_list_has(void **state)
 {
 	assert_true(lp_config_list_has("alice, bob,carol", "bob"));
@@ -782,6 +976,8 @@ int main(void)
 		cmocka_unit_test(test_include),
 		cmocka_unit_test(test_auth_file_check),
 		cmocka_unit_test(test_set),
+		cmocka_unit_test(test_pgbouncer_compat),
+		cmocka_unit_test(test_compat_keys),
 		cmocka_unit_test(test_list_has),
 		cmocka_unit_test(test_fuzzish),
 		cmocka_unit_test(test_docs),
