@@ -180,12 +180,14 @@ def segs(port, label, modes, pid=None):
     for mode in modes:
         pgbench(port, mode, xacts=20)
         c0, t0, s0 = tcp_counters(), (bench.proc_stat(pid)[0] if pid else 0), switches(pid)
+        w0 = time.monotonic()
         n = pgbench(port, mode, xacts=XACTS * 4)
+        wall = time.monotonic() - w0
         c1, t1, s1 = tcp_counters(), (bench.proc_stat(pid)[0] if pid else 0), switches(pid)
         detail = ", ".join(f"{k.split('.')[1]} {(c1[k] - c0[k]) / n:.2f}" for k in SEG_KEYS)
         cpu = (f"; pooler CPU {1e6 * (t1 - t0) / bench.HZ / n:.1f} us/tx, context switches/tx "
                f"voluntary {(s1[0] - s0[0]) / n:.2f} involuntary {(s1[1] - s0[1]) / n:.2f}") if pid else ""
-        out.append(f"segs {label:<10} {mode:<9} per tx: {detail}{cpu}")
+        out.append(f"segs {label:<10} {mode:<9} {n / wall:7.0f} tx/s; per tx: {detail}{cpu}")
         print(out[-1], flush=True)
     return out
 
