@@ -15,6 +15,8 @@ Run through bench/run.sh (it installs and builds). Environment knobs:
                        an existing file from the line "<!-- manual -->" on is kept)
   BENCH_DIR            work directory (default: a new /tmp/lp-bench-*; removed
                        at the end unless BENCH_KEEP=1)
+  BENCH_SERVER_UNIX=1  poolers reach PostgreSQL over its unix socket (both
+                       poolers alike; default: 127.0.0.1 TCP like the clients)
   LINKPOOL_BIN, PGBOUNCER_BIN, PG_BINDIR  the binaries
 """
 
@@ -60,6 +62,9 @@ PG_BINDIR = os.environ.get("PG_BINDIR", "/usr/lib/postgresql/15/bin")
 PGBENCH = os.path.join(PG_BINDIR, "pgbench")
 HZ = os.sysconf("SC_CLK_TCK")
 POOL = 20
+# Poolers reach PostgreSQL over its unix socket instead of 127.0.0.1 TCP
+# (profile.py: how much of a proxy's CPU is the loopback TCP stack).
+SERVER_UNIX = os.environ.get("BENCH_SERVER_UNIX") == "1"
 USERS = {"bench": "bench-md5-pw", "bench_scram": "bench-scram-pw"}
 NOFILE = max(IDLE_N, IDLE_BIG) + 5000
 
@@ -249,7 +254,7 @@ class Pooler:
         userlist = os.path.join(base, "userlist.txt")
         with open(self.ini, "w") as f:
             f.write(f"""[databases]
-bench = host=127.0.0.1 port={pg.port} dbname=bench
+bench = host={pg.base if SERVER_UNIX else "127.0.0.1"} port={pg.port} dbname=bench
 
 [pgbouncer]
 listen_addr = 127.0.0.1
