@@ -59,7 +59,7 @@ bool lp_admin_peer_login(struct lp_client *c)
 	struct ucred cred;
 	socklen_t len = sizeof(cred);
 
-	if (strcmp(c->addr, "unix") != 0 || !c->user_name)
+	if (c->addr_family != AF_UNIX || !c->user_name)
 		return false;
 	if (getsockopt(c->io.fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0 || cred.uid != getuid())
 		return false;

@@ -67,7 +67,7 @@ static void debug_cols(struct lp_result *r, const struct lp_io *io)
 	lp_row_int(r, io->start);
 	lp_row_int(r, 0);
 	lp_row_int(r, io->end - io->pos);
-	lp_row_int(r, io->outq_len);
+	lp_row_int(r, lp_io_queued(io));
 }
 
 static void client_row(struct lp_result *r, const struct lp_client *c, const char *state,
@@ -95,7 +95,8 @@ static void client_row(struct lp_result *r, const struct lp_client *c, const cha
 	lp_row_text(r, c->admin ? LP_ADMIN_DB : c->pool ? c->pool->db->name : "(nodb)");
 	lp_row_text(r, "none");
 	lp_row_text(r, state);
-	lp_row_text(r, c->addr);
+	char addr[LP_ADDR_TEXT];
+	lp_row_text(r, lp_client_addr(c, addr));
 	lp_row_int(r, c->port);
 	lp_row_text(r, laddr);
 	lp_row_int(r, lport);
@@ -310,8 +311,9 @@ static void fd_row(struct lp_result *r, int fd, const char *task, const char *us
 
 static void fd_client(struct lp_result *r, const struct lp_client *c)
 {
-	fd_row(r, c->io.fd, "client", c->user_name, c->admin ? LP_ADMIN_DB : c->db_name, c->addr,
-	       c->port, c->server ? c->server->io.fd : 0, &c->params);
+	char addr[LP_ADDR_TEXT];
+	fd_row(r, c->io.fd, "client", c->user_name, c->admin ? LP_ADMIN_DB : c->db_name,
+	       lp_client_addr(c, addr), c->port, c->server ? c->server->io.fd : 0, &c->params);
 }
 
 static void fd_server(struct lp_result *r, const struct lp_server *s)

@@ -172,14 +172,12 @@ void lp_io_kick(struct lp_io *io)
 	event_active(&io->ev_read, EV_TIMEOUT, 1);
 }
 
-void lp_io_init(struct lp_io *io, struct event_base *base, int fd, void *owner,
-		lp_io_cb on_read, lp_io_cb on_write)
+void lp_io_init(struct lp_io *io, struct event_base *base, int fd, void *owner, lp_io_cb on_read)
 {
 	memset(io, 0, sizeof(*io));
 	io->fd = fd;
 	io->owner = owner;
 	io->on_read = on_read;
-	io->on_write = on_write;
 	io->tr = &lp_transport_plain;
 	event_assign(&io->ev_read, base, fd, EV_READ | EV_PERSIST, io_read_ready, io);
 }
@@ -189,9 +187,11 @@ void lp_io_close(struct lp_io *io)
 	if (io->fd < 0)
 		return;
 	event_del(&io->ev_read);
-	if (io->ev_write) {
-		event_free(io->ev_write);
-		io->ev_write = NULL;
+	if (io->out) {
+		event_del(&io->out->ev);
+		free(io->out->q);
+		free(io->out);
+		io->out = NULL;
 	}
 	io->tr->close(io);
 	io->tr = &lp_transport_plain;
@@ -204,10 +204,6 @@ void lp_io_close(struct lp_io *io)
 		io->buf = NULL;
 	}
 	io->start = io->pos = io->end = io->pkt_remain = 0;
-	free(io->outq);
-	io->outq = NULL;
-	io->outq_len = io->outq_cap = 0;
-	io->flush_src = NULL;
 }
 
 void lp_io_read_on(struct lp_io *io)
@@ -229,19 +225,29 @@ void lp_io_read_off(struct lp_io *io)
 	}
 }
 
+static struct lp_io_out *io_out(struct lp_io *io)
+{
+	if (!io->out) {
+		struct lp_io_out *o = calloc(1, sizeof(*o));
+		if (!o)
+			return NULL;
+		event_assign(&o->ev, event_get_base(&io->ev_read), io->fd, EV_WRITE | EV_PERSIST,
+			     io_write_ready, io);
+		io->out = o;
+	}
+	return io->out;
+}
+
 void lp_io_write_on(struct lp_io *io)
 {
 	if (!io->writing && io->fd >= 0) {
-		if (!io->ev_write) {
-			io->ev_write = event_new(event_get_base(&io->ev_read), io->fd,
-						 EV_WRITE | EV_PERSIST, io_write_ready, io);
-			if (!io->ev_write) {
-				/* Cannot wait for writability: treat the peer as gone. */
-				io->dead = true;
-				return;
-			}
+		struct lp_io_out *o = io_out(io);
+		if (!o) {
+			/* Cannot wait for writability: treat the peer as gone. */
+			io->dead = true;
+			return;
 		}
-		event_add(io->ev_write, NULL);
+		event_add(&o->ev, NULL);
 		io->writing = true;
 	}
 }
@@ -249,7 +255,7 @@ void lp_io_write_on(struct lp_io *io)
 void lp_io_write_off(struct lp_io *io)
 {
 	if (io->writing) {
-		event_del(io->ev_write);
+		event_del(&io->out->ev);
 		io->writing = false;
 	}
 }
@@ -292,7 +298,7 @@ int lp_io_fill(struct lp_io *io)
 		 * small message saves the read that would only say EAGAIN. */
 		io->drained = (uint32_t)n < room && !io->tr->pending(io);
 		io->end += (uint32_t)n;
-		io->bytes_in += (uint64_t)n;
+		io->got_input = true;
 		return (int)n;
 	}
 	if (n == 0) {
@@ -315,39 +321,42 @@ void lp_io_consume(struct lp_io *io, uint32_t n)
 	lp_io_trim(io);
 }
 
-/* Writes what the outq holds; true when empty afterwards. */
+/* Writes what the queue holds; true when empty afterwards. */
 static bool drain_outq(struct lp_io *io)
 {
-	while (io->outq_len > 0) {
-		ssize_t n = io->tr->write(io, io->outq, io->outq_len);
+	struct lp_io_out *o = io->out;
+	while (o && o->len > 0) {
+		ssize_t n = io->tr->write(io, o->q, o->len);
 		if (n < 0) {
 			if (errno == EAGAIN || errno == EWOULDBLOCK)
 				return false;
 			io->dead = true;
-			io->outq_len = 0;
+			o->len = 0;
 			return true;
 		}
-		io->bytes_out += (uint64_t)n;
-		memmove(io->outq, io->outq + n, io->outq_len - (uint32_t)n);
-		io->outq_len -= (uint32_t)n;
+		memmove(o->q, o->q + n, o->len - (uint32_t)n);
+		o->len -= (uint32_t)n;
 	}
 	return true;
 }
 
 static bool queue_bytes(struct lp_io *io, const void *data, size_t len)
 {
-	if (io->outq_len + len > io->outq_cap) {
-		size_t ncap = io->outq_cap ? io->outq_cap : 256;
-		while (ncap < io->outq_len + len)
+	struct lp_io_out *o = io_out(io);
+	if (!o)
+		return false;
+	if (o->len + len > o->cap) {
+		size_t ncap = o->cap ? o->cap : 256;
+		while (ncap < o->len + len)
 			ncap *= 2;
-		uint8_t *nq = realloc(io->outq, ncap);
+		uint8_t *nq = realloc(o->q, ncap);
 		if (!nq)
 			return false;
-		io->outq = nq;
-		io->outq_cap = (uint32_t)ncap;
+		o->q = nq;
+		o->cap = (uint32_t)ncap;
 	}
-	memcpy(io->outq + io->outq_len, data, len);
-	io->outq_len += (uint32_t)len;
+	memcpy(o->q + o->len, data, len);
+	o->len += (uint32_t)len;
 	return true;
 }
 
@@ -356,7 +365,7 @@ int lp_io_send(struct lp_io *dst, const void *data, size_t len)
 	if (dst->dead || dst->fd < 0)
 		return -1;
 	const uint8_t *p = data;
-	if (dst->outq_len == 0 && !dst->flush_src) {
+	if (!dst->out || (dst->out->len == 0 && !dst->out->flush_src)) {
 		while (len > 0) {
 			ssize_t n = dst->tr->write(dst, p, len);
 			if (n < 0) {
@@ -365,7 +374,6 @@ int lp_io_send(struct lp_io *dst, const void *data, size_t len)
 				dst->dead = true;
 				return -1;
 			}
-			dst->bytes_out += (uint64_t)n;
 			p += n;
 			len -= (size_t)n;
 		}
@@ -390,7 +398,7 @@ bool lp_io_flush_to(struct lp_io *src, struct lp_io *dst)
 		lp_io_trim(src);
 		return true;
 	}
-	if (dst->outq_len > 0 && !drain_outq(dst))
+	if (lp_io_queued(dst) > 0 && !drain_outq(dst))
 		goto blocked;
 	while (src->start < src->pos) {
 		ssize_t n = dst->tr->write(dst, src->buf + src->start, src->pos - src->start);
@@ -401,7 +409,6 @@ bool lp_io_flush_to(struct lp_io *src, struct lp_io *dst)
 			src->start = src->pos;
 			break;
 		}
-		dst->bytes_out += (uint64_t)n;
 		src->start += (uint32_t)n;
 	}
 	if (src->start == src->end) {
@@ -412,9 +419,14 @@ bool lp_io_flush_to(struct lp_io *src, struct lp_io *dst)
 		lp_io_write_on(dst);
 	return true;
 blocked:
-	dst->flush_src = src;
-	lp_io_read_off(src);
 	lp_io_write_on(dst);
+	if (dst->dead) {                /* no memory to wait with: drop as above */
+		src->start = src->pos;
+		lp_io_trim(src);
+		return true;
+	}
+	dst->out->flush_src = src;
+	lp_io_read_off(src);
 	return false;
 }
 
@@ -432,13 +444,13 @@ static void io_write_ready(evutil_socket_t fd, short what, void *arg)
 		return;
 	if (fl < 0) {
 		io->dead = true;
-		io->outq_len = 0;
+		io->out->len = 0;
 	}
 	if (!drain_outq(io))
 		return;
-	struct lp_io *src = io->flush_src;
+	struct lp_io *src = io->out->flush_src;
 	if (src) {
-		io->flush_src = NULL;
+		io->out->flush_src = NULL;
 		if (!lp_io_flush_to(src, io))
 			return;
 		/* The reader was stopped for us; let its owner continue. */
@@ -450,6 +462,4 @@ static void io_write_ready(evutil_socket_t fd, short what, void *arg)
 	if (io->tr->unsent(io))
 		return;
 	lp_io_write_off(io);
-	if (io->on_write)
-		io->on_write(io, what);
 }

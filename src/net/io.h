@@ -50,23 +50,27 @@ struct lp_transport {
 	void (*close)(struct lp_io *io);
 };
 
+/* The write side of a connection, made on the first write that cannot
+ * finish at once (or a transport's own pending output): most connections
+ * never need one, so an idle connection does not carry it. */
+struct lp_io_out {
+	struct event ev;                 /* write readiness */
+	uint8_t *q;                      /* injected bytes waiting for writability */
+	uint32_t len, cap;
+	struct lp_io *flush_src;         /* whose [start,pos) waits for our writability */
+};
+
 struct lp_io {
 	int fd;
 	struct event ev_read;
-	struct event *ev_write;          /* made on the first blocked write: most
-					  * connections never need one */
+	struct lp_io_out *out;           /* NULL until a write had to wait */
 	lp_io_cb on_read;                /* socket readable */
-	lp_io_cb on_write;               /* socket writable and queue drained */
 	void *owner;
 
 	uint8_t *buf;                    /* NULL while empty */
 	uint32_t start, pos, end;        /* [start,pos) to forward, [pos,end) unparsed */
 	uint32_t pkt_remain;             /* bytes of the current message still to pass */
 
-	uint8_t *outq;                   /* injected bytes waiting for writability */
-	uint32_t outq_len, outq_cap;
-
-	struct lp_io *flush_src;         /* whose [start,pos) waits for our writability */
 	bool reading;                    /* read event armed */
 	bool writing;                    /* write event armed */
 	bool eof;
@@ -75,7 +79,7 @@ struct lp_io {
 					  * EAGAIN read until it is readable again.
 					  * A transport that buffers (TLS) must not
 					  * set it while it still holds bytes. */
-	uint64_t bytes_in, bytes_out;
+	bool got_input;                  /* some byte was ever read */
 
 	const struct lp_transport *tr;   /* never NULL after lp_io_init */
 	void *tls;                       /* SSL * while tr is the TLS transport */
@@ -94,8 +98,7 @@ void lp_io_cache_stats(struct lp_io_cache_stats *st);
 
 /* Takes ownership of fd, which the caller opened non-blocking (SOCK_NONBLOCK
  * or accept4): no fcntl per connection. */
-void lp_io_init(struct lp_io *io, struct event_base *base, int fd, void *owner,
-		lp_io_cb on_read, lp_io_cb on_write);
+void lp_io_init(struct lp_io *io, struct event_base *base, int fd, void *owner, lp_io_cb on_read);
 /* Closes the socket, frees buffers, removes events. Idempotent. */
 void lp_io_close(struct lp_io *io);
 
@@ -138,8 +141,15 @@ bool lp_io_flush_to(struct lp_io *src, struct lp_io *dst);
 /* Writes injected bytes (a whole message built by the pooler) after anything
  * already queued. Never blocks; queues on EAGAIN. Returns -1 if dst is dead. */
 int lp_io_send(struct lp_io *dst, const void *data, size_t len);
+/* Injected bytes still waiting for writability. */
+static inline uint32_t lp_io_queued(const struct lp_io *io) { return io->out ? io->out->len : 0; }
 /* true when nothing injected is still waiting. */
-static inline bool lp_io_drained(const struct lp_io *io) { return io->outq_len == 0; }
+static inline bool lp_io_drained(const struct lp_io *io) { return lp_io_queued(io) == 0; }
+/* true when src's bytes wait for dst's writability (lp_io_flush_to blocked). */
+static inline bool lp_io_waits_on(const struct lp_io *dst, const struct lp_io *src)
+{
+	return dst->out && dst->out->flush_src == src;
+}
 
 /* Releases the read buffer if it holds no bytes. */
 void lp_io_trim(struct lp_io *io);

@@ -437,7 +437,7 @@ static int tls_start(struct lp_io *io, struct lp_tls_ctx *ctx, bool accept, cons
 	}
 	/* Anything read or queued in clear before the handshake would be
 	 * taken as if it had come through TLS (CVE-2021-23214/23222). */
-	if (io->start != io->end || io->outq_len > 0) {
+	if (io->start != io->end || lp_io_queued(io) > 0) {
 		snprintf(err, errcap, "unencrypted data around the TLS handshake");
 		return -1;
 	}

@@ -34,9 +34,10 @@ void lp_client_log(const struct lp_client *c, enum lp_log_level lvl, const char 
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
+	char addr[LP_ADDR_TEXT];
 	lp_log_write(lvl, "C-%llu: %s/%s@%s:%d %s", (unsigned long long)c->id,
 		     c->db_name ? c->db_name : "(nodb)", c->user_name ? c->user_name : "(nouser)",
-		     c->addr, c->port, msg);
+		     lp_client_addr(c, addr), c->port, msg);
 }
 
 static struct lp_list *cancel_bucket(struct lp_instance *inst, uint32_t key)
@@ -71,6 +72,27 @@ static void ipv4_text(uint32_t a, char *out)
 	}
 }
 
+const char *lp_client_addr(const struct lp_client *c, char buf[LP_ADDR_TEXT])
+{
+	uint32_t v4;
+	switch (c->addr_family) {
+	case AF_INET:
+		memcpy(&v4, c->addr_ip, 4);
+		ipv4_text(ntohl(v4), buf);
+		break;
+	case AF_INET6:
+		if (!inet_ntop(AF_INET6, c->addr_ip, buf, LP_ADDR_TEXT))
+			snprintf(buf, LP_ADDR_TEXT, "?");
+		break;
+	case AF_UNIX:
+		snprintf(buf, LP_ADDR_TEXT, "unix");
+		break;
+	default:                        /* not from a listener */
+		buf[0] = '\0';
+	}
+	return buf;
+}
+
 void lp_client_accept(struct lp_instance *inst, int fd, const struct sockaddr *sa, socklen_t salen,
 		      bool is_unix, bool deferred)
 {
@@ -85,18 +107,21 @@ void lp_client_accept(struct lp_instance *inst, int fd, const struct sockaddr *s
 	lp_list_node_init(&c->node);
 	lp_list_node_init(&c->cancel_node);
 	c->connect_us = c->last_active_us = lp_now_us();
+	c->addr_family = AF_UNIX;
 	if (is_unix || sa->sa_family == AF_UNIX) {
-		snprintf(c->addr, sizeof(c->addr), "unix");
+		/* no address: "unix" */
 	} else if (sa->sa_family == AF_INET && salen >= (socklen_t)sizeof(struct sockaddr_in)) {
 		const struct sockaddr_in *in = (const struct sockaddr_in *)sa;
-		ipv4_text(ntohl(in->sin_addr.s_addr), c->addr);
+		c->addr_family = AF_INET;
+		memcpy(c->addr_ip, &in->sin_addr, 4);
 		c->port = ntohs(in->sin_port);
 	} else if (sa->sa_family == AF_INET6 && salen >= (socklen_t)sizeof(struct sockaddr_in6)) {
 		const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)sa;
-		inet_ntop(AF_INET6, &in6->sin6_addr, c->addr, sizeof(c->addr));
+		c->addr_family = AF_INET6;
+		memcpy(c->addr_ip, &in6->sin6_addr, 16);
 		c->port = ntohs(in6->sin6_port);
 	}
-	lp_io_init(&c->io, inst->base, fd, c, client_on_read, NULL);
+	lp_io_init(&c->io, inst->base, fd, c, client_on_read);
 	if (!is_unix) {
 		struct lp_tcp_tuning t;
 		lp_settings_tcp_tuning(&inst->cfg.s, &t);
@@ -742,7 +767,7 @@ static void client_on_read(struct lp_io *io, short what)
 
 	if (c->state == LP_CL_JUSTFREE)
 		return;
-	if (c->server && c->server->io.flush_src == io)
+	if (c->server && lp_io_waits_on(&c->server->io, io))
 		return;
 	if (c->inst->suspended && !c->admin && c->state != LP_CL_LOGIN) {
 		/* SUSPEND: no more reading until RESUME kicks it (logins go

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
@@ -178,19 +179,21 @@ static bool scram_secret_for(struct lp_client *c, struct lp_user *u, struct lp_s
 
 static bool is_unix(const struct lp_client *c)
 {
-	return strcmp(c->addr, "unix") == 0;
+	return c->addr_family == AF_UNIX;
 }
 
 /* auth_type = hba: the first matching rule's method; -1 when refused. */
 static int hba_method(struct lp_client *c, enum lp_auth_type *out)
 {
 	bool tls = lp_io_is_tls(&c->io);
-	const struct lp_hba_rule *r = lp_hba_match(&c->inst->sec.hba, is_unix(c) ? NULL : c->addr,
+	char addr[LP_ADDR_TEXT];
+	lp_client_addr(c, addr);
+	const struct lp_hba_rule *r = lp_hba_match(&c->inst->sec.hba, is_unix(c) ? NULL : addr,
 						   tls, c->db_name, c->user_name);
 	if (!r) {
 		lp_client_fail(c, "28000",
 			       "no pg_hba.conf entry for host \"%s\", user \"%s\", database \"%s\", %s",
-			       c->addr, c->user_name, c->db_name, tls ? "SSL encryption" : "no encryption");
+			       addr, c->user_name, c->db_name, tls ? "SSL encryption" : "no encryption");
 		return -1;
 	}
 	lp_client_log(c, LP_LOG_DEBUG, "auth_hba_file line %d: %s", r->line,
@@ -206,7 +209,7 @@ static int hba_method(struct lp_client *c, enum lp_auth_type *out)
 	}
 	lp_client_fail(c, "28000",
 		       "pg_hba.conf rejects connection for host \"%s\", user \"%s\", database \"%s\", %s",
-		       c->addr, c->user_name, c->db_name, tls ? "SSL encryption" : "no encryption");
+		       addr, c->user_name, c->db_name, tls ? "SSL encryption" : "no encryption");
 	return -1;
 }
 

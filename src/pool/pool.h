@@ -87,8 +87,12 @@ struct lp_client {
 	struct lp_list_node authq_node;
 	bool authq_done;                /* auth_query answered: user->authq_secret holds it */
 	int64_t connect_us, request_us, wait_start_us, last_active_us;
-	char addr[48];                  /* INET6_ADDRSTRLEN fits */
-	int port;
+	/* The peer in binary (AF_UNIX: none); lp_client_addr() formats it
+	 * when a log line or SHOW needs it, so an idle client keeps 17 bytes,
+	 * not INET6_ADDRSTRLEN. */
+	uint8_t addr_family;
+	uint8_t addr_ip[16];
+	uint16_t port;
 	char last_rfq;                  /* transaction status last seen */
 	/* admin console: a command (PAUSE, WAIT_CLOSE ...) whose completion
 	 * is still owed; the console holds further input until it is sent */
@@ -97,6 +101,12 @@ struct lp_client {
 	uint32_t admin_skip;            /* bytes of an over-long console message still to drop */
 	struct lp_user *login_user;     /* counted in its client_count while logged in */
 };
+
+/* Room for lp_client_addr's text (INET6_ADDRSTRLEN and "unix"). */
+#define LP_ADDR_TEXT 48
+/* c's address as text ("unix" for a unix socket) in buf; returns buf. */
+const char *lp_client_addr(const struct lp_client *c, char buf[LP_ADDR_TEXT]);
+
 
 struct lp_server {
 	struct lp_io io;

@@ -227,7 +227,7 @@ static void start_login(struct lp_server *s, const struct sockaddr *sa, socklen_
 		connect_failed(s, strerror(errno));
 		return;
 	}
-	lp_io_init(&s->io, inst->base, fd, s, server_on_read, NULL);
+	lp_io_init(&s->io, inst->base, fd, s, server_on_read);
 	memcpy(&s->peer, sa, len);     /* cancels go to the same address */
 	s->peer_len = len;
 	if ((tls_wanted(s) ? tls_request(s) : send_startup(s)) < 0)
@@ -685,7 +685,7 @@ static int idle_msg(struct lp_server *s, uint8_t type, const uint8_t *body, uint
 
 static void server_died(struct lp_server *s, const char *why)
 {
-	if (s->state == LP_SV_LOGIN && s->io.bytes_in == 0 && s->dns_req == NULL &&
+	if (s->state == LP_SV_LOGIN && !s->io.got_input && s->dns_req == NULL &&
 	    s->pool->db->conf.host && s->pool->db->conf.host[0] != '/') {
 		connect_failed(s, why);
 		return;
@@ -885,7 +885,7 @@ static void server_on_read(struct lp_io *io, short what)
 		return;
 	}
 	/* Still waiting for the client socket to take our last bytes. */
-	if (s->client && s->client->io.flush_src == io)
+	if (s->client && lp_io_waits_on(&s->client->io, io))
 		return;
 	lp_io_read_on(io);
 	for (int rounds = 0; rounds < 32; rounds++) {
