@@ -411,6 +411,25 @@ void lp_client_login_ok(struct lp_client *c, struct lp_db *db, struct lp_user *p
 								    : "no server connection available");
 }
 
+/* application_name_add_host, as PgBouncer writes it: "<application_name or
+ * app> - <host>:<port>", "[v6]:port", or "unix(<pid>):<listen_port>". */
+static void add_host_to_appname(struct lp_client *c)
+{
+	const char *app = lp_params_get(&c->params, "application_name");
+	char addr[LP_ADDR_TEXT], where[LP_ADDR_TEXT + 32], val[512];
+	if (c->addr_family == AF_UNIX) {
+		struct ucred cred;
+		socklen_t len = sizeof(cred);
+		int pid = getsockopt(c->io.fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0 ? cred.pid : 0;
+		snprintf(where, sizeof(where), "unix(%d):%d", pid, c->inst->cfg.s.listen_port);
+	} else {
+		const char *fmt = c->addr_family == AF_INET6 ? "[%s]:%d" : "%s:%d";
+		snprintf(where, sizeof(where), fmt, lp_client_addr(c, addr), c->port);
+	}
+	snprintf(val, sizeof(val), "%.400s - %s", app && app[0] ? app : "app", where);
+	lp_params_set(&c->params, "application_name", val);
+}
+
 static int handle_startup(struct lp_client *c, struct lp_startup *su)
 {
 	struct lp_instance *inst = c->inst;
@@ -456,6 +475,8 @@ static int handle_startup(struct lp_client *c, struct lp_startup *su)
 		lp_client_fail(c, "08P01", "unsupported startup parameter: %s", n);
 		return -1;
 	}
+	if (inst->cfg.s.application_name_add_host)
+		add_host_to_appname(c);
 	if ((su->version & 0xffff) != 0 || nunknown > 0) {
 		uint8_t buf[1024];
 		struct lp_writer w;

@@ -8,6 +8,7 @@ unix_socket_group (the socket's group), transaction_timeout."""
 import grp
 import os
 import re
+import socket
 import subprocess
 import time
 
@@ -298,3 +299,30 @@ def test_config_server_fast_close(linkpool):
     # New clients get fresh servers.
     with lp.connect() as c:
         assert c.execute("SELECT 4").fetchone() == (4,)
+
+
+def _local_port(conn):
+    s = socket.socket(fileno=os.dup(conn.pgconn.socket))
+    try:
+        return s.getsockname()[1]
+    finally:
+        s.close()
+
+
+def test_config_application_name_add_host(linkpool):
+    """application_name_add_host: the server and the client itself see
+    "<application_name or app> - <client host>:<client port>"."""
+    lp = linkpool(ini_overrides={"application_name_add_host": "1", "pool_mode": "transaction"})
+    with lp.connect(application_name="billing") as c:
+        want = f"billing - 127.0.0.1:{_local_port(c)}"
+        assert c.info.parameter_status("application_name") == want
+        assert c.execute("SHOW application_name").fetchone() == (want,)
+        assert c.execute("SELECT application_name FROM pg_stat_activity "
+                         "WHERE pid = pg_backend_pid()").fetchone() == (want,)
+    with lp.connect() as c:
+        assert c.execute("SHOW application_name").fetchone() == (f"app - 127.0.0.1:{_local_port(c)}",)
+    lp.write_ini({"application_name_add_host": "0"})
+    lp.reload()
+    lp.wait_log("configuration reloaded")
+    with lp.connect(application_name="billing") as c:
+        assert c.execute("SHOW application_name").fetchone() == ("billing",)
