@@ -7,6 +7,10 @@
  * clients that wait for it, and a timer. The timer bounds the whole lookup
  * and also runs the ending, so clients are always resumed from the loop,
  * never from inside the server callback that produced the answer.
+ *
+ * A client's own part (struct lp_authq_wait) is allocated at its lookup and
+ * freed when its login finishes or it closes: idle clients carry only the
+ * NULL pointer.
  */
 #include "pool/auth_query.h"
 
@@ -27,11 +31,18 @@ struct lp_authq_req {
 	struct lp_pool *pool;           /* private: (auth db, auth_user) */
 	struct lp_server *server;       /* the one opened for this lookup */
 	char *user, *db;
-	struct lp_list waiters;         /* clients, by authq_node */
+	struct lp_list waiters;         /* struct lp_authq_wait, by node */
 	struct event *timer;
 	int rows;
 	char *secret;                   /* answer; NULL: no such user / no password */
 	bool sent, done, failed;
+};
+
+/* One client's lookup: c->authq from lp_authq_lookup() to lp_authq_forget(). */
+struct lp_authq_wait {
+	struct lp_list_node node;       /* in req->waiters while waiting */
+	struct lp_client *client;
+	struct lp_authq_req *req;       /* waited for; NULL once answered */
 };
 
 static const char *auth_user_of(const struct lp_client *c)
@@ -97,7 +108,7 @@ static void resume(struct lp_authq_req *req)
 {
 	struct lp_instance *inst = req->inst;
 	struct lp_user *u = lp_registry_get_user(inst, req->user);
-	struct lp_list_node *n, *t;
+	struct lp_list_node *n;
 	int64_t ttl = inst->cfg.s.auth_query_cache_ttl;
 
 	if (u) {
@@ -111,11 +122,12 @@ static void resume(struct lp_authq_req *req)
 		u->authq_until_us = req->failed || !u->authq_db ? 0 : lp_now_us() + ttl;
 		u->have_client_key = false;
 	}
-	lp_list_foreach_safe(&req->waiters, n, t) {
-		struct lp_client *c = lp_container_of(n, struct lp_client, authq_node);
+	/* First waiter each time: resuming one may free another's wait. */
+	while ((n = lp_list_first(&req->waiters))) {
+		struct lp_authq_wait *w = lp_container_of(n, struct lp_authq_wait, node);
+		struct lp_client *c = w->client;
 		lp_list_remove(&req->waiters, n);
-		c->authq_req = NULL;
-		c->authq_done = true;
+		w->req = NULL;                 /* answered */
 		c->auth = LP_AUTH_NONE;
 		if (!u) {
 			lp_client_fail(c, "53200", "out of memory");
@@ -186,22 +198,36 @@ static struct lp_authq_req *req_new(struct lp_client *c, const char *adb)
 	return req;
 }
 
+bool lp_authq_answered(const struct lp_client *c)
+{
+	return c->authq && !c->authq->req;
+}
+
 int lp_authq_lookup(struct lp_client *c)
 {
 	struct lp_instance *inst = c->inst;
 	const char *adb = auth_db_of(c);
 	struct lp_user *u = lp_registry_get_user(inst, c->user_name);
 	struct lp_authq_req *req;
+	struct lp_authq_wait *w = c->authq;
 	bool fresh = false;
 
+	if (!w) {
+		w = calloc(1, sizeof(*w));
+		if (!w) {
+			lp_client_fail(c, "53200", "out of memory");
+			return -1;
+		}
+		w->client = c;
+		lp_list_node_init(&w->node);
+		c->authq = w;
+	}
 	if (!u) {
 		lp_client_fail(c, "53200", "out of memory");
 		return -1;
 	}
-	if (u->authq_until_us > lp_now_us() && u->authq_db && strcmp(u->authq_db, adb) == 0) {
-		c->authq_done = true;
-		return 1;
-	}
+	if (u->authq_until_us > lp_now_us() && u->authq_db && strcmp(u->authq_db, adb) == 0)
+		return 1;                     /* w->req NULL: answered (from the cache) */
 	req = find_req(inst, adb, c->user_name);
 	if (!req) {
 		req = req_new(c, adb);
@@ -211,9 +237,8 @@ int lp_authq_lookup(struct lp_client *c)
 		}
 		fresh = true;
 	}
-	c->authq_req = req;
-	lp_list_node_init(&c->authq_node);
-	lp_list_append(&req->waiters, &c->authq_node);
+	w->req = req;
+	lp_list_append(&req->waiters, &w->node);
 	c->auth = LP_AUTH_WAIT_QUERY;
 	if (fresh) {
 		req->server = lp_server_connect(req->pool);
@@ -225,11 +250,13 @@ int lp_authq_lookup(struct lp_client *c)
 
 void lp_authq_forget(struct lp_client *c)
 {
-	struct lp_authq_req *req = c->authq_req;
-	if (!req)
+	struct lp_authq_wait *w = c->authq;
+	if (!w)
 		return;
-	lp_list_remove(&req->waiters, &c->authq_node);
-	c->authq_req = NULL;
+	if (w->req)
+		lp_list_remove(&w->req->waiters, &w->node);
+	c->authq = NULL;
+	free(w);
 }
 
 /* One DataRow: (name, secret). */
@@ -297,8 +324,7 @@ void lp_authq_pool_ready(struct lp_pool *pool)
 	/* The query of the database that asked, else the global one. */
 	struct lp_list_node *wn = lp_list_first(&req->waiters);
 	if (wn) {
-		struct lp_client *c = lp_container_of(wn, struct lp_client, authq_node);
-		query = auth_query_of(c);
+		query = auth_query_of(lp_container_of(wn, struct lp_authq_wait, node)->client);
 	} else if (ldb && ldb->conf.auth_query && ldb->conf.auth_query[0]) {
 		query = ldb->conf.auth_query;
 	}

@@ -25,12 +25,15 @@ struct lp_authq_req;
 /* true when auth_user and auth_query apply to c's database. */
 bool lp_authq_configured(const struct lp_client *c);
 /*
- * Looks c's user up. Returns 1 when the answer is known now (c->authq_done
- * set), 0 when c waits (lp_client_auth_start() is called again with the
- * answer), -1 when c was closed.
+ * Looks c's user up, allocating c->authq. Returns 1 when the answer is known
+ * now (lp_authq_answered()), 0 when c waits (lp_client_auth_start() is called
+ * again with the answer), -1 when c was closed (53200 when out of memory).
  */
 int lp_authq_lookup(struct lp_client *c);
-/* c is closing while waiting: forget it. */
+/* true once c's lookup has its answer: the user's authq_secret holds it. */
+bool lp_authq_answered(const struct lp_client *c);
+/* c's login finished or c is closing: frees c->authq (leaving the waiters
+ * of its lookup if it still waits). No-op without one. */
 void lp_authq_forget(struct lp_client *c);
 
 /* Hooks from the pooler for the private pools (pool->authq set). */

@@ -156,8 +156,7 @@ void lp_client_close(struct lp_client *c, const char *reason)
 		return;
 	if (c->server)
 		lp_link_release(c, true);
-	if (c->authq_req)
-		lp_authq_forget(c);
+	lp_authq_forget(c);
 	if (c->cancel_node.next != &c->cancel_node)
 		lp_list_remove(cancel_bucket(inst, c->cancel_key), &c->cancel_node);
 	if (c->startup_done && inst->cfg.s.log_disconnections)

@@ -44,13 +44,14 @@ static struct lp_user *known_user(struct lp_client *c)
 		return NULL;
 	if (u->in_auth_file)
 		return lp_user_secret(u) ? u : NULL;
-	return c->authq_done && u->authq_secret ? u : NULL;
+	return lp_authq_answered(c) && u->authq_secret ? u : NULL;
 }
 
 static int finish(struct lp_client *c)
 {
 	struct lp_instance *inst = c->inst;
 	c->auth = LP_AUTH_DONE;
+	lp_authq_forget(c);             /* the answer was used */
 	if (c->admin) {
 		bool full = lp_config_list_has(inst->cfg.s.admin_users, c->user_name);
 		bool stats = lp_config_list_has(inst->cfg.s.stats_users, c->user_name);
@@ -322,7 +323,7 @@ int lp_client_auth_start(struct lp_client *c)
 	if (method == LP_AUTH_HBA && hba_method(c, &method) < 0)
 		return -1;
 	struct lp_user *u = known_user(c);
-	if (!u && !c->authq_done && method != LP_AUTH_ANY && method != LP_AUTH_CERT &&
+	if (!u && !lp_authq_answered(c) && method != LP_AUTH_ANY && method != LP_AUTH_CERT &&
 	    lp_authq_configured(c)) {
 		int r = lp_authq_lookup(c);
 		if (r <= 0)

@@ -59,6 +59,7 @@ enum lp_auth_phase { LP_AUTH_NONE, LP_AUTH_WAIT_PASSWORD, LP_AUTH_WAIT_MD5,
 		     LP_AUTH_WAIT_SCRAM_FIRST, LP_AUTH_WAIT_SCRAM_FINAL, LP_AUTH_DONE,
 		     LP_AUTH_WAIT_QUERY /* auth_query running for this user */ };
 struct lp_authq_req;
+struct lp_authq_wait;
 struct lp_welcome_msgs;
 
 struct lp_client {
@@ -76,16 +77,16 @@ struct lp_client {
 	bool admin_full;                /* in admin_users (else stats_users) */
 	bool startup_done;
 	bool closing;
+	bool scram_auth;                /* logged in with SCRAM: keys usable for pass-through */
 	char *user_name, *db_name;      /* one block: free user_name only */
 	struct lp_params params;        /* values the client expects on its server */
 	uint32_t cancel_pid, cancel_key;
 	enum lp_auth_phase auth;
-	bool scram_auth;                /* logged in with SCRAM: keys usable for pass-through */
-	struct lp_scram_server *scram;
 	uint8_t md5_salt[4];
-	struct lp_authq_req *authq_req;   /* waiting for this auth_query */
-	struct lp_list_node authq_node;
-	bool authq_done;                /* auth_query answered: user->authq_secret holds it */
+	struct lp_scram_server *scram;
+	/* auth_query state of a login that used it (auth_query.c), else NULL:
+	 * allocated only then, so an idle client does not carry it */
+	struct lp_authq_wait *authq;
 	int64_t connect_us, request_us, wait_start_us, last_active_us;
 	/* The peer in binary (AF_UNIX: none); lp_client_addr() formats it
 	 * when a log line or SHOW needs it, so an idle client keeps 17 bytes,

@@ -117,3 +117,51 @@ def test_auth_query_per_database_and_bad_auth_user(linkpool, pg, roles):
     with pytest.raises(psycopg.OperationalError, match="password authentication failed"):
         psycopg.connect(lp.dsn("aq_user", "otherdb", "aq-pass-1"))
     lp.wait_log("auth_query: login as nobody_here")
+
+
+SLOW_QUERY = "SELECT usename, passwd FROM pg_shadow, pg_sleep({}) WHERE usename = $1"
+
+
+def test_auth_query_shared_lookup_resumes_every_waiter(linkpool, roles):
+    # A slow query keeps every client waiting on the one lookup in flight;
+    # all are resumed with the answer: known user in, wrong/unknown refused alike.
+    lp = aq_lp(linkpool, auth_query=SLOW_QUERY.format(0.5))
+    users = [("aq_user", "aq-pass-1"), ("aq_user", "aq-pass-1"), ("aq_user", "wrong"),
+             ("no_such_user_y", "x")]
+    conns = []
+    for user, _ in users:
+        c = lp.raw()
+        c.send(rawpg.startup(user, "testdb"))
+        conns.append(c)
+    try:
+        conns[0].finish_login(*users[0])
+        assert conns[0].run("SELECT current_user")[0][0][0] == "aq_user"
+        conns[1].finish_login(*users[1])
+        for c, (user, pw) in zip(conns[2:], users[2:]):
+            with pytest.raises(rawpg.PgError) as ei:
+                c.finish_login(user, pw)
+            assert ei.value.sqlstate == "28P01"
+    finally:
+        for c in conns:
+            c.close()
+
+
+def test_auth_query_client_gone_while_waiting(linkpool, roles):
+    # Clients closed (client_login_timeout) while their lookup runs leave
+    # it cleanly; the late answer finds no waiter and is still cached.
+    lp = aq_lp(linkpool, auth_query=SLOW_QUERY.format(2.5), client_login_timeout="1")
+    conns = [lp.raw() for _ in range(2)]
+    try:
+        for c in conns:
+            c.send(rawpg.startup("aq_user", "testdb"))
+        for c in conns:
+            err = c.error_or_close(timeout=5)
+            assert isinstance(err, rawpg.PgError) and err.message == "client_login_timeout"
+    finally:
+        for c in conns:
+            c.close()
+    time.sleep(2)                  # the lookup ends with nobody waiting
+    # served from the cache: a new 2.5 s lookup would outlast the login timeout
+    c = lp.raw()
+    c.login("aq_user", "testdb", "aq-pass-1")
+    c.close()
