@@ -3,7 +3,7 @@
 user-space instructions (valgrind --tool=callgrind) and system calls
 (strace -c), for pgbench select-only with a fixed transaction count.
 
-    /usr/bin/python3 bench/profile.py [callgrind|strace|both|perf|segs] [simple|extended|churn ...]
+    /usr/bin/python3 bench/profile.py [callgrind|strace|both|perf|segs|idle] [simple|extended|churn ...]
 
 Environment: PROFILE_USER (bench = md5, bench_scram = SCRAM), PROFILE_CLIENTS (default 20), PROFILE_XACTS per client (default
 500), PROFILE_POOLERS (default "linkpool pgbouncer"), PROFILE_OUT (directory
@@ -192,6 +192,24 @@ def segs(port, label, modes, pid=None):
     return out
 
 
+def idle(pl, n=int(os.environ.get("PROFILE_IDLE_N", "10000"))):
+    """RSS per idle client: n raw md5 logins held open (bench.hold_idle),
+    after 200 warm-up logins so pools and buffers exist already."""
+    conns, _ = bench.hold_idle(pl.port, 200)
+    for c in conns:
+        c.close()
+    time.sleep(0.3)
+    r0 = bench.rss_kb(pl.proc.pid)
+    conns, secs = bench.hold_idle(pl.port, n)
+    time.sleep(0.5)
+    r1 = bench.rss_kb(pl.proc.pid)
+    for c in conns:
+        c.close()
+    out = f"idle {pl.name:<10} {n} clients: {(r1 - r0) * 1024 / n:.0f} bytes RSS per idle client ({secs:.1f} s of logins)"
+    print(out, flush=True)
+    return [out]
+
+
 def main():
     what = sys.argv[1] if len(sys.argv) > 1 else "both"
     modes = sys.argv[2:] or ["simple", "extended"]
@@ -199,6 +217,7 @@ def main():
     os.chmod(base, 0o755)
     pw = bench.pg_user()
     os.chown(base, pw.pw_uid, pw.pw_gid)
+    bench.raise_nofile()
     pg = bench.Postgres(base)
     poolers = []
     try:
@@ -223,6 +242,8 @@ def main():
                 strace(pl, modes)
             if what == "perf":
                 perf(pl, modes)
+            if what == "idle":
+                idle(pl)
             if what in ("callgrind", "both"):
                 callgrind(pl, modes)
     finally:
