@@ -121,6 +121,40 @@ static int drop_privileges(const char *user)
 	return 0;
 }
 
+/*
+ * max_client_conn promises that many clients, each a descriptor, plus the
+ * server connections: raise the soft descriptor limit towards the hard one
+ * as far as that needs (PgBouncer leaves it to the service manager; a
+ * 100,000-client setting should not fail at the 1,024th client). What is
+ * still short is logged, as is any limit already high enough.
+ */
+static void raise_fd_limit(const struct lp_config *cfg)
+{
+	const struct lp_settings *s = &cfg->s;
+	uint64_t need = (uint64_t)s->max_client_conn + 64;  /* listeners, logs, DNS, cancels */
+	for (size_t i = 0; i < cfg->ndbs; i++) {
+		const struct lp_db_conf *d = &cfg->dbs[i];
+		int size = d->pool_size > 0 ? d->pool_size : s->default_pool_size;
+		int reserve = d->reserve_pool > 0 ? d->reserve_pool : s->reserve_pool_size;
+		need += (uint64_t)(d->max_db_connections > 0 ? d->max_db_connections : size + reserve);
+	}
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur >= need)
+		return;
+	rlim_t was = rl.rlim_cur;
+	rl.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max >= need ? (rlim_t)need : rl.rlim_max;
+	if (rl.rlim_cur > was && setrlimit(RLIMIT_NOFILE, &rl) == 0)
+		lp_log_info("file descriptor limit raised from %llu to %llu for max_client_conn %d",
+			    (unsigned long long)was, (unsigned long long)rl.rlim_cur, s->max_client_conn);
+	else
+		rl.rlim_cur = was;
+	if (rl.rlim_cur < need)
+		lp_log_warn("file descriptor limit %llu (hard limit %llu) is below the %llu that "
+			    "max_client_conn %d and the pools may use: raise LimitNOFILE / ulimit -n",
+			    (unsigned long long)rl.rlim_cur, (unsigned long long)rl.rlim_max,
+			    (unsigned long long)need, s->max_client_conn);
+}
+
 static int daemonize(void)
 {
 	pid_t pid = fork();
@@ -232,6 +266,7 @@ int main(int argc, char **argv)
 	}
 	signal(SIGPIPE, SIG_IGN);
 	lp_io_set_buf_size((uint32_t)cfg.s.pkt_buf);
+	raise_fd_limit(&cfg);
 
 	if (lp_instance_init(&inst, o.config, &cfg, &ul) < 0) {
 		lp_log_fatal("initialisation failed");

@@ -1,5 +1,6 @@
-"""max_client_conn, query_wait_timeout, client_login_timeout."""
+"""max_client_conn (and the descriptor limit it needs), query_wait_timeout, client_login_timeout."""
 
+import resource
 import struct
 import time
 
@@ -163,3 +164,30 @@ def test_user_reserve_pool_size(linkpool):
     assert time.monotonic() - t0 < 1.8
     for c in conns:
         c.close()
+
+
+def _soft_nofile(pid):
+    with open(f"/proc/{pid}/limits") as f:
+        for line in f:
+            if line.startswith("Max open files"):
+                return int(line.split()[3])
+    raise AssertionError("no Max open files line")
+
+
+def test_fd_limit_raised_for_max_client_conn(linkpool):
+    """A max_client_conn above the soft descriptor limit raises the soft
+    limit (up to the hard one) instead of failing at the limit-th client."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and hard < 4000:
+        pytest.skip(f"hard descriptor limit {hard} too low for this test")
+    lp = linkpool({"max_client_conn": "3000"}, start=False)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (1024, hard))
+    try:
+        lp.start()
+    finally:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+    got = _soft_nofile(lp.proc.pid)
+    assert 3000 < got <= 3000 + 64 + 100, got     # max_client_conn + pools + a margin
+    lp.wait_log("file descriptor limit raised from 1024")
+    with lp.connect() as c:
+        assert c.execute("SELECT 1").fetchone() == (1,)
