@@ -241,6 +241,22 @@ log_min_messages = warning
             time.sleep(0.02)
 
 
+def write_userlist(base, pg):
+    """userlist.txt for both poolers: md5 for bench; for bench_scram the
+    server's own verifier (SCRAM pass-through needs it)."""
+    verifier = pg.psql("SELECT rolpassword FROM pg_authid WHERE rolname = 'bench_scram'").strip()
+    with open(os.path.join(base, "userlist.txt"), "w") as f:
+        f.write(f'"bench" "{pgwire_md5("bench", USERS["bench"])}"\n')
+        f.write(f'"bench_scram" "{verifier}"\n')
+
+
+def chown_tree(base, pw):
+    """The poolers run as postgres: they must read and write their files."""
+    for root, dirs, files in os.walk(base):
+        for n in dirs + files:
+            os.chown(os.path.join(root, n), pw.pw_uid, pw.pw_gid)
+
+
 # ---------------------------------------------------------------- poolers
 
 class Pooler:
@@ -676,16 +692,10 @@ def main():
     poolers = {}
     try:
         pg.init()
-        # SCRAM pass-through needs the server's own verifier in the userlist.
-        verifier = pg.psql("SELECT rolpassword FROM pg_authid WHERE rolname = 'bench_scram'").strip()
-        with open(os.path.join(base, "userlist.txt"), "w") as f:
-            f.write(f'"bench" "{pgwire_md5("bench", USERS["bench"])}"\n')
-            f.write(f'"bench_scram" "{verifier}"\n')
+        write_userlist(base, pg)
         for name, binary in (("linkpool", LINKPOOL_BIN), ("pgbouncer", PGBOUNCER_BIN)):
             poolers[name] = Pooler(name, binary, base, pg)
-        for root, dirs, files in os.walk(base):
-            for n in dirs + files:
-                os.chown(os.path.join(root, n), pw.pw_uid, pw.pw_gid)
+        chown_tree(base, pw)
         for p in poolers.values():
             p.start()
         ctx = Ctx(base, pg, poolers)

@@ -222,16 +222,11 @@ def main():
     poolers = []
     try:
         pg.init()
-        verifier = pg.psql("SELECT rolpassword FROM pg_authid WHERE rolname = 'bench_scram'").strip()
-        with open(os.path.join(base, "userlist.txt"), "w") as f:
-            f.write(f'"bench" "{bench.pgwire_md5("bench", bench.USERS["bench"])}"\n')
-            f.write(f'"bench_scram" "{verifier}"\n')
+        bench.write_userlist(base, pg)
         for name in POOLERS:
             binary = bench.LINKPOOL_BIN if name == "linkpool" else bench.PGBOUNCER_BIN
             poolers.append(bench.Pooler(name, binary, base, pg))
-        for root, dirs, files in os.walk(base):
-            for n in dirs + files:
-                os.chown(os.path.join(root, n), pw.pw_uid, pw.pw_gid)
+        bench.chown_tree(base, pw)
         if what == "segs":
             segs(pg.port, "direct", modes)
         for pl in poolers:
