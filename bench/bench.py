@@ -24,6 +24,7 @@ import json
 import os
 import platform
 import pwd
+import random
 import re
 import resource
 import shutil
@@ -87,9 +88,18 @@ def log(*a):
 
 
 def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A free port below the ephemeral range (32768-60999), where no other
+    program's outgoing connection can take it between the check and the
+    server's bind."""
+    for _ in range(2000):
+        port = random.randint(25000, 32000)
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError("no free port below the ephemeral range")
 
 
 def pg_user():

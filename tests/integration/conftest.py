@@ -54,10 +54,7 @@ SANITIZER_MARKERS = ("AddressSanitizer", "LeakSanitizer", "runtime error:",
 
 # ---------------------------------------------------------------- helpers
 
-def free_port():
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+free_port = rawpg.free_port  # below the ephemeral range (rawpg.py says why)
 
 
 def md5_secret(user, password):

@@ -7,9 +7,11 @@ to get a session going.
 """
 
 import base64
+import errno
 import hashlib
 import hmac
 import os
+import random
 import select
 import socket
 import struct
@@ -22,6 +24,40 @@ PROTO_2_0 = 131072
 SSL_REQUEST_CODE = 80877103
 GSSENC_REQUEST_CODE = 80877104
 CANCEL_REQUEST_CODE = 80877102
+
+
+# Test servers listen below the ephemeral range (32768-60999): a port the
+# kernel hands out for "port 0" can be taken at any moment by some other
+# program's outgoing connection, which makes tests flaky. PgBouncer's suite
+# (../shared/pgbouncer-suite) uses 20000-24999; ours stays clear of it.
+TEST_PORT_LOW, TEST_PORT_HIGH = 25000, 32000
+_handed_out = set()
+
+
+def bind_low_port(sock, host="127.0.0.1"):
+    """Binds sock to a free port in [TEST_PORT_LOW, TEST_PORT_HIGH] on host
+    and returns the port. Ports already handed out by this process are
+    skipped, so two callers never get the same one."""
+    for _ in range(2000):
+        port = random.randint(TEST_PORT_LOW, TEST_PORT_HIGH)
+        if port in _handed_out:
+            continue
+        try:
+            sock.bind((host, port))
+        except OSError as e:
+            if e.errno in (errno.EADDRINUSE, errno.EACCES):
+                continue
+            raise
+        _handed_out.add(port)
+        return port
+    raise RuntimeError("no free test port below the ephemeral range")
+
+
+def free_port():
+    """A port below the ephemeral range that nothing listens on now, for a
+    server the test is about to start."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        return bind_low_port(s)
 
 
 class PgError(Exception):
@@ -350,9 +386,8 @@ class FakeServer:
 
     def __init__(self):
         self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
+        self.port = bind_low_port(self.sock)
         self.sock.listen(8)
-        self.port = self.sock.getsockname()[1]
         self.stop = False
         self.t = threading.Thread(target=self._run, daemon=True)
         self.t.start()

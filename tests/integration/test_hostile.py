@@ -137,10 +137,9 @@ class FakePg:
     def __init__(self):
         self.lsock = socket.socket()
         self.lsock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.lsock.bind(("127.0.0.1", 0))
+        self.port = rawpg.bind_low_port(self.lsock)
         self.lsock.listen(64)
         self.lsock.settimeout(0.2)
-        self.port = self.lsock.getsockname()[1]
         self.stop_evt = threading.Event()
         self.lock = threading.Lock()
         self.ended = []            # (scenario, how) per finished connection
