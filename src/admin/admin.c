@@ -300,7 +300,10 @@ static bool holding(const struct lp_client *c)
 	       c->admin_wait == LP_ADMIN_WAIT_CLOSE;
 }
 
-int lp_admin_message(struct lp_client *c, uint8_t type, const uint8_t *body, uint32_t len)
+/* One whole client message. Returns -1 when c was closed, 0 when the
+ * message was consumed, 1 when it must be held (a command is still
+ * running; lp_client_kick() resumes). */
+static int admin_message(struct lp_client *c, uint8_t type, const uint8_t *body, uint32_t len)
 {
 	if (holding(c))
 		return 1;
@@ -356,6 +359,53 @@ int lp_admin_message(struct lp_client *c, uint8_t type, const uint8_t *body, uin
 	c->last_active_us = lp_now_us();
 	run_query(c, (const char *)body);
 	return c->state == LP_CL_JUSTFREE ? -1 : 0;
+}
+
+/*
+ * A console message that does not fit pkt_buf: refused and dropped as it
+ * streams in, and the session goes on. A query gets an error; an
+ * extended-protocol message gets the console's usual refusal (its body is
+ * not needed for that).
+ */
+static enum lp_frame_act too_long(struct lp_client *c, const struct lp_msg_hdr *h)
+{
+	if (h->type == 'Q') {
+		char msg[160];
+		snprintf(msg, sizeof(msg), "admin command too long: %u bytes, pkt_buf is %u", h->len + 1u,
+			 lp_io_buf_size());
+		lp_client_log(c, LP_LOG_WARNING, "admin command refused: %s", msg);
+		lp_client_error(c, "54000", msg);
+		return LP_FRAME_DROP;
+	}
+	static const uint8_t none[1];
+	if (admin_message(c, h->type, none, 0) < 0 || c->state == LP_CL_JUSTFREE)
+		return LP_FRAME_CLOSED;
+	return LP_FRAME_DROP;
+}
+
+enum lp_frame_act lp_admin_frame(struct lp_client *c, const struct lp_msg_hdr *h,
+				 const uint8_t *msg, uint32_t avail)
+{
+	/* One answer at a time: a console client that sends commands without
+	 * reading the answers would otherwise grow its output queue without
+	 * bound. Reading resumes once the last answer is written. */
+	if (lp_io_wait_drained(&c->io))
+		return LP_FRAME_STOP;
+	if (avail <= h->len) {
+		if (h->len + 1u <= lp_io_buf_size())
+			return LP_FRAME_MORE;
+		return too_long(c, h);
+	}
+	int r = admin_message(c, h->type, msg + LP_PROTO_HDR_LEN, h->len - 4);
+	if (r < 0 || c->state == LP_CL_JUSTFREE)
+		return LP_FRAME_CLOSED;
+	if (r > 0) {
+		/* A console command is still running (PAUSE ...): hold the
+		 * input; lp_client_kick() resumes. */
+		lp_io_read_off(&c->io);
+		return LP_FRAME_STOP;
+	}
+	return LP_FRAME_CONSUMED;
 }
 
 /* ---- commands that wait ---- */

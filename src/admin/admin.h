@@ -10,6 +10,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "pool/frame.h"
+
 struct lp_client;
 struct lp_instance;
 
@@ -23,10 +25,11 @@ bool lp_admin_console_param(const char *db_name, const char *param);
 bool lp_admin_peer_login(struct lp_client *c);
 /* Login finished on the console: AuthenticationOk, parameters, RFQ. */
 void lp_admin_welcome(struct lp_client *c);
-/* One whole client message on the console. Returns -1 when c was closed,
- * 0 when the message was consumed, 1 when it must be held (a command is
- * still running; lp_client_kick() resumes). */
-int lp_admin_message(struct lp_client *c, uint8_t type, const uint8_t *body, uint32_t len);
+/* A console client's message, as the message loop asks (pool/frame.h):
+ * answered whole, held while an answer is unsent or a command runs,
+ * dropped with an error when longer than pkt_buf. */
+enum lp_frame_act lp_admin_frame(struct lp_client *c, const struct lp_msg_hdr *h,
+				 const uint8_t *msg, uint32_t avail);
 /* Periodic: finishes PAUSE / SUSPEND / WAIT_CLOSE whose condition now holds
  * and closes the servers a PAUSE or RECONNECT is waiting for. */
 void lp_admin_tick(struct lp_instance *inst);

@@ -70,6 +70,13 @@ struct lp_io {
 	uint8_t *buf;                    /* NULL while empty */
 	uint32_t start, pos, end;        /* [start,pos) to forward, [pos,end) unparsed */
 	uint32_t pkt_remain;             /* bytes of the current message still to pass */
+	/* Message framing state of the owner's loop (pool/frame.c): the
+	 * header of the message at pos, parsed once and kept while the loop
+	 * waits; whether the pkt_remain bytes are dropped, not forwarded. */
+	uint32_t hdr_len;
+	uint8_t hdr_type;
+	bool hdr_held;
+	bool pkt_drop;
 
 	bool reading;                    /* read event armed */
 	bool writing;                    /* write event armed */

@@ -315,9 +315,6 @@ void lp_authq_pool_ready(struct lp_pool *pool)
 	struct lp_list_node *n = lp_list_first(&pool->idle_servers);
 	const char *query = req->inst->cfg.s.auth_query;
 	struct lp_db *ldb = lp_registry_find_db(req->inst, req->db);
-	struct lp_writer w;
-	uint8_t *buf;
-	size_t cap;
 
 	if (req->sent || req->done || !n)
 		return;
@@ -329,47 +326,10 @@ void lp_authq_pool_ready(struct lp_pool *pool)
 		query = ldb->conf.auth_query;
 	}
 	struct lp_server *s = lp_container_of(n, struct lp_server, node);
-	cap = strlen(query) + strlen(req->user) + 64;
-	buf = malloc(cap);
-	if (!buf) {
-		finish_later(req, true);
-		return;
-	}
-	lp_wr_init(&w, buf, cap);
-	lp_wr_begin(&w, 'P');
-	lp_wr_cstr(&w, "");
-	lp_wr_cstr(&w, query);
-	lp_wr_i16(&w, 0);
-	lp_wr_end(&w);
-	lp_wr_begin(&w, 'B');
-	lp_wr_cstr(&w, "");
-	lp_wr_cstr(&w, "");
-	lp_wr_i16(&w, 0);                      /* parameters in text */
-	lp_wr_i16(&w, 1);
-	lp_wr_i32(&w, (int32_t)strlen(req->user));
-	lp_wr_bytes(&w, req->user, strlen(req->user));
-	lp_wr_i16(&w, 0);                      /* results in text */
-	lp_wr_end(&w);
-	lp_wr_begin(&w, 'E');
-	lp_wr_cstr(&w, "");
-	lp_wr_i32(&w, 0);
-	lp_wr_end(&w);
-	lp_wr_begin(&w, 'S');
-	lp_wr_end(&w);
 	req->sent = true;
 	req->server = s;
-	lp_server_set_state(s, LP_SV_INTERNAL);
-	s->internal_done = query_done;
-	s->internal_row = query_row;
-	s->internal_error[0] = '\0';
-	if (w.overflow || lp_io_send(&s->io, buf, w.len) < 0) {
-		s->internal_done = NULL;
-		s->internal_row = NULL;
-		finish_later(req, true);
-	} else {
-		lp_io_read_on(&s->io);
-	}
-	free(buf);
+	/* A failed send calls query_done at once, which finishes the lookup. */
+	lp_server_internal_param(s, query, req->user, query_done, query_row);
 }
 
 void lp_authq_login_failed(struct lp_pool *pool, const char *msg)

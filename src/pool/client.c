@@ -19,7 +19,9 @@
 #include "core/log.h"
 #include "net/tls.h"
 #include "pool/auth_query.h"
+#include "core/assert.h"
 #include "pool/client_auth.h"
+#include "pool/frame.h"
 #include "pool/instance.h"
 #include "proto/proto.h"
 
@@ -521,87 +523,88 @@ static void handle_cancel(struct lp_client *c, const struct lp_startup *su)
 				 : "cancel request not forwarded: client has no server");
 }
 
-/* Login phase: startup packets, then authentication messages. */
-static int login_process(struct lp_client *c)
+/*
+ * The first packet(s) of a connection: startup, SSLRequest, cancel. They
+ * have no type byte, so they come before the message loop. Returns 1 when
+ * more bytes are needed, 0 when the typed messages begin, -1 when c closed.
+ */
+static int startup_process(struct lp_client *c)
 {
 	struct lp_io *io = &c->io;
-	for (;;) {
-		if (c->state != LP_CL_LOGIN)
-			return 0;
+	while (!c->user_name) {
 		uint32_t avail = lp_io_unparsed(io);
 		if (avail == 0)
 			return 1;
-		if (!c->user_name) {
-			struct lp_startup su;
-			size_t plen = 0;
-			const char *err = NULL;
-			int rc = lp_startup_parse(lp_io_parse_ptr(io), avail, &su, &plen, &err);
-			if (rc == LP_PROTO_INCOMPLETE) {
-				if (plen > lp_io_buf_size()) {
-					lp_client_fail(c, "08P01", "startup packet too long for pkt_buf");
-					return -1;
-				}
-				return 1;
-			}
-			if (rc != LP_PROTO_OK) {
-				lp_metrics_protocol_error(&c->inst->metrics, LP_PE_CLIENT);
-				lp_client_fail(c, "08P01", "%s", err ? err : "invalid startup packet");
+		struct lp_startup su;
+		size_t plen = 0;
+		const char *err = NULL;
+		int rc = lp_startup_parse(lp_io_parse_ptr(io), avail, &su, &plen, &err);
+		if (rc == LP_PROTO_INCOMPLETE) {
+			if (plen > lp_io_buf_size()) {
+				lp_client_fail(c, "08P01", "startup packet too long for pkt_buf");
 				return -1;
 			}
-			switch (su.kind) {
-			case LP_STARTUP_SSL:
-			case LP_STARTUP_GSSENC:
-				lp_io_consume(io, (uint32_t)plen);
-				/* Bytes sent before our answer would be read as
-				 * if encrypted later: refuse them (CVE-2021-23222). */
-				if (lp_io_unparsed(io) > 0) {
-					lp_client_close(c, "data after SSLRequest before the answer");
-					return -1;
-				}
-				/* TLS on: the handshake owns the socket from here. */
-				if (su.kind == LP_STARTUP_SSL && lp_client_tls_start(c) != 0)
-					return -1;
-				(void)lp_io_send(io, "N", 1);
-				continue;
-			case LP_STARTUP_CANCEL:
-				handle_cancel(c, &su);
-				return -1;
-			case LP_STARTUP_NORMAL: {
-				int r = handle_startup(c, &su);
-				if (c->state == LP_CL_JUSTFREE)
-					return -1;
-				lp_io_consume(io, (uint32_t)plen);
-				if (r < 0)
-					return -1;
-				continue;
-			}
-			}
-		}
-		struct lp_msg_hdr h;
-		const char *err;
-		int rc = lp_msg_hdr_parse(lp_io_parse_ptr(io), avail, LP_SCRAM_MSG_MAX * 4, &h, &err);
-		if (rc == LP_PROTO_INCOMPLETE)
 			return 1;
+		}
 		if (rc != LP_PROTO_OK) {
 			lp_metrics_protocol_error(&c->inst->metrics, LP_PE_CLIENT);
-			lp_client_fail(c, "08P01", "%s", err);
+			lp_client_fail(c, "08P01", "%s", err ? err : "invalid startup packet");
 			return -1;
 		}
-		if (avail < h.len + 1u)
-			return 1;
-		if (h.type != 'p') {
-			lp_metrics_protocol_error(&c->inst->metrics, LP_PE_CLIENT);
-			lp_client_fail(c, "08P01", "expected a password message, got '%c'",
-				       h.type >= 32 && h.type < 127 ? h.type : '?');
+		switch (su.kind) {
+		case LP_STARTUP_SSL:
+		case LP_STARTUP_GSSENC:
+			lp_io_consume(io, (uint32_t)plen);
+			/* Bytes sent before our answer would be read as
+			 * if encrypted later: refuse them (CVE-2021-23222). */
+			if (lp_io_unparsed(io) > 0) {
+				lp_client_close(c, "data after SSLRequest before the answer");
+				return -1;
+			}
+			/* TLS on: the handshake owns the socket from here. */
+			if (su.kind == LP_STARTUP_SSL && lp_client_tls_start(c) != 0)
+				return -1;
+			(void)lp_io_send(io, "N", 1);
+			continue;
+		case LP_STARTUP_CANCEL:
+			handle_cancel(c, &su);
 			return -1;
+		case LP_STARTUP_NORMAL: {
+			int r = handle_startup(c, &su);
+			if (c->state == LP_CL_JUSTFREE)
+				return -1;
+			lp_io_consume(io, (uint32_t)plen);
+			if (r < 0)
+				return -1;
+			continue;
 		}
-		int r = lp_client_auth_msg(c, lp_io_parse_ptr(io) + LP_PROTO_HDR_LEN, h.len - 4);
-		if (c->state == LP_CL_JUSTFREE)
-			return -1;
-		lp_io_consume(io, h.len + 1);
-		if (r < 0)
-			return -1;
+		}
 	}
+	return 0;
+}
+
+/* Authentication messages are small: nothing longer is read in login. */
+#define LOGIN_MSG_MAX (LP_SCRAM_MSG_MAX * 4)
+
+/* An authentication message (PasswordMessage and its SASL forms). */
+static enum lp_frame_act login_msg(struct lp_client *c, const struct lp_msg_hdr *h,
+				   const uint8_t *msg, uint32_t avail)
+{
+	if (h->type != 'p' || h->len > LOGIN_MSG_MAX) {
+		lp_metrics_protocol_error(&c->inst->metrics, LP_PE_CLIENT);
+		if (h->type != 'p')
+			lp_client_fail(c, "08P01", "expected a password message, got '%c'",
+				       h->type >= 32 && h->type < 127 ? h->type : '?');
+		else
+			lp_client_fail(c, "08P01", "password message too long: %u bytes", h->len);
+		return LP_FRAME_CLOSED;
+	}
+	if (avail <= h->len)
+		return LP_FRAME_MORE;
+	int r = lp_client_auth_msg(c, msg + LP_PROTO_HDR_LEN, h->len - 4);
+	if (r < 0 || c->state == LP_CL_JUSTFREE)
+		return LP_FRAME_CLOSED;
+	return LP_FRAME_CONSUMED;
 }
 
 /* ---- forwarding ---- */
@@ -611,184 +614,135 @@ static int login_process(struct lp_client *c)
  * and not about to be released: after a ReadyForQuery that ends the
  * transaction the server goes back to the pool as soon as its bytes reach
  * the client, and a message sent to it meanwhile would be answered to
- * nobody. The client's input waits; lp_client_kick() resumes it.
+ * nobody. Nor while its request ring is full and cannot grow: answers
+ * drain it. The client's input waits; lp_client_kick() resumes it.
  */
 static bool server_takes_input(const struct lp_server *s)
 {
-	return s->state == LP_SV_ACTIVE && !s->release_pending;
-}
-
-static bool valid_client_type(uint8_t t)
-{
-	switch (t) {
-	case 'Q': case 'P': case 'B': case 'E': case 'D': case 'C': case 'H': case 'S':
-	case 'F': case 'd': case 'c': case 'f': case 'X':
-		return true;
-	}
-	return false;
+	return s->state == LP_SV_ACTIVE && !s->release_pending && !s->client_waits_room;
 }
 
 /*
- * A console message that does not fit pkt_buf: refused and dropped as it
- * streams in, and the session goes on. A query gets an error; an
- * extended-protocol message gets the console's usual refusal (its body is
- * not needed for that).
+ * A message for the linked server: recorded in its conversation tracker,
+ * counted, forwarded. Describe and Close need their first body byte (what
+ * they target); everything else only the header.
  */
-static int admin_too_long(struct lp_client *c, const struct lp_msg_hdr *h)
+static enum lp_frame_act to_server(struct lp_client *c, struct lp_server *s,
+				   const struct lp_msg_hdr *h, const uint8_t *msg, uint32_t avail)
 {
-	c->admin_skip = h->len + 1u;
-	if (h->type == 'Q') {
-		char msg[160];
-		snprintf(msg, sizeof(msg), "admin command too long: %u bytes, pkt_buf is %u", h->len + 1u,
-			 lp_io_buf_size());
-		lp_client_log(c, LP_LOG_WARNING, "admin command refused: %s", msg);
-		lp_client_error(c, "54000", msg);
-		return 0;
+	uint8_t sub = 0;
+	if ((h->type == 'D' || h->type == 'C') && h->len > 4) {
+		if (avail <= LP_PROTO_HDR_LEN)
+			return LP_FRAME_MORE;
+		sub = msg[LP_PROTO_HDR_LEN];
 	}
-	static const uint8_t none[1];
-	if (lp_admin_message(c, h->type, none, 0) < 0 || c->state == LP_CL_JUSTFREE)
-		return -1;
-	return 0;
+	enum lp_trk_fe r = lp_track_frontend(&s->trk, h->type, sub, LP_TRK_FORWARD, 0);
+	if (r == LP_TRK_FE_FULL) {
+		if (!lp_server_track_grow(s)) {
+			/* As deep a pipeline as allowed: wait for answers. */
+			s->client_waits_room = true;
+			return LP_FRAME_STOP;
+		}
+		r = lp_track_frontend(&s->trk, h->type, sub, LP_TRK_FORWARD, 0);
+		lp_assert(r != LP_TRK_FE_FULL);
+	}
+	int64_t now = lp_now_us();
+	struct lp_pool_stats *ps = &c->pool->stats;
+	switch (h->type) {
+	case 'Q':
+	case 'S':
+	case 'F':
+		/* The first answer owed starts the clock of a query, and of the
+		 * transaction if none is open. */
+		if (r == LP_TRK_FE_SENT && s->trk.rfq_owed == 1)
+			s->request_us = now;
+		if (!s->xact_start_us)
+			s->xact_start_us = s->request_us ? s->request_us : now;
+		break;
+	case 'P':
+		ps->client_parses++;
+		ps->server_parses++;
+		break;
+	case 'B':
+		ps->binds++;
+		break;
+	}
+	c->last_active_us = now;
+	ps->bytes_in += h->len + 1u;
+	return LP_FRAME_FORWARD;
 }
 
-/*
- * Active phase. Returns 1 when more bytes are needed, 0 to stop (waiting for
- * a server, or blocked), -1 when c closed.
- */
-static int active_process(struct lp_client *c)
+/* Per message of a logged-in client, and of one still authenticating. */
+static enum lp_frame_act client_msg(void *owner, const struct lp_msg_hdr *h, const uint8_t *msg,
+				    uint32_t avail)
 {
-	struct lp_io *io = &c->io;
+	struct lp_client *c = owner;
 	const struct lp_settings *st = &c->inst->cfg.s;
-	for (;;) {
-		if (c->admin_skip > 0) {
-			uint32_t take = lp_io_unparsed(io);
-			if (take > c->admin_skip)
-				take = c->admin_skip;
-			if (take > 0)         /* an empty buffer may be released */
-				lp_io_consume(io, take);
-			c->admin_skip -= take;
-			if (c->admin_skip > 0)
-				return 1;
-			continue;
-		}
-		if (io->pkt_remain > 0) {
-			uint32_t take = lp_io_unparsed(io);
-			if (take > io->pkt_remain)
-				take = io->pkt_remain;
-			io->pos += take;
-			io->pkt_remain -= take;
-			if (io->pkt_remain > 0)
-				return 1;
-			continue;
-		}
-		uint32_t avail = lp_io_unparsed(io);
-		struct lp_msg_hdr h;
-		const char *err;
-		int rc = lp_msg_hdr_parse(lp_io_parse_ptr(io), avail, (uint32_t)st->max_packet_size,
-					  &h, &err);
-		if (rc == LP_PROTO_INCOMPLETE)
-			return 1;
-		if (rc != LP_PROTO_OK) {
-			lp_metrics_protocol_error(&c->inst->metrics, LP_PE_CLIENT);
-			lp_client_fail(c, "08P01", "%s", err);
-			return -1;
-		}
-		if (!valid_client_type(h.type)) {
-			lp_metrics_protocol_error(&c->inst->metrics, LP_PE_CLIENT);
-			lp_client_fail(c, "08P01", "invalid message type from client: 0x%02x", h.type);
-			return -1;
-		}
-		/* PostgreSQL's per-type limits: a length word it would refuse
-		 * must not reach (and end) a shared server connection. */
-		if (lp_msg_check_frontend(&h, (uint32_t)st->max_packet_size, &err) != LP_PROTO_OK) {
-			lp_client_fail(c, "08P01", "%s: type '%c', length %u", err, h.type, h.len);
-			return -1;
-		}
-		if (h.type == 'X') {
-			if (io->start != io->pos && c->server)
-				lp_io_flush_to(io, &c->server->io);
-			lp_client_close(c, "client close request");
-			return -1;
-		}
-		if (c->admin) {
-			/* One answer at a time: a console client that sends
-			 * commands without reading the answers would otherwise
-			 * grow its output queue without bound. Reading resumes
-			 * once the last answer is written (lp_io_wait_drained). */
-			if (lp_io_wait_drained(io))
-				return -1;
-			if (avail < h.len + 1u) {
-				if (h.len + 1u <= lp_io_buf_size())
-					return 1;
-				if (admin_too_long(c, &h) < 0)
-					return -1;
-				continue;     /* drop what is here already */
-			}
-			int r = lp_admin_message(c, h.type, lp_io_parse_ptr(io) + LP_PROTO_HDR_LEN,
-						 h.len - 4);
-			if (c->state == LP_CL_JUSTFREE || r < 0)
-				return -1;
-			if (r > 0) {
-				/* A console command is still running (PAUSE ...):
-				 * hold the input; lp_client_kick() resumes. */
-				lp_io_read_off(io);
-				return -1;
-			}
-			lp_io_consume(io, h.len + 1);
-			continue;
-		}
-		if (h.type == 'Q' && st->disable_pqexec) {
-			/* PgBouncer's answer: the simple protocol allows several
-			 * statements per message, which disable_pqexec exists to forbid. */
-			lp_client_fail(c, "08P01", "PQexec disallowed");
-			return -1;
-		}
-		if (!c->server) {
-			if (io->start != io->pos)
-				return 0;     /* flush first */
-			c->request_us = lp_now_us();
-			lp_link_request(c);
-			if (c->state == LP_CL_JUSTFREE)
-				return -1;
-			return 0;             /* lp_client_server_ready() resumes */
-		}
-		if (!server_takes_input(c->server))
-			return 0;
-		struct lp_server *s = c->server;
-		struct lp_pool_stats *ps = &c->pool->stats;
-		switch (h.type) {
-		case 'Q':
-		case 'S':
-		case 'F':
-			if (s->expect_rfq == 0)
-				s->request_us = lp_now_us();
-			if (!s->xact_start_us)
-				s->xact_start_us = s->request_us ? s->request_us : lp_now_us();
-			s->expect_rfq++;
-			s->ext_open = false;
-			s->last_request = (char)h.type;
-			break;
-		case 'P':
-			ps->client_parses++;
-			ps->server_parses++;
-			s->ext_open = true;
-			break;
-		case 'B':
-			ps->binds++;
-			s->ext_open = true;
-			break;
-		case 'D':
-		case 'E':
-		case 'C':
-		case 'H':
-			/* No ReadyForQuery until the Sync: the server stays linked. */
-			s->ext_open = true;
-			break;
-		}
-		c->last_active_us = lp_now_us();
-		ps->bytes_in += h.len + 1u;
-		io->pkt_remain = h.len + 1;
+	switch (c->state) {
+	case LP_CL_LOGIN:
+		return login_msg(c, h, msg, avail);
+	case LP_CL_ACTIVE:
+		break;
+	default:
+		return LP_FRAME_STOP;   /* no server yet: the message waits */
 	}
+	/* Only the types a client sends, within PostgreSQL's per-type limits:
+	 * a length word it would refuse must not reach (and end) a shared
+	 * server connection. */
+	const char *err;
+	if (lp_msg_check_frontend(h, (uint32_t)st->max_packet_size, &err) != LP_PROTO_OK) {
+		lp_metrics_protocol_error(&c->inst->metrics, LP_PE_CLIENT);
+		lp_client_fail(c, "08P01", "%s: type 0x%02x, length %u", err, h->type, h->len);
+		return LP_FRAME_CLOSED;
+	}
+	if (h->type == 'X') {
+		if (c->io.start != c->io.pos && c->server)
+			lp_io_flush_to(&c->io, &c->server->io);
+		lp_client_close(c, "client close request");
+		return LP_FRAME_CLOSED;
+	}
+	if (c->admin)
+		return lp_admin_frame(c, h, msg, avail);
+	if (h->type == 'Q' && st->disable_pqexec) {
+		/* PgBouncer's answer: the simple protocol allows several
+		 * statements per message, which disable_pqexec exists to forbid. */
+		lp_client_fail(c, "08P01", "PQexec disallowed");
+		return LP_FRAME_CLOSED;
+	}
+	if (!c->server) {
+		if (c->io.start != c->io.pos)
+			return LP_FRAME_STOP;   /* flush first */
+		c->request_us = lp_now_us();
+		lp_link_request(c);
+		if (c->state == LP_CL_JUSTFREE)
+			return LP_FRAME_CLOSED;
+		return LP_FRAME_STOP;           /* lp_client_server_ready() resumes */
+	}
+	if (!server_takes_input(c->server))
+		return LP_FRAME_STOP;
+	return to_server(c, c->server, h, msg, avail);
+}
+
+static void client_frame_error(void *owner, const char *err)
+{
+	struct lp_client *c = owner;
+	lp_metrics_protocol_error(&c->inst->metrics, LP_PE_CLIENT);
+	lp_client_fail(c, "08P01", "%s", err);
+}
+
+/* Returns 1 when more bytes are needed, 0 when stopped, -1 when c closed. */
+static int client_process(struct lp_client *c)
+{
+	if (c->state == LP_CL_LOGIN && !c->user_name) {
+		int r = startup_process(c);
+		if (r != 0)
+			return r;
+	}
+	/* login_msg holds authentication messages to their smaller limit */
+	uint32_t max_len = (uint32_t)c->inst->cfg.s.max_packet_size;
+	if (max_len < LOGIN_MSG_MAX)
+		max_len = LOGIN_MSG_MAX;
+	return lp_frame_walk(&c->io, max_len, client_msg, client_frame_error, c);
 }
 
 void lp_client_kick(struct lp_client *c)
@@ -809,6 +763,12 @@ static void client_on_read(struct lp_io *io, short what)
 
 	if (c->state == LP_CL_JUSTFREE)
 		return;
+	if (io->dead) {
+		/* A write to the client failed: it is gone, and whatever it
+		 * sent before going would only be answered to nobody. */
+		lp_client_close(c, "client socket error");
+		return;
+	}
 	if (c->server && lp_io_waits_on(&c->server->io, io))
 		return;
 	if (c->inst->suspended && !c->admin && c->state != LP_CL_LOGIN) {
@@ -825,7 +785,7 @@ static void client_on_read(struct lp_io *io, short what)
 	}
 	lp_io_read_on(io);
 	for (int rounds = 0; rounds < 32; rounds++) {
-		int rc = c->state == LP_CL_LOGIN ? login_process(c) : active_process(c);
+		int rc = client_process(c);
 		if (rc < 0)
 			return;
 		if (io->start != io->pos && c->server) {
@@ -837,6 +797,10 @@ static void client_on_read(struct lp_io *io, short what)
 			}
 		}
 		if (rc == 0) {
+			/* The console stops only to wait (an answer unsent, a
+			 * command running) and is kicked when that is over. */
+			if (c->admin)
+				return;
 			/* An idle client of a transaction pool has no server but
 			 * must still be read: its next query asks for one. */
 			bool idle_unlinked = c->state == LP_CL_ACTIVE && !c->server &&

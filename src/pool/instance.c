@@ -454,7 +454,7 @@ static bool transactions_open(struct lp_instance *inst)
 		struct lp_pool *p = lp_container_of(pn, struct lp_pool, node);
 		lp_list_foreach_safe(&p->active_servers, n, t) {
 			struct lp_server *s = lp_container_of(n, struct lp_server, node);
-			if (s->tx_status != 'I' || s->expect_rfq > 0 || s->ext_open || s->in_copy)
+			if (!lp_track_releasable(&s->trk))
 				return true;
 		}
 	}

@@ -144,10 +144,17 @@ void lp_client_free(struct lp_client *c);
 
 /* server.c */
 struct lp_server *lp_server_connect(struct lp_pool *pool);
+/* Makes s's request ring bigger; false at LP_TRACK_MAX or out of memory. */
+bool lp_server_track_grow(struct lp_server *s);
 void lp_server_close(struct lp_server *s, const char *reason);
 /* Runs sql as a pooler query; done() is called when it finishes. */
 void lp_server_internal(struct lp_server *s, const char *sql,
 			void (*done)(struct lp_server *s, bool ok));
+/* The same over the extended protocol with one text parameter ($1); row()
+ * gets each DataRow body of the answer. */
+void lp_server_internal_param(struct lp_server *s, const char *sql, const char *param,
+			      void (*done)(struct lp_server *s, bool ok),
+			      void (*row)(struct lp_server *s, const uint8_t *body, uint32_t len));
 void lp_server_kick(struct lp_server *s);
 void lp_server_free(struct lp_server *s);
 /* A non-blocking socket connected (in progress) to sa with the TCP options

@@ -26,8 +26,8 @@ static const struct lp_user *user_of(const struct lp_client *c)
  * the client notices its session ended). */
 static bool fast_close(struct lp_client *c, struct lp_server *sv, const struct lp_settings *s)
 {
-	if (!s->server_fast_close || !sv->close_needed || sv->expect_rfq > 0 ||
-	    sv->tx_status != 'I' || sv->in_copy || lp_pool_mode_of(sv->pool) != LP_POOL_SESSION)
+	if (!s->server_fast_close || !sv->close_needed || !lp_track_releasable(&sv->trk) ||
+	    lp_pool_mode_of(sv->pool) != LP_POOL_SESSION)
 		return false;
 	lp_server_close(sv, "server_fast_close: database configuration changed");
 	lp_client_fail(c, "08P01", "database configuration changed");
@@ -58,23 +58,24 @@ static void check_clients(struct lp_instance *inst, struct lp_pool *p, int64_t n
 		if (sv->state != LP_SV_ACTIVE)
 			continue;
 		int64_t query = USER_TIMEOUT(c, s, query_timeout);
-		if (query > 0 && sv->expect_rfq > 0 && sv->request_us && now - sv->request_us > query) {
+		bool running = lp_track_busy(&sv->trk);
+		if (query > 0 && running && sv->request_us && now - sv->request_us > query) {
 			lp_client_fail(c, "57014", "query_timeout");
 			continue;
 		}
 		int64_t xact = USER_TIMEOUT(c, s, transaction_timeout);
-		if (xact > 0 && sv->xact_start_us && sv->tx_status != 'I' &&
+		if (xact > 0 && sv->xact_start_us && sv->trk.tx != 'I' &&
 		    now - sv->xact_start_us > xact) {
 			lp_client_fail(c, "25P03", "transaction timeout");
 			continue;
 		}
 		int64_t idle_xact = USER_TIMEOUT(c, s, idle_transaction_timeout);
-		if (idle_xact > 0 && sv->expect_rfq == 0 && sv->tx_status != 'I' &&
+		if (idle_xact > 0 && !running && sv->trk.tx != 'I' &&
 		    now - c->last_active_us > idle_xact) {
 			lp_client_fail(c, "25P03", "idle transaction timeout");
 			continue;
 		}
-		if (client_idle > 0 && sv->expect_rfq == 0 && now - c->last_active_us > client_idle) {
+		if (client_idle > 0 && !running && now - c->last_active_us > client_idle) {
 			lp_client_fail(c, "08P01", "client_idle_timeout");
 			continue;
 		}

@@ -507,7 +507,7 @@ static void reset_done(struct lp_server *s, bool ok)
 static void rollback_done(struct lp_server *s, bool ok)
 {
 	const char *reset = s->pool->inst->cfg.s.server_reset_query;
-	if (!ok || s->tx_status != 'I') {
+	if (!ok || s->trk.tx != 'I') {
 		lp_server_close(s, "rollback failed");
 		return;
 	}
@@ -521,7 +521,7 @@ static void rollback_done(struct lp_server *s, bool ok)
 
 bool lp_server_owes_response(const struct lp_server *s)
 {
-	return s->expect_rfq > 0 || s->ext_open || s->in_copy || s->io.pkt_remain > 0 ||
+	return !lp_track_quiet(&s->trk) || s->trk.broken || s->io.pkt_remain > 0 ||
 	       s->io.start != s->io.end;
 }
 
@@ -585,7 +585,7 @@ static void release_continue(struct lp_server *s)
 	struct lp_pool *pool = s->pool;
 	const struct lp_settings *st = &pool->inst->cfg.s;
 	bool client_leaving = s->reset_for_leaver;
-	if (s->tx_status != 'I') {
+	if (s->trk.tx != 'I') {
 		lp_server_internal(s, "ROLLBACK", rollback_done);
 		return;
 	}

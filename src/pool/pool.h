@@ -21,6 +21,13 @@
 #include "metrics/metrics.h"
 #include "net/dns.h"
 #include "net/io.h"
+#include "proto/track.h"
+
+/* A server's request ring: this many entries inside lp_server, grown on a
+ * deeper pipeline up to LP_TRACK_MAX, beyond which the client waits for
+ * answers (PostgreSQL flushes them at least every 8 kB). */
+#define LP_TRACK_INLINE 8
+#define LP_TRACK_MAX 16384
 
 struct lp_instance;
 struct lp_pool;
@@ -99,7 +106,6 @@ struct lp_client {
 	 * is still owed; the console holds further input until it is sent */
 	uint8_t admin_wait;
 	struct lp_db *admin_wait_db;    /* NULL: every database */
-	uint32_t admin_skip;            /* bytes of an over-long console message still to drop */
 	struct lp_user *login_user;     /* counted in its client_count while logged in */
 };
 
@@ -121,16 +127,17 @@ struct lp_server {
 					 * welcome_ok was computed */
 	uint32_t welcome_ok;            /* bit k: holds the welcome's tracked value k */
 	uint32_t be_pid, be_key;
-	int expect_rfq;                 /* ReadyForQuery messages still owed */
-	char tx_status;                 /* last ReadyForQuery status */
-	bool in_copy;
+	/* What the connection owes its client: requests in flight, COPY, the
+	 * open batch, the transaction status. The only judge of whether the
+	 * link may be released (proto/track.h). */
+	struct lp_track trk;
+	struct lp_trk_req trk_inline[LP_TRACK_INLINE];  /* the ring until it grows */
+	bool client_waits_room;         /* the ring was full: the client waits for answers */
 	bool close_needed;              /* configuration changed / RECONNECT */
 	bool release_pending;           /* release once flushed to the client */
-	bool ext_open;                  /* extended-protocol messages sent since the last Sync */
 	bool cancel_in_flight;          /* a cancel to this backend is not answered yet (cancel.c) */
 	bool release_parked;            /* released while cancel_in_flight: resumed by cancel.c */
 	bool reset_for_leaver;          /* the release is for a client leaving (session reset) */
-	char last_request;              /* last of Q, S, F forwarded: how a COPY was started */
 	bool ready;                     /* login finished */
 	bool tls_answer_pending;        /* SSLRequest sent, 'S'/'N' not read yet */
 	int64_t connect_us, last_used_us, lifetime_us, request_us;

@@ -16,7 +16,9 @@
 #include "auth/scram.h"
 #include "core/log.h"
 #include "net/tls.h"
+#include "core/assert.h"
 #include "pool/auth_query.h"
+#include "pool/frame.h"
 #include "pool/instance.h"
 #include "proto/proto.h"
 
@@ -260,7 +262,7 @@ struct lp_server *lp_server_connect(struct lp_pool *pool)
 		return NULL;
 	s->id = ++inst->next_server_id;
 	s->pool = pool;
-	s->tx_status = 'I';
+	lp_track_init(&s->trk, s->trk_inline, LP_TRACK_INLINE);
 	s->io.fd = -1;
 	lp_list_node_init(&s->node);
 	s->connect_us = s->last_used_us = lp_now_us();
@@ -288,8 +290,27 @@ struct lp_server *lp_server_connect(struct lp_pool *pool)
 	return s->state == LP_SV_JUSTFREE ? NULL : s;
 }
 
+bool lp_server_track_grow(struct lp_server *s)
+{
+	uint32_t cap = s->trk.cap * 8;
+	if (s->trk.cap >= LP_TRACK_MAX)
+		return false;
+	if (cap > LP_TRACK_MAX)
+		cap = LP_TRACK_MAX;
+	struct lp_trk_req *ring = malloc(cap * sizeof(*ring));
+	if (!ring)
+		return false;
+	struct lp_trk_req *old = s->trk.ring;
+	lp_track_grow(&s->trk, ring, cap);
+	if (old != s->trk_inline)
+		free(old);
+	return true;
+}
+
 void lp_server_free(struct lp_server *s)
 {
+	if (s->trk.ring != s->trk_inline)
+		free(s->trk.ring);
 	lp_params_clear(&s->params);
 	free(s->scram);
 	free(s);
@@ -349,22 +370,65 @@ void lp_server_close(struct lp_server *s, const char *reason)
 void lp_server_internal(struct lp_server *s, const char *sql,
 			void (*done)(struct lp_server *s, bool ok))
 {
+	lp_server_internal_param(s, sql, NULL, done, NULL);
+}
+
+void lp_server_internal_param(struct lp_server *s, const char *sql, const char *param,
+			      void (*done)(struct lp_server *s, bool ok),
+			      void (*row)(struct lp_server *s, const uint8_t *body, uint32_t len))
+{
 	uint8_t small[1200];
-	size_t need = strlen(sql) + 6;
+	size_t need = strlen(sql) + (param ? strlen(param) + 64 : 6);
 	uint8_t *buf = need <= sizeof(small) ? small : malloc(need);
 	struct lp_writer w;
+	static const uint8_t simple[] = { 'Q' }, extended[] = { 'P', 'B', 'E', 'S' };
+	const uint8_t *msgs = param ? extended : simple;
+	size_t nmsgs = param ? sizeof(extended) : sizeof(simple);
 
 	lp_server_set_state(s, LP_SV_INTERNAL);
+	/* The pooler's own requests: tracked like a client's, their answers
+	 * go nowhere. Only ever sent on a quiet connection, whose ring has
+	 * room for them (LP_TRACK_INLINE). */
+	lp_assert(lp_track_quiet(&s->trk) && lp_track_room(&s->trk) >= nmsgs);
+	for (size_t i = 0; i < nmsgs; i++)
+		(void)lp_track_frontend(&s->trk, msgs[i], 0, LP_TRK_SWALLOW, 0);
 	s->internal_start_us = lp_now_us();
 	s->internal_done = done;
+	s->internal_row = row;
 	s->internal_error[0] = '\0';
 	lp_wr_init(&w, buf ? buf : small, buf ? need : sizeof(small));
-	lp_build_query(&w, sql);
+	if (param) {
+		/* The unnamed statement and portal, one text parameter. */
+		size_t plen = strlen(param);
+		lp_wr_begin(&w, 'P');
+		lp_wr_cstr(&w, "");
+		lp_wr_cstr(&w, sql);
+		lp_wr_i16(&w, 0);
+		lp_wr_end(&w);
+		lp_wr_begin(&w, 'B');
+		lp_wr_cstr(&w, "");
+		lp_wr_cstr(&w, "");
+		lp_wr_i16(&w, 0);
+		lp_wr_i16(&w, 1);
+		lp_wr_i32(&w, (int32_t)plen);
+		lp_wr_bytes(&w, param, plen);
+		lp_wr_i16(&w, 0);
+		lp_wr_end(&w);
+		lp_wr_begin(&w, 'E');
+		lp_wr_cstr(&w, "");
+		lp_wr_i32(&w, 0);
+		lp_wr_end(&w);
+		lp_wr_begin(&w, 'S');
+		lp_wr_end(&w);
+	} else {
+		lp_build_query(&w, sql);
+	}
 	int rc = send_msg(s, &w);
 	if (buf != small)
 		free(buf);
 	if (rc < 0) {
 		s->internal_done = NULL;
+		s->internal_row = NULL;
 		snprintf(s->internal_error, sizeof(s->internal_error), "could not send query");
 		done(s, false);
 		return;
@@ -550,7 +614,8 @@ static int login_msg(struct lp_server *s, uint8_t type, const uint8_t *body, uin
 		char st;
 		if (lp_msg_parse_rfq(body, blen, &st, &err) != LP_PROTO_OK)
 			return login_fail(s, "08P01", err);
-		s->tx_status = st;
+		lp_track_reset(&s->trk);
+		s->trk.tx = st;
 		const char *cq = s->pool->db->conf.connect_query;
 		if (cq && cq[0]) {
 			s->ready = true;
@@ -577,7 +642,21 @@ static int login_msg(struct lp_server *s, uint8_t type, const uint8_t *body, uin
 static int internal_msg(struct lp_server *s, uint8_t type, const uint8_t *body, uint32_t blen)
 {
 	const char *err, *name, *value;
-	char st;
+	char st = 0;
+	if (type == 'Z' && lp_msg_parse_rfq(body, blen, &st, &err) != LP_PROTO_OK) {
+		lp_server_close(s, "malformed ReadyForQuery");
+		return -1;
+	}
+	if (type == 'G' || type == 'H' || type == 'W') {
+		lp_server_close(s, "pooler query started COPY");
+		return -1;
+	}
+	if (lp_track_backend(&s->trk, type, st, NULL) == LP_TRK_BE_VIOLATION) {
+		char why[120];
+		snprintf(why, sizeof(why), "protocol violation: unexpected message type 0x%02x", type);
+		lp_server_close(s, why);
+		return -1;
+	}
 	switch (type) {
 	case 'E': {
 		char code[8];
@@ -589,20 +668,12 @@ static int internal_msg(struct lp_server *s, uint8_t type, const uint8_t *body, 
 			lp_params_set(&s->params, name, value);
 		return 0;
 	case 'Z': {
-		if (lp_msg_parse_rfq(body, blen, &st, &err) != LP_PROTO_OK) {
-			lp_server_close(s, "malformed ReadyForQuery");
-			return -1;
-		}
-		s->tx_status = st;
 		void (*done)(struct lp_server *, bool) = s->internal_done;
 		s->internal_done = NULL;
 		if (done)
 			done(s, s->internal_error[0] == '\0');
 		return 0;
 	}
-	case 'G': case 'H': case 'W':
-		lp_server_close(s, "pooler query started COPY");
-		return -1;
 	case 'D':
 		if (s->internal_row)
 			s->internal_row(s, body, blen);
@@ -653,150 +724,155 @@ static void server_died(struct lp_server *s, const char *why)
 	lp_server_close(s, why);
 }
 
+/* A ReadyForQuery forwarded to the client: statistics, and whether the
+ * link goes back to the pool once the bytes are out. */
+static void answered(struct lp_server *s, struct lp_client *c, char st)
+{
+	struct lp_pool *pool = s->pool;
+	int64_t now = lp_now_us();
+	c->last_rfq = st;
+	pool->stats.query_count++;
+	if (s->request_us) {
+		lp_metrics_query(&pool->db->metrics, now - s->request_us);
+		pool->stats.query_time_us += (uint64_t)(now - s->request_us);
+		s->request_us = 0;
+	}
+	if (s->trk.rfq_owed > 0)
+		s->request_us = now;    /* the next pipelined request runs from here */
+	if (st == 'I') {
+		pool->stats.xact_count++;
+		if (s->xact_start_us) {
+			lp_metrics_xact(&pool->db->metrics, now - s->xact_start_us);
+			pool->stats.xact_time_us += (uint64_t)(now - s->xact_start_us);
+			s->xact_start_us = 0;
+		}
+	}
+	enum lp_pool_mode mode = lp_pool_mode_of(pool);
+	/* The tracker says whether anything is owed; a client still sending a
+	 * message (CopyData outside COPY owes no answer) keeps the server
+	 * until its next ReadyForQuery: releasing now would cut the message. */
+	if (mode != LP_POOL_SESSION && lp_track_releasable(&s->trk) &&
+	    !lp_frame_mid_message(&c->io) && c->io.start == c->io.pos)
+		s->release_pending = true;
+	if (mode == LP_POOL_STATEMENT && st != 'I')
+		c->closing = true;  /* refuse after forwarding */
+	if (pool->inst->shutdown != LP_RUN)
+		lp_instance_check_shutdown(pool->inst);
+}
+
+/* A backend message for the linked client: judged by the tracker, read on
+ * the way when it is a ParameterStatus or ReadyForQuery, forwarded. */
+static enum lp_frame_act to_client(struct lp_server *s, const struct lp_msg_hdr *h,
+				   const uint8_t *msg, uint32_t avail)
+{
+	struct lp_client *c = s->client;
+	uint32_t total = h->len + 1;
+	const char *err;
+	char st = 0;
+	if (h->type == 'Z' || h->type == 'S') {
+		/* Forwarding a ParameterStatus untracked would leave the pooler
+		 * wrong about the server's settings, and the next client would
+		 * inherit them: no real server sends one too large to read, so
+		 * the connection is not trusted. */
+		if (total > lp_io_buf_size()) {
+			server_died(s, "server message too large for pkt_buf");
+			return LP_FRAME_CLOSED;
+		}
+		if (avail < total)
+			return LP_FRAME_MORE;
+		if (h->type == 'Z' &&
+		    lp_msg_parse_rfq(msg + LP_PROTO_HDR_LEN, h->len - 4, &st, &err) != LP_PROTO_OK) {
+			server_died(s, err);
+			return LP_FRAME_CLOSED;
+		}
+	}
+	enum lp_trk_be v = lp_track_backend(&s->trk, h->type, st, NULL);
+	if (v != LP_TRK_BE_FORWARD) {
+		if (v == LP_TRK_BE_SWALLOW)
+			return LP_FRAME_DROP;
+		char why[160];
+		snprintf(why, sizeof(why), "protocol violation: %s (type 0x%02x)",
+			 h->type == 'Z' ? "ReadyForQuery nobody asked for"
+					: "message out of step with the conversation",
+			 h->type);
+		server_died(s, why);
+		return LP_FRAME_CLOSED;
+	}
+	if (h->type == 'Z') {
+		answered(s, c, st);
+	} else if (h->type == 'S') {
+		const char *name, *value;
+		if (lp_msg_parse_param_status(msg + LP_PROTO_HDR_LEN, h->len - 4, &name, &value,
+					      &err) == LP_PROTO_OK) {
+			lp_params_set(&s->params, name, value);
+			if (lp_param_is_tracked(s->pool->inst, name))
+				lp_params_set(&c->params, name, value);
+		}
+	}
+	s->pool->stats.bytes_out += total;
+	/* A request ring that was full has room again: the client goes on. */
+	if (s->client_waits_room && lp_track_room(&s->trk) > 0) {
+		s->client_waits_room = false;
+		lp_client_kick(c);
+	}
+	return LP_FRAME_FORWARD;
+}
+
+/* Per backend message (frame.h). */
+static enum lp_frame_act server_msg(void *owner, const struct lp_msg_hdr *h, const uint8_t *msg,
+				    uint32_t avail)
+{
+	struct lp_server *s = owner;
+	const char *err;
+	if (s->release_pending)
+		return LP_FRAME_STOP;
+	/* After login only the types a backend sends, each with a length that
+	 * fits it, reach the code below or a client. */
+	if (s->state != LP_SV_LOGIN && lp_msg_check_backend(h, SERVER_MAX_MSG, &err) != LP_PROTO_OK) {
+		char why[200];
+		snprintf(why, sizeof(why), "protocol violation: %s (type 0x%02x, length %u)", err,
+			 h->type, h->len);
+		server_died(s, why);
+		return LP_FRAME_CLOSED;
+	}
+	if (s->state == LP_SV_ACTIVE && s->client)
+		return to_client(s, h, msg, avail);
+	/* Not linked: the pooler reads every message itself, whole. */
+	uint32_t total = h->len + 1;
+	if (total > lp_io_buf_size()) {
+		server_died(s, "server message too large for pkt_buf");
+		return LP_FRAME_CLOSED;
+	}
+	if (avail < total)
+		return LP_FRAME_MORE;
+	const uint8_t *body = msg + LP_PROTO_HDR_LEN;
+	uint32_t blen = h->len - 4;
+	int r;
+	if (s->state == LP_SV_LOGIN)
+		r = login_msg(s, h->type, body, blen);
+	else if (s->state == LP_SV_INTERNAL)
+		r = internal_msg(s, h->type, body, blen);
+	else
+		r = idle_msg(s, h->type, body, blen);
+	if (r < 0 || s->state == LP_SV_JUSTFREE)
+		return LP_FRAME_CLOSED;
+	/* The state may have changed (login done, linked): the next message
+	 * is judged afresh. */
+	return LP_FRAME_CONSUMED;
+}
+
+static void server_frame_error(void *owner, const char *err)
+{
+	server_died(owner, err);
+}
+
 /*
  * Walks the buffered bytes. Returns 1 when more bytes are needed, 0 when
  * processing must stop (blocked, released, state change), -1 when s closed.
  */
 static int server_process(struct lp_server *s)
 {
-	struct lp_io *io = &s->io;
-	struct lp_pool *pool = s->pool;
-	uint32_t bufsize = lp_io_buf_size();
-
-	for (;;) {
-		if (io->pkt_remain > 0) {
-			uint32_t take = lp_io_unparsed(io);
-			if (take > io->pkt_remain)
-				take = io->pkt_remain;
-			io->pos += take;
-			io->pkt_remain -= take;
-			if (io->pkt_remain > 0)
-				return 1;
-			continue;
-		}
-		if (s->release_pending)
-			return 0;
-		uint32_t avail = lp_io_unparsed(io);
-		struct lp_msg_hdr h;
-		const char *err;
-		int rc = lp_msg_hdr_parse(lp_io_parse_ptr(io), avail, SERVER_MAX_MSG, &h, &err);
-		if (rc == LP_PROTO_INCOMPLETE)
-			return 1;
-		if (rc != LP_PROTO_OK) {
-			server_died(s, err);
-			return -1;
-		}
-		/* After login only the types a backend sends, each with a
-		 * length that fits it, reach the code below or a client. */
-		if (s->state != LP_SV_LOGIN &&
-		    lp_msg_check_backend(&h, SERVER_MAX_MSG, &err) != LP_PROTO_OK) {
-			char why[200];
-			snprintf(why, sizeof(why), "protocol violation: %s (type 0x%02x, length %u)",
-				 err, h.type, h.len);
-			server_died(s, why);
-			return -1;
-		}
-		uint32_t total = h.len + 1;
-		bool linked = s->state == LP_SV_ACTIVE && s->client;
-		bool inspect = !linked || h.type == 'Z' || h.type == 'S';
-		if (inspect && total > bufsize) {
-			/* Forwarding a ParameterStatus untracked would leave the
-			 * pooler wrong about the server's settings, and the next
-			 * client would inherit them: no real server sends one
-			 * this large, so the connection is not trusted. */
-			server_died(s, "server message too large for pkt_buf");
-			return -1;
-		}
-		if (!inspect) {
-			if (h.type == 'G' || h.type == 'H' || h.type == 'W')
-				s->in_copy = true;
-			/* A COPY FROM STDIN started by Execute: PostgreSQL ignores
-			 * every Sync it reads in copy-in mode, and the client could
-			 * not have sent CopyDone yet, so the Syncs counted so far
-			 * will never be answered; the one after CopyDone will. */
-			if (h.type == 'G' && s->last_request == 'S')
-				s->expect_rfq = 0;
-			if (linked)
-				pool->stats.bytes_out += total;
-			io->pkt_remain = total;
-			continue;
-		}
-		if (avail < total)
-			return 1;
-		const uint8_t *body = lp_io_parse_ptr(io) + LP_PROTO_HDR_LEN;
-		uint32_t blen = h.len - 4;
-		if (!linked) {
-			int r;
-			enum lp_server_state st = s->state;
-			if (st == LP_SV_LOGIN)
-				r = login_msg(s, h.type, body, blen);
-			else if (st == LP_SV_INTERNAL)
-				r = internal_msg(s, h.type, body, blen);
-			else
-				r = idle_msg(s, h.type, body, blen);
-			if (r < 0 || s->state == LP_SV_JUSTFREE)
-				return -1;
-			lp_io_consume(io, total);
-			if (s->state != st || s->state == LP_SV_ACTIVE)
-				return 0;
-			continue;
-		}
-		struct lp_client *c = s->client;
-		if (h.type == 'S') {
-			const char *name, *value;
-			if (lp_msg_parse_param_status(body, blen, &name, &value, &err) == LP_PROTO_OK) {
-				lp_params_set(&s->params, name, value);
-				if (lp_param_is_tracked(pool->inst, name))
-					lp_params_set(&c->params, name, value);
-			}
-		} else {
-			char st;
-			if (lp_msg_parse_rfq(body, blen, &st, &err) != LP_PROTO_OK) {
-				server_died(s, err);
-				return -1;
-			}
-			if (s->expect_rfq == 0) {
-				/* Every ReadyForQuery answers a Query, Sync or
-				 * FunctionCall we counted; an extra one would
-				 * release the server under its client. */
-				server_died(s, "protocol violation: ReadyForQuery nobody asked for");
-				return -1;
-			}
-			int64_t now = lp_now_us();
-			s->tx_status = st;
-			c->last_rfq = st;
-			s->in_copy = false;
-			if (s->expect_rfq > 0)
-				s->expect_rfq--;
-			pool->stats.query_count++;
-			if (s->request_us) {
-				lp_metrics_query(&pool->db->metrics, now - s->request_us);
-				pool->stats.query_time_us += (uint64_t)(now - s->request_us);
-				s->request_us = 0;
-			}
-			if (st == 'I') {
-				pool->stats.xact_count++;
-				if (s->xact_start_us) {
-					lp_metrics_xact(&pool->db->metrics, now - s->xact_start_us);
-					pool->stats.xact_time_us += (uint64_t)(now - s->xact_start_us);
-					s->xact_start_us = 0;
-				}
-			}
-			enum lp_pool_mode mode = lp_pool_mode_of(pool);
-			/* A client still sending a message (CopyData outside COPY
-			 * owes no answer) keeps the server until its next
-			 * ReadyForQuery: releasing now would cut the message. */
-			if (s->expect_rfq == 0 && !s->ext_open && mode != LP_POOL_SESSION && st == 'I' &&
-			    c->io.pkt_remain == 0 && c->io.start == c->io.pos)
-				s->release_pending = true;
-			if (mode == LP_POOL_STATEMENT && st != 'I')
-				c->closing = true;  /* refuse after forwarding */
-			if (pool->inst->shutdown != LP_RUN)
-				lp_instance_check_shutdown(pool->inst);
-		}
-		pool->stats.bytes_out += total;
-		io->pos += total;
-	}
+	return lp_frame_walk(&s->io, SERVER_MAX_MSG, server_msg, server_frame_error, s);
 }
 
 /* Flush to the client, then act on a pending release. Returns false when

@@ -17,12 +17,15 @@
 
 #include <string.h>
 
+#include "core/assert.h"
+
 #define STAGE_FAILED 0x80       /* a Query/Sync/Function saw an ErrorResponse */
 #define STAGE_MASK 0x7f
 
+/* The i-th request from the head (cap is a power of two). */
 static struct lp_trk_req *at(const struct lp_track *t, uint32_t i)
 {
-	return &t->ring[(t->head + i) % t->cap];
+	return &t->ring[(t->head + i) & (t->cap - 1)];
 }
 
 static bool owes_rfq(uint8_t kind)
@@ -32,6 +35,7 @@ static bool owes_rfq(uint8_t kind)
 
 void lp_track_init(struct lp_track *t, struct lp_trk_req *storage, uint32_t cap)
 {
+	lp_assert(cap > 0 && (cap & (cap - 1)) == 0);
 	memset(t, 0, sizeof(*t));
 	t->ring = storage;
 	t->cap = cap;
@@ -40,6 +44,7 @@ void lp_track_init(struct lp_track *t, struct lp_trk_req *storage, uint32_t cap)
 
 void lp_track_grow(struct lp_track *t, struct lp_trk_req *storage, uint32_t cap)
 {
+	lp_assert(cap > t->cap && (cap & (cap - 1)) == 0);
 	for (uint32_t i = 0; i < t->n; i++)
 		storage[i] = *at(t, i);
 	t->ring = storage;
@@ -58,7 +63,7 @@ void lp_track_reset(struct lp_track *t)
 	t->arg = arg;
 }
 
-static bool push(struct lp_track *t, uint8_t kind, uint8_t sub, enum lp_trk_action action,
+static inline bool push(struct lp_track *t, uint8_t kind, uint8_t sub, enum lp_trk_action action,
 		 uint32_t tag)
 {
 	if (t->n == t->cap)
@@ -76,23 +81,30 @@ static bool push(struct lp_track *t, uint8_t kind, uint8_t sub, enum lp_trk_acti
 }
 
 /* Removes the head; *out (if any) gets a copy. */
-static void pop(struct lp_track *t, enum lp_trk_outcome o, struct lp_trk_req *out)
+static inline void pop(struct lp_track *t, enum lp_trk_outcome o, struct lp_trk_req *out)
 {
-	struct lp_trk_req r = *at(t, 0);
-	t->head = (t->head + 1) % t->cap;
-	t->n--;
-	if (owes_rfq(r.kind))
+	struct lp_trk_req *h = &t->ring[t->head];
+	if (owes_rfq(h->kind))
 		t->rfq_owed--;
 	if (out)
-		*out = r;
+		*out = *h;
 	if (t->on_done)
-		t->on_done(t->arg, &r, o);
+		t->on_done(t->arg, h, o);       /* the entry is intact until overwritten */
+	t->head = (t->head + 1) & (t->cap - 1);
+	t->n--;
 }
 
 enum lp_trk_fe lp_track_frontend(struct lp_track *t, uint8_t type, uint8_t sub,
 				 enum lp_trk_action action, uint32_t tag)
 {
 	uint8_t kind;
+	/* The common case first: a simple Query on a connection in step. */
+	if (type == 'Q' && !(t->fe_skip | t->copy_in_fe)) {
+		if (!push(t, LP_TRK_QUERY, 0, action, tag))
+			return LP_TRK_FE_FULL;
+		t->batch_open = false;
+		return LP_TRK_FE_SENT;
+	}
 	switch (type) {
 	case 'Q':
 		kind = LP_TRK_QUERY;
@@ -163,13 +175,12 @@ static enum lp_trk_be verdict(const struct lp_trk_req *r)
 }
 
 /* Pops the head as answered and says where its last message goes. */
-static enum lp_trk_be finish(struct lp_track *t, enum lp_trk_outcome o, struct lp_trk_req *done)
+static inline enum lp_trk_be finish(struct lp_track *t, enum lp_trk_outcome o,
+				    struct lp_trk_req *done)
 {
-	struct lp_trk_req r;
-	pop(t, o, &r);
-	if (done)
-		*done = r;
-	return verdict(&r);
+	enum lp_trk_be v = verdict(&t->ring[t->head]);
+	pop(t, o, done);
+	return v;
 }
 
 /*
@@ -200,20 +211,37 @@ static void drop_syncs_after_head(struct lp_track *t)
 	if (k < t->n)
 		t->broken = true;       /* more requests pipelined into a COPY */
 	/* Remove the head quietly, the Syncs as skipped, then put it back. */
-	t->head = (t->head + 1) % t->cap;
+	t->head = (t->head + 1) & (t->cap - 1);
 	t->n--;
 	for (uint32_t i = 1; i < k; i++)
 		pop(t, LP_TRK_SKIPPED, NULL);
-	t->head = (t->head + t->cap - 1) % t->cap;
+	t->head = (t->head + t->cap - 1) & (t->cap - 1);
 	*at(t, 0) = head;
 	t->n++;
 }
 
-enum lp_trk_be lp_track_backend(struct lp_track *t, uint8_t type, char status,
-				 struct lp_trk_req *done)
+/* type is the one message that ends a request of kind (extended protocol). */
+static inline bool completes(uint8_t kind, uint8_t type)
 {
-	if (done)
-		done->kind = 0xff;
+	switch (kind) {
+	case LP_TRK_PARSE:
+		return type == '1';
+	case LP_TRK_BIND:
+		return type == '2';
+	case LP_TRK_CLOSE:
+		return type == '3';
+	case LP_TRK_DESCRIBE_PORTAL:
+		return type == 'T' || type == 'n';
+	case LP_TRK_EXECUTE:
+		return type == 'C' || type == 'I' || type == 's';
+	default:
+		return false;
+	}
+}
+
+static enum lp_trk_be __attribute__((noinline))
+backend_slow(struct lp_track *t, uint8_t type, char status, struct lp_trk_req *done)
+{
 	switch (type) {
 	case 'N': /* NoticeResponse */
 	case 'A': /* NotificationResponse */
@@ -334,6 +362,35 @@ enum lp_trk_be lp_track_backend(struct lp_track *t, uint8_t type, char status,
 	}
 }
 
+/* Rows, row descriptions and command tags of a running Query or Execute
+ * are most of what a server sends: they are judged here without the full
+ * rules. */
+enum lp_trk_be lp_track_backend(struct lp_track *t, uint8_t type, char status,
+				 struct lp_trk_req *done)
+{
+	if (done)
+		done->kind = 0xff;
+	if (t->n > 0 && t->copy == LP_TRK_COPY_NONE) {
+		const struct lp_trk_req *h = &t->ring[t->head];
+		if (h->action != LP_TRK_SYNTH) {
+			if (type == 'D' && (h->kind == LP_TRK_QUERY || h->kind == LP_TRK_EXECUTE))
+				return verdict(h);
+			if (h->kind == LP_TRK_QUERY && (type == 'T' || type == 'C'))
+				return verdict(h);
+			if (completes(h->kind, type))
+				return finish(t, LP_TRK_OK, done);
+			/* The end of a Query or a batch, outside any COPY. */
+			if (type == 'Z' && owes_rfq(h->kind)) {
+				t->tx = status;
+				t->copy_in_fe = false;
+				return finish(t, (h->stage & STAGE_FAILED) ? LP_TRK_FAILED : LP_TRK_OK,
+					      done);
+			}
+		}
+	}
+	return backend_slow(t, type, status, done);
+}
+
 bool lp_track_synth_ready(const struct lp_track *t, struct lp_trk_req *out)
 {
 	if (t->n == 0 || at(t, 0)->action != LP_TRK_SYNTH)
@@ -349,18 +406,3 @@ void lp_track_synth_done(struct lp_track *t)
 		pop(t, LP_TRK_OK, NULL);
 }
 
-bool lp_track_quiet(const struct lp_track *t)
-{
-	return t->n == 0 && t->copy == LP_TRK_COPY_NONE && !t->copy_in_fe && !t->batch_open &&
-	       !t->fe_skip;
-}
-
-bool lp_track_releasable(const struct lp_track *t)
-{
-	return lp_track_quiet(t) && t->tx == 'I' && !t->broken;
-}
-
-const struct lp_trk_req *lp_track_head(const struct lp_track *t)
-{
-	return t->n > 0 ? at(t, 0) : NULL;
-}

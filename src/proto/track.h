@@ -26,6 +26,7 @@
 #define LP_PROTO_TRACK_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 enum lp_trk_kind {
@@ -81,10 +82,11 @@ struct lp_track {
 	void *arg;
 };
 
-/* storage: cap entries the tracker may use (cap >= 1). */
+/* storage: cap entries the tracker may use (a power of two). */
 void lp_track_init(struct lp_track *t, struct lp_trk_req *storage, uint32_t cap);
-/* Moves the requests to bigger storage (cap > t->cap), which must not
- * overlap the current ring; the old storage is the caller's again. */
+/* Moves the requests to bigger storage (cap > t->cap, a power of two),
+ * which must not overlap the current ring; the old storage is the
+ * caller's again. */
 void lp_track_grow(struct lp_track *t, struct lp_trk_req *storage, uint32_t cap);
 /* Forgets every request and state (a new server, or a reused one after a
  * reset the pooler ran itself); keeps the storage and the callback. */
@@ -133,13 +135,27 @@ enum lp_trk_be lp_track_backend(struct lp_track *t, uint8_t type, char status,
 bool lp_track_synth_ready(const struct lp_track *t, struct lp_trk_req *out);
 void lp_track_synth_done(struct lp_track *t);
 
+/* A request is waiting for its answer (a query runs, as far as anyone
+ * outside can tell). */
+static inline bool lp_track_busy(const struct lp_track *t) { return t->n > 0; }
+
 /* Nothing is owed: no request waiting, no COPY, no open batch. */
-bool lp_track_quiet(const struct lp_track *t);
+static inline bool lp_track_quiet(const struct lp_track *t)
+{
+	return t->n == 0 && !(t->copy | t->copy_in_fe | t->batch_open | t->fe_skip);
+}
+
 /* Quiet, outside a transaction and in step: the link may go to another
  * client (transaction and statement mode). */
-bool lp_track_releasable(const struct lp_track *t);
+static inline bool lp_track_releasable(const struct lp_track *t)
+{
+	return lp_track_quiet(t) && t->tx == 'I' && !t->broken;
+}
 
 /* The request at the head (the one the next response answers), or NULL. */
-const struct lp_trk_req *lp_track_head(const struct lp_track *t);
+static inline const struct lp_trk_req *lp_track_head(const struct lp_track *t)
+{
+	return t->n > 0 ? &t->ring[t->head] : NULL;
+}
 
 #endif

@@ -275,7 +275,7 @@ static void fuzz_model(const uint8_t *data, size_t size)
 
 	struct lp_track t;
 	int cur = 0;
-	lp_track_init(&t, rings[cur], 1 + (size % 64));   /* small rings get full */
+	lp_track_init(&t, rings[cur], 1u << (size % 7));   /* small rings get full */
 	uint32_t cap = t.cap;
 	uint32_t fi = 0, bi = 0;
 	size_t p = half;

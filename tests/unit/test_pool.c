@@ -52,6 +52,7 @@ static void server_init(struct lp_server *s, struct fixture *f)
 	lp_list_node_init(&s->node);
 	s->pool = &f->pool;
 	s->io.fd = -1;
+	lp_track_init(&s->trk, s->trk_inline, LP_TRACK_INLINE);
 }
 
 static void test_client_states_are_lists(void **state)
@@ -131,15 +132,23 @@ static void test_owes_response(void **state)
 	fixture_init(&f);
 	server_init(&s, &f);
 	assert_false(lp_server_owes_response(&s));
-	s.expect_rfq = 1;               /* a query's answer is pending */
+	lp_track_frontend(&s.trk, 'Q', 0, LP_TRK_FORWARD, 0);  /* a query's answer is pending */
 	assert_true(lp_server_owes_response(&s));
-	s.expect_rfq = 0;
-	s.ext_open = true;              /* Parse/Bind sent, Sync not yet */
+	lp_track_backend(&s.trk, 'Z', 'I', NULL);
+	assert_false(lp_server_owes_response(&s));
+	lp_track_frontend(&s.trk, 'P', 0, LP_TRK_FORWARD, 0);  /* Parse sent, Sync not yet */
+	lp_track_backend(&s.trk, '1', 0, NULL);
 	assert_true(lp_server_owes_response(&s));
-	s.ext_open = false;
-	s.in_copy = true;
+	lp_track_frontend(&s.trk, 'S', 0, LP_TRK_FORWARD, 0);
+	lp_track_backend(&s.trk, 'Z', 'I', NULL);
+	assert_false(lp_server_owes_response(&s));
+	lp_track_frontend(&s.trk, 'Q', 0, LP_TRK_FORWARD, 0);  /* COPY FROM STDIN */
+	lp_track_backend(&s.trk, 'G', 0, NULL);
+	lp_track_frontend(&s.trk, 'c', 0, LP_TRK_FORWARD, 0);
+	lp_track_backend(&s.trk, 'C', 0, NULL);
 	assert_true(lp_server_owes_response(&s));
-	s.in_copy = false;
+	lp_track_backend(&s.trk, 'Z', 'I', NULL);
+	assert_false(lp_server_owes_response(&s));
 	s.io.pkt_remain = 10;           /* half a message forwarded */
 	assert_true(lp_server_owes_response(&s));
 	s.io.pkt_remain = 0;
