@@ -157,7 +157,7 @@ struct lp_db {
 	int server_count;               /* for max_db_connections */
 	int client_count;
 	struct lp_db_metrics metrics;   /* histograms and counters for /metrics */
-	size_t metrics_slot;            /* scratch index of the exporter, set per scrape */
+	uint64_t metrics_id;            /* order of first sight by a scrape; 0: not yet (exporter.c) */
 };
 
 struct lp_user {
@@ -220,6 +220,7 @@ struct lp_pool {
 	 * averages (see stats.c) */
 	struct lp_pool_stats stats_newer, stats_older;
 	struct lp_authq_req *authq;     /* private pool of one auth_query, else NULL */
+	uint64_t metrics_id;            /* order of first sight by a scrape; 0: not yet (exporter.c) */
 };
 
 /* ---- instance-wide operations (instance.c) ---- */
