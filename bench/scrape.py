@@ -89,7 +89,20 @@ def scrape(port):
     dt = time.perf_counter() - t0
     data = b"".join(out)
     assert data.startswith(b"HTTP/1.1 200"), data[:200]
-    return dt, data.split(b"\r\n\r\n", 1)[1]
+    head, body = data.split(b"\r\n\r\n", 1)
+    return dt, dechunk(body) if b"Transfer-Encoding: chunked" in head else body
+
+
+def dechunk(body):
+    """The payload of a chunked body (the page is streamed in pieces)."""
+    out, pos = [], 0
+    while True:
+        eol = body.index(b"\r\n", pos)
+        size = int(body[pos:eol], 16)
+        if size == 0:
+            return b"".join(out)
+        out.append(body[eol + 2:eol + 2 + size])
+        pos = eol + 4 + size
 
 
 def measure(port, label):

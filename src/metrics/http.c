@@ -262,23 +262,32 @@ static bool next_piece(struct conn *c)
 		conn_free(c);
 		return false;
 	}
+	/* The framing goes after what is still unsent of ours (the head),
+	 * so that head, chunk size and piece leave in one write. */
+	if (c->a_off == c->a_len)
+		c->a_off = c->a_len = 0;
+	char *at = c->buf + c->a_len;
+	size_t room = sizeof(c->buf) - c->a_len;
 	const char *sep = c->had_piece ? "\r\n" : "";
 	int hn = 0;
 	if (n == 0) {
 		c->body_ended = true;
 		if (c->chunked)
-			hn = snprintf(c->buf, sizeof(c->buf), "%s0\r\n\r\n", sep);
+			hn = snprintf(at, room, "%s0\r\n\r\n", sep);
 		stream_release(c);
 	} else {
 		if (c->chunked)
-			hn = snprintf(c->buf, sizeof(c->buf), "%s%zx\r\n", sep, (size_t)n);
+			hn = snprintf(at, room, "%s%zx\r\n", sep, (size_t)n);
 		c->b = piece;
 		c->b_off = 0;
 		c->b_len = (size_t)n;
 		c->had_piece = true;
 	}
-	c->a_off = 0;
-	c->a_len = (size_t)hn;
+	if (hn < 0 || (size_t)hn >= room) {
+		conn_free(c);
+		return false;
+	}
+	c->a_len += (size_t)hn;
 	return true;
 }
 
@@ -289,14 +298,14 @@ static void conn_pump(struct conn *c)
 {
 	size_t spent = 0;
 	while (spent < LP_HTTP_TURN_BYTES) {
-		if (c->a_off == c->a_len && c->b_off == c->b_len) {
-			if (c->body_ended) {
-				conn_drain(c);
-				return;
-			}
+		if (c->b_off == c->b_len && !c->body_ended) {
 			if (!next_piece(c))
 				return;
 			continue;
+		}
+		if (c->a_off == c->a_len && c->b_off == c->b_len) {
+			conn_drain(c);
+			return;
 		}
 		struct iovec iov[2];
 		int k = 0;
@@ -597,9 +606,12 @@ struct lp_http_server *lp_http_server_new(struct event_base *base, const char *a
 	srv->nlisten = n;
 	evtimer_assign(&srv->resume_ev, base, resume_cb, srv);
 	for (int i = 0; i < n; i++) {
-		int defer = DEFER_ACCEPT_S;
-		/* Best effort: without it the request is read a turn later. */
+		/* Best effort, and inherited by every accepted socket: without
+		 * TCP_DEFER_ACCEPT the request is read a turn later; without
+		 * TCP_NODELAY a page's last chunk may wait for a delayed ACK. */
+		int defer = DEFER_ACCEPT_S, one = 1;
 		(void)setsockopt(srv->lfd[i], IPPROTO_TCP, TCP_DEFER_ACCEPT, &defer, sizeof(defer));
+		(void)setsockopt(srv->lfd[i], IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 		event_assign(&srv->lev[i], base, srv->lfd[i], EV_READ | EV_PERSIST, accept_cb, srv);
 		event_add(&srv->lev[i], NULL);
 	}
