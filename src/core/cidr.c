@@ -81,26 +81,30 @@ int lp_cidr_parse_list(const char *text, struct lp_cidr *out, int max, char *why
 	}
 }
 
-bool lp_cidr_match(const struct lp_cidr *list, int n, const struct sockaddr *sa)
+bool lp_cidr_addr_of(const struct sockaddr *sa, int *family, uint8_t addr[16])
 {
 	static const uint8_t v4mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
+	memset(addr, 0, 16);
+	if (sa->sa_family == AF_INET) {
+		*family = AF_INET;
+		memcpy(addr, &((const struct sockaddr_in *)(const void *)sa)->sin_addr, 4);
+		return true;
+	}
+	if (sa->sa_family != AF_INET6)
+		return false;
+	const uint8_t *b = ((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr.s6_addr;
+	bool mapped = memcmp(b, v4mapped, sizeof(v4mapped)) == 0;
+	*family = mapped ? AF_INET : AF_INET6;
+	memcpy(addr, mapped ? b + 12 : b, mapped ? 4 : 16);
+	return true;
+}
+
+bool lp_cidr_match(const struct lp_cidr *list, int n, const struct sockaddr *sa)
+{
 	uint8_t a[16];
 	int family;
-	if (sa->sa_family == AF_INET) {
-		family = AF_INET;
-		memcpy(a, &((const struct sockaddr_in *)(const void *)sa)->sin_addr, 4);
-	} else if (sa->sa_family == AF_INET6) {
-		const uint8_t *b = ((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr.s6_addr;
-		if (memcmp(b, v4mapped, sizeof(v4mapped)) == 0) {
-			family = AF_INET;
-			memcpy(a, b + 12, 4);
-		} else {
-			family = AF_INET6;
-			memcpy(a, b, 16);
-		}
-	} else {
+	if (!lp_cidr_addr_of(sa, &family, a))
 		return false;
-	}
 	int len = family == AF_INET ? 4 : 16;
 	for (int i = 0; i < n; i++) {
 		if (list[i].family != family)

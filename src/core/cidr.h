@@ -28,8 +28,12 @@ int lp_cidr_parse(const char *text, struct lp_cidr *out);
  * many (0 for an empty list), or -1 with why naming the bad item. */
 int lp_cidr_parse_list(const char *text, struct lp_cidr *out, int max, char *why, size_t whycap);
 
-/* Whether sa (AF_INET or AF_INET6; an IPv4-mapped IPv6 address counts as
- * IPv4) lies in one of list[0..n). */
+/* The address of sa as *family and addr (4 or 16 bytes, the rest zero); an
+ * IPv4-mapped IPv6 address (a dual-stack listener's IPv4 peer) as IPv4.
+ * False for a family other than AF_INET and AF_INET6. */
+bool lp_cidr_addr_of(const struct sockaddr *sa, int *family, uint8_t addr[16]);
+
+/* Whether sa (as lp_cidr_addr_of reads it) lies in one of list[0..n). */
 bool lp_cidr_match(const struct lp_cidr *list, int n, const struct sockaddr *sa);
 
 #endif

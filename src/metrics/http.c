@@ -13,7 +13,7 @@
 #include "metrics/http.h"
 
 #include <errno.h>
-#include <netinet/in.h>
+#include <netinet/in.h>     /* IPPROTO_TCP */
 #include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -474,21 +474,6 @@ static void conn_cb(evutil_socket_t fd, short what, void *arg)
 
 /* ---- accepting ---- */
 
-static void peer_of(const struct sockaddr_storage *ss, struct peer *p)
-{
-	static const uint8_t v4mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
-	memset(p, 0, sizeof(*p));
-	if (ss->ss_family == AF_INET) {
-		p->family = AF_INET;
-		memcpy(p->addr, &((const struct sockaddr_in *)(const void *)ss)->sin_addr, 4);
-	} else if (ss->ss_family == AF_INET6) {
-		const uint8_t *a = ((const struct sockaddr_in6 *)(const void *)ss)->sin6_addr.s6_addr;
-		bool mapped = memcmp(a, v4mapped, sizeof(v4mapped)) == 0;
-		p->family = mapped ? AF_INET : AF_INET6;
-		memcpy(p->addr, mapped ? a + 12 : a, mapped ? 4 : 16);
-	}
-}
-
 /* Connections of peer p reading a request or writing a response (a
  * draining one is done and may be evicted at any time). */
 static int peer_conns(const struct lp_http_server *srv, const struct peer *p)
@@ -554,8 +539,8 @@ static void accept_cb(evutil_socket_t lfd, short what, void *arg)
 		}
 		if (fd < 0)
 			return;
-		struct peer p;
-		peer_of(&ss, &p);
+		struct peer p = { 0 };
+		(void)lp_cidr_addr_of((struct sockaddr *)&ss, &p.family, p.addr);
 		struct conn *c = NULL;
 		if (srv->nallow > 0 && !lp_cidr_match(srv->allow, srv->nallow, (struct sockaddr *)&ss))
 			srv->stats.not_allowed++;

@@ -227,8 +227,10 @@ def test_readyz_ignores_a_clients_own_login_error(linkpool, pg):
     assert status == 200, body
 
 
-def _raw_http(lp, data, timeout=5.0):
-    s = socket.create_connection(("127.0.0.1", lp.metrics_port), timeout=timeout)
+def _raw_http(lp, data, timeout=5.0, source=None, host="127.0.0.1"):
+    """What the endpoint sends back to data, up to its close."""
+    s = socket.create_connection((host, lp.metrics_port), timeout=timeout,
+                                 source_address=(source, 0) if source else None)
     try:
         if data:
             s.sendall(data)
@@ -332,24 +334,12 @@ def _closed_by_server(sock, wait):
         return False
 
 
-def _get_from(port, source, path, timeout=3.0):
-    """(status, body) of one GET from source, or (None, error) when refused."""
+def _get_from(lp, source, path, host="127.0.0.1"):
+    """(status, body) of one GET from source, or (None, why) when refused."""
     try:
-        s = _connect_from(port, source, timeout)
+        out = _raw_http(lp, f"GET {path} HTTP/1.1\r\nHost: x\r\n\r\n".encode(), 3.0, source, host)
     except OSError as e:
         return None, repr(e)
-    try:
-        s.sendall(f"GET {path} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
-        out = b""
-        while True:
-            chunk = s.recv(65536)
-            if not chunk:
-                break
-            out += chunk
-    except OSError as e:
-        return None, repr(e)
-    finally:
-        s.close()
     head, _, body = out.partition(b"\r\n\r\n")
     m = re.match(rb"HTTP/1\.1 (\d+)", head)
     return (int(m.group(1)), body) if m else (None, out[:200])
@@ -429,10 +419,10 @@ def test_probes_answer_under_connection_flood(linkpool, sources):
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
             t0 = time.monotonic()
-            status, body = _get_from(lp.metrics_port, "127.0.0.1", "/healthz")
+            status, body = _get_from(lp, "127.0.0.1", "/healthz")
             results.append((status, round(time.monotonic() - t0, 3), body[:80]))
             time.sleep(max(0.0, 0.5 - (time.monotonic() - t0)))
-        status, page = _get_from(lp.metrics_port, "127.0.0.1", "/metrics")
+        status, page = _get_from(lp, "127.0.0.1", "/metrics")
         opened = flood.opened
     assert len(results) >= 18
     failed = [r for r in results if r[0] != 200]
@@ -465,10 +455,10 @@ def test_per_peer_connection_limit(linkpool):
     assert _closed_by_server(extra, 1.5), f"connection {PER_PEER + 1} from one address was kept"
     extra.close()
     assert not any(_closed_by_server(s, 0) for s in held), "a connection within the limit was closed"
-    assert _get_from(lp.metrics_port, "127.0.0.1", "/healthz")[0] == 200
+    assert _get_from(lp, "127.0.0.1", "/healthz")[0] == 200
     held.pop().close()
     time.sleep(0.3)
-    assert _get_from(lp.metrics_port, "127.0.0.3", "/healthz")[0] == 200
+    assert _get_from(lp, "127.0.0.3", "/healthz")[0] == 200
     for s in held:
         s.close()
     s = parse_metrics(scrape(lp))
@@ -482,36 +472,19 @@ def test_metrics_allow_and_listen_addr(linkpool):
     with pytest.raises(OSError):
         socket.create_connection(("127.0.0.1", lp.metrics_port), timeout=2).close()
 
-    def get(source, path="/healthz"):
-        try:
-            s = socket.create_connection(("127.0.0.5", lp.metrics_port), timeout=3,
-                                         source_address=(source, 0))
-        except OSError as e:
-            return repr(e)
-        try:
-            s.sendall(f"GET {path} HTTP/1.1\r\n\r\n".encode())
-            return s.recv(4096)
-        except OSError as e:
-            return repr(e)
-        finally:
-            s.close()
-    assert get("127.0.0.6").startswith(b"HTTP/1.1 200")
-    assert get("127.0.0.6", "/metrics").startswith(b"HTTP/1.1 200")
-    refused = get("127.0.0.7")
-    assert not (isinstance(refused, bytes) and refused.startswith(b"HTTP")), refused
+    def status(source, path="/healthz"):
+        return _get_from(lp, source, path, host="127.0.0.5")[0]
+    assert status("127.0.0.6") == 200
+    assert status("127.0.0.6", "/metrics") == 200
+    assert status("127.0.0.7") is None          # closed at accept, not a byte of HTTP
     assert lp.wait_log(r"metrics endpoint accepts connections only from 127\.0\.0\.6, 10\.0\.0\.0/8")
 
     lp.write_ini({"metrics_allow": "127.0.0.0/29"})
     lp.reload()
-    wait_for(lambda: get("127.0.0.7").startswith(b"HTTP/1.1 200"), what="127.0.0.7 allowed after reload")
-    refused = get("127.0.0.9")
-    assert not (isinstance(refused, bytes) and refused.startswith(b"HTTP")), refused
-    s = socket.create_connection(("127.0.0.5", lp.metrics_port), timeout=3, source_address=("127.0.0.6", 0))
-    s.sendall(b"GET /metrics HTTP/1.0\r\n\r\n")   # unchunked: the page ends at the close
-    page = b""
-    while chunk := s.recv(65536):
-        page += chunk
-    s.close()
+    wait_for(lambda: status("127.0.0.7") == 200, what="127.0.0.7 allowed after reload")
+    assert status("127.0.0.9") is None
+    # unchunked (HTTP/1.0): the page ends at the close
+    page = _raw_http(lp, b"GET /metrics HTTP/1.0\r\n\r\n", source="127.0.0.6", host="127.0.0.5")
     samples = parse_metrics(page.partition(b"\r\n\r\n")[2].decode())
     assert value(samples, "linkpool_http_requests_total", outcome="not_allowed") == 2
 
