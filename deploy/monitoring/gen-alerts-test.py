@@ -109,7 +109,10 @@ tests.append({"interval": "1m", "input_series": [
     {"series": sel("linkpool_process_max_fds", **J), "values": "1000x10"},
     {"series": sel("linkpool_process_open_fds", **J2), "values": "900x10"},
     {"series": sel("linkpool_process_max_fds", **J2), "values": "-1x10"},
-], "alert_rule_test": [quiet("FileDescriptorsNearLimit", "3m"), fire("FileDescriptorsNearLimit", "6m", J)]})
+    {"series": sel("linkpool_metrics_series_dropped_total", **J), "values": "0x4 0+500x6"},
+    {"series": sel("linkpool_metrics_series_dropped_total", **J2), "values": "0x10"},
+], "alert_rule_test": [quiet("FileDescriptorsNearLimit", "3m"), fire("FileDescriptorsNearLimit", "6m", J),
+                       quiet("MetricsSeriesDropped", "3m"), fire("MetricsSeriesDropped", "6m", J)]})
 
 covered = {t["alertname"] for tc in tests for t in tc["alert_rule_test"] if t["exp_alerts"]}
 assert covered == set(rules), set(rules) - covered

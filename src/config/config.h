@@ -110,6 +110,8 @@ struct lp_settings {
 
 	char *metrics_listen_addr;
 	int metrics_port;
+	char *metrics_allow;
+	int metrics_max_series;
 
 	/* PgBouncer settings added for drop-in compatibility (1.18-1.25); the
 	 * option table's doc strings say which of them have no effect here. */

@@ -8,6 +8,7 @@
  */
 #include "config/config.h"
 #include "config/internal.h"
+#include "core/cidr.h"
 
 #include <ctype.h>
 #include <grp.h>
@@ -43,6 +44,12 @@ static int check_group(const char *text, char *why, size_t whycap)
 		return -1;
 	}
 	return 0;
+}
+
+static int check_cidr_list(const char *text, char *why, size_t whycap)
+{
+	struct lp_cidr list[LP_CIDR_MAX];
+	return lp_cidr_parse_list(text, list, LP_CIDR_MAX, why, whycap) < 0 ? -1 : 0;
 }
 
 static int check_dheparams(const char *text, char *why, size_t whycap)
@@ -285,6 +292,16 @@ static const struct lp_option options[] = {
 	OPT(metrics_port, INT, "9127", 0, 65535, true,
 	    "Port of the /metrics, /healthz and /readyz HTTP endpoint; 0 disables it "
 	    "(linkpool only). A reload rebinds it."),
+	OPTC(metrics_allow, STR, "", 0, 0, true,
+	     "Addresses allowed to connect to the metrics endpoint, as a comma-separated list "
+	     "of `address` or `address/bits` (IPv4 or IPv6, at most 64); every other peer is "
+	     "closed at accept. Empty: every peer that reaches metrics_listen_addr. Include "
+	     "the probes' addresses (linkpool only).",
+	     check_cidr_list),
+	OPT(metrics_max_series, INT, "10000", 1, 10000000, true,
+	    "Most series one metric family of /metrics shows (the per-database and per-pool "
+	    "families); the rest are left out of the page and counted in "
+	    "linkpool_metrics_series_dropped_total (linkpool only)."),
 };
 
 #define NOPTIONS (sizeof(options) / sizeof(options[0]))

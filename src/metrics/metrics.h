@@ -76,6 +76,8 @@ struct lp_metrics {
 	uint64_t protocol_errors[LP_PE_N];
 	uint64_t scrapes;
 	int64_t last_scrape_build_us;   /* how long the previous /metrics took to build */
+	uint64_t series_dropped;        /* series left out of /metrics by metrics_max_series */
+	uint64_t last_object_id;        /* the latest id a scrape gave a database or pool */
 };
 
 extern const char *const lp_sv_close_reason_names[LP_SVC_N];

@@ -2,9 +2,22 @@
  * /metrics, /healthz and /readyz content.
  *
  * A scrape reads counts that the pooler already keeps (list lengths, pool
- * stats, the counters of src/metrics) and writes them once into one buffer
- * kept between scrapes. Its cost grows with databases and pools, never
- * with clients: nothing here walks a client list or allocates per client.
+ * stats, the counters of src/metrics) and never walks a client list or
+ * allocates per client. The page is streamed: the HTTP server pulls it in
+ * pieces of about SCRAPE_PIECE_BYTES as the socket takes them, so what a
+ * scrape holds is one piece, plus per-database sums for at most
+ * metrics_max_series databases, whatever the number of series. A family
+ * (every family is a row of families[] below) shows at most
+ * metrics_max_series series; the rest are counted in
+ * linkpool_metrics_series_dropped_total.
+ *
+ * A page may take several loop turns, and databases and pools may come
+ * and go in between, so a scrape never keeps a pointer to one across
+ * turns. Each gets an id the first time a scrape begins while it exists
+ * (ids grow along the lists, which only ever append); a scrape walks a list
+ * showing the objects with ids after the last one it showed and not beyond
+ * the last id given when it began. An object is therefore shown at most
+ * once per family, and one created during the scrape not at all.
  *
  * Names, labels and units of the pgbouncer_* families follow
  * prometheus-community/pgbouncer_exporter 0.12 (and its older
@@ -18,6 +31,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "core/cidr.h"
 #include "core/log.h"
 #include "metrics/http.h"
 #include "metrics/metrics.h"
@@ -26,18 +40,62 @@
 /* What SHOW VERSION answers (src/admin/admin.c). */
 #define EXPORTER_VERSION "linkpool " LP_VERSION
 
+/* A piece ends after the first object that takes it past this size. */
+#define SCRAPE_PIECE_BYTES 32768
+
 struct lp_exporter {
 	struct lp_http_server *http;
 	char *addr;                     /* what http listens on */
 	int port;
-	struct lp_expo page;            /* the /metrics response, kept between scrapes */
-	struct lp_pool_stats *sums;     /* per database scratch, indexed by slot */
-	size_t sums_cap;
+	char *allow;                    /* the metrics_allow http enforces */
 	char probe[512];                /* the /healthz and /readyz body */
 	struct lp_proc_scratch proc;    /* for counting descriptors */
 };
 
-/* ---- /metrics ---- */
+/* ---- one scrape ---- */
+
+/* A database's pool stats summed over its pools. */
+struct db_sum {
+	uint64_t id;
+	bool failing;                   /* a pool's latest server login failed */
+	struct lp_pool_stats st;
+};
+
+struct scrape {
+	struct lp_instance *inst;
+	struct lp_expo out;             /* the piece handed to the HTTP server */
+	bool begun;
+	size_t fam;                     /* index into families[] */
+	bool in_fam;                    /* its HELP and TYPE lines are out */
+	uint64_t last_id;               /* the last object shown in this family */
+	uint64_t max_id;                /* objects past it appeared after the start */
+	uint64_t series, cap;           /* series in this family; metrics_max_series */
+	struct db_sum *sums;            /* by id, for the first cap databases */
+	size_t nsums;
+	struct lp_proc_stats ps;
+	int64_t build_us;
+};
+
+enum domain {
+	D_ONE,                          /* a fixed set of series */
+	D_DB,                           /* per database */
+	D_LIVE_DB,                      /* per database not removed by a reload */
+	D_POOL,                         /* per pool */
+};
+
+#define F_PROC 1                        /* only when /proc could be read */
+
+struct family {
+	const char *name;
+	enum lp_expo_type type;
+	const char *help;
+	enum domain domain;
+	unsigned per_obj;               /* series one database or pool adds */
+	int arg;                        /* which value render shows */
+	int flags;
+	/* Writes the series of obj (a database, a pool, or NULL for D_ONE). */
+	void (*render)(struct scrape *s, const struct family *f, const void *obj);
+};
 
 static const char *mode_name(int m)
 {
@@ -61,49 +119,84 @@ static bool pool_failing(const struct lp_pool *p)
 	return p->last_login_fail_us != 0 && outage && !p->db->disabled && !p->db->removed;
 }
 
-/* Per database sums of the pool stats, into ex->sums by db->metrics slot.
- * Returns false when the scratch array could not grow. */
-static bool sum_by_db(struct lp_instance *inst, struct lp_exporter *ex, size_t *ndb)
+static int sum_cmp(const void *a, const void *b)
 {
+	uint64_t x = ((const struct db_sum *)a)->id, y = ((const struct db_sum *)b)->id;
+	return x < y ? -1 : x > y;
+}
+
+static struct db_sum *find_sum(const struct scrape *s, uint64_t id)
+{
+	struct db_sum key = { .id = id };
+	return bsearch(&key, s->sums, s->nsums, sizeof(*s->sums), sum_cmp);
+}
+
+/* Gives ids to the objects seen for the first time, sums the pool stats
+ * of the databases the page can show, reads the process gauges. */
+static bool scrape_begin(struct scrape *s)
+{
+	struct lp_instance *inst = s->inst;
+	uint64_t *last = &inst->metrics.last_object_id;
 	struct lp_list_node *n, *t;
-	size_t k = 0;
-	lp_list_foreach_safe(&inst->dbs, n, t)
-		lp_container_of(n, struct lp_db, node)->metrics_slot = k++;
-	if (k > ex->sums_cap) {
-		size_t cap = k + 16;
-		struct lp_pool_stats *ns = realloc(ex->sums, cap * sizeof(*ns));
-		if (!ns)
-			return false;
-		ex->sums = ns;
-		ex->sums_cap = cap;
+	size_t ndb = 0;
+
+	s->cap = (uint64_t)inst->cfg.s.metrics_max_series;
+	lp_list_foreach_safe(&inst->dbs, n, t) {
+		struct lp_db *db = lp_container_of(n, struct lp_db, node);
+		if (!db->metrics_id)
+			db->metrics_id = ++*last;
+		ndb++;
 	}
-	if (k)
-		memset(ex->sums, 0, k * sizeof(*ex->sums));
+	lp_list_foreach_safe(&inst->pools, n, t) {
+		struct lp_pool *p = lp_container_of(n, struct lp_pool, node);
+		if (!p->metrics_id)
+			p->metrics_id = ++*last;
+	}
+	s->max_id = *last;
+	/* A family shows at most cap databases, the first ones. */
+	s->nsums = ndb < s->cap ? ndb : (size_t)s->cap;
+	s->sums = calloc(s->nsums ? s->nsums : 1, sizeof(*s->sums));
+	if (!s->sums)
+		return false;
+	size_t k = 0;
+	lp_list_foreach_safe(&inst->dbs, n, t) {
+		if (k == s->nsums)
+			break;
+		s->sums[k++].id = lp_container_of(n, struct lp_db, node)->metrics_id;
+	}
+	qsort(s->sums, s->nsums, sizeof(*s->sums), sum_cmp);
 	lp_list_foreach_safe(&inst->pools, n, t) {
 		const struct lp_pool *p = lp_container_of(n, struct lp_pool, node);
-		struct lp_pool_stats *s = &ex->sums[p->db->metrics_slot];
+		struct db_sum *d = find_sum(s, p->db->metrics_id);
+		if (!d)
+			continue;
 		const struct lp_pool_stats *ps = &p->stats;
-		s->xact_count += ps->xact_count;
-		s->query_count += ps->query_count;
-		s->bytes_in += ps->bytes_in;
-		s->bytes_out += ps->bytes_out;
-		s->xact_time_us += ps->xact_time_us;
-		s->query_time_us += ps->query_time_us;
-		s->wait_time_us += ps->wait_time_us;
-		s->server_assignments += ps->server_assignments;
-		s->client_parses += ps->client_parses;
-		s->server_parses += ps->server_parses;
-		s->binds += ps->binds;
-		s->client_logins += ps->client_logins;
+		d->st.xact_count += ps->xact_count;
+		d->st.query_count += ps->query_count;
+		d->st.bytes_in += ps->bytes_in;
+		d->st.bytes_out += ps->bytes_out;
+		d->st.xact_time_us += ps->xact_time_us;
+		d->st.query_time_us += ps->query_time_us;
+		d->st.wait_time_us += ps->wait_time_us;
+		d->st.server_assignments += ps->server_assignments;
+		d->st.client_parses += ps->client_parses;
+		d->st.server_parses += ps->server_parses;
+		d->st.binds += ps->binds;
+		d->st.client_logins += ps->client_logins;
+		d->failing = d->failing || pool_failing(p);
 	}
-	*ndb = k;
+	lp_proc_stats_read(&s->ps, &inst->exporter->proc);
+	inst->metrics.scrapes++;
+	s->begun = true;
 	return true;
 }
 
-/* One family per database from the per-database sums. */
+/* ---- what each family shows ---- */
+
 enum sum_field { SF_QUERIES, SF_QUERY_TIME, SF_BYTES_IN, SF_BYTES_OUT, SF_WAIT_TIME, SF_XACTS,
 		 SF_XACT_TIME, SF_CLIENT_PARSES, SF_SERVER_PARSES, SF_BINDS, SF_ASSIGNMENTS,
 		 SF_LOGINS };
+#define SF_SECONDS 0x100                /* with a field: microseconds shown in seconds */
 
 static uint64_t sum_field(const struct lp_pool_stats *s, enum sum_field f)
 {
@@ -124,358 +217,470 @@ static uint64_t sum_field(const struct lp_pool_stats *s, enum sum_field f)
 	return 0;
 }
 
-static void db_counter(struct lp_instance *inst, const struct lp_exporter *ex, struct lp_expo *e,
-		       const char *name, const char *help, enum sum_field f, bool seconds)
+static void db_sum(struct scrape *s, const struct family *f, const void *obj)
 {
-	struct lp_list_node *n, *t;
-	lp_expo_family(e, name, LP_EXPO_COUNTER, help);
-	lp_list_foreach_safe(&inst->dbs, n, t) {
-		const struct lp_db *db = lp_container_of(n, struct lp_db, node);
-		const char *lb[] = { "database", db->name, NULL };
-		uint64_t v = sum_field(&ex->sums[db->metrics_slot], f);
-		if (seconds)
-			lp_expo_us(e, name, lb, v);
-		else
-			lp_expo_u64(e, name, lb, v);
+	const struct lp_db *db = obj;
+	const struct db_sum *d = find_sum(s, db->metrics_id);
+	const char *lb[] = { "database", db->name, NULL };
+	uint64_t v = d ? sum_field(&d->st, (enum sum_field)(f->arg & 0xff)) : 0;
+	if (f->arg & SF_SECONDS)
+		lp_expo_us(&s->out, f->name, lb, v);
+	else
+		lp_expo_u64(&s->out, f->name, lb, v);
+}
+
+static void db_up(struct scrape *s, const struct family *f, const void *obj)
+{
+	const struct lp_db *db = obj;
+	const struct db_sum *d = find_sum(s, db->metrics_id);
+	const char *lb[] = { "database", db->name, NULL };
+	lp_expo_i64(&s->out, f->name, lb, !(d && d->failing));
+}
+
+enum db_conf_value { DC_POOL_SIZE, DC_RESERVE, DC_MAX_CONN, DC_CURRENT, DC_PAUSED, DC_DISABLED };
+
+static void db_conf(struct scrape *s, const struct family *f, const void *obj)
+{
+	const struct lp_db *db = obj;
+	const struct lp_db_conf *c = &db->conf;
+	const struct lp_settings *st = &s->inst->cfg.s;
+	char port[16];
+	snprintf(port, sizeof(port), "%d", c->port > 0 ? c->port : 5432);
+	const char *lb[] = { "name", db->name, "host", c->host ? c->host : "",
+			     "port", port, "database", c->dbname ? c->dbname : db->name,
+			     "force_user", c->user ? c->user : "",
+			     "pool_mode", mode_name(db_pool_mode(s->inst, db)), NULL };
+	int64_t v = 0;
+	switch ((enum db_conf_value)f->arg) {
+	case DC_POOL_SIZE: v = c->pool_size >= 0 ? c->pool_size : st->default_pool_size; break;
+	case DC_RESERVE: v = c->reserve_pool >= 0 ? c->reserve_pool : st->reserve_pool_size; break;
+	case DC_MAX_CONN:
+		v = c->max_db_connections >= 0 ? c->max_db_connections : st->max_db_connections;
+		break;
+	case DC_CURRENT: v = db->server_count; break;
+	case DC_PAUSED: v = db->paused; break;
+	case DC_DISABLED: v = db->disabled; break;
+	}
+	lp_expo_i64(&s->out, f->name, lb, v);
+}
+
+static void db_opened(struct scrape *s, const struct family *f, const void *obj)
+{
+	const struct lp_db *db = obj;
+	const char *lb[] = { "database", db->name, NULL };
+	lp_expo_u64(&s->out, f->name, lb, db->metrics.server_opened);
+}
+
+static void db_closed(struct scrape *s, const struct family *f, const void *obj)
+{
+	const struct lp_db *db = obj;
+	for (int r = 0; r < LP_SVC_N; r++) {
+		const char *lb[] = { "database", db->name, "reason", lp_sv_close_reason_names[r], NULL };
+		lp_expo_u64(&s->out, f->name, lb, db->metrics.server_closed[r]);
 	}
 }
 
-struct stat_family {
-	const char *suffix;             /* after pgbouncer_stats_ / pgbouncer_stats_totals_ */
-	enum sum_field f;
-	bool seconds;
-	bool old_name;                  /* also under the pre-0.11 pgbouncer_stats_ name */
-	const char *help;
-};
-
-static const struct stat_family stat_families[] = {
-	{ "queries_pooled_total", SF_QUERIES, false, true, "Queries pooled (query_count)." },
-	{ "queries_duration_seconds_total", SF_QUERY_TIME, true, true,
-	  "Seconds spent by servers on queries (query_time)." },
-	{ "received_bytes_total", SF_BYTES_IN, false, true, "Bytes received from clients." },
-	{ "sent_bytes_total", SF_BYTES_OUT, false, true, "Bytes sent to clients." },
-	{ "client_wait_seconds_total", SF_WAIT_TIME, true, true,
-	  "Seconds clients waited for a server (wait_time)." },
-	{ "sql_transactions_pooled_total", SF_XACTS, false, true, "Transactions pooled (xact_count)." },
-	{ "server_in_transaction_seconds_total", SF_XACT_TIME, true, true,
-	  "Seconds servers spent in transactions (xact_time)." },
-	{ "client_parses_total", SF_CLIENT_PARSES, false, false, "Parse messages from clients." },
-	{ "server_parses_total", SF_SERVER_PARSES, false, false, "Parse messages sent to servers." },
-	{ "binds_total", SF_BINDS, false, false, "Bind messages from clients." },
-	{ "server_assignments_total", SF_ASSIGNMENTS, false, false,
-	  "Times a server was assigned to a client." },
-};
-
-static void render_databases(struct lp_instance *inst, struct lp_expo *e)
+static void db_histo(struct scrape *s, const struct family *f, const void *obj)
 {
-	static const struct {
-		const char *name, *help;
-	} fam[] = {
-		{ "pgbouncer_databases_pool_size", "Maximum server connections per pool of the database." },
-		{ "pgbouncer_databases_reserve_pool", "Extra server connections allowed when clients wait." },
-		{ "pgbouncer_databases_max_connections", "Maximum server connections for the database (0: unlimited)." },
-		{ "pgbouncer_databases_current_connections", "Server connections open for the database." },
-		{ "pgbouncer_databases_paused", "1 when the database is paused." },
-		{ "pgbouncer_databases_disabled", "1 when the database is disabled." },
+	const struct lp_db *db = obj;
+	const char *lb[] = { "database", db->name, NULL };
+	lp_expo_histo(&s->out, f->name, lb,
+		      (const struct lp_histo *)((const char *)&db->metrics + f->arg));
+}
+
+enum pool_value { PV_CL_ACTIVE, PV_CL_WAITING, PV_ZERO, PV_SV_ACTIVE, PV_SV_IDLE, PV_SV_USED,
+		  PV_SV_TESTED, PV_SV_LOGIN, PV_MAXWAIT };
+
+static void pool_gauge(struct scrape *s, const struct family *f, const void *obj)
+{
+	const struct lp_pool *p = obj;
+	const char *lb[] = { "database", p->db->name, "user", p->user->name, NULL };
+	int64_t v = 0;
+	int tested = 0;
+	if (f->arg == PV_SV_USED || f->arg == PV_SV_TESTED) {
+		/* Bounded by the pool size: a short walk. */
+		struct lp_list_node *m, *mt;
+		lp_list_foreach_safe(&p->used_servers, m, mt)
+			tested += lp_container_of(m, struct lp_server, node)->state == LP_SV_INTERNAL;
+	}
+	switch ((enum pool_value)f->arg) {
+	case PV_CL_ACTIVE: v = p->active_clients.count; break;
+	case PV_CL_WAITING: v = p->waiting_clients.count; break;
+	case PV_ZERO: v = 0; break;
+	case PV_SV_ACTIVE: v = p->active_servers.count; break;
+	case PV_SV_IDLE: v = p->idle_servers.count; break;
+	case PV_SV_USED: v = p->used_servers.count - tested; break;
+	case PV_SV_TESTED: v = tested; break;
+	case PV_SV_LOGIN: v = p->login_servers.count; break;
+	case PV_MAXWAIT: {
+		/* FIFO: the first waiter is the oldest. */
+		int64_t now = lp_now_us();
+		struct lp_list_node *w = lp_list_first(&p->waiting_clients);
+		const struct lp_client *c = w ? lp_container_of(w, struct lp_client, node) : NULL;
+		uint64_t us = c && c->wait_start_us && now > c->wait_start_us
+				      ? (uint64_t)(now - c->wait_start_us) : 0;
+		lp_expo_us(&s->out, f->name, lb, us);
+		return;
+	}
+	}
+	lp_expo_i64(&s->out, f->name, lb, v);
+}
+
+static void pool_clients(struct scrape *s, const struct family *f, const void *obj)
+{
+	const struct lp_pool *p = obj;
+	const char *lb[] = { "database", p->db->name, "user", p->user->name,
+			     "application_name", "", "state", "active", NULL };
+	lp_expo_i64(&s->out, f->name, lb, p->active_clients.count);
+	lb[7] = "waiting";
+	lp_expo_i64(&s->out, f->name, lb, p->waiting_clients.count);
+}
+
+enum one_value { OV_UP, OV_VERSION, OV_MAX_CLIENT, OV_MAX_USER, OV_DBS, OV_USERS, OV_POOLS,
+		 OV_ZERO, OV_USED_CLIENTS, OV_LOGIN_CLIENTS, OV_USED_SERVERS, OV_READY, OV_PAUSED,
+		 OV_SHUTTING_DOWN, OV_LOGIN_FAILURES, OV_REFUSED, OV_CANCELS, OV_PROTOCOL_ERRORS,
+		 OV_CPU, OV_RSS, OV_VSIZE, OV_FDS, OV_MAX_FDS, OV_START_TIME, OV_HTTP,
+		 OV_SCRAPE_DURATION, OV_DROPPED };
+
+static void http_outcomes(struct scrape *s, const struct family *f)
+{
+	const struct lp_exporter *ex = s->inst->exporter;
+	if (!ex || !ex->http)
+		return;
+	const struct lp_http_stats *hs = lp_http_server_stats(ex->http);
+	const struct {
+		const char *outcome;
+		uint64_t v;
+	} o[] = {
+		{ "served", hs->requests },        { "bad_request", hs->bad_requests },
+		{ "refused", hs->refused },        { "timeout", hs->timeouts },
+		{ "evicted", hs->evicted },        { "peer_limit", hs->peer_limit },
+		{ "not_allowed", hs->not_allowed }, { "busy", hs->busy },
 	};
-	const struct lp_settings *s = &inst->cfg.s;
-	for (size_t f = 0; f < sizeof(fam) / sizeof(fam[0]); f++) {
-		struct lp_list_node *n, *t;
-		lp_expo_family(e, fam[f].name, LP_EXPO_GAUGE, fam[f].help);
-		lp_list_foreach_safe(&inst->dbs, n, t) {
-			const struct lp_db *db = lp_container_of(n, struct lp_db, node);
-			const struct lp_db_conf *c = &db->conf;
-			if (db->removed)
-				continue;
-			char port[16];
-			snprintf(port, sizeof(port), "%d", c->port > 0 ? c->port : 5432);
-			const char *lb[] = { "name", db->name, "host", c->host ? c->host : "",
-					     "port", port, "database", c->dbname ? c->dbname : db->name,
-					     "force_user", c->user ? c->user : "",
-					     "pool_mode", mode_name(db_pool_mode(inst, db)), NULL };
-			int64_t v = 0;
-			switch (f) {
-			case 0: v = c->pool_size >= 0 ? c->pool_size : s->default_pool_size; break;
-			case 1: v = c->reserve_pool >= 0 ? c->reserve_pool : s->reserve_pool_size; break;
-			case 2: v = c->max_db_connections >= 0 ? c->max_db_connections : s->max_db_connections; break;
-			case 3: v = db->server_count; break;
-			case 4: v = db->paused; break;
-			case 5: v = db->disabled; break;
-			}
-			lp_expo_i64(e, fam[f].name, lb, v);
-		}
+	for (size_t i = 0; i < sizeof(o) / sizeof(o[0]); i++) {
+		const char *lb[] = { "outcome", o[i].outcome, NULL };
+		lp_expo_u64(&s->out, f->name, lb, o[i].v);
 	}
 }
 
-static void render_pools(struct lp_instance *inst, struct lp_expo *e)
+static void one(struct scrape *s, const struct family *f, const void *obj)
 {
-	static const struct {
-		const char *name, *help;
-	} fam[] = {
-		{ "pgbouncer_pools_client_active_connections", "Clients linked to a server or idle (cl_active)." },
-		{ "pgbouncer_pools_client_waiting_connections", "Clients waiting for a server (cl_waiting)." },
-		{ "pgbouncer_pools_client_active_cancel_connections", "Clients forwarding a cancel request (cl_active_cancel_req)." },
-		{ "pgbouncer_pools_client_waiting_cancel_connections", "Cancel requests waiting for a server (cl_waiting_cancel_req)." },
-		{ "pgbouncer_pools_server_active_connections", "Servers linked to a client (sv_active)." },
-		{ "pgbouncer_pools_server_active_cancel_connections", "Servers forwarding a cancel request (sv_active_cancel)." },
-		{ "pgbouncer_pools_server_being_canceled_connections", "Servers whose query is being canceled (sv_being_canceled)." },
-		{ "pgbouncer_pools_server_idle_connections", "Servers idle and ready (sv_idle)." },
-		{ "pgbouncer_pools_server_used_connections", "Servers released, awaiting reset or check (sv_used)." },
-		{ "pgbouncer_pools_server_testing_connections", "Servers running a reset or check query (sv_tested)." },
-		{ "pgbouncer_pools_server_login_connections", "Servers logging in (sv_login)." },
-		{ "pgbouncer_pools_client_maxwait_seconds", "Seconds the oldest waiting client has waited (maxwait, with the microsecond fraction)." },
-	};
-	int64_t now = lp_now_us();
-	for (size_t f = 0; f < sizeof(fam) / sizeof(fam[0]); f++) {
-		struct lp_list_node *n, *t;
-		lp_expo_family(e, fam[f].name, LP_EXPO_GAUGE, fam[f].help);
-		lp_list_foreach_safe(&inst->pools, n, t) {
-			const struct lp_pool *p = lp_container_of(n, struct lp_pool, node);
-			const char *lb[] = { "database", p->db->name, "user", p->user->name, NULL };
-			int64_t v = 0;
-			int tested = 0;
-			if (f == 8 || f == 9) {
-				/* Bounded by the pool size: a short walk. */
-				struct lp_list_node *m, *mt;
-				lp_list_foreach_safe(&p->used_servers, m, mt)
-					tested += lp_container_of(m, struct lp_server, node)->state ==
-						  LP_SV_INTERNAL;
-			}
-			switch (f) {
-			case 0: v = p->active_clients.count; break;
-			case 1: v = p->waiting_clients.count; break;
-			case 4: v = p->active_servers.count; break;
-			case 7: v = p->idle_servers.count; break;
-			case 8: v = p->used_servers.count - tested; break;
-			case 9: v = tested; break;
-			case 10: v = p->login_servers.count; break;
-			case 11: {
-				/* FIFO: the first waiter is the oldest. */
-				struct lp_list_node *w = lp_list_first(&p->waiting_clients);
-				const struct lp_client *c = w ? lp_container_of(w, struct lp_client, node) : NULL;
-				uint64_t us = c && c->wait_start_us && now > c->wait_start_us
-						      ? (uint64_t)(now - c->wait_start_us) : 0;
-				lp_expo_us(e, fam[f].name, lb, us);
-				continue;
-			}
-			default: break;
-			}
-			lp_expo_i64(e, fam[f].name, lb, v);
-		}
-	}
-	lp_expo_family(e, "pgbouncer_client_connections", LP_EXPO_GAUGE,
-		       "Clients per pool and state (application_name is not broken out: "
-		       "always empty, to keep cardinality low).");
-	struct lp_list_node *n, *t;
-	lp_list_foreach_safe(&inst->pools, n, t) {
-		const struct lp_pool *p = lp_container_of(n, struct lp_pool, node);
-		const char *la[] = { "database", p->db->name, "user", p->user->name,
-				     "application_name", "", "state", "active", NULL };
-		lp_expo_i64(e, "pgbouncer_client_connections", la, p->active_clients.count);
-		la[7] = "waiting";
-		lp_expo_i64(e, "pgbouncer_client_connections", la, p->waiting_clients.count);
-	}
-}
-
-static void gauge1(struct lp_expo *e, const char *name, const char *help, int64_t v)
-{
-	lp_expo_family(e, name, LP_EXPO_GAUGE, help);
-	lp_expo_i64(e, name, NULL, v);
-}
-
-static void render_lists(struct lp_instance *inst, struct lp_expo *e)
-{
-	struct lp_list_node *n, *t;
-	int dbs = 0, servers = 0;
-	lp_list_foreach_safe(&inst->dbs, n, t)
-		dbs += !lp_container_of(n, struct lp_db, node)->removed;
-	lp_list_foreach_safe(&inst->pools, n, t)
-		servers += lp_pool_server_total(lp_container_of(n, struct lp_pool, node));
-	gauge1(e, "pgbouncer_databases", "Databases (SHOW LISTS).", dbs);
-	gauge1(e, "pgbouncer_users", "Users (SHOW LISTS).", inst->users.count);
-	gauge1(e, "pgbouncer_pools", "Pools (SHOW LISTS).", inst->pools.count);
-	gauge1(e, "pgbouncer_free_clients", "Cached free client slots (SHOW LISTS; linkpool keeps none).", 0);
-	gauge1(e, "pgbouncer_used_clients", "Client connections (SHOW LISTS).", inst->client_count);
-	gauge1(e, "pgbouncer_login_clients", "Clients logging in (SHOW LISTS).", inst->login_clients.count);
-	gauge1(e, "pgbouncer_free_servers", "Cached free server slots (SHOW LISTS; linkpool keeps none).", 0);
-	gauge1(e, "pgbouncer_used_servers", "Server connections (SHOW LISTS).", servers);
-	gauge1(e, "pgbouncer_cached_dns_names", "DNS names cached (SHOW LISTS).", 0);
-	gauge1(e, "pgbouncer_cached_dns_zones", "DNS zones cached (SHOW LISTS).", 0);
-	gauge1(e, "pgbouncer_in_flight_dns_queries", "DNS queries in flight (SHOW LISTS).", 0);
-}
-
-static void render_histograms(struct lp_instance *inst, struct lp_expo *e)
-{
-	static const struct {
-		const char *name, *help;
-		size_t off;
-	} fam[] = {
-		{ "linkpool_client_wait_seconds", "Time a client waited for a server, per assignment.",
-		  offsetof(struct lp_db_metrics, wait) },
-		{ "linkpool_query_duration_seconds", "Time from a query's send to its ReadyForQuery.",
-		  offsetof(struct lp_db_metrics, query) },
-		{ "linkpool_transaction_duration_seconds",
-		  "Time from a transaction's first query to ReadyForQuery outside a transaction.",
-		  offsetof(struct lp_db_metrics, xact) },
-	};
-	for (size_t f = 0; f < sizeof(fam) / sizeof(fam[0]); f++) {
-		struct lp_list_node *n, *t;
-		lp_expo_family(e, fam[f].name, LP_EXPO_HISTOGRAM, fam[f].help);
-		lp_list_foreach_safe(&inst->dbs, n, t) {
-			const struct lp_db *db = lp_container_of(n, struct lp_db, node);
-			const char *lb[] = { "database", db->name, NULL };
-			lp_expo_histo(e, fam[f].name, lb,
-				      (const struct lp_histo *)((const char *)&db->metrics + fam[f].off));
-		}
-	}
-}
-
-static void render_linkpool(struct lp_instance *inst, struct lp_exporter *ex,
-			    struct lp_expo *e)
-{
+	struct lp_instance *inst = s->inst;
 	const struct lp_metrics *m = &inst->metrics;
+	struct lp_expo *e = &s->out;
 	struct lp_list_node *n, *t;
-	char why[256];
-
-	gauge1(e, "linkpool_ready", "1 when /readyz answers 200.", lp_exporter_ready(inst, why, sizeof(why)));
-	gauge1(e, "linkpool_paused", "1 while PAUSE (or SIGUSR1) is in force.", inst->paused);
-	gauge1(e, "linkpool_shutting_down", "1 once a shutdown has begun.", inst->shutdown != LP_RUN);
-
-	lp_expo_family(e, "linkpool_backend_up", LP_EXPO_GAUGE,
-		       "0 while the latest server login for the database failed, else 1.");
-	lp_list_foreach_safe(&inst->dbs, n, t) {
-		const struct lp_db *db = lp_container_of(n, struct lp_db, node);
-		bool failing = false;
-		struct lp_list_node *pn, *pt;
-		lp_list_foreach_safe(&inst->pools, pn, pt) {
-			const struct lp_pool *p = lp_container_of(pn, struct lp_pool, node);
-			failing = failing || (p->db == db && pool_failing(p));
+	int64_t v = 0;
+	(void)obj;
+	switch ((enum one_value)f->arg) {
+	case OV_UP: v = 1; break;
+	case OV_VERSION: {
+		const char *lb[] = { "version", EXPORTER_VERSION, NULL };
+		lp_expo_i64(e, f->name, lb, 1);
+		return;
+	}
+	case OV_MAX_CLIENT: v = inst->cfg.s.max_client_conn; break;
+	case OV_MAX_USER: v = inst->cfg.s.max_user_connections; break;
+	case OV_DBS:
+		lp_list_foreach_safe(&inst->dbs, n, t)
+			v += !lp_container_of(n, struct lp_db, node)->removed;
+		break;
+	case OV_USERS: v = inst->users.count; break;
+	case OV_POOLS: v = inst->pools.count; break;
+	case OV_ZERO: v = 0; break;
+	case OV_USED_CLIENTS: v = inst->client_count; break;
+	case OV_LOGIN_CLIENTS: v = inst->login_clients.count; break;
+	case OV_USED_SERVERS:
+		lp_list_foreach_safe(&inst->pools, n, t)
+			v += lp_pool_server_total(lp_container_of(n, struct lp_pool, node));
+		break;
+	case OV_READY: {
+		char why[256];
+		v = lp_exporter_ready(inst, why, sizeof(why));
+		break;
+	}
+	case OV_PAUSED: v = inst->paused; break;
+	case OV_SHUTTING_DOWN: v = inst->shutdown != LP_RUN; break;
+	case OV_LOGIN_FAILURES:
+		for (int r = 0; r < LP_LF_N; r++) {
+			const char *lb[] = { "reason", lp_login_fail_reason_names[r], NULL };
+			lp_expo_u64(e, f->name, lb, m->login_failures[r]);
 		}
-		const char *lb[] = { "database", db->name, NULL };
-		lp_expo_i64(e, "linkpool_backend_up", lb, !failing);
-	}
-
-	db_counter(inst, ex, e, "linkpool_client_logins_total", "Client logins that reached a pool.",
-		   SF_LOGINS, false);
-	lp_expo_family(e, "linkpool_client_login_failures_total", LP_EXPO_COUNTER,
-		       "Clients refused before their login finished, by reason.");
-	for (int r = 0; r < LP_LF_N; r++) {
-		const char *lb[] = { "reason", lp_login_fail_reason_names[r], NULL };
-		lp_expo_u64(e, "linkpool_client_login_failures_total", lb, m->login_failures[r]);
-	}
-	lp_expo_family(e, "linkpool_client_connections_refused_total", LP_EXPO_COUNTER,
-		       "Client connections refused at accept, by reason.");
-	{
+		return;
+	case OV_REFUSED: {
 		const char *lb[] = { "reason", "max_client_conn", NULL };
-		lp_expo_u64(e, "linkpool_client_connections_refused_total", lb, m->refused_max_client_conn);
+		lp_expo_u64(e, f->name, lb, m->refused_max_client_conn);
+		return;
 	}
-	lp_expo_family(e, "linkpool_server_connections_opened_total", LP_EXPO_COUNTER,
-		       "Server connections opened.");
-	lp_list_foreach_safe(&inst->dbs, n, t) {
-		const struct lp_db *db = lp_container_of(n, struct lp_db, node);
-		const char *lb[] = { "database", db->name, NULL };
-		lp_expo_u64(e, "linkpool_server_connections_opened_total", lb, db->metrics.server_opened);
-	}
-	lp_expo_family(e, "linkpool_server_connections_closed_total", LP_EXPO_COUNTER,
-		       "Server connections closed, by reason.");
-	lp_list_foreach_safe(&inst->dbs, n, t) {
-		const struct lp_db *db = lp_container_of(n, struct lp_db, node);
-		for (int r = 0; r < LP_SVC_N; r++) {
-			const char *lb[] = { "database", db->name, "reason", lp_sv_close_reason_names[r], NULL };
-			lp_expo_u64(e, "linkpool_server_connections_closed_total", lb,
-				    db->metrics.server_closed[r]);
-		}
-	}
-	lp_expo_family(e, "linkpool_cancel_requests_total", LP_EXPO_COUNTER,
-		       "Cancel requests received, by result.");
-	{
+	case OV_CANCELS: {
 		const char *lf[] = { "result", "forwarded", NULL };
 		const char *lu[] = { "result", "unknown_key", NULL };
 		const char *ln[] = { "result", "not_forwarded", NULL };
-		lp_expo_u64(e, "linkpool_cancel_requests_total", lf, m->cancel_forwarded);
-		lp_expo_u64(e, "linkpool_cancel_requests_total", lu, m->cancel_unknown);
-		lp_expo_u64(e, "linkpool_cancel_requests_total", ln, m->cancel_not_forwarded);
-	}
-	lp_expo_family(e, "linkpool_protocol_errors_total", LP_EXPO_COUNTER,
-		       "Protocol violations that closed a connection, by side.");
-	for (int s = 0; s < LP_PE_N; s++) {
-		const char *lb[] = { "source", lp_proto_err_source_names[s], NULL };
-		lp_expo_u64(e, "linkpool_protocol_errors_total", lb, m->protocol_errors[s]);
-	}
-	render_histograms(inst, e);
-
-	struct lp_proc_stats ps;
-	lp_proc_stats_read(&ps, &ex->proc);
-	if (ps.ok) {
-		lp_expo_family(e, "linkpool_process_cpu_seconds_total", LP_EXPO_COUNTER,
-			       "User and system CPU time of the process.");
-		lp_expo_us(e, "linkpool_process_cpu_seconds_total", NULL, ps.cpu_user_us + ps.cpu_system_us);
-		gauge1(e, "linkpool_process_resident_memory_bytes", "Resident set size.", (int64_t)ps.rss_bytes);
-		gauge1(e, "linkpool_process_virtual_memory_bytes", "Virtual memory size.", (int64_t)ps.vsize_bytes);
-		gauge1(e, "linkpool_process_open_fds", "Open file descriptors.", ps.open_fds);
-		gauge1(e, "linkpool_process_max_fds", "Limit on open file descriptors (-1: none).", ps.max_fds);
-		lp_expo_family(e, "linkpool_process_start_time_seconds", LP_EXPO_GAUGE,
-			       "Start time of the process since the epoch.");
-		lp_expo_f64(e, "linkpool_process_start_time_seconds", NULL, ps.start_time_s);
-	}
-	if (ex->http) {
-		const struct lp_http_stats *hs = lp_http_server_stats(ex->http);
-		lp_expo_family(e, "linkpool_http_requests_total", LP_EXPO_COUNTER,
-			       "Requests to the metrics endpoint, by outcome.");
-		const char *l1[] = { "outcome", "served", NULL }, *l2[] = { "outcome", "bad_request", NULL };
-		const char *l3[] = { "outcome", "refused", NULL }, *l4[] = { "outcome", "timeout", NULL };
-		lp_expo_u64(e, "linkpool_http_requests_total", l1, hs->requests);
-		lp_expo_u64(e, "linkpool_http_requests_total", l2, hs->bad_requests);
-		lp_expo_u64(e, "linkpool_http_requests_total", l3, hs->refused);
-		lp_expo_u64(e, "linkpool_http_requests_total", l4, hs->timeouts);
-	}
-	lp_expo_family(e, "linkpool_scrape_duration_seconds", LP_EXPO_GAUGE,
-		       "Time the previous /metrics page took to build.");
-	lp_expo_us(e, "linkpool_scrape_duration_seconds", NULL, (uint64_t)m->last_scrape_build_us);
-}
-
-void lp_exporter_render(struct lp_instance *inst, struct lp_expo *e)
-{
-	struct lp_exporter *ex = inst->exporter;
-	const struct lp_settings *s = &inst->cfg.s;
-	size_t ndb = 0;
-
-	lp_expo_reset(e);
-	if (!ex || !sum_by_db(inst, ex, &ndb)) {
-		lp_expo_family(e, "pgbouncer_up", LP_EXPO_GAUGE, "1 when the pooler answers.");
-		lp_expo_i64(e, "pgbouncer_up", NULL, 0);
+		lp_expo_u64(e, f->name, lf, m->cancel_forwarded);
+		lp_expo_u64(e, f->name, lu, m->cancel_unknown);
+		lp_expo_u64(e, f->name, ln, m->cancel_not_forwarded);
 		return;
 	}
-	lp_expo_family(e, "pgbouncer_up", LP_EXPO_GAUGE, "1 when the pooler answers.");
-	lp_expo_i64(e, "pgbouncer_up", NULL, 1);
-	lp_expo_family(e, "pgbouncer_version_info", LP_EXPO_GAUGE, "The pooler's SHOW VERSION.");
-	{
-		const char *lb[] = { "version", EXPORTER_VERSION, NULL };
-		lp_expo_i64(e, "pgbouncer_version_info", lb, 1);
+	case OV_PROTOCOL_ERRORS:
+		for (int r = 0; r < LP_PE_N; r++) {
+			const char *lb[] = { "source", lp_proto_err_source_names[r], NULL };
+			lp_expo_u64(e, f->name, lb, m->protocol_errors[r]);
+		}
+		return;
+	case OV_CPU:
+		lp_expo_us(e, f->name, NULL, s->ps.cpu_user_us + s->ps.cpu_system_us);
+		return;
+	case OV_RSS: v = (int64_t)s->ps.rss_bytes; break;
+	case OV_VSIZE: v = (int64_t)s->ps.vsize_bytes; break;
+	case OV_FDS: v = s->ps.open_fds; break;
+	case OV_MAX_FDS: v = s->ps.max_fds; break;
+	case OV_START_TIME: lp_expo_f64(e, f->name, NULL, s->ps.start_time_s); return;
+	case OV_HTTP: http_outcomes(s, f); return;
+	case OV_SCRAPE_DURATION:
+		lp_expo_us(e, f->name, NULL, (uint64_t)m->last_scrape_build_us);
+		return;
+	case OV_DROPPED: lp_expo_u64(e, f->name, NULL, m->series_dropped); return;
 	}
-	gauge1(e, "pgbouncer_config_max_client_connections", "max_client_conn.", s->max_client_conn);
-	gauge1(e, "pgbouncer_config_max_user_connections", "max_user_connections (0: unlimited).",
-	       s->max_user_connections);
-	render_databases(inst, e);
-	render_pools(inst, e);
-	render_lists(inst, e);
-	char name[128], help[256];
-	for (size_t i = 0; i < sizeof(stat_families) / sizeof(stat_families[0]); i++) {
-		const struct stat_family *sf = &stat_families[i];
-		snprintf(name, sizeof(name), "pgbouncer_stats_totals_%s", sf->suffix);
-		db_counter(inst, ex, e, name, sf->help, sf->f, sf->seconds);
-	}
-	for (size_t i = 0; i < sizeof(stat_families) / sizeof(stat_families[0]); i++) {
-		const struct stat_family *sf = &stat_families[i];
-		if (!sf->old_name)
-			continue;
-		snprintf(name, sizeof(name), "pgbouncer_stats_%s", sf->suffix);
-		snprintf(help, sizeof(help), "%s Same as pgbouncer_stats_totals_%s (pre-0.11 name).",
-			 sf->help, sf->suffix);
-		db_counter(inst, ex, e, name, help, sf->f, sf->seconds);
-	}
-	render_linkpool(inst, ex, e);
+	lp_expo_i64(e, f->name, NULL, v);
 }
+
+/* ---- the page, family by family ---- */
+
+#define ONE(n, t, h, v) { n, LP_EXPO_##t, h, D_ONE, 0, v, 0, one }
+#define PROC(n, t, h, v) { n, LP_EXPO_##t, h, D_ONE, 0, v, F_PROC, one }
+#define LIVE_DB(n, h, v) { n, LP_EXPO_GAUGE, h, D_LIVE_DB, 1, v, 0, db_conf }
+#define POOL(n, h, v) { n, LP_EXPO_GAUGE, h, D_POOL, 1, v, 0, pool_gauge }
+#define STAT(suffix, v, h)                                                            \
+	{ "pgbouncer_stats_totals_" suffix, LP_EXPO_COUNTER, h, D_DB, 1, v, 0, db_sum }
+/* The same under the pre-0.11 name that the Grafana pgbouncer-mixin queries. */
+#define OLD_STAT(suffix, v, h)                                                        \
+	{ "pgbouncer_stats_" suffix, LP_EXPO_COUNTER,                                   \
+	  h " Same as pgbouncer_stats_totals_" suffix " (pre-0.11 name).", D_DB, 1, v, 0, db_sum }
+#define HISTO(n, h, field)                                                            \
+	{ n, LP_EXPO_HISTOGRAM, h, D_DB, LP_HISTO_BUCKETS + 3,                          \
+	  (int)offsetof(struct lp_db_metrics, field), 0, db_histo }
+
+#define H_QUERIES "Queries pooled (query_count)."
+#define H_QUERY_TIME "Seconds spent by servers on queries (query_time)."
+#define H_BYTES_IN "Bytes received from clients."
+#define H_BYTES_OUT "Bytes sent to clients."
+#define H_WAIT "Seconds clients waited for a server (wait_time)."
+#define H_XACTS "Transactions pooled (xact_count)."
+#define H_XACT_TIME "Seconds servers spent in transactions (xact_time)."
+
+static const struct family families[] = {
+	ONE("pgbouncer_up", GAUGE, "1 when the pooler answers.", OV_UP),
+	ONE("pgbouncer_version_info", GAUGE, "The pooler's SHOW VERSION.", OV_VERSION),
+	ONE("pgbouncer_config_max_client_connections", GAUGE, "max_client_conn.", OV_MAX_CLIENT),
+	ONE("pgbouncer_config_max_user_connections", GAUGE,
+	    "max_user_connections (0: unlimited).", OV_MAX_USER),
+
+	LIVE_DB("pgbouncer_databases_pool_size",
+		"Maximum server connections per pool of the database.", DC_POOL_SIZE),
+	LIVE_DB("pgbouncer_databases_reserve_pool",
+		"Extra server connections allowed when clients wait.", DC_RESERVE),
+	LIVE_DB("pgbouncer_databases_max_connections",
+		"Maximum server connections for the database (0: unlimited).", DC_MAX_CONN),
+	LIVE_DB("pgbouncer_databases_current_connections",
+		"Server connections open for the database.", DC_CURRENT),
+	LIVE_DB("pgbouncer_databases_paused", "1 when the database is paused.", DC_PAUSED),
+	LIVE_DB("pgbouncer_databases_disabled", "1 when the database is disabled.", DC_DISABLED),
+
+	POOL("pgbouncer_pools_client_active_connections",
+	     "Clients linked to a server or idle (cl_active).", PV_CL_ACTIVE),
+	POOL("pgbouncer_pools_client_waiting_connections",
+	     "Clients waiting for a server (cl_waiting).", PV_CL_WAITING),
+	POOL("pgbouncer_pools_client_active_cancel_connections",
+	     "Clients forwarding a cancel request (cl_active_cancel_req).", PV_ZERO),
+	POOL("pgbouncer_pools_client_waiting_cancel_connections",
+	     "Cancel requests waiting for a server (cl_waiting_cancel_req).", PV_ZERO),
+	POOL("pgbouncer_pools_server_active_connections",
+	     "Servers linked to a client (sv_active).", PV_SV_ACTIVE),
+	POOL("pgbouncer_pools_server_active_cancel_connections",
+	     "Servers forwarding a cancel request (sv_active_cancel).", PV_ZERO),
+	POOL("pgbouncer_pools_server_being_canceled_connections",
+	     "Servers whose query is being canceled (sv_being_canceled).", PV_ZERO),
+	POOL("pgbouncer_pools_server_idle_connections", "Servers idle and ready (sv_idle).",
+	     PV_SV_IDLE),
+	POOL("pgbouncer_pools_server_used_connections",
+	     "Servers released, awaiting reset or check (sv_used).", PV_SV_USED),
+	POOL("pgbouncer_pools_server_testing_connections",
+	     "Servers running a reset or check query (sv_tested).", PV_SV_TESTED),
+	POOL("pgbouncer_pools_server_login_connections", "Servers logging in (sv_login).",
+	     PV_SV_LOGIN),
+	POOL("pgbouncer_pools_client_maxwait_seconds",
+	     "Seconds the oldest waiting client has waited (maxwait, with the microsecond "
+	     "fraction).", PV_MAXWAIT),
+	{ "pgbouncer_client_connections", LP_EXPO_GAUGE,
+	  "Clients per pool and state (application_name is not broken out: always empty, to "
+	  "keep cardinality low).", D_POOL, 2, 0, 0, pool_clients },
+
+	ONE("pgbouncer_databases", GAUGE, "Databases (SHOW LISTS).", OV_DBS),
+	ONE("pgbouncer_users", GAUGE, "Users (SHOW LISTS).", OV_USERS),
+	ONE("pgbouncer_pools", GAUGE, "Pools (SHOW LISTS).", OV_POOLS),
+	ONE("pgbouncer_free_clients", GAUGE,
+	    "Cached free client slots (SHOW LISTS; linkpool keeps none).", OV_ZERO),
+	ONE("pgbouncer_used_clients", GAUGE, "Client connections (SHOW LISTS).", OV_USED_CLIENTS),
+	ONE("pgbouncer_login_clients", GAUGE, "Clients logging in (SHOW LISTS).", OV_LOGIN_CLIENTS),
+	ONE("pgbouncer_free_servers", GAUGE,
+	    "Cached free server slots (SHOW LISTS; linkpool keeps none).", OV_ZERO),
+	ONE("pgbouncer_used_servers", GAUGE, "Server connections (SHOW LISTS).", OV_USED_SERVERS),
+	ONE("pgbouncer_cached_dns_names", GAUGE, "DNS names cached (SHOW LISTS).", OV_ZERO),
+	ONE("pgbouncer_cached_dns_zones", GAUGE, "DNS zones cached (SHOW LISTS).", OV_ZERO),
+	ONE("pgbouncer_in_flight_dns_queries", GAUGE, "DNS queries in flight (SHOW LISTS).",
+	    OV_ZERO),
+
+	STAT("queries_pooled_total", SF_QUERIES, H_QUERIES),
+	STAT("queries_duration_seconds_total", SF_QUERY_TIME | SF_SECONDS, H_QUERY_TIME),
+	STAT("received_bytes_total", SF_BYTES_IN, H_BYTES_IN),
+	STAT("sent_bytes_total", SF_BYTES_OUT, H_BYTES_OUT),
+	STAT("client_wait_seconds_total", SF_WAIT_TIME | SF_SECONDS, H_WAIT),
+	STAT("sql_transactions_pooled_total", SF_XACTS, H_XACTS),
+	STAT("server_in_transaction_seconds_total", SF_XACT_TIME | SF_SECONDS, H_XACT_TIME),
+	STAT("client_parses_total", SF_CLIENT_PARSES, "Parse messages from clients."),
+	STAT("server_parses_total", SF_SERVER_PARSES, "Parse messages sent to servers."),
+	STAT("binds_total", SF_BINDS, "Bind messages from clients."),
+	STAT("server_assignments_total", SF_ASSIGNMENTS, "Times a server was assigned to a client."),
+	OLD_STAT("queries_pooled_total", SF_QUERIES, H_QUERIES),
+	OLD_STAT("queries_duration_seconds_total", SF_QUERY_TIME | SF_SECONDS, H_QUERY_TIME),
+	OLD_STAT("received_bytes_total", SF_BYTES_IN, H_BYTES_IN),
+	OLD_STAT("sent_bytes_total", SF_BYTES_OUT, H_BYTES_OUT),
+	OLD_STAT("client_wait_seconds_total", SF_WAIT_TIME | SF_SECONDS, H_WAIT),
+	OLD_STAT("sql_transactions_pooled_total", SF_XACTS, H_XACTS),
+	OLD_STAT("server_in_transaction_seconds_total", SF_XACT_TIME | SF_SECONDS, H_XACT_TIME),
+
+	ONE("linkpool_ready", GAUGE, "1 when /readyz answers 200.", OV_READY),
+	ONE("linkpool_paused", GAUGE, "1 while PAUSE (or SIGUSR1) is in force.", OV_PAUSED),
+	ONE("linkpool_shutting_down", GAUGE, "1 once a shutdown has begun.", OV_SHUTTING_DOWN),
+	{ "linkpool_backend_up", LP_EXPO_GAUGE,
+	  "0 while the latest server login for the database failed, else 1.", D_DB, 1, 0, 0,
+	  db_up },
+	{ "linkpool_client_logins_total", LP_EXPO_COUNTER, "Client logins that reached a pool.",
+	  D_DB, 1, SF_LOGINS, 0, db_sum },
+	ONE("linkpool_client_login_failures_total", COUNTER,
+	    "Clients refused before their login finished, by reason.", OV_LOGIN_FAILURES),
+	ONE("linkpool_client_connections_refused_total", COUNTER,
+	    "Client connections refused at accept, by reason.", OV_REFUSED),
+	{ "linkpool_server_connections_opened_total", LP_EXPO_COUNTER,
+	  "Server connections opened.", D_DB, 1, 0, 0, db_opened },
+	{ "linkpool_server_connections_closed_total", LP_EXPO_COUNTER,
+	  "Server connections closed, by reason.", D_DB, LP_SVC_N, 0, 0, db_closed },
+	ONE("linkpool_cancel_requests_total", COUNTER, "Cancel requests received, by result.",
+	    OV_CANCELS),
+	ONE("linkpool_protocol_errors_total", COUNTER,
+	    "Protocol violations that closed a connection, by side.", OV_PROTOCOL_ERRORS),
+	HISTO("linkpool_client_wait_seconds", "Time a client waited for a server, per assignment.",
+	      wait),
+	HISTO("linkpool_query_duration_seconds", "Time from a query's send to its ReadyForQuery.",
+	      query),
+	HISTO("linkpool_transaction_duration_seconds",
+	      "Time from a transaction's first query to ReadyForQuery outside a transaction.", xact),
+
+	PROC("linkpool_process_cpu_seconds_total", COUNTER,
+	     "User and system CPU time of the process.", OV_CPU),
+	PROC("linkpool_process_resident_memory_bytes", GAUGE, "Resident set size.", OV_RSS),
+	PROC("linkpool_process_virtual_memory_bytes", GAUGE, "Virtual memory size.", OV_VSIZE),
+	PROC("linkpool_process_open_fds", GAUGE, "Open file descriptors.", OV_FDS),
+	PROC("linkpool_process_max_fds", GAUGE, "Limit on open file descriptors (-1: none).",
+	     OV_MAX_FDS),
+	PROC("linkpool_process_start_time_seconds", GAUGE,
+	     "Start time of the process since the epoch.", OV_START_TIME),
+	ONE("linkpool_http_requests_total", COUNTER,
+	    "Connections to the metrics endpoint, by outcome.", OV_HTTP),
+	ONE("linkpool_scrape_duration_seconds", GAUGE,
+	    "Time the previous /metrics page took to build.", OV_SCRAPE_DURATION),
+	/* Last, so that it counts this page's own drops. */
+	ONE("linkpool_metrics_series_dropped_total", COUNTER,
+	    "Series left out of /metrics because a family reached metrics_max_series.",
+	    OV_DROPPED),
+};
+
+#define NFAMILIES (sizeof(families) / sizeof(families[0]))
+
+/* Shows the family's objects after the cursor until the piece is full.
+ * True when the family is complete. */
+static bool walk(struct scrape *s, const struct family *f)
+{
+	struct lp_instance *inst = s->inst;
+	struct lp_list *l = f->domain == D_POOL ? &inst->pools : &inst->dbs;
+	struct lp_list_node *n, *t;
+	lp_list_foreach_safe(l, n, t) {
+		const void *obj;
+		uint64_t id;
+		if (f->domain == D_POOL) {
+			const struct lp_pool *p = lp_container_of(n, struct lp_pool, node);
+			obj = p;
+			id = p->metrics_id;
+		} else {
+			const struct lp_db *db = lp_container_of(n, struct lp_db, node);
+			if (f->domain == D_LIVE_DB && db->removed)
+				continue;
+			obj = db;
+			id = db->metrics_id;
+		}
+		if (id <= s->last_id || id > s->max_id)
+			continue;
+		s->last_id = id;
+		if (s->series + f->per_obj > s->cap) {
+			inst->metrics.series_dropped += f->per_obj;
+			continue;
+		}
+		s->series += f->per_obj;
+		f->render(s, f, obj);
+		if (s->out.len >= SCRAPE_PIECE_BYTES)
+			return false;
+	}
+	return true;
+}
+
+static ssize_t scrape_next(void *state, const char **piece)
+{
+	struct scrape *s = state;
+	int64_t t0 = lp_now_exact_us();
+	if (!s->begun && !scrape_begin(s))
+		return -1;
+	lp_expo_reset(&s->out);
+	while (s->fam < NFAMILIES && s->out.len < SCRAPE_PIECE_BYTES) {
+		const struct family *f = &families[s->fam];
+		if ((f->flags & F_PROC) && !s->ps.ok) {
+			s->fam++;
+			continue;
+		}
+		if (!s->in_fam) {
+			lp_expo_family(&s->out, f->name, f->type, f->help);
+			s->in_fam = true;
+			s->series = 0;
+			s->last_id = 0;
+		}
+		bool complete = true;
+		if (f->domain == D_ONE)
+			f->render(s, f, NULL);
+		else
+			complete = walk(s, f);
+		if (complete) {
+			s->fam++;
+			s->in_fam = false;
+		}
+	}
+	s->build_us += lp_now_exact_us() - t0;
+	if (s->out.oom)
+		return -1;
+	if (s->out.len == 0) {
+		s->inst->metrics.last_scrape_build_us = s->build_us;
+		return 0;
+	}
+	*piece = s->out.buf;
+	return (ssize_t)s->out.len;
+}
+
+static void scrape_done(void *state)
+{
+	struct scrape *s = state;
+	lp_expo_cleanup(&s->out);
+	free(s->sums);
+	free(s);
+}
+
+static const struct lp_http_stream scrape_stream = { scrape_next, scrape_done };
 
 /* ---- probes ---- */
 
@@ -532,20 +737,21 @@ static void handle(void *arg, const struct lp_http_request *req, struct lp_http_
 	struct lp_exporter *ex = inst->exporter;
 
 	if (strcmp(req->path, "/metrics") == 0) {
-		int64_t t0 = lp_now_exact_us();
-		lp_exporter_render(inst, &ex->page);
-		inst->metrics.last_scrape_build_us = lp_now_exact_us() - t0;
-		inst->metrics.scrapes++;
-		if (ex->page.oom) {
-			resp->status = 500;
+		/* The work starts with the first piece: nothing is read for a
+		 * HEAD or a response the server turns away as busy. */
+		struct scrape *s = calloc(1, sizeof(*s));
+		if (!s) {
+			resp->status = 503;
 			resp->body = "out of memory\n";
 			resp->body_len = strlen(resp->body);
 			return;
 		}
+		s->inst = inst;
+		lp_expo_init(&s->out);
 		resp->status = 200;
 		resp->content_type = "text/plain; version=0.0.4; charset=utf-8";
-		resp->body = ex->page.buf;
-		resp->body_len = ex->page.len;
+		resp->stream = &scrape_stream;
+		resp->stream_state = s;
 		return;
 	}
 	if (strcmp(req->path, "/healthz") == 0) {
@@ -584,18 +790,41 @@ void lp_exporter_stop(struct lp_instance *inst)
 	if (!ex)
 		return;
 	lp_http_server_free(ex->http);
-	lp_expo_cleanup(&ex->page);
 	lp_proc_scratch_cleanup(&ex->proc);
-	free(ex->sums);
 	free(ex->addr);
+	free(ex->allow);
 	free(ex);
 	inst->exporter = NULL;
+}
+
+/* Hands metrics_allow to the server; logs when it changed. */
+static void apply_allow(struct lp_exporter *ex, const char *allow)
+{
+	struct lp_cidr list[LP_CIDR_MAX];
+	char why[128];
+	int n = lp_cidr_parse_list(allow, list, LP_CIDR_MAX, why, sizeof(why));
+	if (n < 0) {
+		/* The option table refuses such a value: never here. */
+		lp_log_error("metrics_allow not applied: %s", why);
+		return;
+	}
+	lp_http_server_allow(ex->http, list, n);
+	if (ex->allow && strcmp(ex->allow, allow) == 0)
+		return;
+	char *copy = strdup(allow);
+	if (!copy)
+		return;
+	free(ex->allow);
+	ex->allow = copy;
+	if (n)
+		lp_log_info("metrics endpoint accepts connections only from %s", allow);
 }
 
 void lp_exporter_apply(struct lp_instance *inst)
 {
 	const struct lp_settings *s = &inst->cfg.s;
 	const char *addr = s->metrics_listen_addr ? s->metrics_listen_addr : "";
+	const char *allow = s->metrics_allow ? s->metrics_allow : "";
 	struct lp_exporter *ex = inst->exporter;
 	char err[512];
 
@@ -605,15 +834,16 @@ void lp_exporter_apply(struct lp_instance *inst)
 		lp_exporter_stop(inst);
 		return;
 	}
-	if (ex && ex->http && ex->port == s->metrics_port && strcmp(ex->addr, addr) == 0)
+	if (ex && ex->http && ex->port == s->metrics_port && strcmp(ex->addr, addr) == 0) {
+		apply_allow(ex, allow);
 		return;
+	}
 	if (!ex) {
 		ex = calloc(1, sizeof(*ex));
 		if (!ex) {
 			lp_log_error("metrics endpoint not started: out of memory");
 			return;
 		}
-		lp_expo_init(&ex->page);
 		inst->exporter = ex;
 	}
 	char *naddr = strdup(addr);
@@ -640,5 +870,8 @@ void lp_exporter_apply(struct lp_instance *inst)
 	free(ex->addr);
 	ex->addr = naddr;
 	ex->port = s->metrics_port;
+	free(ex->allow);
+	ex->allow = NULL;
+	apply_allow(ex, allow);
 	lp_log_info("metrics on http://%s:%d/metrics (also /healthz, /readyz)", addr, s->metrics_port);
 }

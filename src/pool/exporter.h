@@ -14,8 +14,6 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "metrics/expo.h"
-
 struct lp_instance;
 
 /* Starts, rebinds or stops the endpoint to match the current settings. A
@@ -23,8 +21,6 @@ struct lp_instance;
 void lp_exporter_apply(struct lp_instance *inst);
 void lp_exporter_stop(struct lp_instance *inst);
 
-/* Writes the whole /metrics page into e (reset first). */
-void lp_exporter_render(struct lp_instance *inst, struct lp_expo *e);
 /* True when ready; otherwise why (a short sentence) in why. */
 bool lp_exporter_ready(struct lp_instance *inst, char *why, size_t cap);
 

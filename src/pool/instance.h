@@ -43,6 +43,9 @@ struct lp_instance {
 	struct lp_security sec;         /* TLS contexts and HBA rules of cfg */
 	const char *config_path;
 
+	/* A database or pool is appended when created and never moved, so
+	 * list order is creation order: a scrape that spans loop turns
+	 * resumes by it (exporter.c). Removing one is always safe. */
 	struct lp_list dbs;
 	struct lp_list users;
 	struct lp_list pools;

@@ -167,7 +167,7 @@ struct lp_db {
 	int server_count;               /* for max_db_connections */
 	int client_count;
 	struct lp_db_metrics metrics;   /* histograms and counters for /metrics */
-	size_t metrics_slot;            /* scratch index of the exporter, set per scrape */
+	uint64_t metrics_id;            /* order of first sight by a scrape; 0: not yet (exporter.c) */
 };
 
 struct lp_user {
@@ -233,6 +233,7 @@ struct lp_pool {
 	/* In inst->grow_pools while a grow is posted (lp_link_grow_later):
 	 * unlinked node = nothing posted. */
 	struct lp_list_node grow_node;
+	uint64_t metrics_id;            /* order of first sight by a scrape; 0: not yet (exporter.c) */
 };
 
 /* ---- instance-wide operations (instance.c) ---- */

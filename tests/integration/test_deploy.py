@@ -191,7 +191,7 @@ def test_compose_file():
         compose = yaml.safe_load(f)
     pgb = compose["services"]["pgbouncer"]
     assert pgb["container_name"] == "link_pgbouncer"
-    assert "5433:5432" in pgb["ports"] and "9127:9127" in pgb["ports"]
+    assert "5433:5432" in pgb["ports"] and "127.0.0.1:9127:9127" in pgb["ports"]
     assert pgb["build"]["dockerfile"] == "deploy/Dockerfile"
     needed = template_vars(open(os.path.join(DEPLOY, "userlist.txt")).read())
     assert needed | {"POSTGRES_HOST"} <= set(pgb["environment"])
@@ -204,6 +204,42 @@ def test_compose_file():
     generated = {line.split("=", 1)[0] for line in out.stdout.splitlines() if "=" in line}
     asked = set(re.findall(r"\$\{([A-Z0-9_]+)", open(os.path.join(DEPLOY, "docker-compose.yml")).read()))
     assert asked <= generated, asked - generated
+
+
+def test_metrics_endpoint_reachable_only_by_the_scraper():
+    """The metrics port is bound to 0.0.0.0 inside the pod/container; then
+    something else must keep it for the scraper: the NetworkPolicy (only
+    Prometheus pods, no rule open to every peer) and, under Compose, the
+    host's loopback. The probes and the scrape annotation use that port."""
+    docs = load_k8s()
+    ini = parse_ini(docs[("ConfigMap", "pgbouncer-config")]["data"]["linkpool.ini"])["pgbouncer"]
+    metrics = int(ini["metrics_port"])
+    assert ini["metrics_listen_addr"] in ("0.0.0.0", "*")
+    if "metrics_allow" in ini:
+        assert ini["metrics_allow"].strip(), "an empty metrics_allow lets every peer in"
+    np_ = docs[("NetworkPolicy", "pgbouncer")]
+    assert "Ingress" in np_["spec"]["policyTypes"]
+    rules = [r for r in np_["spec"]["ingress"] if any(p["port"] == metrics for p in r["ports"])]
+    assert len(rules) == 1, rules
+    peers = rules[0].get("from")
+    assert peers, "the metrics port is open to every peer"
+    for peer in peers:
+        assert "ipBlock" not in peer, peer
+        assert peer["namespaceSelector"]["matchLabels"] == {"kubernetes.io/metadata.name": "monitoring"}
+        assert peer["podSelector"]["matchLabels"]
+    dep = docs[("Deployment", "pgbouncer")]
+    pod = dep["spec"]["template"]
+    c = pod["spec"]["containers"][0]
+    ports = {p["name"]: p["containerPort"] for p in c["ports"]}
+    assert pod["metadata"]["annotations"]["prometheus.io/port"] == str(metrics) == str(ports["metrics"])
+    for probe, path in (("livenessProbe", "/healthz"), ("readinessProbe", "/readyz")):
+        assert c[probe]["httpGet"]["path"] == path and ports[c[probe]["httpGet"]["port"]] == metrics
+    # a restart takes three missed liveness probes, 30 s apart at least
+    assert c["livenessProbe"]["periodSeconds"] * c["livenessProbe"]["failureThreshold"] >= 30
+    with open(os.path.join(DEPLOY, "docker-compose.yml")) as f:
+        compose = yaml.safe_load(f)
+    published = [p for p in compose["services"]["pgbouncer"]["ports"] if str(p).endswith(f":{metrics}")]
+    assert published == [f"127.0.0.1:{metrics}:{metrics}"], published
 
 
 def test_dockerfile():

@@ -145,8 +145,10 @@ static void test_http_good(void **state)
 	assert_int_equal(r.method, LP_HTTP_GET);
 	assert_string_equal(r.path, "/metrics");
 	assert_int_equal(r.header_len, strlen(req) - 5);
+	assert_int_equal(r.minor, 1);
 	assert_int_equal(parse("HEAD /readyz?verbose=1 HTTP/1.0\n\n", &r), LP_HTTP_OK);
 	assert_int_equal(r.method, LP_HTTP_HEAD);
+	assert_int_equal(r.minor, 0);
 	assert_string_equal(r.path, "/readyz");
 	assert_int_equal(parse("DELETE /metrics HTTP/1.1\r\n\r\n", &r), LP_HTTP_OK);
 	assert_int_equal(r.method, LP_HTTP_OTHER);
