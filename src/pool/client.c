@@ -521,8 +521,13 @@ static int login_process(struct lp_client *c)
 			const char *err = NULL;
 			int rc = lp_startup_parse(lp_io_parse_ptr(io), avail, &su, &plen, &err);
 			if (rc == LP_PROTO_INCOMPLETE) {
+				/* Refused before the buffer fills: a full buffer would
+				 * read as broken framing and end in a reset. */
 				if (plen > lp_io_buf_size()) {
-					lp_client_fail(c, "08P01", "startup packet too long for pkt_buf");
+					lp_metrics_protocol_error(&c->inst->metrics, LP_PE_CLIENT);
+					lp_client_fail(c, "08P01",
+						       "startup packet too long (%zu bytes, pkt_buf is %u)",
+						       plen, lp_io_buf_size());
 					return -1;
 				}
 				return 1;
@@ -571,8 +576,17 @@ static int login_process(struct lp_client *c)
 			lp_client_fail(c, "08P01", "%s", err);
 			return -1;
 		}
-		if (avail < h.len + 1u)
+		if (avail < h.len + 1u) {
+			/* As for the startup packet: a clear error, not a reset. */
+			if (h.len + 1u > lp_io_buf_size()) {
+				lp_metrics_protocol_error(&c->inst->metrics, LP_PE_CLIENT);
+				lp_client_fail(c, "08P01",
+					       "authentication message too long (%u bytes, pkt_buf is %u)",
+					       h.len + 1u, lp_io_buf_size());
+				return -1;
+			}
 			return 1;
+		}
 		if (h.type != 'p') {
 			lp_metrics_protocol_error(&c->inst->metrics, LP_PE_CLIENT);
 			lp_client_fail(c, "08P01", "expected a password message, got '%c'",
