@@ -25,7 +25,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define LINE_MAX_BYTES (64 * 1024)
+/* Above any line PgBouncer reads (it caps a secret at 65530 bytes, a
+ * name at 127), so a file it takes is never refused for its length. */
+#define LINE_MAX_BYTES (1024 * 1024)
 #define SECRET_MAX_BYTES 65535
 #define FILE_MAX_BYTES (256u * 1024 * 1024)
 #define NAME_SHOW_MAX 64                 /* how much of a name a diagnostic shows */
