@@ -20,19 +20,29 @@ def _startup_of(total):
     return rawpg.startup("scram_user", "testdb", options="x" * pad)
 
 
-def test_startup_packet_larger_than_pkt_buf(linkpool):
-    lp = linkpool()  # pkt_buf 4096
-    pkt = _startup_of(9000)
-    assert len(pkt) == 9000
+def _refused(lp, *packets, answers=0):
+    """Sends packets (reading `answers` messages after the first); returns the
+    message of the 08P01 ErrorResponse that must follow."""
     c = rawpg.RawConn(lp.host, lp.port, timeout=5)
     try:
-        c.send(pkt)
+        c.send(packets[0])
+        for _ in range(answers):
+            c.recv_msg()
+        for p in packets[1:]:
+            c.send(p)
         res = c.error_or_close(timeout=5)
     finally:
         c.close()
     assert isinstance(res, rawpg.PgError), res
     assert res.sqlstate == "08P01"
-    assert res.message == "startup packet too long (9000 bytes, pkt_buf is 4096)"
+    return res.message
+
+
+def test_startup_packet_larger_than_pkt_buf(linkpool):
+    lp = linkpool()  # pkt_buf 4096
+    pkt = _startup_of(9000)
+    assert len(pkt) == 9000
+    assert _refused(lp, pkt) == "startup packet too long (9000 bytes, pkt_buf is 4096)"
     lp.wait_log(r"startup packet too long \(9000 bytes, pkt_buf is 4096\)")
     # Still serving.
     ok = lp.raw_login()
@@ -53,30 +63,13 @@ def test_startup_packet_that_fits_pkt_buf_is_served(linkpool):
 def test_startup_packet_over_postgres_limit(linkpool):
     """Over PostgreSQL's 10,000 bytes: PostgreSQL's words, as before."""
     lp = linkpool()
-    c = rawpg.RawConn(lp.host, lp.port, timeout=5)
-    try:
-        c.send(_startup_of(10001)[:4096])
-        res = c.error_or_close(timeout=5)
-    finally:
-        c.close()
-    assert isinstance(res, rawpg.PgError), res
-    assert res.sqlstate == "08P01"
-    assert res.message == "invalid length of startup packet"
+    assert _refused(lp, _startup_of(10001)[:4096]) == "invalid length of startup packet"
 
 
 def test_password_message_larger_than_pkt_buf(linkpool):
     """The sibling in the authentication phase: a password message that can
     never fit pkt_buf (here a 3,000-byte cleartext password with pkt_buf 512)."""
     lp = linkpool({"pkt_buf": "512", "auth_type": "plain"})
-    c = rawpg.RawConn(lp.host, lp.port, timeout=5)
-    try:
-        c.send(rawpg.startup("plain_user", "testdb"))
-        mtype, body = c.recv_msg()
-        assert mtype == "R" and body[:4] == b"\x00\x00\x00\x03", (mtype, body)
-        c.send(rawpg.password_message(rawpg.cstr("p" * 3000)))
-        res = c.error_or_close(timeout=5)
-    finally:
-        c.close()
-    assert isinstance(res, rawpg.PgError), res
-    assert res.sqlstate == "08P01"
-    assert res.message == "authentication message too long (3006 bytes, pkt_buf is 512)"
+    msg = _refused(lp, rawpg.startup("plain_user", "testdb"),
+                   rawpg.password_message(rawpg.cstr("p" * 3000)), answers=1)
+    assert msg == "authentication message too long (3006 bytes, pkt_buf is 512)"

@@ -27,45 +27,64 @@ static const char *esc(const char *in, size_t len, size_t cap)
 	return out;
 }
 
-#define ESC(s) esc((s), sizeof(s) - 1, 512)
+struct esc_case {
+	const char *in;
+	size_t len;
+	const char *want;
+};
+#define CASE(in, want) { in, sizeof(in) - 1, want }
+
+static void run_cases(const struct esc_case *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		assert_string_equal(esc(v[i].in, v[i].len, 512), v[i].want);
+}
 
 static void test_escape_controls(void **state)
 {
+	static const struct esc_case cases[] = {
+		CASE("plain user_1@db-2", "plain user_1@db-2"),
+		CASE("", ""),
+		/* The forged line of the issue: one line, the newline visible. */
+		CASE("x\n2026-12-02 10:00:00.000 [1] LOG C-1: admin console login (admin)",
+		     "x\\n2026-12-02 10:00:00.000 [1] LOG C-1: admin console login (admin)"),
+		CASE("a\rb\tc", "a\\rb\\tc"),
+		CASE("\x1b[31mred\x1b[0m", "\\x1b[31mred\\x1b[0m"),
+		CASE("del\x7f bell\x07 bs\x08", "del\\x7f bell\\x07 bs\\x08"),
+		/* A NUL inside the range is escaped, never ends the output early. */
+		CASE("a\0b", "a\\x00b"),
+		/* Backslashes and quotes stay as they are. */
+		CASE("E'\\\\n' \"q\"", "E'\\\\n' \"q\""),
+	};
+
 	(void)state;
-	assert_string_equal(ESC("plain user_1@db-2"), "plain user_1@db-2");
-	assert_string_equal(ESC(""), "");
-	/* The forged line of the issue: one line, the newline visible. */
-	assert_string_equal(ESC("x\n2026-12-02 10:00:00.000 [1] LOG C-1: admin console login (admin)"),
-			    "x\\n2026-12-02 10:00:00.000 [1] LOG C-1: admin console login (admin)");
-	assert_string_equal(ESC("a\rb\tc"), "a\\rb\\tc");
-	assert_string_equal(ESC("\x1b[31mred\x1b[0m"), "\\x1b[31mred\\x1b[0m");
-	assert_string_equal(ESC("del\x7f bell\x07 bs\x08"), "del\\x7f bell\\x07 bs\\x08");
-	/* A NUL inside the range is escaped, never ends the output early. */
-	assert_string_equal(ESC("a\0b"), "a\\x00b");
-	/* Backslashes and quotes stay as they are. */
-	assert_string_equal(ESC("E'\\\\n' \"q\""), "E'\\\\n' \"q\"");
+	run_cases(cases, sizeof(cases) / sizeof(cases[0]));
 }
 
 static void test_escape_utf8(void **state)
 {
+	static const struct esc_case cases[] = {
+		/* Valid multibyte characters are kept: 2, 3 and 4 bytes. */
+		CASE("J\xc3\xbcrgen \xe6\x97\xa5\xe6\x9c\xac \xf0\x9f\x90\x98",
+		     "J\xc3\xbcrgen \xe6\x97\xa5\xe6\x9c\xac \xf0\x9f\x90\x98"),
+		/* Invalid UTF-8 byte by byte: a lone continuation, a truncated
+		 * sequence, an overlong '/', a surrogate, beyond U+10FFFF. */
+		CASE("\x80", "\\x80"),
+		CASE("a\xc3", "a\\xc3"),
+		CASE("\xe6\x97z", "\\xe6\\x97z"),
+		CASE("\xc0\xaf", "\\xc0\\xaf"),
+		CASE("\xed\xa0\x80", "\\xed\\xa0\\x80"),
+		CASE("\xf4\x90\x80\x80", "\\xf4\\x90\\x80\\x80"),
+		/* C1 control (CSI), line separator, right-to-left override. */
+		CASE("\xc2\x9b" "2J", "\\xc2\\x9b2J"),
+		CASE("a\xe2\x80\xa8" "b", "a\\xe2\\x80\\xa8b"),
+		CASE("\xe2\x80\xae" "nimda", "\\xe2\\x80\\xaenimda"),
+		/* U+00A0 (first after the C1 range) is printable. */
+		CASE("\xc2\xa0", "\xc2\xa0"),
+	};
+
 	(void)state;
-	/* Valid multibyte characters are kept: 2, 3 and 4 bytes. */
-	assert_string_equal(ESC("J\xc3\xbcrgen \xe6\x97\xa5\xe6\x9c\xac \xf0\x9f\x90\x98"),
-			    "J\xc3\xbcrgen \xe6\x97\xa5\xe6\x9c\xac \xf0\x9f\x90\x98");
-	/* Invalid UTF-8 byte by byte: a lone continuation, a truncated
-	 * sequence, an overlong '/', a surrogate, beyond U+10FFFF. */
-	assert_string_equal(ESC("\x80"), "\\x80");
-	assert_string_equal(ESC("a\xc3"), "a\\xc3");
-	assert_string_equal(ESC("\xe6\x97z"), "\\xe6\\x97z");
-	assert_string_equal(ESC("\xc0\xaf"), "\\xc0\\xaf");
-	assert_string_equal(ESC("\xed\xa0\x80"), "\\xed\\xa0\\x80");
-	assert_string_equal(ESC("\xf4\x90\x80\x80"), "\\xf4\\x90\\x80\\x80");
-	/* C1 control (CSI), line separator, right-to-left override. */
-	assert_string_equal(ESC("\xc2\x9b" "2J"), "\\xc2\\x9b2J");
-	assert_string_equal(ESC("a\xe2\x80\xa8" "b"), "a\\xe2\\x80\\xa8b");
-	assert_string_equal(ESC("\xe2\x80\xae" "nimda"), "\\xe2\\x80\\xaenimda");
-	/* U+00A0 (first after the C1 range) is printable. */
-	assert_string_equal(ESC("\xc2\xa0"), "\xc2\xa0");
+	run_cases(cases, sizeof(cases) / sizeof(cases[0]));
 }
 
 static void test_escape_truncation(void **state)
