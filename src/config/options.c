@@ -261,7 +261,10 @@ static const struct lp_option options[] = {
 	    NO_EFFECT "linkpool does not forward cancel requests to peers; [peers] entries are "
 	    "only validated."),
 	OPT(cancel_wait_timeout, TIME, "10", 0, LONG_S, true,
-	    NO_EFFECT "linkpool forwards a cancel request at once and never queues it."),
+	    "How long a cancel request may take to reach PostgreSQL (connect and send); one "
+	    "not sent by then is dropped. A sent one holds its server connection until "
+	    "PostgreSQL closes the cancel connection (at most 30 s), so that it cannot cancel "
+	    "the next client's query. 0: 30 s."),
 	OPT(query_wait_notify, TIME, "5", 0, LONG_S, true,
 	    NO_EFFECT "linkpool sends no notice to queued clients; see SHOW POOLS cl_waiting "
 	    "and maxwait."),

@@ -71,6 +71,7 @@ struct lp_db_metrics {
 struct lp_metrics {
 	uint64_t login_failures[LP_LF_N];
 	uint64_t cancel_forwarded, cancel_unknown;
+	uint64_t cancel_not_forwarded;  /* known key, but nothing running (or one in flight) */
 	uint64_t refused_max_client_conn;
 	uint64_t protocol_errors[LP_PE_N];
 	uint64_t scrapes;
@@ -119,12 +120,16 @@ static inline void lp_metrics_protocol_error(struct lp_metrics *m, enum lp_proto
 	m->protocol_errors[src]++;
 }
 
-static inline void lp_metrics_cancel_request(struct lp_metrics *m, bool forwarded)
+enum lp_cancel_result { LP_CANCEL_FORWARDED, LP_CANCEL_UNKNOWN_KEY, LP_CANCEL_NOT_FORWARDED };
+
+static inline void lp_metrics_cancel_request(struct lp_metrics *m, enum lp_cancel_result r)
 {
-	if (forwarded)
+	if (r == LP_CANCEL_FORWARDED)
 		m->cancel_forwarded++;
-	else
+	else if (r == LP_CANCEL_UNKNOWN_KEY)
 		m->cancel_unknown++;
+	else
+		m->cancel_not_forwarded++;
 }
 
 static inline void lp_metrics_max_client_conn(struct lp_metrics *m)

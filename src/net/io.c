@@ -339,11 +339,19 @@ static bool drain_outq(struct lp_io *io)
 	return true;
 }
 
+/* The most injected output one connection may hold. Writers that could
+ * queue more stop reading their input until the queue drains
+ * (lp_io_wait_drained), so only one oversized answer gets here; the length
+ * is 32-bit and must never wrap. */
+#define LP_IO_OUTQ_MAX (1u << 30)
+
 static bool queue_bytes(struct lp_io *io, const void *data, size_t len)
 {
 	struct lp_io_out *o = io_out(io);
 	if (!o)
 		return false;
+	if (len > LP_IO_OUTQ_MAX - o->len)
+		return false;           /* the caller marks the connection dead */
 	if (o->len + len > o->cap) {
 		size_t ncap = o->cap ? o->cap : 256;
 		while (ncap < o->len + len)
@@ -461,4 +469,18 @@ static void io_write_ready(evutil_socket_t fd, short what, void *arg)
 	if (io->tr->unsent(io))
 		return;
 	lp_io_write_off(io);
+	if (io->wake_when_drained) {
+		io->wake_when_drained = false;
+		lp_io_kick(io);
+	}
+}
+
+bool lp_io_wait_drained(struct lp_io *io)
+{
+	if (lp_io_drained(io) && !io->tr->unsent(io))
+		return false;
+	io->wake_when_drained = true;
+	lp_io_read_off(io);
+	lp_io_write_on(io);
+	return true;
 }

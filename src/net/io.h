@@ -80,6 +80,8 @@ struct lp_io {
 					  * A transport that buffers (TLS) must not
 					  * set it while it still holds bytes. */
 	bool got_input;                  /* some byte was ever read */
+	bool wake_when_drained;          /* lp_io_wait_drained: call on_read once the
+					  * injected output is all written */
 
 	const struct lp_transport *tr;   /* never NULL after lp_io_init */
 	void *tls;                       /* SSL * while tr is the TLS transport */
@@ -150,6 +152,12 @@ static inline bool lp_io_waits_on(const struct lp_io *dst, const struct lp_io *s
 {
 	return dst->out && dst->out->flush_src == src;
 }
+
+/* Backpressure for a connection that answers with injected bytes (the
+ * admin console): true when output is still queued -- reading stops and
+ * on_read runs again once it is all written; false (nothing to wait for)
+ * when the queue is empty. */
+bool lp_io_wait_drained(struct lp_io *io);
 
 /* Releases the read buffer if it holds no bytes. */
 void lp_io_trim(struct lp_io *io);

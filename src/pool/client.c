@@ -499,10 +499,26 @@ static int handle_startup(struct lp_client *c, struct lp_startup *su)
 static void handle_cancel(struct lp_client *c, const struct lp_startup *su)
 {
 	struct lp_client *target = lp_cancel_find(c->inst, su->cancel_pid, su->cancel_key);
-	lp_metrics_cancel_request(&c->inst->metrics, target != NULL);
-	if (target && target->server && target->server->ready)
-		lp_server_send_cancel(target->server);
-	lp_client_close(c, target ? "cancel request forwarded" : "cancel request with unknown key");
+	struct lp_server *s = target ? target->server : NULL;
+	/* Only while the request it names is still on the server: once its
+	 * answer is in, the backend may be running somebody else's query. */
+	if (s && s->ready && s->state == LP_SV_ACTIVE && lp_server_owes_response(s)) {
+		/* The asker hears back (EOF) when PostgreSQL has the cancel,
+		 * through a copy of its socket: the client object goes now. */
+		int fd = dup(c->io.fd);
+		if (lp_cancel_forward(s, fd)) {
+			lp_metrics_cancel_request(&c->inst->metrics, LP_CANCEL_FORWARDED);
+			lp_client_close(c, "cancel request forwarded");
+			return;
+		}
+		if (fd >= 0)
+			close(fd);
+	}
+	lp_metrics_cancel_request(&c->inst->metrics,
+				  target ? LP_CANCEL_NOT_FORWARDED : LP_CANCEL_UNKNOWN_KEY);
+	lp_client_close(c, !target ? "cancel request with unknown key"
+			   : s   ? "cancel request not forwarded: nothing running or one in flight"
+				 : "cancel request not forwarded: client has no server");
 }
 
 /* Login phase: startup packets, then authentication messages. */
@@ -709,6 +725,12 @@ static int active_process(struct lp_client *c)
 			return -1;
 		}
 		if (c->admin) {
+			/* One answer at a time: a console client that sends
+			 * commands without reading the answers would otherwise
+			 * grow its output queue without bound. Reading resumes
+			 * once the last answer is written (lp_io_wait_drained). */
+			if (lp_io_wait_drained(io))
+				return -1;
 			if (avail < h.len + 1u) {
 				if (h.len + 1u <= lp_io_buf_size())
 					return 1;

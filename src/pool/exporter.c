@@ -391,8 +391,10 @@ static void render_linkpool(struct lp_instance *inst, struct lp_exporter *ex,
 	{
 		const char *lf[] = { "result", "forwarded", NULL };
 		const char *lu[] = { "result", "unknown_key", NULL };
+		const char *ln[] = { "result", "not_forwarded", NULL };
 		lp_expo_u64(e, "linkpool_cancel_requests_total", lf, m->cancel_forwarded);
 		lp_expo_u64(e, "linkpool_cancel_requests_total", lu, m->cancel_unknown);
+		lp_expo_u64(e, "linkpool_cancel_requests_total", ln, m->cancel_not_forwarded);
 	}
 	lp_expo_family(e, "linkpool_protocol_errors_total", LP_EXPO_COUNTER,
 		       "Protocol violations that closed a connection, by side.");

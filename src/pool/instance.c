@@ -58,6 +58,24 @@ void lp_now_turn(bool in_loop)
 
 static void reaper_cb(evutil_socket_t fd, short what, void *arg);
 
+static void post_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	lp_link_run_posted(arg);
+}
+
+void lp_instance_post(struct lp_instance *inst)
+{
+	/* A zero timer, not event_active(): an event activated from its own
+	 * callback runs again in the same pass, and work that posts more work
+	 * would spin there without ever polling the sockets. A timer added now
+	 * fires at the next turn. */
+	static const struct timeval zero = { 0, 0 };
+	if (!evtimer_pending(inst->post_ev, NULL))
+		evtimer_add(inst->post_ev, &zero);
+}
+
 int lp_instance_init(struct lp_instance *inst, const char *config_path, struct lp_generation *g)
 {
 	memset(inst, 0, sizeof(*inst));
@@ -79,10 +97,15 @@ int lp_instance_init(struct lp_instance *inst, const char *config_path, struct l
 	for (int i = 0; i < LP_CANCEL_BUCKETS; i++)
 		lp_list_init(&inst->cancel_hash[i]);
 	lp_list_init(&inst->authq_reqs);
+	lp_list_init(&inst->grow_pools);
+	lp_list_init(&inst->cancel_reqs);
 	if (RAND_bytes(inst->fake_salt_key, sizeof(inst->fake_salt_key)) != 1)
 		return -1;
 	inst->reaper_ev = event_new(inst->base, -1, 0, reaper_cb, inst);
 	if (!inst->reaper_ev)
+		return -1;
+	inst->post_ev = evtimer_new(inst->base, post_cb, inst);
+	if (!inst->post_ev)
 		return -1;
 	char dns_err[PATH_MAX + 64];
 	inst->dns = lp_dns_new(inst->base, inst->cfg.s.resolv_conf, dns_err, sizeof(dns_err));
@@ -582,6 +605,7 @@ void lp_instance_cleanup(struct lp_instance *inst)
 				lp_server_close(lp_container_of(n, struct lp_server, node), "shutdown");
 	}
 	reap(inst);
+	lp_cancel_cleanup(inst);
 	lp_authq_cleanup(inst);
 	lp_exporter_stop(inst);
 	lp_registry_cleanup(inst);
@@ -589,6 +613,8 @@ void lp_instance_cleanup(struct lp_instance *inst)
 		event_free(inst->janitor_ev);
 	if (inst->reaper_ev)
 		event_free(inst->reaper_ev);
+	if (inst->post_ev)
+		event_free(inst->post_ev);
 	for (size_t i = 0; i < sizeof(inst->sig_ev) / sizeof(inst->sig_ev[0]); i++)
 		if (inst->sig_ev[i])
 			event_free(inst->sig_ev[i]);

@@ -54,6 +54,8 @@ struct lp_instance {
 	struct lp_list justfree_servers;
 	struct lp_list cancel_hash[LP_CANCEL_BUCKETS];
 	struct lp_list authq_reqs;      /* auth_query lookups in flight */
+	struct lp_list grow_pools;
+	struct lp_list cancel_reqs;     /* cancels forwarded, not answered yet (cancel.c) */      /* pools with a posted grow (lp_link_grow_later) */
 
 	struct lp_listener listeners[LP_MAX_LISTENERS];
 	int nlisteners;
@@ -68,6 +70,7 @@ struct lp_instance {
 
 	struct event *janitor_ev;
 	struct event *reaper_ev;
+	struct event *post_ev;          /* runs posted work next turn (lp_link_grow_later) */
 	struct event *sig_ev[8];
 	int64_t started_us;
 	int64_t last_stats_us;          /* last stats_period boundary */
@@ -105,6 +108,8 @@ void lp_instance_shutdown(struct lp_instance *inst, enum lp_shutdown_mode mode);
 void lp_instance_check_shutdown(struct lp_instance *inst);
 /* Schedule freeing of closed objects at the end of this loop turn. */
 void lp_instance_schedule_reap(struct lp_instance *inst);
+/* Schedule the posted work (lp_link_run_posted) for the next loop turn. */
+void lp_instance_post(struct lp_instance *inst);
 
 /* registry.c */
 struct lp_db *lp_registry_find_db(struct lp_instance *inst, const char *name);
@@ -150,7 +155,18 @@ void lp_server_internal(struct lp_server *s, const char *sql,
 			void (*done)(struct lp_server *s, bool ok));
 void lp_server_kick(struct lp_server *s);
 void lp_server_free(struct lp_server *s);
-void lp_server_send_cancel(struct lp_server *s);
+/* A non-blocking socket connected (in progress) to sa with the TCP options
+ * of s's pool, or -1 with errno. */
+int lp_server_open_socket(const struct lp_server *s, const struct sockaddr *sa, socklen_t len);
+
+/* cancel.c */
+/* Sends a cancel for s's backend; requester_fd (or -1) is closed once
+ * PostgreSQL has taken it. False (nothing sent, requester_fd still the
+ * caller's) when one is already in flight for s or it cannot be sent. */
+bool lp_cancel_forward(struct lp_server *s, int requester_fd);
+/* s is closing: its cancels in flight no longer refer to it. */
+void lp_cancel_server_gone(struct lp_server *s);
+void lp_cancel_cleanup(struct lp_instance *inst);
 
 /* link.c: assignment of servers to clients */
 /* The client needs a server: link one now or queue the client. */
@@ -171,6 +187,16 @@ bool lp_pool_paused(const struct lp_pool *pool);
 bool lp_pool_draining(const struct lp_pool *pool);
 /* Open new servers if clients wait and limits allow. */
 void lp_link_grow(struct lp_pool *pool);
+/* The same, posted to the end of this loop turn: for paths that close a
+ * server, which must never connect from inside the close (a connect that
+ * fails at once would close again, and so on down the stack). */
+void lp_link_grow_later(struct lp_pool *pool);
+/* Runs the posted grows (the instance's end-of-turn pass). */
+void lp_link_run_posted(struct lp_instance *inst);
+/* A pool is about to be freed: drop what is posted for it. */
+void lp_link_forget_pool(struct lp_pool *pool);
+/* The last cancel to s was answered: a release parked behind it goes on. */
+void lp_link_cancel_done(struct lp_server *s);
 /* Server login failed: tell waiting clients. */
 void lp_link_login_failed(struct lp_pool *pool, const char *sqlstate, const char *msg);
 

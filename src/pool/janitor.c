@@ -113,7 +113,7 @@ static void check_servers(struct lp_instance *inst, struct lp_pool *p, int64_t n
 		    now - sv->internal_start_us > internal_limit) {
 			/* Closing alone would leave the backend running the query
 			 * until it next writes: cancel it too. */
-			lp_server_send_cancel(sv);
+			(void)lp_cancel_forward(sv, -1);
 			lp_server_close(sv, "no answer to a pooler query within server_connect_timeout");
 		}
 	}

@@ -156,6 +156,41 @@ void lp_link_grow(struct lp_pool *pool)
 	}
 }
 
+void lp_link_grow_later(struct lp_pool *pool)
+{
+	struct lp_instance *inst = pool->inst;
+	if (pool->grow_node.next != &pool->grow_node)
+		return;                 /* already posted */
+	lp_list_append(&inst->grow_pools, &pool->grow_node);
+	lp_instance_post(inst);
+}
+
+void lp_link_forget_pool(struct lp_pool *pool)
+{
+	if (pool->grow_node.next != &pool->grow_node)
+		lp_list_remove(&pool->inst->grow_pools, &pool->grow_node);
+}
+
+void lp_link_run_posted(struct lp_instance *inst)
+{
+	/* Only what was posted before this pass: a grow whose connect fails at
+	 * once posts again, and that waits for the next turn. */
+	struct lp_list now;
+	lp_list_init(&now);
+	while (!lp_list_empty(&inst->grow_pools)) {
+		struct lp_list_node *n = lp_list_first(&inst->grow_pools);
+		lp_list_remove(&inst->grow_pools, n);
+		lp_list_append(&now, n);
+	}
+	while (!lp_list_empty(&now)) {
+		struct lp_list_node *n = lp_list_first(&now);
+		lp_list_remove(&now, n);
+		struct lp_pool *pool = lp_container_of(n, struct lp_pool, grow_node);
+		if (pool->waiting_clients.count > 0)
+			lp_link_grow(pool);
+	}
+}
+
 void lp_link_login_failed(struct lp_pool *pool, const char *sqlstate, const char *msg)
 {
 	struct lp_list_node *n, *t;
@@ -458,6 +493,8 @@ static void to_idle(struct lp_server *s)
 	lp_link_dispatch(pool);
 }
 
+static void release_continue(struct lp_server *s);
+
 static void reset_done(struct lp_server *s, bool ok)
 {
 	if (!ok) {
@@ -493,9 +530,6 @@ void lp_link_release(struct lp_client *c, bool client_leaving)
 	struct lp_server *s = c->server;
 	if (!s)
 		return;
-	struct lp_pool *pool = s->pool;
-	const struct lp_settings *st = &pool->inst->cfg.s;
-
 	c->server = NULL;
 	s->client = NULL;
 	s->release_pending = false;
@@ -526,6 +560,31 @@ void lp_link_release(struct lp_client *c, bool client_leaving)
 		lp_server_close(s, "client left with a query in flight");
 		return;
 	}
+	s->reset_for_leaver = client_leaving;
+	if (s->cancel_in_flight) {
+		/* A cancel sent to this backend may land on whatever it runs
+		 * next: nobody else gets it until PostgreSQL closed the cancel
+		 * connection (cancel.c calls lp_link_cancel_done). */
+		s->release_parked = true;
+		return;
+	}
+	release_continue(s);
+}
+
+void lp_link_cancel_done(struct lp_server *s)
+{
+	if (!s->release_parked || s->state != LP_SV_USED)
+		return;
+	s->release_parked = false;
+	release_continue(s);
+}
+
+/* The rest of a release, once nothing can reach the backend from before. */
+static void release_continue(struct lp_server *s)
+{
+	struct lp_pool *pool = s->pool;
+	const struct lp_settings *st = &pool->inst->cfg.s;
+	bool client_leaving = s->reset_for_leaver;
 	if (s->tx_status != 'I') {
 		lp_server_internal(s, "ROLLBACK", rollback_done);
 		return;

@@ -127,6 +127,9 @@ struct lp_server {
 	bool close_needed;              /* configuration changed / RECONNECT */
 	bool release_pending;           /* release once flushed to the client */
 	bool ext_open;                  /* extended-protocol messages sent since the last Sync */
+	bool cancel_in_flight;          /* a cancel to this backend is not answered yet (cancel.c) */
+	bool release_parked;            /* released while cancel_in_flight: resumed by cancel.c */
+	bool reset_for_leaver;          /* the release is for a client leaving (session reset) */
 	char last_request;              /* last of Q, S, F forwarded: how a COPY was started */
 	bool ready;                     /* login finished */
 	bool tls_answer_pending;        /* SSLRequest sent, 'S'/'N' not read yet */
@@ -220,6 +223,9 @@ struct lp_pool {
 	 * averages (see stats.c) */
 	struct lp_pool_stats stats_newer, stats_older;
 	struct lp_authq_req *authq;     /* private pool of one auth_query, else NULL */
+	/* In inst->grow_pools while a grow is posted (lp_link_grow_later):
+	 * unlinked node = nothing posted. */
+	struct lp_list_node grow_node;
 };
 
 /* ---- instance-wide operations (instance.c) ---- */

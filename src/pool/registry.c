@@ -150,6 +150,7 @@ static void pool_init(struct lp_pool *p, struct lp_instance *inst, struct lp_db 
 	lp_list_init(&p->used_servers);
 	lp_list_init(&p->active_servers);
 	lp_list_init(&p->login_servers);
+	lp_list_node_init(&p->grow_node);
 }
 
 struct lp_pool *lp_registry_get_pool(struct lp_instance *inst, struct lp_db *db,
@@ -181,6 +182,7 @@ struct lp_pool *lp_registry_private_pool(struct lp_instance *inst, struct lp_db 
 
 void lp_registry_free_private_pool(struct lp_pool *p)
 {
+	lp_link_forget_pool(p);
 	lp_params_clear(&p->welcome);
 	free(p->welcome_msgs);
 	free(p);

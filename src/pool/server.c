@@ -56,7 +56,7 @@ static bool unix_path(const struct lp_server *s, struct sockaddr_un *sun)
 }
 
 /* Non-blocking connect; the outcome shows on the first write or read. */
-static int open_socket(struct lp_server *s, const struct sockaddr *sa, socklen_t len)
+int lp_server_open_socket(const struct lp_server *s, const struct sockaddr *sa, socklen_t len)
 {
 	const struct lp_settings *st = &s->pool->inst->cfg.s;
 	int fd = socket(sa->sa_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
@@ -222,7 +222,7 @@ static void connect_failed(struct lp_server *s, const char *why)
 static void start_login(struct lp_server *s, const struct sockaddr *sa, socklen_t len)
 {
 	struct lp_instance *inst = s->pool->inst;
-	int fd = open_socket(s, sa, len);
+	int fd = lp_server_open_socket(s, sa, len);
 	if (fd < 0) {
 		connect_failed(s, strerror(errno));
 		return;
@@ -315,6 +315,7 @@ void lp_server_close(struct lp_server *s, const char *reason)
 		server_log(s, LP_LOG_LOG, msg);
 	}
 	lp_metrics_server_closed(&pool->inst->metrics, &pool->db->metrics, reason);
+	lp_cancel_server_gone(s);
 	/* Part of a message already went to the client: an ErrorResponse now
 	 * would be read as the rest of it, so the client is only closed. */
 	bool client_mid_message = s->client && s->io.pkt_remain > 0;
@@ -337,57 +338,12 @@ void lp_server_close(struct lp_server *s, const char *reason)
 			lp_client_fail(c, "08006", "server connection closed: %s", reason);
 		}
 	}
+	/* Never connect from inside a close: a connect that fails at once
+	 * would close again, and with server_login_retry = 0 nothing stops
+	 * the recursion. The replacement is opened at the end of the turn. */
 	if (pool->waiting_clients.count > 0)
-		lp_link_grow(pool);
+		lp_link_grow_later(pool);
 	lp_instance_check_shutdown(pool->inst);
-}
-
-struct cancel_ctx {
-	int fd;
-	uint8_t buf[16];
-	size_t len;
-	struct event *ev;
-};
-
-static void cancel_writable(evutil_socket_t fd, short what, void *arg)
-{
-	struct cancel_ctx *cx = arg;
-	if (what & EV_WRITE) {
-		ssize_t n = write(fd, cx->buf, cx->len);
-		(void)n;         /* best effort, as the protocol allows */
-	}
-	event_free(cx->ev);
-	close(cx->fd);
-	free(cx);
-}
-
-void lp_server_send_cancel(struct lp_server *s)
-{
-	/* PostgreSQL takes a cancel on a fresh connection. */
-	struct cancel_ctx *cx = calloc(1, sizeof(*cx));
-	if (!cx)
-		return;
-	if (s->peer_len == 0) {
-		free(cx);
-		return;
-	}
-	cx->fd = open_socket(s, (struct sockaddr *)&s->peer, s->peer_len);
-	if (cx->fd < 0) {
-		free(cx);
-		return;
-	}
-	struct lp_writer w;
-	lp_wr_init(&w, cx->buf, sizeof(cx->buf));
-	lp_build_cancel(&w, s->be_pid, s->be_key);
-	cx->len = w.len;
-	cx->ev = event_new(s->pool->inst->base, cx->fd, EV_WRITE, cancel_writable, cx);
-	struct timeval tv = { 5, 0 };
-	if (!cx->ev || event_add(cx->ev, &tv) < 0) {
-		if (cx->ev)
-			event_free(cx->ev);
-		close(cx->fd);
-		free(cx);
-	}
 }
 
 void lp_server_internal(struct lp_server *s, const char *sql,
