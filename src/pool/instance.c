@@ -380,7 +380,7 @@ int lp_instance_set(struct lp_instance *inst, const char *key, const char *value
 	struct lp_security nsec = { 0 };
 	struct lp_userlist nusers = { 0 };
 	struct lp_diag d = { 0 };
-	bool new_sec = false, new_users = false;
+	bool new_sec = false;
 	const char *err = NULL;
 
 	if (lp_config_change_prepare(&inst->cfg, key, value, &ch, &err) < 0) {
@@ -388,19 +388,20 @@ int lp_instance_set(struct lp_instance *inst, const char *key, const char *value
 		return -1;
 	}
 	const struct lp_option *o = ch.o;
+	bool new_users = strcmp(o->name, "auth_file") == 0;
 	lp_config_change_preview(&inst->cfg, &ch, &after);
 	if (sets_security(o)) {
 		if (lp_security_load(&after, &nsec, &d) < 0)
 			goto fail;
 		new_sec = true;
 	}
-	if (strcmp(o->name, "auth_file") == 0 && after.auth_file[0]) {
+	/* An empty auth_file means no users, as a reload reads it. */
+	if (new_users && after.auth_file[0]) {
 		if (lp_userlist_load(after.auth_file, &nusers, &d) < 0)
 			goto fail;
 		for (size_t i = 0; i < d.n; i++)
 			lp_log_warn("%s", d.msgs[i]);
 		lp_diag_cleanup(&d);
-		new_users = true;
 	}
 	if (sets_log(o)) {
 		struct lp_log_settings ls;
@@ -415,7 +416,7 @@ int lp_instance_set(struct lp_instance *inst, const char *key, const char *value
 		lp_security_free(&inst->sec);
 		inst->sec = nsec;
 	}
-	if (new_users || strcmp(o->name, "auth_file") == 0) {
+	if (new_users) {
 		lp_userlist_free(&inst->users_file);
 		inst->users_file = nusers;
 	}
