@@ -18,6 +18,7 @@
 #include "core/log.h"
 #include "net/io.h"
 #include "pool/exporter.h"
+#include "pool/generation.h"
 #include "pool/instance.h"
 
 static void usage(FILE *f)
@@ -31,7 +32,8 @@ static void usage(FILE *f)
 		"  -u, --user=USER  drop privileges to USER after opening the listeners\n"
 		"  -V, --version    print the version and exit\n"
 		"  -h, --help       this help\n"
-		"      --check      validate CONFIG.ini and auth_file; print file:line errors;\n"
+		"      --check      validate CONFIG.ini and every file it names (auth_file,\n"
+		"                   auth_hba_file, TLS files); print file:line errors;\n"
 		"                   exit 0 when valid, 1 otherwise\n",
 		LP_VERSION);
 }
@@ -80,30 +82,23 @@ static int parse_args(int argc, char **argv, struct opts *o)
 	return 0;
 }
 
-/* Loads config + auth_file, printing every problem. Returns 0 when valid. */
-static int load_all(const char *path, struct lp_config *cfg, struct lp_userlist *ul, bool strict)
+/*
+ * Reads the whole generation (ini, %include files, auth_file, auth_hba_file,
+ * TLS files), printing every problem as file:line. --check and the start
+ * use the same reader as a reload, so all three accept and refuse the same
+ * files. Returns 0 when valid.
+ */
+static int load_all(const char *path, struct lp_generation *g)
 {
-	struct lp_diag d = { 0 };
-	int rc = 0;
+	struct lp_diag err = { 0 }, warn = { 0 };
+	int rc = lp_generation_load(path, g, &err, &warn);
 
-	if (lp_config_load(path, cfg, &d) < 0) {
-		for (size_t i = 0; i < d.n; i++)
-			fprintf(stderr, "%s\n", d.msgs[i]);
-		lp_diag_cleanup(&d);
-		return -1;
-	}
-	if (cfg->s.auth_file[0]) {
-		rc = lp_userlist_load(cfg->s.auth_file, ul, &d);
-		for (size_t i = 0; i < d.n; i++)
-			fprintf(stderr, "%s%s\n", rc < 0 || strict ? "" : "warning: ", d.msgs[i]);
-		if (strict && d.n > 0)
-			rc = -1;
-	}
-	lp_diag_cleanup(&d);
-	if (rc < 0) {
-		lp_userlist_free(ul);
-		lp_config_free(cfg);
-	}
+	for (size_t i = 0; i < err.n; i++)
+		fprintf(stderr, "%s\n", err.msgs[i]);
+	for (size_t i = 0; i < warn.n; i++)
+		fprintf(stderr, "warning: %s\n", warn.msgs[i]);
+	lp_diag_cleanup(&err);
+	lp_diag_cleanup(&warn);
 	return rc;
 }
 
@@ -192,6 +187,18 @@ static int write_pidfile(const char *path)
 	return w == n ? 0 : -1;
 }
 
+/* libevent's and evdns's own warnings: into the same log, through the same
+ * escaping (an evdns line may quote what a name server sent). */
+static void libevent_log(int severity, const char *msg)
+{
+	enum lp_log_level lvl = severity >= EVENT_LOG_ERR    ? LP_LOG_ERROR
+				: severity == EVENT_LOG_WARN ? LP_LOG_WARNING
+				: severity == EVENT_LOG_MSG  ? LP_LOG_LOG
+							     : LP_LOG_DEBUG;
+	if (lp_log_enabled(lvl))
+		lp_log_write(lvl, "libevent: %s", msg);
+}
+
 static void on_signal(evutil_socket_t sig, short what, void *arg)
 {
 	struct lp_instance *inst = arg;
@@ -199,7 +206,7 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
 	switch (sig) {
 	case SIGHUP:
 		lp_log_info("got SIGHUP: reloading");
-		(void)lp_instance_reload(inst);
+		(void)lp_instance_reload(inst, NULL, 0);
 		break;
 	case SIGTERM:
 		lp_instance_shutdown(inst, LP_SHUTDOWN_WAIT_CLIENTS);
@@ -222,53 +229,39 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
 int main(int argc, char **argv)
 {
 	struct opts o;
-	struct lp_config cfg;
-	struct lp_userlist ul;
+	struct lp_generation g;
 	static struct lp_instance inst;
 	int rc = 1;
 
 	if (parse_args(argc, argv, &o) < 0)
 		return 1;
-	memset(&cfg, 0, sizeof(cfg));
-	memset(&ul, 0, sizeof(ul));
-	if (load_all(o.config, &cfg, &ul, o.check) < 0)
+	if (load_all(o.config, &g) < 0)
 		return 1;
+	const struct lp_config *cfg = &g.cfg;
 	if (o.check) {
-		/* Certificates, keys and auth_hba_file are part of a valid setup. */
-		struct lp_security sec;
-		struct lp_diag d = { 0 };
-		if (lp_security_load(&cfg.s, &sec, &d) < 0) {
-			for (size_t i = 0; i < d.n; i++)
-				fprintf(stderr, "%s\n", d.msgs[i]);
-			lp_diag_cleanup(&d);
-			lp_userlist_free(&ul);
-			lp_config_free(&cfg);
-			return 1;
-		}
-		lp_security_free(&sec);
 		printf("%s: configuration is valid\n", o.config);
-		lp_userlist_free(&ul);
-		lp_config_free(&cfg);
+		lp_generation_free(&g);
 		return 0;
 	}
-	if (o.daemon && !cfg.s.logfile[0] && !cfg.s.syslog) {
+	if (o.daemon && !cfg->s.logfile[0] && !cfg->s.syslog) {
 		fprintf(stderr, "linkpool: -d needs logfile or syslog, or nothing would be logged\n");
 		goto out_cfg;
 	}
 	struct lp_log_settings ls = {
-		.logfile = cfg.s.logfile, .to_stderr = !o.daemon, .syslog = cfg.s.syslog,
-		.syslog_ident = cfg.s.syslog_ident, .syslog_facility = cfg.s.syslog_facility,
-		.verbose = cfg.s.verbose + o.verbose, .quiet = o.quiet,
+		.logfile = cfg->s.logfile, .to_stderr = !o.daemon, .syslog = cfg->s.syslog,
+		.syslog_ident = cfg->s.syslog_ident, .syslog_facility = cfg->s.syslog_facility,
+		.verbose = cfg->s.verbose + o.verbose, .quiet = o.quiet,
 	};
 	if (lp_log_configure(&ls) < 0) {
-		fprintf(stderr, "linkpool: cannot open logfile %s: %s\n", cfg.s.logfile, strerror(errno));
+		fprintf(stderr, "linkpool: cannot open logfile %s: %s\n", cfg->s.logfile, strerror(errno));
 		goto out_cfg;
 	}
+	event_set_log_callback(libevent_log);
 	signal(SIGPIPE, SIG_IGN);
-	lp_io_set_buf_size((uint32_t)cfg.s.pkt_buf);
-	raise_fd_limit(&cfg);
+	lp_io_set_buf_size((uint32_t)cfg->s.pkt_buf);
+	raise_fd_limit(cfg);
 
-	if (lp_instance_init(&inst, o.config, &cfg, &ul) < 0) {
+	if (lp_instance_init(&inst, o.config, &g) < 0) {
 		lp_log_fatal("initialisation failed");
 		goto out_cfg;
 	}
@@ -317,7 +310,6 @@ out_inst:
 	lp_log_close();
 	return rc;
 out_cfg:
-	lp_userlist_free(&ul);
-	lp_config_free(&cfg);
+	lp_generation_free(&g);
 	return 1;
 }

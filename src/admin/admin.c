@@ -135,18 +135,20 @@ void lp_admin_err(struct lp_client *c, const char *sqlstate, const char *fmt, ..
 	lp_client_error(c, sqlstate, msg);
 }
 
-void lp_admin_notice(struct lp_client *c, const char *message, const char *detail)
+/* 'E' or 'N' with a detail field; an error is followed by ReadyForQuery. */
+static void send_with_detail(struct lp_client *c, char type, const char *severity,
+			     const char *sqlstate, const char *message, const char *detail)
 {
 	uint8_t buf[2048];
 	struct lp_writer w;
 	lp_wr_init(&w, buf, sizeof(buf));
-	lp_wr_begin(&w, 'N');
+	lp_wr_begin(&w, (uint8_t)type);
 	lp_wr_u8(&w, 'S');
-	lp_wr_cstr(&w, "NOTICE");
+	lp_wr_cstr(&w, severity);
 	lp_wr_u8(&w, 'V');
-	lp_wr_cstr(&w, "NOTICE");
+	lp_wr_cstr(&w, severity);
 	lp_wr_u8(&w, 'C');
-	lp_wr_cstr(&w, "00000");
+	lp_wr_cstr(&w, sqlstate);
 	lp_wr_u8(&w, 'M');
 	lp_wr_cstr(&w, message);
 	if (detail) {
@@ -155,8 +157,22 @@ void lp_admin_notice(struct lp_client *c, const char *message, const char *detai
 	}
 	lp_wr_u8(&w, 0);
 	lp_wr_end(&w);
+	if (type == 'E')
+		lp_build_rfq(&w, 'I');
 	if (!w.overflow)
 		(void)lp_io_send(&c->io, buf, w.len);
+}
+
+void lp_admin_err_detail(struct lp_client *c, const char *sqlstate, const char *message,
+			 const char *detail)
+{
+	lp_client_log(c, LP_LOG_WARNING, "admin command refused: %s: %s", message, detail);
+	send_with_detail(c, 'E', "ERROR", sqlstate, message, detail);
+}
+
+void lp_admin_notice(struct lp_client *c, const char *message, const char *detail)
+{
+	send_with_detail(c, 'N', "NOTICE", "00000", message, detail);
 }
 
 /* ---- session parameters clients like to touch ---- */
@@ -230,13 +246,12 @@ static void run_set(struct lp_client *c, const struct lp_admin_cmd *cmd)
 		lp_admin_err(c, "42501", "admin access needed for SET");
 		return;
 	}
-	const char *err = NULL;
-	if (lp_config_set(&c->inst->cfg, cmd->key, cmd->value, &err) < 0) {
-		lp_admin_err(c, "22023", "%s", err ? err : "SET failed");
+	char err[512];
+	if (lp_instance_set(c->inst, cmd->key, cmd->value, err, sizeof(err)) < 0) {
+		lp_admin_err(c, "22023", "%s", err);
 		return;
 	}
 	lp_client_log(c, LP_LOG_LOG, "SET %s = %s", cmd->key, cmd->value);
-	lp_instance_settings_changed(c->inst);
 	lp_admin_ok(c, "SET");
 }
 

@@ -327,8 +327,11 @@ static void cmd_reload(struct lp_client *c, const char *arg)
 {
 	(void)arg;
 	lp_client_log(c, LP_LOG_LOG, "RELOAD command issued");
-	if (lp_instance_reload(c->inst) < 0) {
-		lp_admin_err(c, "F0000", "RELOAD failed, see the log for details");
+	char why[1024];
+	if (lp_instance_reload(c->inst, why, sizeof(why)) < 0) {
+		/* PgBouncer's words (SQLSTATE F0000, config_file_error); the
+		 * first problem as DETAIL, the log has every one. */
+		lp_admin_err_detail(c, "F0000", "RELOAD failed, see logs for additional details", why);
 		return;
 	}
 	lp_admin_ok(c, "RELOAD");

@@ -50,6 +50,9 @@ void lp_admin_ok(struct lp_client *c, const char *tag);
 /* Replies: ErrorResponse (ERROR, sqlstate) + ReadyForQuery; logs it. */
 void lp_admin_err(struct lp_client *c, const char *sqlstate, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
+/* Same with a DETAIL field (the problems behind a failed RELOAD). */
+void lp_admin_err_detail(struct lp_client *c, const char *sqlstate, const char *message,
+			 const char *detail);
 /* Sends a NoticeResponse with a detail text (SHOW HELP). */
 void lp_admin_notice(struct lp_client *c, const char *message, const char *detail);
 

@@ -69,10 +69,6 @@ static int tokenize(const char *p, const char *end, struct line_toks *lt, const 
 					continue;
 				}
 			}
-			if (ch == '\0') {
-				*why = "NUL byte in line";
-				return -1;
-			}
 			if (n >= MAX_TOKEN) {
 				*why = "token too long";
 				return -1;
@@ -406,6 +402,12 @@ int lp_hba_parse(const char *text, size_t len, const char *file, struct lp_hba *
 		}
 		if (too_long) {
 			lp_diag_add(diag, file, first, "line too long");
+			errors++;
+			continue;
+		}
+		/* Even in a comment, as the ini and auth_file readers. */
+		if (memchr(line, '\0', ll)) {
+			lp_diag_add(diag, file, first, "NUL byte in line");
 			errors++;
 			continue;
 		}

@@ -3,10 +3,15 @@
  * holds "user" "secret" and any further fields are ignored. Entries are
  * kept sorted by name so a login looks its user up in O(log n).
  *
+ * A malformed line makes the whole file invalid: every such line is reported
+ * and nothing is handed back, so a caller never runs with the users of half
+ * a file (PgBouncer logs "broken auth file" and keeps the lines before it;
+ * a user further down would be locked out without notice).
+ *
  * Duplicate user names: the later line wins (as PgBouncer, which overwrites
  * the earlier password while loading), and the duplicate is reported in diag
- * so an operator sees the shadowed line. Diagnostics never quote a line: a
- * malformed line may well hold a password.
+ * as a warning so an operator sees the shadowed line. Diagnostics never quote
+ * a line: a malformed line may well hold a password.
  *
  * Bounds: a line may be at most LINE_MAX_BYTES long, a secret at most
  * SECRET_MAX_BYTES, the whole file at most FILE_MAX_BYTES; NUL bytes make a
@@ -20,7 +25,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define LINE_MAX_BYTES (64 * 1024)
+/* Above any line PgBouncer reads (it caps a secret at 65530 bytes, a
+ * name at 127), so a file it takes is never refused for its length. */
+#define LINE_MAX_BYTES (1024 * 1024)
 #define SECRET_MAX_BYTES 65535
 #define FILE_MAX_BYTES (256u * 1024 * 1024)
 #define NAME_SHOW_MAX 64                 /* how much of a name a diagnostic shows */
@@ -101,7 +108,8 @@ static const char *skip_ws(const char *p, const char *end)
 	return p;
 }
 
-/* Parses one line; 1 = entry made, 0 = comment/blank or reported, -1 = OOM. */
+/* Parses one line; 1 = entry made, 0 = comment/blank, 2 = malformed (reported),
+ * -1 = OOM. */
 static int parse_line(const char *line, size_t len, const char *file, int lineno,
 		      struct lp_userlist_entry *e, struct lp_diag *diag)
 {
@@ -112,16 +120,17 @@ static int parse_line(const char *line, size_t len, const char *file, int lineno
 
 	if (len > 0 && line[len - 1] == '\r')
 		end--;
+	/* Even in a comment: the ini and auth_hba_file readers refuse it too. */
+	if (memchr(line, '\0', len)) {
+		lp_diag_add(diag, file, lineno, "NUL byte in line");
+		return 2;
+	}
 	p = skip_ws(p, end);
 	if (p == end || *p == ';' || *p == '#')
 		return 0;
 	if (len > LINE_MAX_BYTES) {
-		lp_diag_add(diag, file, lineno, "line longer than %d bytes, skipped", LINE_MAX_BYTES);
-		return 0;
-	}
-	if (memchr(line, '\0', len)) {
-		lp_diag_add(diag, file, lineno, "NUL byte in line, skipped");
-		return 0;
+		lp_diag_add(diag, file, lineno, "line longer than %d bytes", LINE_MAX_BYTES);
+		return 2;
 	}
 	name = read_quoted(&p, end, LINE_MAX_BYTES, &name_len, &why);
 	if (!name)
@@ -153,8 +162,8 @@ bad:
 	wipe_free(secret);
 	if (!why)
 		return -1;
-	lp_diag_add(diag, file, lineno, "malformed auth_file line (%s), skipped", why);
-	return 0;
+	lp_diag_add(diag, file, lineno, "malformed auth_file line (%s)", why);
+	return 2;
 }
 
 static int cmp_entry(const void *a, const void *b)
@@ -172,7 +181,7 @@ int lp_userlist_parse(const char *text, size_t len, const char *file, struct lp_
 {
 	struct lp_userlist_entry *v = NULL;
 	size_t n = 0, cap = 0, pos = 0, w;
-	int lineno = 0;
+	int lineno = 0, bad = 0;
 
 	if (!text && len)
 		return -1;
@@ -197,7 +206,14 @@ int lp_userlist_parse(const char *text, size_t len, const char *file, struct lp_
 		r = parse_line(line, llen, file, lineno, &v[n], diag);
 		if (r < 0)
 			goto fail;
-		n += (size_t)r;
+		if (r == 2)
+			bad++;
+		else
+			n += (size_t)r;
+	}
+	if (bad) {
+		entries_free(v, n);
+		return -1;
 	}
 
 	/* Sort by (name, line) so equal names are adjacent in file order; keep the last. */

@@ -659,7 +659,12 @@ static void parse_text(struct parser *p, const char *text, size_t len, const cha
 
 		pos += n + (nl ? 1 : 0);
 		lineno++;
-		/* strndup stops at a NUL byte: the rest of such a line is ignored. */
+		/* A text file holds no NUL; past one the C string would silently
+		 * end. Refused, as auth_file and auth_hba_file refuse it. */
+		if (memchr(start, '\0', n)) {
+			perr(p, file, lineno, "NUL byte in line");
+			continue;
+		}
 		line = strndup(start, n);
 		if (!line) {
 			perr(p, file, lineno, "out of memory");
@@ -783,7 +788,8 @@ void lp_config_free(struct lp_config *c)
 	memset(c, 0, sizeof(*c));
 }
 
-int lp_config_set(struct lp_config *c, const char *key, const char *value, const char **err)
+int lp_config_change_prepare(const struct lp_config *c, const char *key, const char *value,
+			     struct lp_config_change *ch, const char **err)
 {
 	/* SET runs on the single event-loop thread; one static buffer is enough. */
 	static char errbuf[PATH_MAX + 200];
@@ -791,6 +797,7 @@ int lp_config_set(struct lp_config *c, const char *key, const char *value, const
 	union lp_optval v;
 	char why[PATH_MAX + 100];
 
+	memset(ch, 0, sizeof(*ch));
 	if (err)
 		*err = NULL;
 	if (!o) {
@@ -806,28 +813,67 @@ int lp_config_set(struct lp_config *c, const char *key, const char *value, const
 			 o->name, why);
 		goto fail;
 	}
+	ch->o = o;
+	if (o->type == LP_OPT_STR)
+		ch->s = v.s;
+	else
+		ch->i = v.i;
 	if (o->offset == offsetof(struct lp_settings, auth_type) ||
 	    o->offset == offsetof(struct lp_settings, auth_file)) {
-		enum lp_auth_type at = c->s.auth_type;
-		const char *af = c->s.auth_file;
+		struct lp_settings after;
 
-		if (o->type == LP_OPT_AUTH_TYPE)
-			at = (enum lp_auth_type)v.i;
-		else
-			af = v.s;
-		if (check_auth_file(at, af, why, sizeof(why)) < 0) {
-			if (o->type == LP_OPT_STR)
-				free(v.s);
+		lp_config_change_preview(c, ch, &after);
+		if (check_auth_file(after.auth_type, after.auth_file, why, sizeof(why)) < 0) {
+			lp_config_change_discard(ch);
 			snprintf(errbuf, sizeof(errbuf), "%s", why);
 			goto fail;
 		}
 	}
-	lp_config_value_store(&c->s, o, v);
 	return 0;
 fail:
 	if (err)
 		*err = errbuf;
 	return -1;
+}
+
+static union lp_optval change_value(const struct lp_config_change *ch)
+{
+	union lp_optval v;
+
+	if (ch->o->type == LP_OPT_STR)
+		v.s = ch->s;
+	else
+		v.i = ch->i;
+	return v;
+}
+
+void lp_config_change_preview(const struct lp_config *c, const struct lp_config_change *ch,
+			      struct lp_settings *out)
+{
+	*out = c->s;
+	lp_config_value_put(out, ch->o, change_value(ch));
+}
+
+void lp_config_change_commit(struct lp_config *c, struct lp_config_change *ch)
+{
+	lp_config_value_store(&c->s, ch->o, change_value(ch));
+	memset(ch, 0, sizeof(*ch));
+}
+
+void lp_config_change_discard(struct lp_config_change *ch)
+{
+	free(ch->s);
+	memset(ch, 0, sizeof(*ch));
+}
+
+int lp_config_set(struct lp_config *c, const char *key, const char *value, const char **err)
+{
+	struct lp_config_change ch;
+
+	if (lp_config_change_prepare(c, key, value, &ch, err) < 0)
+		return -1;
+	lp_config_change_commit(c, &ch);
+	return 0;
 }
 
 const struct lp_db_conf *lp_config_find_db(const struct lp_config *c, const char *name)

@@ -244,7 +244,26 @@ int lp_config_parse(const char *text, size_t len, const char *file, struct lp_co
 		    struct lp_diag *diag);
 void lp_config_free(struct lp_config *c);
 
-/* SET key = value on a live generation (reloadable options only). */
+/*
+ * SET key = value in two steps, so a caller can build what depends on the
+ * new value (TLS contexts, a userlist, a log file) and store it only when
+ * all of that worked: prepare checks the value (reloadable options only)
+ * into *ch without touching c; preview gives the settings as they would be
+ * (a shallow copy sharing c's strings and ch's: never free it); commit
+ * stores ch into c; discard drops it.
+ */
+struct lp_config_change {
+	const struct lp_option *o;
+	int64_t i;                      /* numeric and enum types */
+	char *s;                        /* LP_OPT_STR, owned until commit/discard */
+};
+int lp_config_change_prepare(const struct lp_config *c, const char *key, const char *value,
+			     struct lp_config_change *ch, const char **err);
+void lp_config_change_preview(const struct lp_config *c, const struct lp_config_change *ch,
+			      struct lp_settings *out);
+void lp_config_change_commit(struct lp_config *c, struct lp_config_change *ch);
+void lp_config_change_discard(struct lp_config_change *ch);
+/* prepare + commit in one. */
 int lp_config_set(struct lp_config *c, const char *key, const char *value, const char **err);
 /* Formats an option's current value as SHOW CONFIG prints it. */
 void lp_config_format(const struct lp_settings *s, const struct lp_option *o, char *out, size_t cap);

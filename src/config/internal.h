@@ -22,6 +22,8 @@ int lp_config_value_parse(const struct lp_option *o, const char *text, union lp_
 			  char *why, size_t whycap);
 /* Stores v into s, taking ownership of v.s and freeing the old string. */
 void lp_config_value_store(struct lp_settings *s, const struct lp_option *o, union lp_optval v);
+/* Stores v into s without freeing what was there (a shallow preview). */
+void lp_config_value_put(struct lp_settings *s, const struct lp_option *o, union lp_optval v);
 /* Frees every string of the [pgbouncer] settings and NULLs them. */
 void lp_config_settings_free(struct lp_settings *s);
 

@@ -672,11 +672,17 @@ int lp_config_value_parse(const struct lp_option *o, const char *text, union lp_
 
 void lp_config_value_store(struct lp_settings *s, const struct lp_option *o, union lp_optval v)
 {
+	if (o->type == LP_OPT_STR)
+		free(*(char **)((char *)s + o->offset));
+	lp_config_value_put(s, o, v);
+}
+
+void lp_config_value_put(struct lp_settings *s, const struct lp_option *o, union lp_optval v)
+{
 	char *field = (char *)s + o->offset;
 
 	switch (o->type) {
 	case LP_OPT_STR:
-		free(*(char **)field);
 		*(char **)field = v.s;
 		break;
 	case LP_OPT_INT:

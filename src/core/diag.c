@@ -6,6 +6,21 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Appends msg (taking it); false, msg untouched, when out of memory. */
+static bool push(struct lp_diag *d, char *msg)
+{
+	if (d->n == d->cap) {
+		size_t ncap = d->cap ? d->cap * 2 : 8;
+		char **nv = realloc(d->msgs, ncap * sizeof(*nv));
+		if (!nv)
+			return false;
+		d->msgs = nv;
+		d->cap = ncap;
+	}
+	d->msgs[d->n++] = msg;
+	return true;
+}
+
 void lp_diag_add(struct lp_diag *d, const char *file, int line, const char *fmt, ...)
 {
 	char msg[1024];
@@ -20,17 +35,17 @@ void lp_diag_add(struct lp_diag *d, const char *file, int line, const char *fmt,
 	else
 		snprintf(full, sizeof(full), "%s: %s", file ? file : "?", msg);
 
-	if (d->n == d->cap) {
-		size_t ncap = d->cap ? d->cap * 2 : 8;
-		char **nv = realloc(d->msgs, ncap * sizeof(*nv));
-		if (!nv)
-			return;
-		d->msgs = nv;
-		d->cap = ncap;
-	}
-	d->msgs[d->n] = strdup(full);
-	if (d->msgs[d->n])
-		d->n++;
+	char *copy = strdup(full);
+	if (copy && !push(d, copy))
+		free(copy);
+}
+
+void lp_diag_take(struct lp_diag *dst, struct lp_diag *src)
+{
+	for (size_t i = 0; i < src->n; i++)
+		if (push(dst, src->msgs[i]))
+			src->msgs[i] = NULL;
+	lp_diag_cleanup(src);
 }
 
 void lp_diag_cleanup(struct lp_diag *d)

@@ -7,6 +7,7 @@
 #define LP_CORE_LOG_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 enum lp_log_level { LP_LOG_FATAL, LP_LOG_ERROR, LP_LOG_WARNING, LP_LOG_LOG, LP_LOG_DEBUG, LP_LOG_NOISE };
 
@@ -24,7 +25,20 @@ struct lp_log_settings {
 int lp_log_configure(const struct lp_log_settings *s);
 void lp_log_close(void);
 bool lp_log_enabled(enum lp_log_level level);
+/* Writes one line. The formatted text is passed through lp_log_escape, so a
+ * value from the network may be given as it came. */
 void lp_log_write(enum lp_log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/*
+ * Copies in[0..len) to out (cap bytes, always NUL-terminated) so that it is
+ * one safe log line: \n \r \t and every other control byte (NUL, ESC, DEL)
+ * become \n, \r, \t or \xNN, as do bytes that are not valid UTF-8 and the
+ * C1 controls, line separators and bidirectional overrides among valid
+ * UTF-8; other multibyte characters stay as they are. Backslashes are not
+ * doubled (readability; a line break can no longer be forged). Input that
+ * does not fit ends with "..." at a character boundary. Returns the length
+ * written.
+ */
+size_t lp_log_escape(char *out, size_t cap, const char *in, size_t len);
 
 #define lp_log_fatal(...) lp_log_write(LP_LOG_FATAL, __VA_ARGS__)
 #define lp_log_error(...) lp_log_write(LP_LOG_ERROR, __VA_ARGS__)

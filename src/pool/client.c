@@ -540,8 +540,12 @@ static int startup_process(struct lp_client *c)
 		const char *err = NULL;
 		int rc = lp_startup_parse(lp_io_parse_ptr(io), avail, &su, &plen, &err);
 		if (rc == LP_PROTO_INCOMPLETE) {
+			/* Refused before the buffer fills: a full buffer would
+			 * read as broken framing and end in a reset. */
 			if (plen > lp_io_buf_size()) {
-				lp_client_fail(c, "08P01", "startup packet too long for pkt_buf");
+				lp_metrics_protocol_error(&c->inst->metrics, LP_PE_CLIENT);
+				lp_client_fail(c, "08P01", "startup packet too long (%zu bytes, pkt_buf is %u)",
+					       plen, lp_io_buf_size());
 				return -1;
 			}
 			return 1;
@@ -590,13 +594,17 @@ static int startup_process(struct lp_client *c)
 static enum lp_frame_act login_msg(struct lp_client *c, const struct lp_msg_hdr *h,
 				   const uint8_t *msg, uint32_t avail)
 {
-	if (h->type != 'p' || h->len > LOGIN_MSG_MAX) {
+	if (h->type != 'p') {
 		lp_metrics_protocol_error(&c->inst->metrics, LP_PE_CLIENT);
-		if (h->type != 'p')
-			lp_client_fail(c, "08P01", "expected a password message, got '%c'",
-				       h->type >= 32 && h->type < 127 ? h->type : '?');
-		else
-			lp_client_fail(c, "08P01", "password message too long: %u bytes", h->len);
+		lp_client_fail(c, "08P01", "expected a password message, got '%c'",
+			       h->type >= 32 && h->type < 127 ? h->type : '?');
+		return LP_FRAME_CLOSED;
+	}
+	/* As for the startup packet: a clear error, not a reset. */
+	if (h->len + 1u > lp_io_buf_size() || h->len > LOGIN_MSG_MAX) {
+		lp_metrics_protocol_error(&c->inst->metrics, LP_PE_CLIENT);
+		lp_client_fail(c, "08P01", "authentication message too long (%u bytes, pkt_buf is %u)",
+			       h->len + 1u, lp_io_buf_size());
 		return LP_FRAME_CLOSED;
 	}
 	if (avail <= h->len)

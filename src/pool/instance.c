@@ -21,6 +21,7 @@
 #include "pool/auth_query.h"
 #include "pool/client_auth.h"
 #include "pool/exporter.h"
+#include "pool/generation.h"
 #include "pool/instance.h"
 
 int64_t lp_now_exact_us(void)
@@ -75,18 +76,17 @@ void lp_instance_post(struct lp_instance *inst)
 		evtimer_add(inst->post_ev, &zero);
 }
 
-int lp_instance_init(struct lp_instance *inst, const char *config_path, struct lp_config *cfg,
-		     struct lp_userlist *ul)
+int lp_instance_init(struct lp_instance *inst, const char *config_path, struct lp_generation *g)
 {
 	memset(inst, 0, sizeof(*inst));
 	inst->base = event_base_new();
 	if (!inst->base)
 		return -1;
 	inst->config_path = config_path;
-	inst->cfg = *cfg;
-	memset(cfg, 0, sizeof(*cfg));
-	inst->users_file = *ul;
-	memset(ul, 0, sizeof(*ul));
+	inst->cfg = g->cfg;
+	inst->users_file = g->users;
+	inst->sec = g->sec;
+	memset(g, 0, sizeof(*g));
 	lp_list_init(&inst->dbs);
 	lp_list_init(&inst->users);
 	lp_list_init(&inst->pools);
@@ -116,14 +116,6 @@ int lp_instance_init(struct lp_instance *inst, const char *config_path, struct l
 	lp_dns_set_ttl(inst->dns, inst->cfg.s.dns_max_ttl);
 	lp_dns_set_nxdomain_ttl(inst->dns, inst->cfg.s.dns_nxdomain_ttl);
 	inst->started_us = lp_now_us();
-	struct lp_diag d = { 0 };
-	if (lp_security_load(&inst->cfg.s, &inst->sec, &d) < 0) {
-		for (size_t i = 0; i < d.n; i++)
-			lp_log_fatal("%s", d.msgs[i]);
-		lp_diag_cleanup(&d);
-		lp_instance_cleanup(inst);
-		return -1;
-	}
 	lp_registry_apply(inst);
 	return 0;
 }
@@ -263,85 +255,89 @@ void lp_instance_stop_listening(struct lp_instance *inst)
 	inst->listening = false;
 }
 
-static void log_settings(const struct lp_instance *inst, struct lp_log_settings *ls)
+static void log_settings(const struct lp_settings *s, struct lp_log_settings *ls)
 {
-	const struct lp_settings *s = &inst->cfg.s;
 	memset(ls, 0, sizeof(*ls));
 	ls->logfile = s->logfile;
 	ls->syslog = s->syslog;
 	ls->syslog_ident = s->syslog_ident;
 	ls->syslog_facility = s->syslog_facility;
 	ls->verbose = s->verbose;
+	ls->to_stderr = true;
 }
 
-int lp_instance_reload(struct lp_instance *inst)
+/* "first problem (and N more)" for the admin console; the log has them all. */
+static void summarize(const struct lp_diag *d, char *why, size_t whycap)
 {
-	struct lp_config ncfg;
-	struct lp_userlist nul;
-	struct lp_diag d = { 0 };
+	if (!why || !whycap)
+		return;
+	if (d->n == 0)
+		snprintf(why, whycap, "unknown error");
+	else if (d->n == 1)
+		snprintf(why, whycap, "%s", d->msgs[0]);
+	else
+		snprintf(why, whycap, "%s (and %zu more)", d->msgs[0], d->n - 1);
+}
 
-	memset(&ncfg, 0, sizeof(ncfg));
-	memset(&nul, 0, sizeof(nul));
+static int reload_failed(struct lp_diag *err, char *why, size_t whycap)
+{
+	for (size_t i = 0; i < err->n; i++)
+		lp_log_error("reload failed: %s", err->msgs[i]);
+	lp_log_error("reload failed: keeping the running configuration");
+	summarize(err, why, whycap);
+	lp_diag_cleanup(err);
+	return -1;
+}
+
+/*
+ * nginx's order: the whole new generation is read and checked first, and
+ * the log destinations it names are opened (the last step that can fail);
+ * only then is anything of the running one replaced. Nothing after the
+ * log switch can fail, so a reload applies all of a generation or none.
+ */
+int lp_instance_reload(struct lp_instance *inst, char *why, size_t whycap)
+{
+	struct lp_generation g;
+	struct lp_diag err = { 0 }, warn = { 0 };
+
 	/* conffile (SET conffile = ...) names the file a reload reads. */
 	const char *path = inst->cfg.s.conffile[0] ? inst->cfg.s.conffile : inst->config_path;
 	lp_log_info("reloading configuration from %s", path);
-	if (lp_config_load(path, &ncfg, &d) < 0) {
-		for (size_t i = 0; i < d.n; i++)
-			lp_log_error("reload failed: %s", d.msgs[i]);
-		lp_log_error("reload failed: keeping the running configuration");
-		lp_diag_cleanup(&d);
-		return -1;
-	}
-	if (ncfg.s.auth_file[0] && lp_userlist_load(ncfg.s.auth_file, &nul, &d) < 0) {
-		for (size_t i = 0; i < d.n; i++)
-			lp_log_error("reload failed: %s", d.msgs[i]);
-		lp_log_error("reload failed: keeping the running configuration");
-		lp_diag_cleanup(&d);
-		lp_config_free(&ncfg);
-		return -1;
-	}
-	struct lp_security nsec;
-	if (lp_security_load(&ncfg.s, &nsec, &d) < 0) {
-		for (size_t i = 0; i < d.n; i++)
-			lp_log_error("reload failed: %s", d.msgs[i]);
-		lp_log_error("reload failed: keeping the running configuration");
-		lp_diag_cleanup(&d);
-		lp_userlist_free(&nul);
-		lp_config_free(&ncfg);
-		return -1;
-	}
-	for (size_t i = 0; i < d.n; i++)
-		lp_log_warn("%s", d.msgs[i]);
-	lp_diag_cleanup(&d);
+	if (lp_generation_load(path, &g, &err, &warn) < 0)
+		return reload_failed(&err, why, whycap);
+	for (size_t i = 0; i < warn.n; i++)
+		lp_log_warn("%s", warn.msgs[i]);
+	lp_diag_cleanup(&warn);
 
-	const struct lp_settings *o = &inst->cfg.s, *n = &ncfg.s;
+	struct lp_log_settings ls;
+	log_settings(&g.cfg.s, &ls);
+	if (lp_log_configure(&ls) < 0) {
+		lp_diag_add(&err, path, 0, "cannot open logfile %s: %s", ls.logfile, strerror(errno));
+		lp_generation_free(&g);
+		return reload_failed(&err, why, whycap);
+	}
+
+	const struct lp_settings *o = &inst->cfg.s, *n = &g.cfg.s;
 	if (strcmp(o->listen_addr, n->listen_addr) != 0 || o->listen_port != n->listen_port ||
 	    strcmp(o->unix_socket_dir, n->unix_socket_dir) != 0 || o->pkt_buf != n->pkt_buf)
 		lp_log_warn("listen_addr, listen_port, unix_socket_dir and pkt_buf change only at restart");
 	/* Keep what cannot change live, so the generation tells the truth. */
-	char *keep_addr = ncfg.s.listen_addr, *keep_dir = ncfg.s.unix_socket_dir;
-	ncfg.s.listen_addr = inst->cfg.s.listen_addr;
-	ncfg.s.unix_socket_dir = inst->cfg.s.unix_socket_dir;
+	char *keep_addr = g.cfg.s.listen_addr, *keep_dir = g.cfg.s.unix_socket_dir;
+	g.cfg.s.listen_addr = inst->cfg.s.listen_addr;
+	g.cfg.s.unix_socket_dir = inst->cfg.s.unix_socket_dir;
 	inst->cfg.s.listen_addr = keep_addr;
 	inst->cfg.s.unix_socket_dir = keep_dir;
-	ncfg.s.listen_port = o->listen_port;
-	ncfg.s.pkt_buf = o->pkt_buf;
+	g.cfg.s.listen_port = o->listen_port;
+	g.cfg.s.pkt_buf = o->pkt_buf;
 
-	struct lp_config old = inst->cfg;
-	inst->cfg = ncfg;
+	struct lp_generation old = { .cfg = inst->cfg, .users = inst->users_file, .sec = inst->sec };
+	inst->cfg = g.cfg;
+	inst->users_file = g.users;
+	inst->sec = g.sec;
+	lp_generation_free(&old);
 	lp_dns_set_ttl(inst->dns, inst->cfg.s.dns_max_ttl);
 	lp_dns_set_nxdomain_ttl(inst->dns, inst->cfg.s.dns_nxdomain_ttl);
-	lp_config_free(&old);
-	lp_userlist_free(&inst->users_file);
-	inst->users_file = nul;
-	lp_security_free(&inst->sec);
-	inst->sec = nsec;
 
-	struct lp_log_settings ls;
-	log_settings(inst, &ls);
-	ls.to_stderr = true;
-	if (lp_log_configure(&ls) < 0)
-		lp_log_error("cannot open logfile %s: %s", ls.logfile, strerror(errno));
 	lp_registry_apply(inst);
 	lp_exporter_apply(inst);
 	lp_instance_tune_listeners(inst);
@@ -352,19 +348,91 @@ int lp_instance_reload(struct lp_instance *inst)
 	return 0;
 }
 
-void lp_instance_settings_changed(struct lp_instance *inst)
+/* What a SET of option o rebuilds besides the value itself. */
+static bool sets_security(const struct lp_option *o)
 {
-	struct lp_log_settings ls;
-	struct lp_list_node *n, *t;
+	return strstr(o->name, "_tls") || strcmp(o->name, "auth_type") == 0 ||
+	       strcmp(o->name, "auth_hba_file") == 0;
+}
 
-	log_settings(inst, &ls);
-	ls.to_stderr = true;
-	if (lp_log_configure(&ls) < 0)
-		lp_log_error("cannot open logfile %s: %s", ls.logfile, strerror(errno));
+static bool sets_log(const struct lp_option *o)
+{
+	static const char *const names[] = { "logfile", "syslog", "syslog_ident",
+					     "syslog_facility", "verbose" };
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (strcmp(o->name, names[i]) == 0)
+			return true;
+	return false;
+}
+
+/*
+ * SET follows a reload's order: the value is checked, what depends on it
+ * (TLS contexts and HBA rules, the auth_file's users, the log file) is built
+ * from the settings as they would be, and only when all of it worked is
+ * anything stored -- a certificate that does not load leaves every setting,
+ * context and rule as it was.
+ */
+int lp_instance_set(struct lp_instance *inst, const char *key, const char *value, char *why,
+		    size_t whycap)
+{
+	struct lp_config_change ch;
+	struct lp_settings after;
+	struct lp_security nsec = { 0 };
+	struct lp_userlist nusers = { 0 };
+	struct lp_diag d = { 0 };
+	bool new_sec = false;
+	const char *err = NULL;
+
+	if (lp_config_change_prepare(&inst->cfg, key, value, &ch, &err) < 0) {
+		snprintf(why, whycap, "%s", err ? err : "SET failed");
+		return -1;
+	}
+	const struct lp_option *o = ch.o;
+	bool new_users = strcmp(o->name, "auth_file") == 0;
+	lp_config_change_preview(&inst->cfg, &ch, &after);
+	if (sets_security(o)) {
+		if (lp_security_load(&after, &nsec, &d) < 0)
+			goto fail;
+		new_sec = true;
+	}
+	/* An empty auth_file means no users, as a reload reads it. */
+	if (new_users && after.auth_file[0]) {
+		if (lp_userlist_load(after.auth_file, &nusers, &d) < 0)
+			goto fail;
+		for (size_t i = 0; i < d.n; i++)
+			lp_log_warn("%s", d.msgs[i]);
+		lp_diag_cleanup(&d);
+	}
+	if (sets_log(o)) {
+		struct lp_log_settings ls;
+		log_settings(&after, &ls);
+		if (lp_log_configure(&ls) < 0) {
+			lp_diag_add(&d, "logfile", 0, "cannot open %s: %s", ls.logfile, strerror(errno));
+			goto fail;
+		}
+	}
+	lp_config_change_commit(&inst->cfg, &ch);
+	if (new_sec) {
+		lp_security_free(&inst->sec);
+		inst->sec = nsec;
+	}
+	if (new_users) {
+		lp_userlist_free(&inst->users_file);
+		inst->users_file = nusers;
+	}
 	lp_registry_apply(inst);
 	lp_instance_tune_listeners(inst);
+	struct lp_list_node *n, *t;
 	lp_list_foreach_safe(&inst->pools, n, t)
 		lp_link_dispatch(lp_container_of(n, struct lp_pool, node));
+	return 0;
+fail:
+	summarize(&d, why, whycap);
+	lp_diag_cleanup(&d);
+	lp_security_free(&nsec);
+	lp_userlist_free(&nusers);
+	lp_config_change_discard(&ch);
+	return -1;
 }
 
 void lp_instance_pause(struct lp_instance *inst)

@@ -15,6 +15,7 @@
 #include "config/config.h"
 #include "core/list.h"
 #include "net/dns.h"
+#include "pool/generation.h"
 #include "pool/pool.h"
 #include "pool/security.h"
 
@@ -83,16 +84,20 @@ struct lp_instance {
 };
 
 /* instance.c */
-int lp_instance_init(struct lp_instance *inst, const char *config_path, struct lp_config *cfg,
-		     struct lp_userlist *ul);
+/* Takes g over (left zeroed) as the first generation. */
+int lp_instance_init(struct lp_instance *inst, const char *config_path, struct lp_generation *g);
 void lp_instance_cleanup(struct lp_instance *inst);
 int lp_instance_listen(struct lp_instance *inst);
 void lp_instance_stop_listening(struct lp_instance *inst);
-/* Re-reads config and auth_file; on any error logs it and keeps the old. */
-int lp_instance_reload(struct lp_instance *inst);
-/* A setting of the current generation changed (admin SET): re-applies the
- * log settings and the per-database/per-user limits. */
-void lp_instance_settings_changed(struct lp_instance *inst);
+/* Reads a whole new generation (lp_generation_load) and swaps it in. On any
+ * error logs every problem and keeps the running one: -1 with the first
+ * problem in why (NULL: not wanted). */
+int lp_instance_reload(struct lp_instance *inst, char *why, size_t whycap);
+/* Admin SET key = value: stored only when the value and everything built
+ * from it (TLS, HBA, auth_file's users, log file) are good; else -1, nothing
+ * changed, the reason in why. */
+int lp_instance_set(struct lp_instance *inst, const char *key, const char *value, char *why,
+		    size_t whycap);
 /* The TCP options the settings ask for (net/io.h), and their re-application
  * to the TCP listeners after a start, reload or SET. */
 void lp_settings_tcp_tuning(const struct lp_settings *s, struct lp_tcp_tuning *t);

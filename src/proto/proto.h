@@ -53,7 +53,8 @@ struct lp_startup {
 /*
  * Parses the first packet of a connection from buf[0..len).
  * OK: *pkt_len = whole packet length, out filled.
- * INCOMPLETE: fewer bytes than the length word says (or < 8 held).
+ * INCOMPLETE: fewer bytes than the length word says (or < 8 held); once the
+ * length word is held and valid, *pkt_len is the length it announces (else 0).
  * ERROR: bad length (< 8 or > LP_STARTUP_MAX_LEN), unknown code with a major
  * version other than 3, unterminated/missing name-value list, too many
  * parameters, empty parameter name, wrong length for SSL/GSSENC/cancel.

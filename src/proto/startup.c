@@ -106,6 +106,7 @@ int lp_startup_parse(const uint8_t *buf, size_t len, struct lp_startup *out,
 	int rc;
 
 	*err = NULL;
+	*pkt_len = 0;
 	out->kind = LP_STARTUP_NORMAL;
 	out->version = 0;
 	out->cancel_pid = 0;
@@ -123,6 +124,9 @@ int lp_startup_parse(const uint8_t *buf, size_t len, struct lp_startup *out,
 		*err = "invalid length of startup packet";
 		return LP_PROTO_ERROR;
 	}
+	/* Known from here on, also while incomplete: the caller judges
+	 * whether its buffer can ever hold the whole packet. */
+	*pkt_len = plen;
 	if (len < plen)
 		return LP_PROTO_INCOMPLETE;
 

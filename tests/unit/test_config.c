@@ -659,6 +659,33 @@ static void test_set(void **state)
 	assert_string_equal(c.s.auth_file, "");
 	assert_int_equal(lp_config_set(&c, "auth_type", "cert", NULL), 0);
 	assert_int_equal(c.s.auth_type, LP_AUTH_CERT);
+
+	/* Two steps: nothing is stored before commit, a preview shows the
+	 * settings as they would be, discard drops the new value. */
+	{
+		struct lp_config_change ch;
+		struct lp_settings after;
+
+		assert_int_equal(lp_config_change_prepare(&c, "client_tls_cert_file", "/x.crt", &ch,
+							  &err), 0);
+		assert_string_equal(c.s.client_tls_cert_file, "");
+		lp_config_change_preview(&c, &ch, &after);
+		assert_string_equal(after.client_tls_cert_file, "/x.crt");
+		assert_ptr_equal(after.server_reset_query, c.s.server_reset_query);
+		assert_int_equal(after.default_pool_size, 50);
+		lp_config_change_discard(&ch);
+		assert_string_equal(c.s.client_tls_cert_file, "");
+
+		assert_int_equal(lp_config_change_prepare(&c, "max_client_conn", "77", &ch, &err), 0);
+		lp_config_change_preview(&c, &ch, &after);
+		assert_int_equal(after.max_client_conn, 77);
+		assert_int_not_equal(c.s.max_client_conn, 77);
+		lp_config_change_commit(&c, &ch);
+		assert_int_equal(c.s.max_client_conn, 77);
+
+		assert_int_equal(lp_config_change_prepare(&c, "listen_port", "1", &ch, &err), -1);
+		assert_string_equal(err, "parameter listen_port cannot be changed online");
+	}
 	lp_config_free(&c);
 }
 
@@ -887,15 +914,20 @@ static void test_fuzzish(void **state)
 		lp_diag_cleanup(&d);
 	}
 	{
-		/* An embedded NUL ends its line; the next line still counts. */
-		static const char text[] = "[pgbouncer]\nauth_type=trust\0junk\nlisten_port=1\n";
+		/* A NUL byte makes its line (comments too) an error with
+		 * file:line, as auth_file's reader says; the other lines are
+		 * still read, so every problem is reported in one run. */
+		static const char text[] = "[pgbouncer]\nlisten_port=1\0junk\n; c\0\nlisten_port=x\nauth_type=trust\n";
 		struct lp_diag d = { 0 };
 		struct lp_config c;
 
-		assert_int_equal(lp_config_parse(text, sizeof(text) - 1, NULL, &c, &d), 0);
-		assert_int_equal(c.s.listen_port, 1);
-		assert_string_equal(c.path, "<string>");
-		lp_config_free(&c);
+		assert_int_equal(lp_config_parse(text, sizeof(text) - 1, NULL, &c, &d), -1);
+		assert_int_equal(d.n, 3);
+		assert_true(diag_has(&d, "<string>:2: NUL byte in line"));
+		assert_true(diag_has(&d, "<string>:3: NUL byte in line"));
+		assert_true(diag_has(&d, "<string>:4: invalid value \"x\" for parameter listen_port: "
+				      "not an integer"));
+		lp_diag_cleanup(&d);
 	}
 }
 

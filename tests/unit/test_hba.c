@@ -141,6 +141,11 @@ static void test_limits(void **state)
 	free(big);
 	/* NUL bytes inside a line */
 	assert_int_equal(lp_hba_parse("local all all trust\0x\n", 22, "hba.conf", &h, &d), -1);
+	assert_true(diag_has(&d, "hba.conf:1: NUL byte in line"));
+	lp_diag_cleanup(&d);
+	/* ... and in a comment, as the ini and auth_file readers say */
+	assert_int_equal(lp_hba_parse("local all all trust\n# a\0b\n", 26, "hba.conf", &h, &d), -1);
+	assert_true(diag_has(&d, "hba.conf:2: NUL byte in line"));
 	lp_diag_cleanup(&d);
 	/* missing file */
 	assert_int_equal(lp_hba_load("/nonexistent/hba.conf", &h, &d), -1);

@@ -128,10 +128,14 @@ static void test_bad_lines(void **state)
 	struct lp_diag d = { 0 };
 
 	(void)state;
-	assert_int_equal(parse(text, &ul, &d), 0);
-	assert_int_equal(ul.n, 2);
-	assert_non_null(lp_userlist_find(&ul, "ok1"));
-	assert_non_null(lp_userlist_find(&ul, "ok2"));
+	/* A file held from before: a bad file must leave it as it is. */
+	assert_int_equal(parse("\"old\" \"o\"\n", &ul, &d), 0);
+	/* Every bad line is reported, none is skipped over: the file is refused. */
+	assert_int_equal(parse(text, &ul, &d), -1);
+	assert_int_equal(ul.n, 1);
+	assert_non_null(lp_userlist_find(&ul, "old"));
+	assert_null(lp_userlist_find(&ul, "ok1"));
+	assert_null(lp_userlist_find(&ul, "ok2"));
 	assert_int_equal(d.n, 8);
 	assert_true(diag_has(&d, "users.txt:2: "));
 	assert_true(diag_has(&d, "users.txt:3: "));
@@ -178,25 +182,27 @@ static void test_limits(void **state)
 {
 	struct lp_userlist ul = { 0 };
 	struct lp_diag d = { 0 };
-	size_t big = 70000, pos = 0;
-	char *text = malloc(3 * big + 200);
+	size_t big = 1024 * 1024 + 1, pos = 0, l1;
+	char *text = malloc(big + 3 * 65536 + 200);
 
 	(void)state;
 	assert_non_null(text);
 	/*
-	 * line 1: a line of exactly 64 KiB (ok). The 65535-byte secret cap is
-	 * then never the binding limit: the 64 KiB line cap is reached first.
+	 * line 1: a secret of exactly 65535 bytes (ok): longer than PgBouncer's
+	 * longest (65530), so a file PgBouncer reads is never refused here --
+	 * PgBouncer's own test suite holds such a line of 65543 bytes.
 	 */
 	pos = add(text, pos, "\"max\" \"");
-	memset(text + pos, 's', 65536 - 8);
-	pos += 65536 - 8;
-	pos = add(text, pos, "\"\n");
+	memset(text + pos, 's', 65535);
+	pos += 65535;
+	pos = add(text, pos, "\" \"ignored field\"\n");
+	l1 = pos;
 	/* line 2: secret of 65536 bytes (too long) */
 	pos = add(text, pos, "\"over\" \"");
 	memset(text + pos, 's', 65536);
 	pos += 65536;
 	pos = add(text, pos, "\"\n");
-	/* line 3: a line over 64 KiB */
+	/* line 3: a line over 1 MiB */
 	pos = add(text, pos, "\"long\" \"x\" ");
 	memset(text + pos, ' ', big);
 	pos += big;
@@ -206,19 +212,32 @@ static void test_limits(void **state)
 	pos += 12;
 	pos = add(text, pos, "\"last\" \"ok\"");
 
-	assert_int_equal(lp_userlist_parse(text, pos, "big.txt", &ul, &d), 0);
+	assert_int_equal(lp_userlist_parse(text, pos, "big.txt", &ul, &d), -1);
+	assert_int_equal(ul.n, 0);
+	assert_int_equal(d.n, 3);
+	assert_true(diag_has(&d, "big.txt:2: malformed auth_file line (field too long)"));
+	assert_true(diag_has(&d, "big.txt:3: line longer than 1048576 bytes"));
+	assert_true(diag_has(&d, "big.txt:4: NUL byte in line"));
+	lp_diag_cleanup(&d);
+
+	/* Lines 1 and 5 alone: within the limits. */
+	memmove(text + l1, "\"last\" \"ok\"", 11);
+	assert_int_equal(lp_userlist_parse(text, l1 + 11, "big.txt", &ul, &d), 0);
+	assert_int_equal(d.n, 0);
 	assert_int_equal(ul.n, 2);
 	assert_non_null(lp_userlist_find(&ul, "max"));
-	assert_int_equal(strlen(lp_userlist_find(&ul, "max")->secret), 65536 - 8);
+	assert_int_equal(strlen(lp_userlist_find(&ul, "max")->secret), 65535);
 	assert_non_null(lp_userlist_find(&ul, "last"));
-	assert_int_equal(lp_userlist_find(&ul, "last")->line, 5);
-	assert_int_equal(d.n, 3);
-	assert_true(diag_has(&d, "big.txt:2: "));
-	assert_true(diag_has(&d, "big.txt:3: "));
-	assert_true(diag_has(&d, "big.txt:4: "));
+	assert_int_equal(lp_userlist_find(&ul, "last")->line, 2);
 	lp_userlist_free(&ul);
 	lp_diag_cleanup(&d);
 	free(text);
+
+	/* A NUL byte in a comment line is refused too (the ini reader agrees). */
+	assert_int_equal(lp_userlist_parse("; a\0b\n\"u\" \"p\"\n", 13, "c.txt", &ul, &d), -1);
+	assert_true(diag_has(&d, "c.txt:1: NUL byte in line"));
+	assert_int_equal(ul.n, 0);
+	lp_diag_cleanup(&d);
 }
 
 static void test_replace_and_empty(void **state)
@@ -258,17 +277,27 @@ static void test_load_file(void **state)
 	assert_non_null(f);
 	fputs("; users\n\"u1\" \"p1\"\nbroken\n\"u2\" \"p2\"\n", f);
 	fclose(f);
-	assert_int_equal(lp_userlist_load(path, &ul, &d), 0);
-	assert_int_equal(ul.n, 2);
-	assert_string_equal(lp_userlist_find(&ul, "u2")->secret, "p2");
+	/* One broken line: the file is refused, the users read before stay. */
+	assert_int_equal(parse("\"u0\" \"p0\"\n", &ul, &d), 0);
+	assert_int_equal(lp_userlist_load(path, &ul, &d), -1);
+	assert_int_equal(ul.n, 1);
+	assert_non_null(lp_userlist_find(&ul, "u0"));
 	assert_int_equal(d.n, 1);
 	{
 		char want[64];
-		snprintf(want, sizeof(want), "%s:3: ", path);
+		snprintf(want, sizeof(want), "%s:3: malformed auth_file line", path);
 		assert_true(diag_has(&d, want));
 	}
-	unlink(path);
 	lp_diag_cleanup(&d);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fputs("; users\n\"u1\" \"p1\"\n\"u2\" \"p2\"\n", f);
+	fclose(f);
+	assert_int_equal(lp_userlist_load(path, &ul, &d), 0);
+	assert_int_equal(d.n, 0);
+	assert_int_equal(ul.n, 2);
+	assert_string_equal(lp_userlist_find(&ul, "u2")->secret, "p2");
+	unlink(path);
 
 	/* missing file: -1, out untouched, reason in diag */
 	assert_int_equal(lp_userlist_load("/nonexistent/dir/userlist.txt", &ul, &d), -1);
