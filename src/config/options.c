@@ -113,6 +113,10 @@ static const struct lp_option options[] = {
 	    "Database the auth_query runs in; empty: the database the client asked for."),
 	OPT(auth_query_cache_ttl, TIME, "10", 0, 86400, true,
 	    "How long an auth_query answer is reused; failed lookups are kept no longer; 0: no cache."),
+	OPT(auth_query_max_waiting, INT, "1000", 1, 1000000, true,
+	    "auth_query lookups (one per user name) that may wait for a server of one auth pool; "
+	    "a client needing one more is refused. Lookups run on that pool's servers, within its "
+	    "pool size, and wait at most query_wait_timeout."),
 
 	OPT(client_tls_sslmode, SSLMODE, "disable", 0, 0, true,
 	    "TLS for clients: disable, allow, prefer, require, verify-ca or verify-full "

@@ -58,7 +58,7 @@ enum lp_server_state {
 enum lp_auth_phase { LP_AUTH_NONE, LP_AUTH_WAIT_PASSWORD, LP_AUTH_WAIT_MD5,
 		     LP_AUTH_WAIT_SCRAM_FIRST, LP_AUTH_WAIT_SCRAM_FINAL, LP_AUTH_DONE,
 		     LP_AUTH_WAIT_QUERY /* auth_query running for this user */ };
-struct lp_authq_req;
+struct lp_authq_pool;
 struct lp_authq_wait;
 struct lp_welcome_msgs;
 
@@ -219,7 +219,7 @@ struct lp_pool {
 	/* snapshots taken at the last two stats_period boundaries, for the
 	 * averages (see stats.c) */
 	struct lp_pool_stats stats_newer, stats_older;
-	struct lp_authq_req *authq;     /* private pool of one auth_query, else NULL */
+	struct lp_authq_pool *authq;    /* auth_query lookups using this pool, else NULL */
 };
 
 /* ---- instance-wide operations (instance.c) ---- */
