@@ -17,10 +17,13 @@
  * the loop (the req timer), never from inside the server callback that
  * produced the answer.
  *
- * Answers: a user found gets an lp_user holding the secret until
- * auth_query_cache_ttl; a name not found gets no lp_user, only an entry in
- * a bounded cache of misses (so that asking again costs what it costs for a
- * known user: no round trip) that expires with the same TTL.
+ * Answers, kept for auth_query_cache_ttl and for the auth pool and query
+ * that gave them (a reload that changes the query asks again): a user found
+ * gets an lp_user holding the secret -- a user whose password is NULL exists
+ * for trust but gets a verifier nobody can match, shaped as an unknown
+ * user's; a name not found gets no lp_user, only an entry in a bounded cache
+ * of misses (so that asking again costs what it costs for a known user: no
+ * round trip).
  */
 #include "pool/auth_query.h"
 
@@ -28,6 +31,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/rand.h>
+
+#include "auth/base64.h"
 #include "auth/scram.h"
 #include "core/log.h"
 #include "pool/client_auth.h"
@@ -44,7 +50,8 @@
 enum req_state { REQ_QUEUED, REQ_RUNNING, REQ_ENDING };
 enum req_outcome {
 	REQ_ANSWERED,           /* the query answered: secret, or none */
-	REQ_FAILED,             /* query error, login failure: nothing learnt */
+	REQ_FAILED,             /* auth_user's login failed: nothing learnt */
+	REQ_QUERY_ERROR,        /* the query failed: a configuration error */
 	REQ_SERVER_LOST,        /* the server went away mid-query: may be retried */
 };
 
@@ -62,12 +69,14 @@ struct lp_authq_req {
 	struct lp_authq_pool *ap;
 	struct lp_server *server;       /* while running */
 	char *user, *db, *query;        /* one block: free user only */
+	uint64_t query_hash;
 	struct lp_list waiters;         /* struct lp_authq_wait, by node */
 	struct event *timer;            /* query_wait_timeout while queued; the ending */
 	int64_t queued_us;
 	int rows;
 	int tries;
 	char *secret;                   /* answer; NULL: no such user / no password */
+	bool no_password;               /* the user exists, its password is NULL */
 };
 
 /* One client's lookup: c->authq from lp_authq_lookup() to lp_authq_forget(). */
@@ -81,8 +90,9 @@ struct lp_authq_wait {
 struct miss {
 	struct lp_list_node node;
 	int64_t until_us;
-	size_t db_len;
-	char key[];                     /* db '\0' user '\0' */
+	const struct lp_authq_pool *ap; /* asked in this auth pool */
+	uint64_t query_hash;            /* with this query */
+	char user[];
 };
 
 /* The instance's part: inst->authq, made at the first miss. */
@@ -153,31 +163,42 @@ static void misses_expire(evutil_socket_t fd, short what, void *arg)
 	}
 }
 
-static struct miss *miss_find(struct lp_instance *inst, const char *db, const char *user)
+/* FNV-1a: tells the configured queries apart (a collision would only reuse
+ * an answer of another configured query for one TTL). */
+static uint64_t query_hash(const char *q)
+{
+	uint64_t h = 0xcbf29ce484222325ULL;
+	for (; *q; q++)
+		h = (h ^ (uint8_t)*q) * 0x100000001b3ULL;
+	return h;
+}
+
+static struct miss *miss_find(struct lp_instance *inst, const struct lp_authq_pool *ap, uint64_t qh,
+			      const char *user)
 {
 	struct lp_list_node *n, *t;
 	if (!inst->authq)
 		return NULL;
 	lp_list_foreach_safe(&inst->authq->misses, n, t) {
 		struct miss *m = lp_container_of(n, struct miss, node);
-		if (strcmp(m->key, db) == 0 && strcmp(m->key + m->db_len + 1, user) == 0)
+		if (m->ap == ap && m->query_hash == qh && strcmp(m->user, user) == 0)
 			return m;
 	}
 	return NULL;
 }
 
-static void miss_drop(struct lp_instance *inst, const char *db, const char *user)
+static void miss_drop(struct lp_instance *inst, const struct lp_authq_req *req)
 {
-	struct miss *m = miss_find(inst, db, user);
+	struct miss *m = miss_find(inst, req->ap, req->query_hash, req->user);
 	if (m) {
 		lp_list_remove(&inst->authq->misses, &m->node);
 		free(m);
 	}
 }
 
-/* Remembers that db has no user named user, until until_us. Best effort:
+/* Remembers that req's user was not found, until until_us. Best effort:
  * without memory the name is only asked again. */
-static void miss_add(struct lp_instance *inst, const char *db, const char *user, int64_t until_us)
+static void miss_add(struct lp_instance *inst, const struct lp_authq_req *req, int64_t until_us)
 {
 	struct lp_authq *aq = inst->authq;
 	if (!aq) {
@@ -193,23 +214,45 @@ static void miss_add(struct lp_instance *inst, const char *db, const char *user,
 		}
 		inst->authq = aq;
 	}
-	miss_drop(inst, db, user);
+	miss_drop(inst, req);
 	if (aq->misses.count >= MISSES_MAX) {
 		struct lp_list_node *old = lp_list_first(&aq->misses);
 		lp_list_remove(&aq->misses, old);
 		free(lp_container_of(old, struct miss, node));
 	}
-	size_t dl = strlen(db), ul = strlen(user);
-	struct miss *m = malloc(sizeof(*m) + dl + ul + 2);
+	size_t ul = strlen(req->user);
+	struct miss *m = malloc(sizeof(*m) + ul + 1);
 	if (!m)
 		return;
 	m->until_us = until_us;
-	m->db_len = dl;
-	memcpy(m->key, db, dl + 1);
-	memcpy(m->key + dl + 1, user, ul + 1);
+	m->ap = req->ap;
+	m->query_hash = req->query_hash;
+	memcpy(m->user, req->user, ul + 1);
 	lp_list_append(&aq->misses, &m->node);
 	if (aq->misses.count == 1)
 		arm(aq->expire, until_us - lp_now_us());
+}
+
+/*
+ * The secret of a user whose password is NULL: a SCRAM verifier with random
+ * keys (nothing matches it) and the salt and iterations an unknown user is
+ * shown, so that the exchange looks the same. NULL without memory.
+ */
+static char *no_password_secret(struct lp_instance *inst, const char *user)
+{
+	uint8_t salt[16], keys[2][LP_SCRAM_KEY_LEN];
+	char b64[3][LP_BASE64_ENC_LEN(LP_SCRAM_KEY_LEN) + 1];
+	size_t len;
+	lp_client_auth_stable_salt(inst, user, salt);
+	if (RAND_bytes(keys[0], sizeof(keys)) != 1 ||
+	    lp_base64_encode(salt, sizeof(salt), b64[0], sizeof(b64[0]), &len) < 0 ||
+	    lp_base64_encode(keys[0], LP_SCRAM_KEY_LEN, b64[1], sizeof(b64[1]), &len) < 0 ||
+	    lp_base64_encode(keys[1], LP_SCRAM_KEY_LEN, b64[2], sizeof(b64[2]), &len) < 0)
+		return NULL;
+	char out[256];
+	int n = snprintf(out, sizeof(out), "SCRAM-SHA-256$%d:%s$%s:%s", inst->cfg.s.scram_iterations,
+			 b64[0], b64[1], b64[2]);
+	return n > 0 && (size_t)n < sizeof(out) ? strdup(out) : NULL;
 }
 
 /* ---- lookups ---- */
@@ -281,28 +324,35 @@ static void fail_waiters(struct lp_authq_req *req, const char *sqlstate, const c
 }
 
 /* Keeps the answer (a user's cache entry, or a miss) and resumes every
- * waiter. A failed lookup is not an answer: nothing is cached, and the
- * clients go on as for an unknown user. */
+ * waiter. A failed lookup is not an answer: nothing is cached; a query that
+ * fails is a configuration error (as PgBouncer reports it), after any other
+ * failure the clients go on as for an unknown user. */
 static void resume(struct lp_authq_req *req)
 {
 	struct lp_instance *inst = req->ap->pool->inst;
 	int64_t ttl = inst->cfg.s.auth_query_cache_ttl;
-	bool found = req->outcome == REQ_ANSWERED && req->secret;
-	struct lp_user *u;
+	bool found = req->outcome == REQ_ANSWERED && (req->secret || req->no_password);
+	struct lp_user *u = NULL;
 	struct lp_list_node *n;
 
+	if (req->outcome == REQ_QUERY_ERROR) {
+		fail_waiters(req, "08P01", "bouncer config error");
+		return;
+	}
 	if (found) {
-		u = lp_registry_get_user(inst, req->user);
+		char *secret = req->secret ? req->secret : no_password_secret(inst, req->user);
+		req->secret = NULL;
+		u = secret ? lp_registry_get_user(inst, req->user) : NULL;
 		if (u) {
-			char *db = strdup(req->db);
 			wipe_free(u->authq_secret);
-			free(u->authq_db);
-			u->authq_secret = req->secret;
-			req->secret = NULL;
-			u->authq_db = db;
-			u->authq_until_us = db ? lp_now_us() + ttl : 0;
+			u->authq_secret = secret;
+			u->authq_pool = req->ap->pool;
+			u->authq_query_hash = req->query_hash;
+			u->authq_until_us = lp_now_us() + ttl;
 			u->have_client_key = false;
-			miss_drop(inst, req->db, req->user);
+			miss_drop(inst, req);
+		} else {
+			wipe_free(secret);
 		}
 	} else {
 		/* Not found (now): an lp_user that exists for another reason
@@ -314,7 +364,7 @@ static void resume(struct lp_authq_req *req)
 			u->authq_until_us = 0;
 		}
 		if (req->outcome == REQ_ANSWERED && ttl > 0)
-			miss_add(inst, req->db, req->user, lp_now_us() + ttl);
+			miss_add(inst, req, lp_now_us() + ttl);
 	}
 	/* First waiter each time: resuming one may free another's wait. */
 	while ((n = lp_list_first(&req->waiters))) {
@@ -421,8 +471,15 @@ static struct lp_authq_req *find_req(struct lp_authq_pool *ap, const char *user,
 static struct lp_pool *auth_pool(struct lp_client *c, const char *adb)
 {
 	struct lp_instance *inst = c->inst;
-	struct lp_db *db = lp_registry_find_db(inst, adb);
+	struct lp_db *db;
 
+	if (strcmp(adb, "pgbouncer") == 0 || strcmp(adb, "linkpool") == 0) {
+		lp_client_log(c, LP_LOG_WARNING,
+			      "cannot use the reserved \"%s\" database as an auth_dbname", adb);
+		lp_client_fail(c, "08P01", "bouncer config error");
+		return NULL;
+	}
+	db = lp_registry_find_db(inst, adb);
 	if (!db) {
 		lp_client_log(c, LP_LOG_WARNING, "authentication database \"%s\" is not configured",
 			      adb);
@@ -443,11 +500,11 @@ static struct lp_pool *auth_pool(struct lp_client *c, const char *adb)
 }
 
 /* A new lookup for c in pool, queued. NULL when c was failed. */
-static struct lp_authq_req *req_new(struct lp_client *c, struct lp_pool *pool, const char *adb)
+static struct lp_authq_req *req_new(struct lp_client *c, struct lp_pool *pool, const char *adb,
+				    const char *query, uint64_t qh)
 {
 	struct lp_authq_pool *ap = pool->authq;
 	const struct lp_settings *st = &c->inst->cfg.s;
-	const char *query = auth_query_of(c);
 
 	if (ap->queued.count >= st->auth_query_max_waiting) {
 		lp_client_fail(c, "53300", "too many auth_query lookups waiting (auth_query_max_waiting)");
@@ -468,6 +525,7 @@ static struct lp_authq_req *req_new(struct lp_client *c, struct lp_pool *pool, c
 	memcpy(req->db, adb, dl + 1);
 	req->query = req->db + dl + 1;
 	memcpy(req->query, query, ql + 1);
+	req->query_hash = qh;
 	req->ap = ap;
 	lp_list_node_init(&req->node);
 	lp_list_init(&req->waiters);
@@ -513,17 +571,20 @@ int lp_authq_lookup(struct lp_client *c)
 		lp_list_node_init(&w->node);
 		c->authq = w;
 	}
-	/* w->req stays NULL: answered (from the cache). */
-	if (u && u->authq_until_us > lp_now_us() && u->authq_db && strcmp(u->authq_db, adb) == 0)
-		return 1;
-	struct miss *m = miss_find(inst, adb, c->user_name);
-	if (m && m->until_us > lp_now_us())
-		return 1;
 	struct lp_pool *pool = auth_pool(c, adb);
 	if (!pool)
 		return -1;
-	struct lp_authq_req *req = find_req(pool->authq, c->user_name, auth_query_of(c));
-	if (!req && !(req = req_new(c, pool, adb)))
+	const char *query = auth_query_of(c);
+	uint64_t qh = query_hash(query);
+	/* w->req stays NULL: answered (from the cache). */
+	if (u && u->authq_until_us > lp_now_us() && u->authq_pool == pool &&
+	    u->authq_query_hash == qh)
+		return 1;
+	struct miss *m = miss_find(inst, pool->authq, qh, c->user_name);
+	if (m && m->until_us > lp_now_us())
+		return 1;
+	struct lp_authq_req *req = find_req(pool->authq, c->user_name, query);
+	if (!req && !(req = req_new(c, pool, adb, query, qh)))
 		return -1;
 	w->req = req;
 	lp_list_append(&req->waiters, &w->node);
@@ -589,8 +650,10 @@ static void query_row(struct lp_server *s, const uint8_t *body, uint32_t len)
 	l1 = lp_rd_i32(&r);
 	if (r.err)
 		goto bad;
-	if (l1 < 0)
-		return;               /* NULL password: nobody can log in */
+	if (l1 < 0) {
+		req->no_password = true;  /* exists; no password can match */
+		return;
+	}
 	if (l1 == 0 || l1 > SECRET_MAX || !(v = lp_rd_bytes(&r, l1)) || memchr(v, 0, (size_t)l1))
 		goto bad;
 	req->secret = strndup((const char *)v, (size_t)l1);
@@ -614,8 +677,9 @@ static void query_done(struct lp_server *s, bool ok)
 		if (!ok || req->rows != 1) {
 			wipe_free(req->secret);
 			req->secret = NULL;
+			req->no_password = false;
 		}
-		finish_later(req, ok ? REQ_ANSWERED : REQ_FAILED);
+		finish_later(req, ok ? REQ_ANSWERED : REQ_QUERY_ERROR);
 	}
 	/* The extended-protocol exchange leaves nothing behind (unnamed
 	 * statement and portal, implicit transaction ended by Sync): the
@@ -636,6 +700,7 @@ static void run(struct lp_authq_req *req, struct lp_server *s)
 
 	req->server = s;
 	req->rows = 0;
+	req->no_password = false;
 	wipe_free(req->secret);
 	req->secret = NULL;
 	req_set_state(req, REQ_RUNNING, false);

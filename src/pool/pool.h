@@ -170,7 +170,8 @@ struct lp_user {
 	bool have_client_key;           /* learnt from a client's SCRAM proof */
 	char *authq_secret;             /* from auth_query; NULL: none (or unknown user) */
 	struct lp_user_scram *scram_cache;  /* lp_user_scram: the secret parsed once */
-	char *authq_db;                 /* the auth database that answered */
+	const struct lp_pool *authq_pool;  /* the auth pool that answered, */
+	uint64_t authq_query_hash;      /* with which query (auth_query.c) */
 	int64_t authq_until_us;         /* cache expiry of the answer */
 	/* SCRAM secret derived once from a plain-text password, with the same
 	 * stable salt an unknown user would show (client_auth.c); the tag

@@ -344,7 +344,6 @@ void lp_registry_cleanup(struct lp_instance *inst)
 		if (u->authq_secret)
 			memset(u->authq_secret, 0, strlen(u->authq_secret));
 		free(u->authq_secret);
-		free(u->authq_db);
 		explicit_bzero(&u->plain_scram, sizeof(u->plain_scram));
 		user_scram_drop(u);
 		free(u->name);
