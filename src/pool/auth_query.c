@@ -323,6 +323,13 @@ static void fail_waiters(struct lp_authq_req *req, const char *sqlstate, const c
 	}
 }
 
+/* u's cached answer is for pool and query qh, and fresh. */
+static bool answer_holds(const struct lp_user *u, const struct lp_pool *pool, uint64_t qh)
+{
+	return u->authq_secret && u->authq_until_us > lp_now_us() && u->authq_pool == pool &&
+	       u->authq_query_hash == qh;
+}
+
 /* Keeps the answer (a user's cache entry, or a miss) and resumes every
  * waiter. A failed lookup is not an answer: nothing is cached; a query that
  * fails is a configuration error (as PgBouncer reports it), after any other
@@ -355,14 +362,17 @@ static void resume(struct lp_authq_req *req)
 			wipe_free(secret);
 		}
 	} else {
-		/* Not found (now): an lp_user that exists for another reason
-		 * loses an earlier answer; no lp_user is made for the name. */
+		/* Not found, or nothing learnt: an earlier answer that does not
+		 * hold for this lookup is not used in its stead (an lp_user may
+		 * exist for another reason); no lp_user is made for the name. */
 		u = lp_registry_find_user(inst, req->user);
-		if (u) {
+		if (u && (req->outcome == REQ_ANSWERED ||
+			  !answer_holds(u, req->ap->pool, req->query_hash))) {
 			wipe_free(u->authq_secret);
 			u->authq_secret = NULL;
 			u->authq_until_us = 0;
 		}
+		u = NULL;
 		if (req->outcome == REQ_ANSWERED && ttl > 0)
 			miss_add(inst, req, lp_now_us() + ttl);
 	}
@@ -577,8 +587,7 @@ int lp_authq_lookup(struct lp_client *c)
 	const char *query = auth_query_of(c);
 	uint64_t qh = query_hash(query);
 	/* w->req stays NULL: answered (from the cache). */
-	if (u && u->authq_until_us > lp_now_us() && u->authq_pool == pool &&
-	    u->authq_query_hash == qh)
+	if (u && answer_holds(u, pool, qh))
 		return 1;
 	struct miss *m = miss_find(inst, pool->authq, qh, c->user_name);
 	if (m && m->until_us > lp_now_us())
