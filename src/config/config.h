@@ -55,6 +55,7 @@ struct lp_settings {
 	char *auth_query;
 	char *auth_dbname;
 	lp_usec auth_query_cache_ttl;
+	int auth_query_max_waiting;
 
 	enum lp_sslmode client_tls_sslmode;
 	char *client_tls_key_file;

@@ -52,6 +52,16 @@ static int check_cidr_list(const char *text, char *why, size_t whycap)
 	return lp_cidr_parse_list(text, list, LP_CIDR_MAX, why, whycap) < 0 ? -1 : 0;
 }
 
+static int check_auth_dbname(const char *text, char *why, size_t whycap)
+{
+	/* The console is no database to run a query in (PgBouncer's words). */
+	if (strcmp(text, "pgbouncer") == 0 || strcmp(text, "linkpool") == 0) {
+		snprintf(why, whycap, "cannot use the reserved \"%s\" database as an auth_dbname", text);
+		return -1;
+	}
+	return 0;
+}
+
 static int check_dheparams(const char *text, char *why, size_t whycap)
 {
 	if (strcasecmp(text, "none") == 0 || strcasecmp(text, "auto") == 0 ||
@@ -116,10 +126,15 @@ static const struct lp_option options[] = {
 	    0, 0, true,
 	    "Query run as auth_user to find the secret of a user missing from auth_file; "
 	    "$1 is the user name, sent as a parameter."),
-	OPT(auth_dbname, STR, "", 0, 0, true,
-	    "Database the auth_query runs in; empty: the database the client asked for."),
+	OPTC(auth_dbname, STR, "", 0, 0, true,
+	     "Database the auth_query runs in; empty: the database the client asked for.",
+	     check_auth_dbname),
 	OPT(auth_query_cache_ttl, TIME, "10", 0, 86400, true,
 	    "How long an auth_query answer is reused; failed lookups are kept no longer; 0: no cache."),
+	OPT(auth_query_max_waiting, INT, "1000", 1, 1000000, true,
+	    "auth_query lookups (one per user name) that may wait for a server of one auth pool; "
+	    "a client needing one more is refused. Lookups run on that pool's servers, within its "
+	    "pool size, and wait at most query_wait_timeout."),
 
 	OPT(client_tls_sslmode, SSLMODE, "disable", 0, 0, true,
 	    "TLS for clients: disable, allow, prefer, require, verify-ca or verify-full "

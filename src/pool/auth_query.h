@@ -2,16 +2,22 @@
  * auth_user / auth_query / auth_dbname: the secret of a user missing from
  * auth_file is asked from PostgreSQL.
  *
- * The query runs as auth_user on a private server connection opened for it
- * (never one a client used, so none of any client's parameters -- such as a
- * hostile search_path -- reach it), with the user name sent as a parameter
- * of the extended protocol, never spliced into SQL. Answers are cached per
- * user for auth_query_cache_ttl; an answer of "no such user" is cached for
- * no longer than that, and a failed query is not cached at all. Clients
- * asking for the same user while a query runs wait for that one query.
+ * The query runs as auth_user in the auth database, on the servers of the
+ * ordinary pool (auth database, auth_user), so that pool's size and
+ * connection limits bound the backends lookups use; lookups beyond it wait
+ * in a FIFO queue shared in turn with the pool's clients, bounded by
+ * auth_query_max_waiting and query_wait_timeout. The user name is sent as a
+ * parameter of the extended protocol, never spliced into SQL, and no
+ * looking-up client's parameters reach the auth pool's servers. Answers are
+ * cached for auth_query_cache_ttl: a user found on its lp_user, a name not
+ * found in a bounded cache of misses (no lp_user is made for it); a failed
+ * query is not cached. Clients asking for the same user while a query runs
+ * wait for that one query.
  *
  * Whatever the answer, the client's exchange goes on the same way: an
  * unknown user meets the same challenge (and fake salt) as a wrong password.
+ * A refusal for load (queue full, query_wait_timeout) comes before anything
+ * is known about the user, the same for every name.
  */
 #ifndef LP_POOL_AUTH_QUERY_H
 #define LP_POOL_AUTH_QUERY_H
@@ -36,8 +42,14 @@ bool lp_authq_answered(const struct lp_client *c);
  * of its lookup if it still waits). No-op without one. */
 void lp_authq_forget(struct lp_client *c);
 
-/* Hooks from the pooler for the private pools (pool->authq set). */
-void lp_authq_pool_ready(struct lp_pool *pool);
+/* Lookups of pool waiting for a server (lp_link_grow opens servers for
+ * them as for waiting clients). */
+int lp_authq_queued(const struct lp_pool *pool);
+/* Hooks from the pooler for auth pools (pool->authq set). dispatch: hands
+ * idle servers to queued lookups that came before the first waiting client
+ * (link.c calls it before and after serving clients). */
+void lp_authq_dispatch(struct lp_pool *pool);
+/* The pool's last server login failed: queued lookups fail. */
 void lp_authq_login_failed(struct lp_pool *pool, const char *msg);
 void lp_authq_server_closed(struct lp_server *s);
 /* At exit: frees lookups still in flight (their clients are gone). */

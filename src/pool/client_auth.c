@@ -94,15 +94,18 @@ static int send_auth(struct lp_client *c, int32_t code, const void *data, size_t
 	return 0;
 }
 
-/* A deterministic, secret-keyed salt, so repeated probes for one unknown
- * user see the same salt as a real user would show. */
-static void stable_salt(struct lp_client *c, uint8_t salt[16])
+void lp_client_auth_stable_salt(const struct lp_instance *inst, const char *user, uint8_t salt[16])
 {
 	uint8_t mac[32];
 	unsigned int mlen = sizeof(mac);
-	HMAC(EVP_sha256(), c->inst->fake_salt_key, sizeof(c->inst->fake_salt_key),
-	     (const uint8_t *)c->user_name, strlen(c->user_name), mac, &mlen);
+	HMAC(EVP_sha256(), inst->fake_salt_key, sizeof(inst->fake_salt_key), (const uint8_t *)user,
+	     strlen(user), mac, &mlen);
 	memcpy(salt, mac, 16);
+}
+
+static void stable_salt(struct lp_client *c, uint8_t salt[16])
+{
+	lp_client_auth_stable_salt(c->inst, c->user_name, salt);
 }
 
 static void fake_secret(struct lp_client *c, struct lp_scram_secret *sec)

@@ -17,6 +17,11 @@ int lp_client_auth_start(struct lp_client *c);
 /* One PasswordMessage-family body. Returns -1 when c was closed. */
 int lp_client_auth_msg(struct lp_client *c, const uint8_t *body, uint32_t len);
 
+/* A deterministic, secret-keyed salt for user's SCRAM exchange, so repeated
+ * probes for one unknown user see the same salt as a real user would show
+ * (auth_query.c gives it to a user without a password too). */
+void lp_client_auth_stable_salt(const struct lp_instance *inst, const char *user, uint8_t salt[16]);
+
 /* After an SSLRequest: 0 when client TLS is off (the caller answers 'N');
  * -1 when the handshake was started or c was closed (stop reading). */
 int lp_client_tls_start(struct lp_client *c);

@@ -96,7 +96,6 @@ int lp_instance_init(struct lp_instance *inst, const char *config_path, struct l
 	lp_list_init(&inst->justfree_servers);
 	for (int i = 0; i < LP_CANCEL_BUCKETS; i++)
 		lp_list_init(&inst->cancel_hash[i]);
-	lp_list_init(&inst->authq_reqs);
 	lp_list_init(&inst->grow_pools);
 	lp_list_init(&inst->cancel_reqs);
 	if (RAND_bytes(inst->fake_salt_key, sizeof(inst->fake_salt_key)) != 1)

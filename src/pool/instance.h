@@ -56,9 +56,9 @@ struct lp_instance {
 	struct lp_list justfree_clients;
 	struct lp_list justfree_servers;
 	struct lp_list cancel_hash[LP_CANCEL_BUCKETS];
-	struct lp_list authq_reqs;      /* auth_query lookups in flight */
-	struct lp_list grow_pools;
-	struct lp_list cancel_reqs;     /* cancels forwarded, not answered yet (cancel.c) */      /* pools with a posted grow (lp_link_grow_later) */
+	struct lp_authq *authq;         /* auth_query.c: names not found; NULL until one */
+	struct lp_list grow_pools;      /* pools with a posted grow (lp_link_grow_later) */
+	struct lp_list cancel_reqs;     /* cancels forwarded, not answered yet (cancel.c) */
 
 	struct lp_listener listeners[LP_MAX_LISTENERS];
 	int nlisteners;
@@ -123,10 +123,6 @@ struct lp_pool *lp_registry_get_pool(struct lp_instance *inst, struct lp_db *db,
 /* Applies a new generation: creates/updates/removes databases and users. */
 void lp_registry_apply(struct lp_instance *inst);
 void lp_registry_cleanup(struct lp_instance *inst);
-/* A pool outside the registry's list (no client is ever linked to it). */
-struct lp_pool *lp_registry_private_pool(struct lp_instance *inst, struct lp_db *db,
-					 struct lp_user *user);
-void lp_registry_free_private_pool(struct lp_pool *pool);
 /* The secret a user authenticates with: auth_file's, else auth_query's. */
 const char *lp_user_secret(const struct lp_user *u);
 /* Whether the user's secret is a SCRAM verifier; its parsed form into out
@@ -207,6 +203,11 @@ void lp_link_run_posted(struct lp_instance *inst);
 void lp_link_forget_pool(struct lp_pool *pool);
 /* The last cancel to s was answered: a release parked behind it goes on. */
 void lp_link_cancel_done(struct lp_server *s);
+/* Server logins of pool failed within server_login_retry: no new one yet. */
+bool lp_pool_login_backoff(const struct lp_pool *pool);
+/* s finished a pooler query no client waits for (auth_query): back to the
+ * idle list, or closed when it must not be reused. */
+void lp_link_server_idle(struct lp_server *s);
 /* Server login failed: tell waiting clients. */
 void lp_link_login_failed(struct lp_pool *pool, const char *sqlstate, const char *msg);
 

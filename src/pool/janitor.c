@@ -7,6 +7,7 @@
 
 #include "admin/admin.h"
 #include "core/log.h"
+#include "pool/auth_query.h"
 #include "pool/client_auth.h"
 #include "pool/instance.h"
 #include "pool/stats.h"
@@ -126,7 +127,7 @@ static void check_servers(struct lp_instance *inst, struct lp_pool *p, int64_t n
 		}
 	}
 	/* Reserve pool, min_pool_size, retries after a login backoff. */
-	if (p->waiting_clients.count > 0 ||
+	if (p->waiting_clients.count > 0 || lp_authq_queued(p) > 0 ||
 	    (min_pool_size(p) > 0 && p->db->client_count > 0 && !p->db->removed))
 		lp_link_grow(p);
 }

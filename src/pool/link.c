@@ -117,6 +117,11 @@ static bool in_login_backoff(const struct lp_pool *pool)
 	       lp_now_us() - pool->last_login_fail_us < pool->inst->cfg.s.server_login_retry;
 }
 
+bool lp_pool_login_backoff(const struct lp_pool *pool)
+{
+	return in_login_backoff(pool);
+}
+
 void lp_link_grow(struct lp_pool *pool)
 {
 	struct lp_instance *inst = pool->inst;
@@ -137,7 +142,8 @@ void lp_link_grow(struct lp_pool *pool)
 			limit += reserve;
 	}
 	int min = pool->db->conf.min_pool_size >= 0 ? pool->db->conf.min_pool_size : s->min_pool_size;
-	int want = pool->waiting_clients.count - pool->login_servers.count - pool->idle_servers.count;
+	int want = pool->waiting_clients.count + lp_authq_queued(pool) - pool->login_servers.count -
+		   pool->idle_servers.count;
 	int total = lp_pool_server_total(pool);
 	if (total < min && min - total > want)
 		want = min - total;
@@ -186,7 +192,7 @@ void lp_link_run_posted(struct lp_instance *inst)
 		struct lp_list_node *n = lp_list_first(&now);
 		lp_list_remove(&now, n);
 		struct lp_pool *pool = lp_container_of(n, struct lp_pool, grow_node);
-		if (pool->waiting_clients.count > 0)
+		if (pool->waiting_clients.count > 0 || lp_authq_queued(pool) > 0)
 			lp_link_grow(pool);
 	}
 }
@@ -195,15 +201,12 @@ void lp_link_login_failed(struct lp_pool *pool, const char *sqlstate, const char
 {
 	struct lp_list_node *n, *t;
 
-	if (pool->authq) {
-		lp_authq_login_failed(pool, msg);
-		return;
-	}
 	snprintf(pool->login_error, sizeof(pool->login_error), "%s", msg);
 	snprintf(pool->login_error_code, sizeof(pool->login_error_code), "%s", sqlstate);
 	pool->last_login_fail_us = lp_now_us();
 	if (pool->login_servers.count > 0)
 		return;
+	lp_authq_login_failed(pool, msg);
 	lp_list_foreach_safe(&pool->waiting_clients, n, t) {
 		struct lp_client *c = lp_container_of(n, struct lp_client, node);
 		lp_client_fail(c, sqlstate, "%s", msg);
@@ -452,12 +455,10 @@ void lp_link_dispatch(struct lp_pool *pool)
 	struct lp_instance *inst = pool->inst;
 	struct lp_list_node *n, *t;
 
-	if (pool->authq) {
-		lp_authq_pool_ready(pool);
-		return;
-	}
 	if (lp_pool_paused(pool))
 		return;
+	/* auth_query lookups share the queue: those that came first, first */
+	lp_authq_dispatch(pool);
 	lp_list_foreach_safe(&pool->waiting_clients, n, t) {
 		struct lp_client *c = lp_container_of(n, struct lp_client, node);
 		if (c->state != LP_CL_WAITING)
@@ -467,7 +468,8 @@ void lp_link_dispatch(struct lp_pool *pool)
 			break;
 		assign(c, lp_container_of(sn, struct lp_server, node));
 	}
-	if (pool->waiting_clients.count > 0)
+	lp_authq_dispatch(pool);
+	if (pool->waiting_clients.count > 0 || lp_authq_queued(pool) > 0)
 		lp_link_grow(pool);
 	lp_instance_check_shutdown(inst);
 }
@@ -491,6 +493,11 @@ static void to_idle(struct lp_server *s)
 	}
 	lp_server_set_state(s, LP_SV_IDLE);
 	lp_link_dispatch(pool);
+}
+
+void lp_link_server_idle(struct lp_server *s)
+{
+	to_idle(s);
 }
 
 static void release_continue(struct lp_server *s);

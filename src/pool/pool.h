@@ -65,7 +65,7 @@ enum lp_server_state {
 enum lp_auth_phase { LP_AUTH_NONE, LP_AUTH_WAIT_PASSWORD, LP_AUTH_WAIT_MD5,
 		     LP_AUTH_WAIT_SCRAM_FIRST, LP_AUTH_WAIT_SCRAM_FINAL, LP_AUTH_DONE,
 		     LP_AUTH_WAIT_QUERY /* auth_query running for this user */ };
-struct lp_authq_req;
+struct lp_authq_pool;
 struct lp_authq_wait;
 struct lp_welcome_msgs;
 
@@ -180,7 +180,8 @@ struct lp_user {
 	bool have_client_key;           /* learnt from a client's SCRAM proof */
 	char *authq_secret;             /* from auth_query; NULL: none (or unknown user) */
 	struct lp_user_scram *scram_cache;  /* lp_user_scram: the secret parsed once */
-	char *authq_db;                 /* the auth database that answered */
+	const struct lp_pool *authq_pool;  /* the auth pool that answered, */
+	uint64_t authq_query_hash;      /* with which query (auth_query.c) */
 	int64_t authq_until_us;         /* cache expiry of the answer */
 	/* SCRAM secret derived once from a plain-text password, with the same
 	 * stable salt an unknown user would show (client_auth.c); the tag
@@ -229,7 +230,7 @@ struct lp_pool {
 	/* snapshots taken at the last two stats_period boundaries, for the
 	 * averages (see stats.c) */
 	struct lp_pool_stats stats_newer, stats_older;
-	struct lp_authq_req *authq;     /* private pool of one auth_query, else NULL */
+	struct lp_authq_pool *authq;    /* auth_query lookups using this pool, else NULL */
 	/* In inst->grow_pools while a grow is posted (lp_link_grow_later):
 	 * unlinked node = nothing posted. */
 	struct lp_list_node grow_node;

@@ -170,24 +170,6 @@ struct lp_pool *lp_registry_get_pool(struct lp_instance *inst, struct lp_db *db,
 	return p;
 }
 
-struct lp_pool *lp_registry_private_pool(struct lp_instance *inst, struct lp_db *db,
-					 struct lp_user *user)
-{
-	struct lp_pool *p = calloc(1, sizeof(*p));
-	if (!p)
-		return NULL;
-	pool_init(p, inst, db, user);
-	return p;
-}
-
-void lp_registry_free_private_pool(struct lp_pool *p)
-{
-	lp_link_forget_pool(p);
-	lp_params_clear(&p->welcome);
-	free(p->welcome_msgs);
-	free(p);
-}
-
 const char *lp_user_secret(const struct lp_user *u)
 {
 	return u->in_auth_file ? u->secret : u->authq_secret;
@@ -363,7 +345,6 @@ void lp_registry_cleanup(struct lp_instance *inst)
 		if (u->authq_secret)
 			memset(u->authq_secret, 0, strlen(u->authq_secret));
 		free(u->authq_secret);
-		free(u->authq_db);
 		explicit_bzero(&u->plain_scram, sizeof(u->plain_scram));
 		user_scram_drop(u);
 		free(u->name);

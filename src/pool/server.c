@@ -362,7 +362,7 @@ void lp_server_close(struct lp_server *s, const char *reason)
 	/* Never connect from inside a close: a connect that fails at once
 	 * would close again, and with server_login_retry = 0 nothing stops
 	 * the recursion. The replacement is opened at the end of the turn. */
-	if (pool->waiting_clients.count > 0)
+	if (pool->waiting_clients.count > 0 || lp_authq_queued(pool) > 0)
 		lp_link_grow_later(pool);
 	lp_instance_check_shutdown(pool->inst);
 }

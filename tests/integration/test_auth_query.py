@@ -165,3 +165,67 @@ def test_auth_query_client_gone_while_waiting(linkpool, roles):
     c = lp.raw()
     c.login("aq_user", "testdb", "aq-pass-1")
     c.close()
+
+
+def test_auth_query_reload_with_new_query_asks_again(linkpool, roles):
+    # An answer is kept for the query that gave it: a reload that changes
+    # auth_query does not reuse it (PgBouncer runs the new query at once).
+    lp = aq_lp(linkpool, auth_query_cache_ttl="60")
+    with psycopg.connect(dsn(lp, "aq_user", "aq-pass-1")):
+        pass
+    lp.write_ini({"auth_query": "SELECT usename, substring(passwd, 1, 3) FROM pg_shadow "
+                                "WHERE usename = $1"})
+    lp.admin("RELOAD")
+    with pytest.raises(psycopg.OperationalError, match="password authentication failed"):
+        psycopg.connect(dsn(lp, "aq_user", "aq-pass-1"))
+
+
+def test_auth_query_error_is_a_config_error(linkpool, roles):
+    # A query PostgreSQL refuses fails every user alike, and says why in the log.
+    lp = aq_lp(linkpool, auth_query="SELECT usename, passwd FROM no_such_table WHERE usename = $1")
+    for user in ("aq_user", "no_such_user_z"):
+        c = lp.raw()
+        with pytest.raises(rawpg.PgError) as ei:
+            c.login(user, "testdb", "aq-pass-1")
+        assert (ei.value.sqlstate, ei.value.message) == ("08P01", "bouncer config error")
+    lp.wait_log('relation "no_such_table" does not exist')
+
+
+def test_auth_query_reserved_console_as_auth_dbname(linkpool, pg, roles):
+    lp = aq_lp(linkpool, databases={"testdb": pg.db_entry("testdb", auth_dbname="pgbouncer")})
+    c = lp.raw()
+    with pytest.raises(rawpg.PgError) as ei:
+        c.login("aq_user", "testdb", "aq-pass-1")
+    assert ei.value.message == "bouncer config error"
+    lp.wait_log('cannot use the reserved "pgbouncer" database as an auth_dbname')
+    # as a global setting it is refused outright
+    with pytest.raises(psycopg.Error, match='reserved "pgbouncer" database'):
+        lp.admin("SET auth_dbname = 'pgbouncer'")
+
+
+@pytest.fixture
+def nopw_role(pg, roles):  # noqa: F811
+    pg.sql("DROP ROLE IF EXISTS aq_nopw")
+    pg.sql("CREATE ROLE aq_nopw LOGIN")
+    pg.sql("GRANT ALL ON DATABASE testdb TO aq_nopw")
+    yield "aq_nopw"
+    pg.sql("REVOKE ALL ON DATABASE testdb FROM aq_nopw")
+    pg.sql("DROP ROLE IF EXISTS aq_nopw")
+
+
+def test_auth_query_user_without_password(linkpool, pg, nopw_role):
+    # A role without a password exists: trust lets it in (as PgBouncer does);
+    # a password method refuses it exactly as an unknown user.
+    # (PostgreSQL trusts the unix socket: the role's server login needs no password)
+    lp = aq_lp(linkpool, auth_type="trust",
+               databases={"testdb": f"host={pg.socket_dir} port={pg.port} dbname=testdb"})
+    c = lp.raw()
+    c.login(nopw_role, "testdb")
+    assert c.run("SELECT current_user")[0] == [(nopw_role,)]
+    c = lp.raw()
+    with pytest.raises(rawpg.PgError) as ei:
+        c.login("aq_nope", "testdb")
+    assert ei.value.sqlstate == "28P01"
+    from test_auth_oracle import assert_indistinguishable
+    lp = aq_lp(linkpool)
+    assert_indistinguishable(lp, nopw_role, "aq_nope", 10)
