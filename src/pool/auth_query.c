@@ -29,6 +29,7 @@ struct lp_authq_req {
 	struct lp_list_node node;       /* in inst->authq_reqs */
 	struct lp_instance *inst;
 	struct lp_pool *pool;           /* private: (auth db, auth_user) */
+	struct lp_db *adb;              /* the auth database, held (lp_registry_db_acquire) */
 	struct lp_server *server;       /* the one opened for this lookup */
 	char *user, *db;
 	struct lp_list waiters;         /* struct lp_authq_wait, by node */
@@ -87,6 +88,7 @@ static void req_free(struct lp_authq_req *req)
 		event_free(req->timer);
 	if (req->pool)
 		lp_registry_free_private_pool(req->pool);
+	lp_registry_db_release(req->adb);
 	free(req->user);
 	free(req->db);
 	wipe_free(req->secret);
@@ -169,17 +171,23 @@ static struct lp_authq_req *find_req(struct lp_instance *inst, const char *db, c
 static struct lp_authq_req *req_new(struct lp_client *c, const char *adb)
 {
 	struct lp_instance *inst = c->inst;
-	struct lp_db *db = lp_registry_find_db(inst, adb);
+	/* Before authentication: a '*' name is not registered, the lookup
+	 * holds its own unlisted copy. */
+	struct lp_db *db = lp_registry_db_acquire(inst, adb);
 	struct lp_user *au = lp_registry_get_user(inst, auth_user_of(c));
 	struct lp_authq_req *req;
 
-	if (!db || !au) {
+	if (!db || db->unknown || !au) {
 		lp_client_log(c, LP_LOG_WARNING, "auth_query: no database \"%s\" to run it in", adb);
+		lp_registry_db_release(db);
 		return NULL;
 	}
 	req = calloc(1, sizeof(*req));
-	if (!req)
+	if (!req) {
+		lp_registry_db_release(db);
 		return NULL;
+	}
+	req->adb = db;
 	req->inst = inst;
 	lp_list_init(&req->waiters);
 	lp_list_append(&inst->authq_reqs, &req->node);
@@ -314,7 +322,7 @@ void lp_authq_pool_ready(struct lp_pool *pool)
 	struct lp_authq_req *req = pool->authq;
 	struct lp_list_node *n = lp_list_first(&pool->idle_servers);
 	const char *query = req->inst->cfg.s.auth_query;
-	struct lp_db *ldb = lp_registry_find_db(req->inst, req->db);
+	struct lp_db *ldb = pool->db;
 	struct lp_writer w;
 	uint8_t *buf;
 	size_t cap;

@@ -143,6 +143,7 @@ void lp_client_accept(struct lp_instance *inst, int fd, const struct sockaddr *s
 
 void lp_client_free(struct lp_client *c)
 {
+	lp_registry_db_release(c->login_db);    /* a login that never finished */
 	lp_params_clear(&c->params);
 	free(c->scram);
 	free(c->user_name);             /* db_name shares the block */
@@ -159,7 +160,9 @@ void lp_client_close(struct lp_client *c, const char *reason)
 	lp_authq_forget(c);
 	if (c->cancel_node.next != &c->cancel_node)
 		lp_list_remove(cancel_bucket(inst, c->cancel_key), &c->cancel_node);
-	if (c->startup_done && inst->cfg.s.log_disconnections)
+	/* A client that named itself (sent a startup packet) is logged as
+	 * PgBouncer does, refused logins too; a bare connection is not. */
+	if (c->user_name && inst->cfg.s.log_disconnections)
 		lp_client_log(c, LP_LOG_LOG, "closing because: %s (age=%llds)", reason,
 			      (long long)((lp_now_us() - c->connect_us) / 1000000));
 	else
