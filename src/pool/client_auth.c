@@ -44,8 +44,8 @@ static struct lp_user *known_user(struct lp_client *c)
 
 /*
  * The database of an authenticated login: only now does anyone learn
- * whether it exists, is disabled or full (PgBouncer's order), and only now
- * does a '*' name become an auto-database. NULL when c was refused.
+ * whether it exists or is disabled (PgBouncer's order), and only now does a
+ * '*' name become an auto-database. NULL when c was refused.
  */
 static struct lp_db *login_target(struct lp_client *c)
 {
@@ -321,13 +321,21 @@ int lp_client_auth_start(struct lp_client *c)
 	if (lp_registry_console_name(c->db_name)) {
 		c->admin = true;
 	} else if (!c->login_db) {
-		/* Whether the database exists, is disabled or full is told
-		 * only after authentication (login_target): an unknown one
+		/* Whether the database exists or is disabled is told only
+		 * after authentication (login_target): an unknown one
 		 * gets a placeholder, so its exchange is any other's. Called
 		 * again after an auth_query answer: acquired once. */
 		c->login_db = lp_registry_db_acquire(inst, c->db_name);
 		if (!c->login_db) {
 			lp_client_fail(c, "53200", "out of memory");
+			return -1;
+		}
+		/* Refused before the password exchange, as PgBouncer does (a
+		 * placeholder or unlisted copy has no clients to count);
+		 * checked again at login_ok, when the counts are final. */
+		const char *limit = lp_client_limit_exceeded(c, c->login_db);
+		if (limit) {
+			lp_client_fail(c, "08P01", "client connections exceeded (%s)", limit);
 			return -1;
 		}
 	}

@@ -131,3 +131,35 @@ def test_admin_command_on_unknown_name_creates_nothing(linkpool, pg):
     with pytest.raises(psycopg.Error, match="no such database"):
         lp.admin("PAUSE madeup_admin_name")
     assert db_names(lp) == before
+
+
+def test_database_removed_by_reload_is_freed_once_unused(linkpool, pg):
+    """A sibling: a database a reload removed used to stay allocated forever."""
+    lp = linkpool()
+    conn = lp.connect(db="otherdb")
+    conn.execute("SELECT 1")
+    lp.write_ini(databases={"otherdb": None})
+    lp.reload()
+    lp.wait_log(r"database otherdb removed by reload")
+    # its client keeps working until it leaves
+    assert conn.execute("SELECT 2").fetchone() == (2,)
+    time.sleep(0.6)
+    assert "otherdb freed" not in lp.log_text()
+    conn.close()
+    lp.wait_log(r"database otherdb freed: removed by reload and unused")
+    # a reload that brings it back makes a new one
+    lp.write_ini(databases={"otherdb": pg.db_entry("otherdb")})
+    lp.reload()
+    wait_for(lambda: "otherdb" in db_names(lp), timeout=5, what="otherdb back")
+    with lp.connect(db="otherdb") as c2:
+        assert c2.execute("SELECT current_database()").fetchone() == ("otherdb",)
+
+
+def test_reload_keeps_servers_of_entry_without_dbname(linkpool, pg):
+    """A sibling: an entry without dbname= looked changed at every reload."""
+    lp = linkpool(databases={"testdb": f"host={pg.host} port={pg.port}"})
+    with lp.connect(db="testdb") as conn:
+        conn.execute("SELECT 1")
+    lp.reload()
+    lp.wait_log(r"configuration reloaded")
+    assert "database testdb changed" not in lp.log_text()
