@@ -243,6 +243,10 @@ static const struct lp_option options[] = {
 	    "name [databases] does not list) with no client and no busy server for this "
 	    "long is removed with its pools, its idle servers and its statistics; 0: kept. "
 	    "One PostgreSQL never accepted a login to goes as soon as it is unused."),
+	OPT(autodb_idle_max, INT, "10000", 0, 2147483647, true,
+	    "At most this many unused auto-databases are kept (linkpool only): past that the "
+	    "longest unused go first, before their autodb_idle_timeout, so that logins "
+	    "naming ever new databases cannot grow memory without end; 0: no limit."),
 	OPT(suspend_timeout, TIME, "10", 0, 86400, true,
 	    NO_EFFECT "linkpool has no online restart (-R) taking over its sockets; SUSPEND "
 	    "returns once output already queued for clients has reached the kernel."),

@@ -44,6 +44,7 @@ struct lp_instance {
 	const char *config_path;
 
 	struct lp_list dbs;
+	struct lp_list idle_dbs;        /* unused auto/removed databases, longest unused first */
 	struct lp_list users;
 	struct lp_list pools;
 

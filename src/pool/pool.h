@@ -164,6 +164,7 @@ struct lp_db {
 	bool reap_busy, reap_proven;    /* scratch of lp_registry_reap() */
 	int refs;                       /* lp_registry_db_acquire() holders */
 	int64_t idle_since_us;          /* auto or removed database unused since; 0: in use */
+	struct lp_list_node idle_node;  /* in inst->idle_dbs while idle_since_us is set */
 	int server_count;               /* for max_db_connections */
 	int client_count;
 	struct lp_db_metrics metrics;   /* histograms and counters for /metrics */

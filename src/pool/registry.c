@@ -287,9 +287,10 @@ static bool mark_busy(struct lp_instance *inst)
 	return true;
 }
 
-static void db_reap(struct lp_instance *inst, struct lp_db *db)
+static void db_reap(struct lp_instance *inst, struct lp_db *db, const char *why)
 {
 	struct lp_list_node *n, *t, *m, *mt;
+	lp_log_info("%s %s freed: %s", db->removed ? "database" : "auto-database", db->name, why);
 	lp_list_foreach_safe(&inst->pools, n, t) {
 		struct lp_pool *p = lp_container_of(n, struct lp_pool, node);
 		if (p->db != db)
@@ -299,38 +300,52 @@ static void db_reap(struct lp_instance *inst, struct lp_db *db)
 		lp_list_remove(&inst->pools, n);
 		lp_registry_free_private_pool(p);
 	}
+	if (db->idle_since_us)
+		lp_list_remove(&inst->idle_dbs, &db->idle_node);
 	lp_list_remove(&inst->dbs, &db->node);
 	db_free(db);
 }
 
 void lp_registry_reap(struct lp_instance *inst, int64_t now)
 {
-	int64_t idle = inst->cfg.s.autodb_idle_timeout;
+	const struct lp_settings *s = &inst->cfg.s;
 	struct lp_list_node *n, *t;
 
 	if (!mark_busy(inst))
 		return;
+	/* inst->idle_dbs follows use; appended in tick order, it stays sorted
+	 * by idle_since_us, longest unused first. */
 	lp_list_foreach_safe(&inst->dbs, n, t) {
 		struct lp_db *db = lp_container_of(n, struct lp_db, node);
-		if (!db->removed && !db->from_wildcard)
-			continue;
-		if (db->reap_busy) {
+		bool idle = (db->removed || db->from_wildcard) && !db->reap_busy;
+		if (!idle) {
+			if (db->idle_since_us)
+				lp_list_remove(&inst->idle_dbs, &db->idle_node);
 			db->idle_since_us = 0;
 			continue;
 		}
-		if (!db->idle_since_us)
+		if (!db->idle_since_us) {
 			db->idle_since_us = now;
+			lp_list_append(&inst->idle_dbs, &db->idle_node);
+		}
 		/* An auto-database PostgreSQL never let anyone into (a made-up
-		 * name, most likely) goes as soon as it is unused: what is kept
-		 * is bounded by the databases PostgreSQL really has. */
-		if (!db->removed && db->reap_proven &&
-		    (idle <= 0 || now - db->idle_since_us < idle))
-			continue;
+		 * name, most likely) goes at once: what is kept for
+		 * autodb_idle_timeout is bounded by the databases PostgreSQL
+		 * really has, and by autodb_idle_max. */
 		if (db->removed)
-			lp_log_info("database %s freed: removed by reload and unused", db->name);
-		else
-			lp_log_info("auto-database %s freed: unused", db->name);
-		db_reap(inst, db);
+			db_reap(inst, db, "removed by reload and unused");
+		else if (!db->reap_proven)
+			db_reap(inst, db, "unused, and no server login to it ever succeeded");
+	}
+	while ((n = lp_list_first(&inst->idle_dbs))) {
+		struct lp_db *db = lp_container_of(n, struct lp_db, idle_node);
+		bool expired = s->autodb_idle_timeout > 0 &&
+			       now - db->idle_since_us >= s->autodb_idle_timeout;
+		bool over = s->autodb_idle_max > 0 && inst->idle_dbs.count > s->autodb_idle_max;
+		if (!expired && !over)
+			break;
+		db_reap(inst, db, expired ? "unused for autodb_idle_timeout"
+					  : "more unused auto-databases than autodb_idle_max");
 	}
 }
 

@@ -163,3 +163,18 @@ def test_reload_keeps_servers_of_entry_without_dbname(linkpool, pg):
     lp.reload()
     lp.wait_log(r"configuration reloaded")
     assert "database testdb changed" not in lp.log_text()
+
+
+def test_autodb_idle_max_bounds_what_authenticated_clients_leave(linkpool, pg):
+    """With dbname= fixed in '*', every name reaches a real database: what
+    bounds the auto-databases then is autodb_idle_max (longest unused first)."""
+    lp = linkpool({"auth_type": "scram-sha-256", "autodb_idle_max": "2"},
+                  databases={"*": pg.db_entry("testdb")})
+    names = [f"alias_{i}" for i in range(5)]
+    for name in names:
+        with lp.connect(db=name) as conn:
+            assert conn.execute("SELECT current_database()").fetchone() == ("testdb",)
+        time.sleep(0.3)        # a janitor turn apart: an order among the unused
+    wait_for(lambda: {n for n in db_names(lp) if n.startswith("alias_")} == set(names[-2:]),
+             timeout=5, interval=0.2, what="only the two most recently used kept")
+    lp.wait_log(r"auto-database alias_0 freed: more unused auto-databases than autodb_idle_max")
