@@ -199,3 +199,15 @@ def test_auth_query_user_on_unknown_database(linkpool, roles):  # noqa: F811
     assert err.sqlstate == "28P01"
     with psycopg.connect(lp.dsn("aq_user", "testdb", "aq-pass-1")) as conn:
         assert conn.execute("SELECT current_user").fetchone() == ("aq_user",)
+
+
+def test_refused_login_logged_before_the_client_reads_it(linkpool):
+    """log_disconnections covers refused logins too, and the line is written
+    before the error goes out: read right after the refusal, it is there."""
+    lp = linkpool({"auth_type": "scram-sha-256"})
+    for db, why in (("nosuch", "no such database: nosuch"),
+                    ("testdb", 'password authentication failed for user "scram_user"')):
+        pw = PASSWORDS["scram_user"] if db == "nosuch" else "wrong"
+        with pytest.raises(psycopg.OperationalError):
+            psycopg.connect(lp.dsn("scram_user", db, pw))
+        assert f"closing because: {why}" in lp.log_text()
