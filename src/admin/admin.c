@@ -20,7 +20,7 @@
 
 bool lp_admin_is_console_db(const char *db_name)
 {
-	return db_name && (strcmp(db_name, "pgbouncer") == 0 || strcmp(db_name, "linkpool") == 0);
+	return db_name && lp_registry_console_name(db_name);
 }
 
 bool lp_admin_console_param(const char *db_name, const char *param)

@@ -124,6 +124,7 @@ struct lp_settings {
 	char *service_name;
 	char *job_name;
 	lp_usec autodb_idle_timeout;
+	int autodb_idle_max;            /* unused auto-databases kept at most; 0: no limit */
 	lp_usec dns_nxdomain_ttl;
 	lp_usec dns_zone_check_period;
 	char *resolv_conf;

@@ -138,8 +138,11 @@ void lp_config_write_doc(FILE *f)
 	      "Each line is `name = key=value key=value ...` in libpq connection-string style:\n"
 	      "a value may be single-quoted (`connect_query='SELECT 1'`), and a backslash\n"
 	      "escapes the next character (`\\'`). An empty value means the key is not given.\n"
-	      "The name `*` is the fallback database, used for any name not listed; a name\n"
-	      "with spaces may be double-quoted. Unknown keys are errors.\n"
+	      "The name `*` is the fallback database, used for any name not listed but the\n"
+	      "console's (`pgbouncer`, `linkpool`): a client that authenticates for such a\n"
+	      "name makes an auto-database, listed from then on until autodb_idle_timeout\n"
+	      "removes it; names sent by clients that do not authenticate are never kept.\n"
+	      "A name with spaces may be double-quoted. Unknown keys are errors.\n"
 	      "\n",
 	      f);
 	keys = lp_config_db_keys(&n);

@@ -261,8 +261,14 @@ static const struct lp_option options[] = {
 	OPT(dns_nxdomain_ttl, TIME, "15", 0, 86400, true,
 	    "How long a failed DNS lookup (NXDOMAIN or error) is remembered; 0: not cached."),
 	OPT(autodb_idle_timeout, TIME, "3600", 0, LONG_S, true,
-	    NO_EFFECT "databases made from the `*` entry are kept until a reload removes "
-	    "`*`; only their idle servers close (server_idle_timeout)."),
+	    "An auto-database (made from the `*` entry after a client authenticated for a "
+	    "name [databases] does not list) with no client and no busy server for this "
+	    "long is removed with its pools, its idle servers and its statistics; 0: kept. "
+	    "One PostgreSQL never accepted a login to goes as soon as it is unused."),
+	OPT(autodb_idle_max, INT, "10000", 0, 2147483647, true,
+	    "At most this many unused auto-databases are kept (linkpool only): past that the "
+	    "longest unused go first, before their autodb_idle_timeout, so that logins "
+	    "naming ever new databases cannot grow memory without end; 0: no limit."),
 	OPT(suspend_timeout, TIME, "10", 0, 86400, true,
 	    NO_EFFECT "linkpool has no online restart (-R) taking over its sockets; SUSPEND "
 	    "returns once output already queued for clients has reached the kernel."),

@@ -81,16 +81,18 @@ enum lp_login_fail_reason lp_metrics_login_reason(bool authenticated, const char
 		return LP_LF_SHUTDOWN;
 	if (strcmp(s, "53300") == 0)
 		return LP_LF_MAX_CLIENT_CONN;
-	/* After authentication every failure is about getting a server: the
-	 * SQLSTATE may be the backend's own (its 28P01 is not ours). */
-	if (authenticated)
-		return LP_LF_SERVER_LOGIN;
-	if (strcmp(s, "28P01") == 0 || strcmp(s, "28000") == 0)
-		return LP_LF_AUTH;
+	/* A missing or disabled database is told only after authentication,
+	 * whether linkpool or the backend (a '*' name it lacks) tells it. */
 	if (strcmp(s, "3D000") == 0)
 		return LP_LF_NO_DATABASE;
 	if (strcmp(s, "55000") == 0)
 		return LP_LF_DB_DISABLED;
+	/* Any other failure after authentication is about getting a server:
+	 * the SQLSTATE may be the backend's own (its 28P01 is not ours). */
+	if (authenticated)
+		return LP_LF_SERVER_LOGIN;
+	if (strcmp(s, "28P01") == 0 || strcmp(s, "28000") == 0)
+		return LP_LF_AUTH;
 	if (strcmp(s, "08P01") == 0)
 		return has(msg, "timeout") ? LP_LF_TIMEOUT : LP_LF_PROTOCOL;
 	return LP_LF_OTHER;

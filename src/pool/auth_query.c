@@ -491,6 +491,15 @@ static struct lp_pool *auth_pool(struct lp_client *c, const char *adb)
 	}
 	db = lp_registry_find_db(inst, adb);
 	if (!db) {
+		/* Only '*' names it (no auth_dbname, the client's database): the
+		 * lookup needs a pool there, so the auto-database is registered
+		 * for it; one PostgreSQL never accepts a login to is freed as
+		 * soon as the lookup is over (lp_registry_reap). auth_dbname
+		 * avoids this. */
+		bool created = false;
+		db = lp_registry_auto_db(inst, adb, &created);
+	}
+	if (!db) {
 		lp_client_log(c, LP_LOG_WARNING, "authentication database \"%s\" is not configured",
 			      adb);
 		lp_client_fail(c, "08P01", "bouncer config error");
@@ -786,6 +795,33 @@ static void pool_state_free(struct lp_authq_pool *ap)
 	event_free(ap->kick);
 	ap->pool->authq = NULL;
 	free(ap);
+}
+
+bool lp_authq_busy(const struct lp_pool *pool)
+{
+	const struct lp_authq_pool *ap = pool->authq;
+	return ap && !(lp_list_empty(&ap->queued) && lp_list_empty(&ap->running) &&
+		       lp_list_empty(&ap->ending));
+}
+
+void lp_authq_pool_free(struct lp_pool *pool)
+{
+	struct lp_authq_pool *ap = pool->authq;
+	struct lp_authq *aq = pool->inst->authq;
+	struct lp_list_node *n, *t;
+	if (!ap)
+		return;
+	/* Misses are keyed by their auth pool: none may outlive it. */
+	if (aq) {
+		lp_list_foreach_safe(&aq->misses, n, t) {
+			struct miss *m = lp_container_of(n, struct miss, node);
+			if (m->ap == ap) {
+				lp_list_remove(&aq->misses, n);
+				free(m);
+			}
+		}
+	}
+	pool_state_free(ap);
 }
 
 void lp_authq_cleanup(struct lp_instance *inst)

@@ -52,6 +52,11 @@ void lp_authq_dispatch(struct lp_pool *pool);
 /* The pool's last server login failed: queued lookups fail. */
 void lp_authq_login_failed(struct lp_pool *pool, const char *msg);
 void lp_authq_server_closed(struct lp_server *s);
+/* Lookups queued, running or ending on pool: it must not be freed. */
+bool lp_authq_busy(const struct lp_pool *pool);
+/* pool is being freed (lp_registry_reap; not busy): its lookup state and
+ * the misses kept for it go too. */
+void lp_authq_pool_free(struct lp_pool *pool);
 /* At exit: frees lookups still in flight (their clients are gone). */
 void lp_authq_cleanup(struct lp_instance *inst);
 

@@ -145,13 +145,26 @@ void lp_client_accept(struct lp_instance *inst, int fd, const struct sockaddr *s
 
 void lp_client_free(struct lp_client *c)
 {
+	lp_registry_db_release(c->login_db);    /* a login that never finished */
 	lp_params_clear(&c->params);
 	free(c->scram);
 	free(c->user_name);             /* db_name shares the block */
 	free(c);
 }
 
-void lp_client_close(struct lp_client *c, const char *reason)
+static void close_log(const struct lp_client *c, const char *reason)
+{
+	/* A client that named itself (sent a startup packet) is logged as
+	 * PgBouncer does, refused logins too; a bare connection is not. */
+	if (c->user_name && c->inst->cfg.s.log_disconnections)
+		lp_client_log(c, LP_LOG_LOG, "closing because: %s (age=%llds)", reason,
+			      (long long)((lp_now_us() - c->connect_us) / 1000000));
+	else
+		lp_client_log(c, LP_LOG_DEBUG, "closing because: %s", reason);
+}
+
+/* logged: close_log() already wrote the line. */
+static void client_close(struct lp_client *c, const char *reason, bool logged)
 {
 	struct lp_instance *inst = c->inst;
 	if (c->state == LP_CL_JUSTFREE)
@@ -161,11 +174,8 @@ void lp_client_close(struct lp_client *c, const char *reason)
 	lp_authq_forget(c);
 	if (c->cancel_node.next != &c->cancel_node)
 		lp_list_remove(cancel_bucket(inst, c->cancel_key), &c->cancel_node);
-	if (c->startup_done && inst->cfg.s.log_disconnections)
-		lp_client_log(c, LP_LOG_LOG, "closing because: %s (age=%llds)", reason,
-			      (long long)((lp_now_us() - c->connect_us) / 1000000));
-	else
-		lp_client_log(c, LP_LOG_DEBUG, "closing because: %s", reason);
+	if (!logged)
+		close_log(c, reason);
 	lp_io_close(&c->io);
 	inst->client_count--;
 	if (c->pool)
@@ -175,6 +185,11 @@ void lp_client_close(struct lp_client *c, const char *reason)
 	lp_client_set_state(c, LP_CL_JUSTFREE);
 	lp_instance_schedule_reap(inst);
 	lp_instance_check_shutdown(inst);
+}
+
+void lp_client_close(struct lp_client *c, const char *reason)
+{
+	client_close(c, reason, false);
 }
 
 /*
@@ -203,11 +218,14 @@ void lp_client_fail(struct lp_client *c, const char *sqlstate, const char *fmt, 
 		lp_client_log(c, LP_LOG_WARNING, "pooler error: %s", msg);
 	if (!c->startup_done)
 		lp_metrics_login_failed(&c->inst->metrics, c->auth == LP_AUTH_DONE, sqlstate, msg);
+	/* Logged before the client can read its error: whoever looks at the
+	 * log after the refusal finds the line (PgBouncer's order). */
+	close_log(c, msg);
 	lp_wr_init(&w, buf, sizeof(buf));
 	lp_build_error(&w, "FATAL", sqlstate, msg);
 	if (!w.overflow && !client_mid_message(c))
 		(void)lp_io_send(&c->io, buf, w.len);
-	lp_client_close(c, msg);
+	client_close(c, msg, true);
 }
 
 /* Sends a non-fatal ErrorResponse + ReadyForQuery; the session goes on. */

@@ -32,11 +32,6 @@ static int auth_failed(struct lp_client *c)
 	return -1;
 }
 
-static bool is_console_db(const char *name)
-{
-	return strcmp(name, "pgbouncer") == 0 || strcmp(name, "linkpool") == 0;
-}
-
 static struct lp_user *known_user(struct lp_client *c)
 {
 	struct lp_user *u = lp_registry_find_user(c->inst, c->user_name);
@@ -45,6 +40,38 @@ static struct lp_user *known_user(struct lp_client *c)
 	if (u->in_auth_file)
 		return lp_user_secret(u) ? u : NULL;
 	return lp_authq_answered(c) && u->authq_secret ? u : NULL;
+}
+
+/*
+ * The database of an authenticated login: only now does anyone learn
+ * whether it exists or is disabled (PgBouncer's order), and only now does a
+ * '*' name become an auto-database. NULL when c was refused.
+ */
+static struct lp_db *login_target(struct lp_client *c)
+{
+	struct lp_db *ldb = c->login_db;
+	bool created = false;
+	/* Listed at startup and still there: that one. Otherwise look again:
+	 * a reload may have added the name or taken '*' away meanwhile. */
+	struct lp_db *db = !ldb->unlisted && !ldb->removed
+				   ? ldb
+				   : lp_registry_auto_db(c->inst, c->db_name, &created);
+	c->login_db = NULL;
+	lp_registry_db_release(ldb);
+	if (!db) {
+		if (c->inst->cfg.s.log_connections)
+			lp_client_log(c, LP_LOG_LOG, "login failed: db=%s user=%s", c->db_name,
+				      c->user_name);
+		lp_client_fail(c, "3D000", "no such database: %s", c->db_name);
+		return NULL;
+	}
+	if (created)
+		lp_client_log(c, LP_LOG_LOG, "registered new auto-database: db=%s", c->db_name);
+	if (db->disabled) {
+		lp_client_fail(c, "55000", "database \"%s\" is disabled", c->db_name);
+		return NULL;
+	}
+	return db;
 }
 
 static int finish(struct lp_client *c)
@@ -63,7 +90,9 @@ static int finish(struct lp_client *c)
 		lp_client_login_ok(c, NULL, NULL);
 		return c->state == LP_CL_JUSTFREE ? -1 : 0;
 	}
-	struct lp_db *db = c->login_db;
+	struct lp_db *db = login_target(c);
+	if (!db)
+		return -1;
 	struct lp_user *pool_user;
 	if (db->conf.user && db->conf.user[0])
 		pool_user = lp_registry_get_user(inst, db->conf.user);
@@ -292,19 +321,20 @@ int lp_client_auth_start(struct lp_client *c)
 	struct lp_instance *inst = c->inst;
 	const struct lp_settings *st = &inst->cfg.s;
 
-	if (is_console_db(c->db_name)) {
+	if (lp_registry_console_name(c->db_name)) {
 		c->admin = true;
-	} else {
-		c->login_db = lp_registry_find_db(inst, c->db_name);
+	} else if (!c->login_db) {
+		/* Whether the database exists or is disabled is told only
+		 * after authentication (login_target): an unknown one
+		 * gets a placeholder, so its exchange is any other's. Called
+		 * again after an auth_query answer: acquired once. */
+		c->login_db = lp_registry_db_acquire(inst, c->db_name);
 		if (!c->login_db) {
-			lp_client_fail(c, "3D000", "no such database: %s", c->db_name);
+			lp_client_fail(c, "53200", "out of memory");
 			return -1;
 		}
-		if (c->login_db->disabled) {
-			lp_client_fail(c, "55000", "database \"%s\" is disabled", c->db_name);
-			return -1;
-		}
-		/* Refused before the password exchange, as PgBouncer does;
+		/* Refused before the password exchange, as PgBouncer does (a
+		 * placeholder or unlisted copy has no clients to count);
 		 * checked again at login_ok, when the counts are final. */
 		const char *limit = lp_client_limit_exceeded(c, c->login_db);
 		if (limit) {
@@ -326,8 +356,12 @@ int lp_client_auth_start(struct lp_client *c)
 	if (method == LP_AUTH_HBA && hba_method(c, &method) < 0)
 		return -1;
 	struct lp_user *u = known_user(c);
+	/* An unknown database has no server to ask unless auth_dbname names
+	 * one: its user is then unknown too, as in PgBouncer. */
+	bool lookup = lp_authq_configured(c) &&
+		      !(c->login_db && c->login_db->unknown && !st->auth_dbname[0]);
 	if (!u && !lp_authq_answered(c) && method != LP_AUTH_ANY && method != LP_AUTH_CERT &&
-	    lp_authq_configured(c)) {
+	    lookup) {
 		int r = lp_authq_lookup(c);
 		if (r <= 0)
 			return r;     /* waiting (called again with the answer), or closed */

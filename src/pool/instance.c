@@ -88,6 +88,7 @@ int lp_instance_init(struct lp_instance *inst, const char *config_path, struct l
 	inst->sec = g->sec;
 	memset(g, 0, sizeof(*g));
 	lp_list_init(&inst->dbs);
+	lp_list_init(&inst->idle_dbs);
 	lp_list_init(&inst->users);
 	lp_list_init(&inst->pools);
 	lp_list_init(&inst->login_clients);

@@ -48,6 +48,7 @@ struct lp_instance {
 	 * list order is creation order: a scrape that spans loop turns
 	 * resumes by it (exporter.c). Removing one is always safe. */
 	struct lp_list dbs;
+	struct lp_list idle_dbs;        /* unused auto/removed databases, longest unused first */
 	struct lp_list users;
 	struct lp_list pools;
 
@@ -115,7 +116,29 @@ void lp_instance_schedule_reap(struct lp_instance *inst);
 void lp_instance_post(struct lp_instance *inst);
 
 /* registry.c */
+/* The listed database of that name (not removed by a reload), or NULL:
+ * never creates one. */
 struct lp_db *lp_registry_find_db(struct lp_instance *inst, const char *name);
+/* "pgbouncer" and "linkpool": the admin console, never a pooled database. */
+bool lp_registry_console_name(const char *name);
+/*
+ * The database a login (or an auth_query lookup) asks for, before anyone
+ * authenticated: the listed one, else a new unlisted one made from the '*'
+ * entry, else an unlisted placeholder (db->unknown). Nothing a client sends
+ * before authenticating adds to the registry. The caller holds a reference
+ * and gives it back with lp_registry_db_release(). NULL: out of memory.
+ */
+struct lp_db *lp_registry_db_acquire(struct lp_instance *inst, const char *name);
+/* Drops a reference; an unlisted database goes with its last. NULL: no-op. */
+void lp_registry_db_release(struct lp_db *db);
+/* After authentication only: the listed database of that name, else a new
+ * auto-database from the '*' entry (*created set); NULL when there is none
+ * (no '*', a console name, out of memory). */
+struct lp_db *lp_registry_auto_db(struct lp_instance *inst, const char *name, bool *created);
+/* Janitor: frees the auto-databases unused for autodb_idle_timeout (at once
+ * if PostgreSQL never accepted a login to them) and the databases a reload
+ * removed once unused, each with its pools and idle servers. */
+void lp_registry_reap(struct lp_instance *inst, int64_t now);
 struct lp_user *lp_registry_find_user(struct lp_instance *inst, const char *name);
 struct lp_user *lp_registry_get_user(struct lp_instance *inst, const char *name);
 struct lp_pool *lp_registry_get_pool(struct lp_instance *inst, struct lp_db *db,

@@ -1,7 +1,8 @@
 /*
  * Every 250 ms: timeouts of clients and servers, server lifetimes, the
- * reserve pool, min_pool_size, the stats period (stats.c) and the admin
- * console's pending commands (PAUSE, WAIT_CLOSE).
+ * reserve pool, min_pool_size, the stats period (stats.c), the admin
+ * console's pending commands (PAUSE, WAIT_CLOSE) and unused auto-databases
+ * (autodb_idle_timeout, registry.c).
  */
 #include <stdio.h>
 
@@ -154,6 +155,7 @@ static void janitor_cb(evutil_socket_t fd, short what, void *arg)
 	}
 	lp_stats_tick(inst, now);
 	lp_admin_tick(inst);
+	lp_registry_reap(inst, now);
 }
 
 void lp_janitor_start(struct lp_instance *inst)

@@ -79,7 +79,9 @@ struct lp_client {
 	struct lp_pool *pool;
 	struct lp_server *server;       /* linked server or NULL */
 	struct lp_user *user;
-	struct lp_db *login_db;         /* chosen at startup, pool comes after auth */
+	/* The database of a login in progress (lp_registry_db_acquire(),
+	 * released when the login ends); the pool comes after authentication */
+	struct lp_db *login_db;
 	bool admin;                     /* connected to the console database */
 	bool admin_full;                /* in admin_users (else stats_users) */
 	bool startup_done;
@@ -161,9 +163,18 @@ struct lp_db {
 	struct lp_list_node node;
 	char *name;
 	struct lp_db_conf conf;         /* private copy */
-	bool from_wildcard;
+	bool from_wildcard;             /* an auto-database, made from the '*' entry */
 	bool removed;
 	bool paused, disabled;
+	/* Made for one login or auth_query lookup before authentication and
+	 * kept out of inst->dbs (so out of every listing): freed with its last
+	 * reference. unknown: no such database and no '*' entry -- a
+	 * placeholder that lets the login run the same exchange as any other. */
+	bool unlisted, unknown;
+	bool reap_busy, reap_proven;    /* scratch of lp_registry_reap() */
+	int refs;                       /* lp_registry_db_acquire() holders */
+	int64_t idle_since_us;          /* auto or removed database unused since; 0: in use */
+	struct lp_list_node idle_node;  /* in inst->idle_dbs while idle_since_us is set */
 	int server_count;               /* for max_db_connections */
 	int client_count;
 	struct lp_db_metrics metrics;   /* histograms and counters for /metrics */

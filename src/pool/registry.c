@@ -9,6 +9,7 @@
 #include <openssl/crypto.h>
 
 #include "core/log.h"
+#include "pool/auth_query.h"
 #include "pool/instance.h"
 
 static char *xstrdup(const char *s)
@@ -69,6 +70,41 @@ static bool db_conn_changed(const struct lp_db_conf *a, const struct lp_db_conf 
 	       !streq(a->connect_query, b->connect_query);
 }
 
+static void db_free(struct lp_db *db)
+{
+	db_conf_free(&db->conf);
+	free(db->name);
+	free(db);
+}
+
+/* dc's settings (NULL: none) for the database called name: the '*' entry
+ * serves every name, and dbname defaults to the name. */
+static void db_conf_named(struct lp_db_conf *dst, const struct lp_db_conf *dc, const char *name)
+{
+	memset(dst, 0, sizeof(*dst));
+	if (dc)
+		db_conf_copy(dst, dc);
+	free(dst->name);
+	dst->name = strdup(name);
+	if (!dst->dbname)
+		dst->dbname = strdup(name);
+}
+
+/* A database called name with dc's settings (NULL: none, a placeholder). */
+static struct lp_db *db_new(const struct lp_db_conf *dc, const char *name)
+{
+	struct lp_db *db = calloc(1, sizeof(*db));
+	if (!db)
+		return NULL;
+	db_conf_named(&db->conf, dc, name);
+	db->name = strdup(name);
+	if (!db->conf.name || !db->conf.dbname || !db->name) {
+		db_free(db);
+		return NULL;
+	}
+	return db;
+}
+
 struct lp_db *lp_registry_find_db(struct lp_instance *inst, const char *name)
 {
 	struct lp_list_node *n, *t;
@@ -77,21 +113,54 @@ struct lp_db *lp_registry_find_db(struct lp_instance *inst, const char *name)
 		if (!db->removed && strcmp(db->name, name) == 0)
 			return db;
 	}
-	/* The '*' entry stands in for any other name: materialise it. */
-	const struct lp_db_conf *wild = lp_config_find_db(&inst->cfg, "*");
-	if (!wild)
+	return NULL;
+}
+
+bool lp_registry_console_name(const char *name)
+{
+	return strcmp(name, "pgbouncer") == 0 || strcmp(name, "linkpool") == 0;
+}
+
+/* The '*' entry, unless name is reserved for the console. */
+static const struct lp_db_conf *wildcard_for(struct lp_instance *inst, const char *name)
+{
+	return lp_registry_console_name(name) ? NULL : lp_config_find_db(&inst->cfg, "*");
+}
+
+struct lp_db *lp_registry_db_acquire(struct lp_instance *inst, const char *name)
+{
+	struct lp_db *db = lp_registry_find_db(inst, name);
+	if (!db) {
+		const struct lp_db_conf *wild = wildcard_for(inst, name);
+		db = db_new(wild, name);
+		if (!db)
+			return NULL;
+		db->unlisted = true;
+		db->unknown = !wild;
+		db->from_wildcard = wild != NULL;
+	}
+	db->refs++;
+	return db;
+}
+
+void lp_registry_db_release(struct lp_db *db)
+{
+	if (db && --db->refs <= 0 && db->unlisted)
+		db_free(db);
+}
+
+struct lp_db *lp_registry_auto_db(struct lp_instance *inst, const char *name, bool *created)
+{
+	struct lp_db *db = lp_registry_find_db(inst, name);
+	*created = false;
+	if (db)
+		return db;
+	const struct lp_db_conf *wild = wildcard_for(inst, name);
+	if (!wild || !(db = db_new(wild, name)))
 		return NULL;
-	struct lp_db *db = calloc(1, sizeof(*db));
-	if (!db)
-		return NULL;
-	db_conf_copy(&db->conf, wild);
-	free(db->conf.name);
-	db->conf.name = strdup(name);
-	if (!db->conf.dbname)
-		db->conf.dbname = strdup(name);
-	db->name = strdup(name);
 	db->from_wildcard = true;
 	lp_list_append(&inst->dbs, &db->node);
+	*created = true;
 	return db;
 }
 
@@ -170,6 +239,112 @@ struct lp_pool *lp_registry_get_pool(struct lp_instance *inst, struct lp_db *db,
 	return p;
 }
 
+/* Frees a pool nothing uses any more (lp_registry_reap): no client, no
+ * server but idle ones (closed first), no auth_query lookup. */
+static void pool_free(struct lp_pool *p)
+{
+	lp_link_forget_pool(p);
+	lp_authq_pool_free(p);
+	lp_params_clear(&p->welcome);
+	free(p->welcome_msgs);
+	free(p);
+}
+
+/* Marks db->reap_busy on every database something still uses; true when
+ * some database may be reaped at all. Idle servers are no use: an
+ * auto-database nobody connects to goes with them. */
+static bool mark_busy(struct lp_instance *inst)
+{
+	struct lp_list_node *n, *t;
+	bool candidates = false;
+	lp_list_foreach_safe(&inst->dbs, n, t) {
+		struct lp_db *db = lp_container_of(n, struct lp_db, node);
+		/* PAUSE and DISABLE of an auto-database stay until RESUME/ENABLE */
+		db->reap_busy = db->refs > 0 || db->client_count > 0 ||
+				(!db->removed && (db->paused || db->disabled));
+		db->reap_proven = false;
+		candidates = candidates || db->removed || db->from_wildcard;
+	}
+	if (!candidates)
+		return false;
+	lp_list_foreach_safe(&inst->pools, n, t) {
+		struct lp_pool *p = lp_container_of(n, struct lp_pool, node);
+		if (p->active_clients.count || p->waiting_clients.count ||
+		    lp_pool_server_total(p) > p->idle_servers.count || lp_authq_busy(p))
+			p->db->reap_busy = true;
+		if (p->last_login_ok_us)
+			p->db->reap_proven = true;
+	}
+	lp_list_foreach_safe(&inst->admin_clients, n, t) {
+		struct lp_client *a = lp_container_of(n, struct lp_client, node);
+		if (a->admin_wait_db)
+			a->admin_wait_db->reap_busy = true;   /* a PAUSE/WAIT_CLOSE on it */
+	}
+	return true;
+}
+
+static void db_reap(struct lp_instance *inst, struct lp_db *db, const char *why)
+{
+	struct lp_list_node *n, *t, *m, *mt;
+	lp_log_info("%s %s freed: %s", db->removed ? "database" : "auto-database", db->name, why);
+	lp_list_foreach_safe(&inst->pools, n, t) {
+		struct lp_pool *p = lp_container_of(n, struct lp_pool, node);
+		if (p->db != db)
+			continue;
+		lp_list_foreach_safe(&p->idle_servers, m, mt)
+			lp_server_close(lp_container_of(m, struct lp_server, node), "database removed");
+		lp_list_remove(&inst->pools, n);
+		pool_free(p);
+	}
+	if (db->idle_since_us)
+		lp_list_remove(&inst->idle_dbs, &db->idle_node);
+	lp_list_remove(&inst->dbs, &db->node);
+	db_free(db);
+}
+
+void lp_registry_reap(struct lp_instance *inst, int64_t now)
+{
+	const struct lp_settings *s = &inst->cfg.s;
+	struct lp_list_node *n, *t;
+
+	if (!mark_busy(inst))
+		return;
+	/* inst->idle_dbs follows use; appended in tick order, it stays sorted
+	 * by idle_since_us, longest unused first. */
+	lp_list_foreach_safe(&inst->dbs, n, t) {
+		struct lp_db *db = lp_container_of(n, struct lp_db, node);
+		bool idle = (db->removed || db->from_wildcard) && !db->reap_busy;
+		if (!idle) {
+			if (db->idle_since_us)
+				lp_list_remove(&inst->idle_dbs, &db->idle_node);
+			db->idle_since_us = 0;
+			continue;
+		}
+		if (!db->idle_since_us) {
+			db->idle_since_us = now;
+			lp_list_append(&inst->idle_dbs, &db->idle_node);
+		}
+		/* An auto-database PostgreSQL never let anyone into (a made-up
+		 * name, most likely) goes at once: what is kept for
+		 * autodb_idle_timeout is bounded by the databases PostgreSQL
+		 * really has, and by autodb_idle_max. */
+		if (db->removed)
+			db_reap(inst, db, "removed by reload and unused");
+		else if (!db->reap_proven)
+			db_reap(inst, db, "unused, and no server login to it ever succeeded");
+	}
+	while ((n = lp_list_first(&inst->idle_dbs))) {
+		struct lp_db *db = lp_container_of(n, struct lp_db, idle_node);
+		bool expired = s->autodb_idle_timeout > 0 &&
+			       now - db->idle_since_us >= s->autodb_idle_timeout;
+		bool over = s->autodb_idle_max > 0 && inst->idle_dbs.count > s->autodb_idle_max;
+		if (!expired && !over)
+			break;
+		db_reap(inst, db, expired ? "unused for autodb_idle_timeout"
+					  : "more unused auto-databases than autodb_idle_max");
+	}
+}
+
 const char *lp_user_secret(const struct lp_user *u)
 {
 	return u->in_auth_file ? u->secret : u->authq_secret;
@@ -246,8 +421,14 @@ void lp_registry_apply(struct lp_instance *inst)
 	lp_list_foreach_safe(&inst->dbs, n, t) {
 		struct lp_db *db = lp_container_of(n, struct lp_db, node);
 		const struct lp_db_conf *nc = lp_config_find_db(cfg, db->name);
-		if (!nc && db->from_wildcard)
+		if (nc)
+			db->from_wildcard = false;      /* now an entry of its own */
+		else if (db->from_wildcard)
 			nc = lp_config_find_db(cfg, "*");
+		/* A removed one whose name another database took meanwhile
+		 * stays removed: one listed database per name. */
+		if (nc && db->removed && lp_registry_find_db(inst, db->name))
+			nc = NULL;
 		if (!nc) {
 			if (!db->removed)
 				lp_log_info("database %s removed by reload", db->name);
@@ -256,13 +437,7 @@ void lp_registry_apply(struct lp_instance *inst)
 			continue;
 		}
 		struct lp_db_conf tmp;
-		db_conf_copy(&tmp, nc);
-		if (db->from_wildcard) {
-			free(tmp.name);
-			tmp.name = strdup(db->name);
-			if (!tmp.dbname)
-				tmp.dbname = strdup(db->name);
-		}
+		db_conf_named(&tmp, nc, db->name);
 		bool changed = db_conn_changed(&db->conf, &tmp);
 		db_conf_free(&db->conf);
 		db->conf = tmp;
@@ -287,14 +462,9 @@ void lp_registry_apply(struct lp_instance *inst)
 		}
 		if (found)
 			continue;
-		struct lp_db *db = calloc(1, sizeof(*db));
-		if (!db)
-			continue;
-		db_conf_copy(&db->conf, dc);
-		if (!db->conf.dbname)
-			db->conf.dbname = strdup(dc->name);
-		db->name = strdup(dc->name);
-		lp_list_append(&inst->dbs, &db->node);
+		struct lp_db *db = db_new(dc, dc->name);
+		if (db)
+			lp_list_append(&inst->dbs, &db->node);
 	}
 	/* Users: secrets from the auth_file, settings from [users]. */
 	lp_list_foreach_safe(&inst->users, n, t) {
@@ -325,16 +495,11 @@ void lp_registry_cleanup(struct lp_instance *inst)
 	lp_list_foreach_safe(&inst->pools, n, t) {
 		struct lp_pool *p = lp_container_of(n, struct lp_pool, node);
 		lp_list_remove(&inst->pools, n);
-		lp_params_clear(&p->welcome);
-		free(p->welcome_msgs);
-		free(p);
+		pool_free(p);
 	}
 	lp_list_foreach_safe(&inst->dbs, n, t) {
-		struct lp_db *db = lp_container_of(n, struct lp_db, node);
 		lp_list_remove(&inst->dbs, n);
-		db_conf_free(&db->conf);
-		free(db->name);
-		free(db);
+		db_free(lp_container_of(n, struct lp_db, node));
 	}
 	lp_list_foreach_safe(&inst->users, n, t) {
 		struct lp_user *u = lp_container_of(n, struct lp_user, node);

@@ -12,6 +12,7 @@ import statistics
 import struct
 import time
 
+import psycopg
 import pytest
 
 import rawpg
@@ -123,3 +124,90 @@ def test_auth_query_unknown_user_looks_like_wrong_password(linkpool, roles, auth
     first = 3 if auth_type == "plain" else 10
     assert_indistinguishable(lp, "aq_user", "aq_nope", first)
     assert AUTH_USER and AUTH_PW
+
+
+# Issue 12 item 4: whether a database exists (or is disabled) is told only
+# after a successful login, as PgBouncer does; before that, a database name
+# that does not exist gets the exchange and timing of one that does.
+
+def assert_db_indistinguishable(lp, user, first_code, known_db="testdb", other_db="nosuch"):
+    exchange(lp, user, "wrong-password-1", db=known_db)
+    exchange(lp, user, "wrong-password-1", db=other_db)
+    times = {known_db: [], other_db: []}
+    shapes = {}
+    for i in range(ATTEMPTS):
+        for db in (known_db, other_db) if i % 2 else (other_db, known_db):
+            shape, err, spent = exchange(lp, user, "wrong-password-1", db=db)
+            assert err["C"] == "28P01", f"{db}: {err}"
+            assert err["M"] == f'password authentication failed for user "{user}"'
+            key = (tuple(shape), err["S"], err["C"])
+            shapes.setdefault(db, key)
+            assert shapes[db] == key, f"{db}: the exchange changed between attempts"
+            times[db].append(spent)
+    # one user: the same salt too, whatever the database
+    assert shapes[known_db] == shapes[other_db], f"{shapes[known_db]} vs {shapes[other_db]}"
+    assert shapes[known_db][0][0][2] == first_code
+    mk, mu = statistics.median(times[known_db]), statistics.median(times[other_db])
+    ratio = max(mk, mu) / max(min(mk, mu), 1e-4)
+    assert ratio < 3.0, f"median {known_db} {mk * 1e3:.2f} ms vs {other_db} {mu * 1e3:.2f} ms"
+
+
+def refused_after_login(lp, user, password, db):
+    """A login with the right password that is refused: (auth requests seen, PgError)."""
+    c = lp.raw()
+    with pytest.raises(rawpg.PgError) as ei:
+        c.login(user, db, password)
+    return c.auth_requests, ei.value
+
+
+FINAL = {3: [3], 5: [5], 10: [10, 11, 12]}   # the whole exchange of each method
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_unknown_database_looks_like_a_known_one(linkpool, case):
+    auth_type, userlist, known, _, first = CASES[case]
+    lp = linkpool({"auth_type": auth_type}, userlist=userlist)
+    assert_db_indistinguishable(lp, known, first)
+    # the right password: the answer comes after the whole exchange
+    seen, err = refused_after_login(lp, known, PASSWORDS[known], "nosuch")
+    assert seen == FINAL[first]
+    assert (err.sqlstate, err.message) == ("3D000", "no such database: nosuch")
+
+
+def test_disabled_database_told_after_login(linkpool):
+    lp = linkpool({"auth_type": "scram-sha-256"})
+    lp.admin("DISABLE otherdb")
+    assert_db_indistinguishable(lp, "scram_user", 10, known_db="testdb", other_db="otherdb")
+    seen, err = refused_after_login(lp, "scram_user", PASSWORDS["scram_user"], "otherdb")
+    assert seen == [10, 11, 12]
+    assert (err.sqlstate, err.message) == ("55000", 'database "otherdb" is disabled')
+
+
+def test_auth_query_user_on_unknown_database(linkpool, roles):  # noqa: F811
+    # With auth_dbname the lookup has a database to run in whatever the
+    # client named: the user's own secret decides, for a missing database too.
+    lp = aq_lp(linkpool, auth_dbname="testdb", auth_query_cache_ttl="0")
+    assert_db_indistinguishable(lp, "aq_user", 10)
+    seen, err = refused_after_login(lp, "aq_user", "aq-pass-1", "nosuch")
+    assert seen == [10, 11, 12]
+    assert (err.sqlstate, err.message) == ("3D000", "no such database: nosuch")
+    # Without it the lookup would run in the missing database itself:
+    # nobody to ask, so the user is unknown there (PgBouncer's answer too).
+    lp = aq_lp(linkpool)
+    seen, err = refused_after_login(lp, "aq_user", "aq-pass-1", "nosuch")
+    assert seen == [10, 11]
+    assert err.sqlstate == "28P01"
+    with psycopg.connect(lp.dsn("aq_user", "testdb", "aq-pass-1")) as conn:
+        assert conn.execute("SELECT current_user").fetchone() == ("aq_user",)
+
+
+def test_refused_login_logged_before_the_client_reads_it(linkpool):
+    """log_disconnections covers refused logins too, and the line is written
+    before the error goes out: read right after the refusal, it is there."""
+    lp = linkpool({"auth_type": "scram-sha-256"})
+    for db, why in (("nosuch", "no such database: nosuch"),
+                    ("testdb", 'password authentication failed for user "scram_user"')):
+        pw = PASSWORDS["scram_user"] if db == "nosuch" else "wrong"
+        with pytest.raises(psycopg.OperationalError):
+            psycopg.connect(lp.dsn("scram_user", db, pw))
+        assert f"closing because: {why}" in lp.log_text()

@@ -128,6 +128,10 @@ static void test_login_reasons(void **state)
 	/* The backend's own 28P01 after our authentication is a server problem. */
 	assert_int_equal(lp_metrics_login_reason(true, "28P01", "password"), LP_LF_SERVER_LOGIN);
 	assert_int_equal(lp_metrics_login_reason(true, "08006", "refused"), LP_LF_SERVER_LOGIN);
+	/* Told after authentication, by linkpool or by the backend. */
+	assert_int_equal(lp_metrics_login_reason(true, "3D000", "no such database"),
+			 LP_LF_NO_DATABASE);
+	assert_int_equal(lp_metrics_login_reason(true, "55000", "disabled"), LP_LF_DB_DISABLED);
 	assert_int_equal(lp_metrics_login_reason(false, NULL, NULL), LP_LF_OTHER);
 }
 
