@@ -15,11 +15,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "admin/admin.h"
 #include "core/log.h"
 #include "net/io.h"
 #include "pool/exporter.h"
 #include "pool/generation.h"
 #include "pool/instance.h"
+#include "pool/janitor.h"
 
 static void usage(FILE *f)
 {
@@ -265,6 +267,7 @@ int main(int argc, char **argv)
 		lp_log_fatal("initialisation failed");
 		goto out_cfg;
 	}
+	inst.console = &lp_admin_console;
 	/* Before the sockets open: a SIGHUP sent as soon as the port answers
 	 * must reload, not kill us with the default action. */
 	static const int sigs[] = { SIGHUP, SIGTERM, SIGINT, SIGQUIT, SIGUSR1, SIGUSR2 };

@@ -16,6 +16,12 @@
 
 #include "admin/admin.h"
 #include "admin/internal.h"
+#include "pool/control.h"
+#include "pool/client.h"
+#include "pool/link.h"
+#include "pool/params.h"
+#include "pool/registry.h"
+#include "pool/server.h"
 #include "proto/proto.h"
 
 bool lp_admin_is_console_db(const char *db_name)
@@ -437,37 +443,11 @@ static const char *wait_tag(uint8_t w)
 	}
 }
 
-/* PAUSE: servers go as soon as they are not linked to a client. */
-static void drain_pool(struct lp_pool *p)
-{
-	struct lp_list_node *n, *t;
-	lp_list_foreach_safe(&p->idle_servers, n, t)
-		lp_server_close(lp_container_of(n, struct lp_server, node), "pause mode");
-	lp_list_foreach_safe(&p->used_servers, n, t) {
-		struct lp_server *s = lp_container_of(n, struct lp_server, node);
-		if (s->state == LP_SV_USED && !s->client)
-			lp_server_close(s, "pause mode");
-	}
-}
-
 void lp_admin_tick(struct lp_instance *inst)
 {
 	struct lp_list_node *n, *t;
 
-	lp_list_foreach_safe(&inst->pools, n, t) {
-		struct lp_pool *p = lp_container_of(n, struct lp_pool, node);
-		if (lp_pool_draining(p)) {
-			drain_pool(p);
-			continue;
-		}
-		/* RECONNECT: servers that finished logging in meanwhile. */
-		struct lp_list_node *m, *mt;
-		lp_list_foreach_safe(&p->idle_servers, m, mt) {
-			struct lp_server *s = lp_container_of(m, struct lp_server, node);
-			if (s->close_needed)
-				lp_server_close(s, "reconnect needed");
-		}
-	}
+	lp_control_progress(inst);
 	lp_list_foreach_safe(&inst->admin_clients, n, t) {
 		struct lp_client *c = lp_container_of(n, struct lp_client, node);
 		if (!holding(c) || !lp_admin_wait_done(c))
@@ -480,3 +460,11 @@ void lp_admin_tick(struct lp_instance *inst)
 		lp_client_kick(c);
 	}
 }
+
+const struct lp_console_ops lp_admin_console = {
+	.peer_login = lp_admin_peer_login,
+	.welcome = lp_admin_welcome,
+	.startup_param = lp_admin_console_param,
+	.message = lp_admin_frame,
+	.tick = lp_admin_tick,
+};

@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "pool/console.h"
 #include "pool/frame.h"
 
 struct lp_client;
@@ -33,5 +34,8 @@ enum lp_frame_act lp_admin_frame(struct lp_client *c, const struct lp_msg_hdr *h
 /* Periodic: finishes PAUSE / SUSPEND / WAIT_CLOSE whose condition now holds
  * and closes the servers a PAUSE or RECONNECT is waiting for. */
 void lp_admin_tick(struct lp_instance *inst);
+
+/* The console's hooks for the pooler (pool/console.h); main.c installs it. */
+extern const struct lp_console_ops lp_admin_console;
 
 #endif

@@ -14,6 +14,11 @@
 
 #include "admin/admin.h"
 #include "admin/internal.h"
+#include "pool/control.h"
+#include "pool/client.h"
+#include "pool/link.h"
+#include "pool/registry.h"
+#include "pool/server.h"
 
 /* The database named by a command argument; replies with an error and
  * returns NULL when there is none or it is the console itself. */
@@ -29,48 +34,15 @@ static struct lp_db *arg_db(struct lp_client *c, const char *arg, const char *wh
 	return db;
 }
 
-static bool in_scope(const struct lp_pool *p, const struct lp_db *db)
-{
-	return !db || p->db == db;
-}
-
 bool lp_admin_wait_done(struct lp_client *c)
 {
-	struct lp_instance *inst = c->inst;
-	struct lp_list_node *n, *t, *m, *mt;
-
 	switch (c->admin_wait) {
 	case LP_ADMIN_WAIT_PAUSE:
-		lp_list_foreach_safe(&inst->pools, n, t) {
-			struct lp_pool *p = lp_container_of(n, struct lp_pool, node);
-			if (in_scope(p, c->admin_wait_db) && lp_pool_server_total(p) > 0)
-				return false;
-		}
-		return true;
+		return lp_control_pause_done(c->inst, c->admin_wait_db);
 	case LP_ADMIN_WAIT_CLOSE:
-		lp_list_foreach_safe(&inst->pools, n, t) {
-			struct lp_pool *p = lp_container_of(n, struct lp_pool, node);
-			if (!in_scope(p, c->admin_wait_db))
-				continue;
-			struct lp_list *lists[] = { &p->idle_servers, &p->used_servers,
-						    &p->active_servers, &p->login_servers };
-			for (size_t i = 0; i < 4; i++)
-				lp_list_foreach_safe(lists[i], m, mt)
-					if (lp_container_of(m, struct lp_server, node)->close_needed)
-						return false;
-		}
-		return true;
+		return lp_control_close_done(c->inst, c->admin_wait_db);
 	case LP_ADMIN_WAIT_SUSPEND:
-		/* Everything already queued has reached the kernel. */
-		lp_list_foreach_safe(&inst->pools, n, t) {
-			struct lp_pool *p = lp_container_of(n, struct lp_pool, node);
-			struct lp_list *cl[] = { &p->active_clients, &p->waiting_clients };
-			for (size_t i = 0; i < 2; i++)
-				lp_list_foreach_safe(cl[i], m, mt)
-					if (!lp_io_drained(&lp_container_of(m, struct lp_client, node)->io))
-						return false;
-		}
-		return true;
+		return lp_control_suspend_done(c->inst);
 	default:
 		return true;
 	}
@@ -93,7 +65,7 @@ static void cmd_pause(struct lp_client *c, const char *arg)
 	}
 	if (!arg[0]) {
 		lp_client_log(c, LP_LOG_LOG, "PAUSE command issued");
-		lp_instance_pause(inst);
+		lp_control_pause(inst, NULL);
 		wait_for(c, LP_ADMIN_WAIT_PAUSE, NULL);
 		return;
 	}
@@ -101,7 +73,7 @@ static void cmd_pause(struct lp_client *c, const char *arg)
 	if (!db)
 		return;
 	lp_client_log(c, LP_LOG_LOG, "PAUSE '%s' command issued", arg);
-	db->paused = true;
+	lp_control_pause(inst, db);
 	wait_for(c, LP_ADMIN_WAIT_PAUSE, db);
 }
 
@@ -114,30 +86,18 @@ static void cmd_resume(struct lp_client *c, const char *arg)
 		lp_admin_err(c, "55000", "pooler is shutting down");
 		return;
 	}
-	if (arg[0]) {
-		struct lp_db *db = arg_db(c, arg, "resume");
-		if (!db)
-			return;
-		if (!db->paused) {
+	struct lp_db *db = NULL;
+	if (arg[0] && !(db = arg_db(c, arg, "resume")))
+		return;
+	if (!lp_control_resume(inst, db)) {
+		if (db)
 			lp_admin_err(c, "55000", "database %s is not paused", arg);
-			return;
-		}
-		lp_client_log(c, LP_LOG_LOG, "RESUME '%s' command issued", arg);
-		db->paused = false;
-	} else {
-		/* Undoes PAUSE, SUSPEND and KILL (which pauses databases). */
-		bool any = inst->paused;
-		lp_list_foreach_safe(&inst->dbs, n, t) {
-			struct lp_db *db = lp_container_of(n, struct lp_db, node);
-			any = any || db->paused;
-			db->paused = false;
-		}
-		if (!any) {
+		else
 			lp_admin_err(c, "55000", "pooler is not paused/suspended");
-			return;
-		}
-		lp_client_log(c, LP_LOG_LOG, "RESUME command issued");
+		return;
 	}
+	lp_client_log(c, LP_LOG_LOG, db ? "RESUME '%s' command issued" : "RESUME command issued%s",
+		      arg);
 	/* A PAUSE or SUSPEND still waiting would never finish now. */
 	lp_list_foreach_safe(&inst->admin_clients, n, t) {
 		struct lp_client *a = lp_container_of(n, struct lp_client, node);
@@ -149,28 +109,23 @@ static void cmd_resume(struct lp_client *c, const char *arg)
 		lp_admin_err(a, "57014", "canceled by RESUME");
 		lp_client_kick(a);
 	}
-	lp_instance_resume(inst);     /* clears inst->paused, dispatches every pool */
 	lp_admin_ok(c, "RESUME");
 }
 
 static void cmd_suspend(struct lp_client *c, const char *arg)
 {
 	struct lp_instance *inst = c->inst;
-	struct lp_list_node *n, *t;
 	(void)arg;
 	if (inst->paused) {
 		lp_admin_err(c, "55000", "already suspended/paused");
 		return;
 	}
-	lp_list_foreach_safe(&inst->dbs, n, t)
-		if (lp_container_of(n, struct lp_db, node)->paused) {
-			lp_admin_err(c, "55000", "cannot suspend with paused databases");
-			return;
-		}
+	if (lp_control_db_paused(inst, NULL)) {
+		lp_admin_err(c, "55000", "cannot suspend with paused databases");
+		return;
+	}
 	lp_client_log(c, LP_LOG_LOG, "SUSPEND command issued");
-	inst->suspended = true;
-	inst->paused = true;
-	lp_instance_client_reading(inst, false);
+	lp_control_suspend(inst);
 	wait_for(c, LP_ADMIN_WAIT_SUSPEND, NULL);
 }
 
@@ -180,7 +135,7 @@ static void cmd_disable(struct lp_client *c, const char *arg)
 	if (!db)
 		return;
 	lp_client_log(c, LP_LOG_LOG, "DISABLE '%s' command issued", arg);
-	db->disabled = true;
+	lp_control_disable(db, true);
 	lp_admin_ok(c, "DISABLE");
 }
 
@@ -190,26 +145,8 @@ static void cmd_enable(struct lp_client *c, const char *arg)
 	if (!db)
 		return;
 	lp_client_log(c, LP_LOG_LOG, "ENABLE '%s' command issued", arg);
-	db->disabled = false;
+	lp_control_disable(db, false);
 	lp_admin_ok(c, "ENABLE");
-}
-
-/* Every server of the pools in scope closes when next released. */
-static void mark_reconnect(struct lp_instance *inst, const struct lp_db *db)
-{
-	struct lp_list_node *n, *t, *m, *mt;
-	lp_list_foreach_safe(&inst->pools, n, t) {
-		struct lp_pool *p = lp_container_of(n, struct lp_pool, node);
-		if (!in_scope(p, db))
-			continue;
-		struct lp_list *lists[] = { &p->idle_servers, &p->used_servers, &p->active_servers,
-					    &p->login_servers };
-		for (size_t i = 0; i < 4; i++)
-			lp_list_foreach_safe(lists[i], m, mt)
-				lp_container_of(m, struct lp_server, node)->close_needed = true;
-		lp_list_foreach_safe(&p->idle_servers, m, mt)
-			lp_server_close(lp_container_of(m, struct lp_server, node), "reconnect needed");
-	}
 }
 
 static void cmd_reconnect(struct lp_client *c, const char *arg)
@@ -218,7 +155,7 @@ static void cmd_reconnect(struct lp_client *c, const char *arg)
 	if (arg[0] && !(db = arg_db(c, arg, "reconnect")))
 		return;
 	lp_client_log(c, LP_LOG_LOG, "RECONNECT%s%s command issued", arg[0] ? " " : "", arg);
-	mark_reconnect(c->inst, db);
+	lp_control_reconnect(c->inst, db);
 	lp_admin_ok(c, "RECONNECT");
 }
 
@@ -230,30 +167,13 @@ static void cmd_wait_close(struct lp_client *c, const char *arg)
 	lp_client_log(c, LP_LOG_LOG, "WAIT_CLOSE%s%s command issued", arg[0] ? " " : "", arg);
 	/* Servers already marked by RECONNECT or a reload are what WAIT_CLOSE
 	 * waits for; without one it closes them all as they are released. */
-	mark_reconnect(c->inst, db);
+	lp_control_reconnect(c->inst, db);
 	wait_for(c, LP_ADMIN_WAIT_CLOSE, db);
-}
-
-static void kill_pool(struct lp_pool *p)
-{
-	struct lp_list_node *n, *t;
-	lp_list_foreach_safe(&p->active_clients, n, t)
-		lp_client_fail(lp_container_of(n, struct lp_client, node), "57P01",
-			       "database killed by the administrator (KILL)");
-	lp_list_foreach_safe(&p->waiting_clients, n, t)
-		lp_client_fail(lp_container_of(n, struct lp_client, node), "57P01",
-			       "database killed by the administrator (KILL)");
-	struct lp_list *lists[] = { &p->idle_servers, &p->used_servers, &p->active_servers,
-				    &p->login_servers };
-	for (size_t i = 0; i < 4; i++)
-		lp_list_foreach_safe(lists[i], n, t)
-			lp_server_close(lp_container_of(n, struct lp_server, node), "KILL");
 }
 
 static void cmd_kill(struct lp_client *c, const char *arg)
 {
 	struct lp_instance *inst = c->inst;
-	struct lp_list_node *n, *t;
 	struct lp_db *db = NULL;
 
 	if (inst->paused) {
@@ -263,41 +183,8 @@ static void cmd_kill(struct lp_client *c, const char *arg)
 	if (arg[0] && !(db = arg_db(c, arg, "kill")))
 		return;
 	lp_client_log(c, LP_LOG_LOG, "KILL%s%s command issued", arg[0] ? " " : "", arg);
-	/* New clients of a killed database wait for RESUME. */
-	lp_list_foreach_safe(&inst->dbs, n, t) {
-		struct lp_db *d = lp_container_of(n, struct lp_db, node);
-		if (!db || d == db)
-			d->paused = true;
-	}
-	lp_list_foreach_safe(&inst->pools, n, t) {
-		struct lp_pool *p = lp_container_of(n, struct lp_pool, node);
-		if (in_scope(p, db))
-			kill_pool(p);
-	}
+	lp_control_kill(inst, db);
 	lp_admin_ok(c, "KILL");
-}
-
-static struct lp_client *find_client(struct lp_instance *inst, uint64_t id)
-{
-	struct lp_list_node *n, *t, *m, *mt;
-	lp_list_foreach_safe(&inst->pools, n, t) {
-		struct lp_pool *p = lp_container_of(n, struct lp_pool, node);
-		struct lp_list *lists[] = { &p->active_clients, &p->waiting_clients };
-		for (size_t i = 0; i < 2; i++)
-			lp_list_foreach_safe(lists[i], m, mt) {
-				struct lp_client *c = lp_container_of(m, struct lp_client, node);
-				if (c->id == id)
-					return c;
-			}
-	}
-	struct lp_list *lists[] = { &inst->admin_clients, &inst->login_clients };
-	for (size_t i = 0; i < 2; i++)
-		lp_list_foreach_safe(lists[i], m, mt) {
-			struct lp_client *c = lp_container_of(m, struct lp_client, node);
-			if (c->id == id)
-				return c;
-		}
-	return NULL;
 }
 
 static void cmd_kill_client(struct lp_client *c, const char *arg)
@@ -309,7 +196,7 @@ static void cmd_kill_client(struct lp_client *c, const char *arg)
 		lp_admin_err(c, "22023", "invalid client id: %s", arg);
 		return;
 	}
-	struct lp_client *victim = find_client(c->inst, id);
+	struct lp_client *victim = lp_control_find_client(c->inst, id);
 	if (!victim) {
 		lp_admin_err(c, "42704", "client not found: %llu", id);
 		return;

@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "admin/result.h"
+#include "pool/client.h"
 #include "pool/client_auth.h"
 #include "pool/instance.h"
 #include "proto/proto.h"

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "admin/internal.h"
+#include "pool/link.h"
 #include "pool/stats.h"
 
 /* ---- SHOW POOLS ---- */

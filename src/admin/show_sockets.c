@@ -12,6 +12,8 @@
 #include <sys/socket.h>
 
 #include "admin/internal.h"
+#include "pool/client.h"
+#include "pool/params.h"
 
 #define SOCKET_STD_COLS                                                              \
 	{ "type", LP_COL_TEXT }, { "user", LP_COL_TEXT }, { "database", LP_COL_TEXT },   \

@@ -36,7 +36,11 @@
 #include "auth/base64.h"
 #include "auth/scram.h"
 #include "core/log.h"
+#include "pool/client.h"
 #include "pool/client_auth.h"
+#include "pool/link.h"
+#include "pool/registry.h"
+#include "pool/server.h"
 #include "proto/proto.h"
 
 #define SECRET_MAX LP_SCRAM_MSG_MAX    /* longer "secrets" are not secrets */

@@ -22,7 +22,10 @@
 #include <unistd.h>
 
 #include "core/log.h"
+#include "pool/cancel.h"
 #include "pool/instance.h"
+#include "pool/link.h"
+#include "pool/server.h"
 #include "proto/proto.h"
 
 /* How long PostgreSQL may take to close a cancel connection it was sent:

@@ -14,15 +14,20 @@
 #include <unistd.h>
 
 
-#include "admin/admin.h"
 #include "auth/random.h"
+#include "core/assert.h"
 #include "core/log.h"
 #include "net/tls.h"
 #include "pool/auth_query.h"
-#include "core/assert.h"
+#include "pool/cancel.h"
+#include "pool/client.h"
 #include "pool/client_auth.h"
 #include "pool/frame.h"
 #include "pool/instance.h"
+#include "pool/link.h"
+#include "pool/params.h"
+#include "pool/registry.h"
+#include "pool/server.h"
 #include "proto/proto.h"
 
 static void client_on_read(struct lp_io *io, short what);
@@ -385,7 +390,7 @@ void lp_client_login_ok(struct lp_client *c, struct lp_db *db, struct lp_user *p
 {
 	struct lp_instance *inst = c->inst;
 	if (c->admin) {
-		lp_admin_welcome(c);
+		c->inst->console->welcome(c);
 		return;
 	}
 	struct lp_pool *pool = lp_registry_get_pool(inst, db, pool_user);
@@ -489,7 +494,7 @@ static int handle_startup(struct lp_client *c, struct lp_startup *su)
 			lp_params_set(&c->params, n, v);
 			continue;
 		}
-		if (ignorable(inst, n) || lp_admin_console_param(c->db_name, n))
+		if (ignorable(inst, n) || c->inst->console->startup_param(c->db_name, n))
 			continue;
 		lp_client_fail(c, "08P01", "unsupported startup parameter: %s", n);
 		return -1;
@@ -728,7 +733,7 @@ static enum lp_frame_act client_msg(void *owner, const struct lp_msg_hdr *h, con
 		return LP_FRAME_CLOSED;
 	}
 	if (c->admin)
-		return lp_admin_frame(c, h, msg, avail);
+		return c->inst->console->message(c, h, msg, avail);
 	if (h->type == 'Q' && st->disable_pqexec) {
 		/* PgBouncer's answer: the simple protocol allows several
 		 * statements per message, which disable_pqexec exists to forbid. */

@@ -17,13 +17,14 @@
 #include <openssl/hmac.h>
 #include <openssl/rand.h>
 
-#include "admin/admin.h"
 #include "auth/md5.h"
 #include "auth/random.h"
 #include "auth/scram.h"
 #include "net/tls.h"
 #include "pool/auth_query.h"
+#include "pool/client.h"
 #include "pool/client_auth.h"
+#include "pool/registry.h"
 #include "proto/proto.h"
 
 static int auth_failed(struct lp_client *c)
@@ -350,7 +351,7 @@ int lp_client_auth_start(struct lp_client *c)
 		lp_client_fail(c, "28000", "SSL required");
 		return -1;
 	}
-	if (c->admin && lp_admin_peer_login(c))
+	if (c->admin && c->inst->console->peer_login(c))
 		return c->state == LP_CL_JUSTFREE ? -1 : 0;
 	enum lp_auth_type method = st->auth_type;
 	if (method == LP_AUTH_HBA && hba_method(c, &method) < 0)

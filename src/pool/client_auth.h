@@ -26,13 +26,4 @@ void lp_client_auth_stable_salt(const struct lp_instance *inst, const char *user
  * -1 when the handshake was started or c was closed (stop reading). */
 int lp_client_tls_start(struct lp_client *c);
 
-/* client.c */
-void lp_client_login_ok(struct lp_client *c, struct lp_db *db, struct lp_user *pool_user);
-/* The per-database/per-user client limit c would exceed on db, or NULL. */
-const char *lp_client_limit_exceeded(const struct lp_client *c, const struct lp_db *db);
-void lp_client_log(const struct lp_client *c, enum lp_log_level lvl, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-/* Non-fatal ErrorResponse followed by ReadyForQuery. */
-void lp_client_error(struct lp_client *c, const char *sqlstate, const char *msg);
-
 #endif

@@ -36,6 +36,8 @@
 #include "metrics/http.h"
 #include "metrics/metrics.h"
 #include "pool/instance.h"
+#include "pool/link.h"
+#include "pool/server.h"
 
 /* What SHOW VERSION answers (src/admin/admin.c). */
 #define EXPORTER_VERSION "linkpool " LP_VERSION

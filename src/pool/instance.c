@@ -19,10 +19,15 @@
 #include "core/log.h"
 #include "net/listen.h"
 #include "pool/auth_query.h"
+#include "pool/cancel.h"
+#include "pool/client.h"
 #include "pool/client_auth.h"
 #include "pool/exporter.h"
 #include "pool/generation.h"
 #include "pool/instance.h"
+#include "pool/link.h"
+#include "pool/registry.h"
+#include "pool/server.h"
 
 int64_t lp_now_exact_us(void)
 {

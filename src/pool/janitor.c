@@ -6,11 +6,16 @@
  */
 #include <stdio.h>
 
-#include "admin/admin.h"
 #include "core/log.h"
 #include "pool/auth_query.h"
+#include "pool/cancel.h"
+#include "pool/client.h"
 #include "pool/client_auth.h"
 #include "pool/instance.h"
+#include "pool/janitor.h"
+#include "pool/link.h"
+#include "pool/registry.h"
+#include "pool/server.h"
 #include "pool/stats.h"
 
 /* The user whose [users] entry applies to c (the one it logged in as). */
@@ -154,7 +159,8 @@ static void janitor_cb(evutil_socket_t fd, short what, void *arg)
 		check_servers(inst, p, now);
 	}
 	lp_stats_tick(inst, now);
-	lp_admin_tick(inst);
+	if (inst->console)
+		inst->console->tick(inst);
 	lp_registry_reap(inst, now);
 }
 

@@ -12,7 +12,11 @@
 
 #include "core/log.h"
 #include "pool/auth_query.h"
+#include "pool/client.h"
 #include "pool/instance.h"
+#include "pool/link.h"
+#include "pool/params.h"
+#include "pool/server.h"
 
 static struct lp_list *client_list(struct lp_client *c)
 {

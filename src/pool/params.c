@@ -13,6 +13,7 @@
 #include <strings.h>
 
 #include "pool/instance.h"
+#include "pool/params.h"
 #include "pool/pool.h"
 
 static const char *const always_tracked[] = {

@@ -111,12 +111,6 @@ struct lp_client {
 	struct lp_user *login_user;     /* counted in its client_count while logged in */
 };
 
-/* Room for lp_client_addr's text (INET6_ADDRSTRLEN and "unix"). */
-#define LP_ADDR_TEXT 48
-/* c's address as text ("unix" for a unix socket) in buf; returns buf. */
-const char *lp_client_addr(const struct lp_client *c, char buf[LP_ADDR_TEXT]);
-
-
 struct lp_server {
 	struct lp_io io;
 	struct lp_list_node node;
@@ -247,31 +241,5 @@ struct lp_pool {
 	struct lp_list_node grow_node;
 	uint64_t metrics_id;            /* order of first sight by a scrape; 0: not yet (exporter.c) */
 };
-
-/* ---- instance-wide operations (instance.c) ---- */
-int64_t lp_now_us(void);          /* CLOCK_MONOTONIC µs, cached per loop turn */
-int64_t lp_now_exact_us(void);    /* the clock itself, for intervals inside a turn */
-void lp_now_turn(bool in_loop);   /* a loop turn starts (true) / the loop ended (false) */
-
-/* The effective pool mode for a client of pool. */
-enum lp_pool_mode lp_pool_mode_of(const struct lp_pool *pool);
-int lp_pool_size_of(const struct lp_pool *pool);
-/* server_lifetime of the pool's database, else the global one (µs). */
-int64_t lp_pool_server_lifetime(const struct lp_pool *pool);
-int lp_pool_server_total(const struct lp_pool *pool);
-
-/* params.c */
-void lp_params_set(struct lp_params *p, const char *name, const char *value);
-const char *lp_params_get(const struct lp_params *p, const char *name);
-/* p's value for from's i-th name (no hashing: the hot path of link.c). */
-const char *lp_params_value_of(const struct lp_params *p, const struct lp_params *from, int i);
-/* The index in p of from's i-th name, or -1. */
-int lp_params_index_of(const struct lp_params *p, const struct lp_params *from, int i);
-void lp_params_clear(struct lp_params *p);
-void lp_params_copy(struct lp_params *dst, const struct lp_params *src);
-/* Sets p->tracked from lp_param_is_tracked() for every entry. */
-void lp_params_mark_tracked(const struct lp_instance *inst, struct lp_params *p);
-/* true when name is tracked for client/server synchronisation */
-bool lp_param_is_tracked(const struct lp_instance *inst, const char *name);
 
 #endif

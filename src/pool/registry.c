@@ -11,6 +11,10 @@
 #include "core/log.h"
 #include "pool/auth_query.h"
 #include "pool/instance.h"
+#include "pool/link.h"
+#include "pool/params.h"
+#include "pool/registry.h"
+#include "pool/server.h"
 
 static char *xstrdup(const char *s)
 {

@@ -14,12 +14,18 @@
 
 #include "auth/md5.h"
 #include "auth/scram.h"
+#include "core/assert.h"
 #include "core/log.h"
 #include "net/tls.h"
-#include "core/assert.h"
 #include "pool/auth_query.h"
+#include "pool/cancel.h"
+#include "pool/client.h"
 #include "pool/frame.h"
 #include "pool/instance.h"
+#include "pool/link.h"
+#include "pool/params.h"
+#include "pool/registry.h"
+#include "pool/server.h"
 #include "proto/proto.h"
 
 #define SERVER_MAX_MSG (1u << 30)    /* a DataRow may be up to 1 GB */

@@ -15,6 +15,7 @@
 #include <cmocka.h>
 
 #include "pool/instance.h"
+#include "pool/params.h"
 #include "pool/pool.h"
 
 static void test_empty_holds_nothing(void **state)

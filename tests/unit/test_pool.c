@@ -13,6 +13,8 @@
 #include <cmocka.h>
 
 #include "pool/instance.h"
+#include "pool/link.h"
+#include "pool/params.h"
 
 struct fixture {
 	struct lp_instance inst;

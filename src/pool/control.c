@@ -1,0 +1,216 @@
+/*
+ * Operator actions on pools (control.h). Each is a few list walks over the
+ * pools in scope; servers linked to a client are never closed here, only
+ * marked to close at their release.
+ */
+#include "pool/control.h"
+
+#include "core/log.h"
+#include "pool/client.h"
+#include "pool/link.h"
+#include "pool/server.h"
+
+static bool in_scope(const struct lp_pool *p, const struct lp_db *db)
+{
+	return !db || p->db == db;
+}
+
+/* The four server lists of a pool, for walks over every server. */
+#define POOL_SERVER_LISTS(p) { &(p)->idle_servers, &(p)->used_servers, &(p)->active_servers, \
+			       &(p)->login_servers }
+
+void lp_control_pause(struct lp_instance *inst, struct lp_db *db)
+{
+	if (!db) {
+		lp_instance_pause(inst);
+		return;
+	}
+	db->paused = true;
+}
+
+bool lp_control_resume(struct lp_instance *inst, struct lp_db *db)
+{
+	struct lp_list_node *n, *t;
+	bool any;
+	if (db) {
+		any = db->paused;
+		db->paused = false;
+	} else {
+		/* Undoes PAUSE, SUSPEND and KILL (which pauses databases). */
+		any = inst->paused;
+		lp_list_foreach_safe(&inst->dbs, n, t) {
+			struct lp_db *d = lp_container_of(n, struct lp_db, node);
+			any = any || d->paused;
+			d->paused = false;
+		}
+	}
+	if (any)
+		lp_instance_resume(inst);     /* clears inst->paused, dispatches every pool */
+	return any;
+}
+
+void lp_control_suspend(struct lp_instance *inst)
+{
+	inst->suspended = true;
+	inst->paused = true;
+	lp_instance_client_reading(inst, false);
+}
+
+bool lp_control_db_paused(const struct lp_instance *inst, const struct lp_db *db)
+{
+	struct lp_list_node *n, *t;
+	if (db)
+		return db->paused;
+	lp_list_foreach_safe(&inst->dbs, n, t)
+		if (lp_container_of(n, struct lp_db, node)->paused)
+			return true;
+	return false;
+}
+
+void lp_control_disable(struct lp_db *db, bool disabled)
+{
+	db->disabled = disabled;
+}
+
+void lp_control_reconnect(struct lp_instance *inst, struct lp_db *db)
+{
+	struct lp_list_node *n, *t, *m, *mt;
+	lp_list_foreach_safe(&inst->pools, n, t) {
+		struct lp_pool *p = lp_container_of(n, struct lp_pool, node);
+		if (!in_scope(p, db))
+			continue;
+		struct lp_list *lists[] = POOL_SERVER_LISTS(p);
+		for (size_t i = 0; i < 4; i++)
+			lp_list_foreach_safe(lists[i], m, mt)
+				lp_container_of(m, struct lp_server, node)->close_needed = true;
+		lp_list_foreach_safe(&p->idle_servers, m, mt)
+			lp_server_close(lp_container_of(m, struct lp_server, node), "reconnect needed");
+	}
+}
+
+static void kill_pool(struct lp_pool *p)
+{
+	struct lp_list_node *n, *t;
+	lp_list_foreach_safe(&p->active_clients, n, t)
+		lp_client_fail(lp_container_of(n, struct lp_client, node), "57P01",
+			       "database killed by the administrator (KILL)");
+	lp_list_foreach_safe(&p->waiting_clients, n, t)
+		lp_client_fail(lp_container_of(n, struct lp_client, node), "57P01",
+			       "database killed by the administrator (KILL)");
+	struct lp_list *lists[] = POOL_SERVER_LISTS(p);
+	for (size_t i = 0; i < 4; i++)
+		lp_list_foreach_safe(lists[i], n, t)
+			lp_server_close(lp_container_of(n, struct lp_server, node), "KILL");
+}
+
+void lp_control_kill(struct lp_instance *inst, struct lp_db *db)
+{
+	struct lp_list_node *n, *t;
+	/* New clients of a killed database wait for RESUME. */
+	lp_list_foreach_safe(&inst->dbs, n, t) {
+		struct lp_db *d = lp_container_of(n, struct lp_db, node);
+		if (!db || d == db)
+			d->paused = true;
+	}
+	lp_list_foreach_safe(&inst->pools, n, t) {
+		struct lp_pool *p = lp_container_of(n, struct lp_pool, node);
+		if (in_scope(p, db))
+			kill_pool(p);
+	}
+}
+
+/* PAUSE: servers go as soon as they are not linked to a client. */
+static void drain_pool(struct lp_pool *p)
+{
+	struct lp_list_node *n, *t;
+	lp_list_foreach_safe(&p->idle_servers, n, t)
+		lp_server_close(lp_container_of(n, struct lp_server, node), "pause mode");
+	lp_list_foreach_safe(&p->used_servers, n, t) {
+		struct lp_server *s = lp_container_of(n, struct lp_server, node);
+		if (s->state == LP_SV_USED && !s->client)
+			lp_server_close(s, "pause mode");
+	}
+}
+
+void lp_control_progress(struct lp_instance *inst)
+{
+	struct lp_list_node *n, *t, *m, *mt;
+	lp_list_foreach_safe(&inst->pools, n, t) {
+		struct lp_pool *p = lp_container_of(n, struct lp_pool, node);
+		if (lp_pool_draining(p)) {
+			drain_pool(p);
+			continue;
+		}
+		/* RECONNECT: servers that finished logging in meanwhile. */
+		lp_list_foreach_safe(&p->idle_servers, m, mt) {
+			struct lp_server *s = lp_container_of(m, struct lp_server, node);
+			if (s->close_needed)
+				lp_server_close(s, "reconnect needed");
+		}
+	}
+}
+
+bool lp_control_pause_done(const struct lp_instance *inst, const struct lp_db *db)
+{
+	struct lp_list_node *n, *t;
+	lp_list_foreach_safe(&inst->pools, n, t) {
+		struct lp_pool *p = lp_container_of(n, struct lp_pool, node);
+		if (in_scope(p, db) && lp_pool_server_total(p) > 0)
+			return false;
+	}
+	return true;
+}
+
+bool lp_control_close_done(const struct lp_instance *inst, const struct lp_db *db)
+{
+	struct lp_list_node *n, *t, *m, *mt;
+	lp_list_foreach_safe(&inst->pools, n, t) {
+		struct lp_pool *p = lp_container_of(n, struct lp_pool, node);
+		if (!in_scope(p, db))
+			continue;
+		struct lp_list *lists[] = POOL_SERVER_LISTS(p);
+		for (size_t i = 0; i < 4; i++)
+			lp_list_foreach_safe(lists[i], m, mt)
+				if (lp_container_of(m, struct lp_server, node)->close_needed)
+					return false;
+	}
+	return true;
+}
+
+bool lp_control_suspend_done(const struct lp_instance *inst)
+{
+	/* Everything already queued has reached the kernel. */
+	struct lp_list_node *n, *t, *m, *mt;
+	lp_list_foreach_safe(&inst->pools, n, t) {
+		struct lp_pool *p = lp_container_of(n, struct lp_pool, node);
+		struct lp_list *cl[] = { &p->active_clients, &p->waiting_clients };
+		for (size_t i = 0; i < 2; i++)
+			lp_list_foreach_safe(cl[i], m, mt)
+				if (!lp_io_drained(&lp_container_of(m, struct lp_client, node)->io))
+					return false;
+	}
+	return true;
+}
+
+struct lp_client *lp_control_find_client(struct lp_instance *inst, uint64_t id)
+{
+	struct lp_list_node *n, *t, *m, *mt;
+	lp_list_foreach_safe(&inst->pools, n, t) {
+		struct lp_pool *p = lp_container_of(n, struct lp_pool, node);
+		struct lp_list *lists[] = { &p->active_clients, &p->waiting_clients };
+		for (size_t i = 0; i < 2; i++)
+			lp_list_foreach_safe(lists[i], m, mt) {
+				struct lp_client *c = lp_container_of(m, struct lp_client, node);
+				if (c->id == id)
+					return c;
+			}
+	}
+	struct lp_list *lists[] = { &inst->admin_clients, &inst->login_clients };
+	for (size_t i = 0; i < 2; i++)
+		lp_list_foreach_safe(lists[i], m, mt) {
+			struct lp_client *c = lp_container_of(m, struct lp_client, node);
+			if (c->id == id)
+				return c;
+		}
+	return NULL;
+}

@@ -1,0 +1,46 @@
+/*
+ * What operators do to pools (control.c): PAUSE, RESUME, SUSPEND, DISABLE,
+ * ENABLE, RECONNECT, WAIT_CLOSE, KILL, KILL_CLIENT, as the admin console and
+ * the signals ask for them. pool/ owns the state these change; the console
+ * (src/admin) calls here and only reads pool state for its SHOW tables.
+ * db NULL means every database.
+ */
+#ifndef LP_POOL_CONTROL_H
+#define LP_POOL_CONTROL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "pool/instance.h"
+
+/* The whole pooler or one database stops getting new server assignments;
+ * released servers close (PAUSE). */
+void lp_control_pause(struct lp_instance *inst, struct lp_db *db);
+/* Undoes PAUSE, SUSPEND and KILL for db (NULL: all). False when nothing in
+ * that scope was paused. */
+bool lp_control_resume(struct lp_instance *inst, struct lp_db *db);
+/* SUSPEND: paused without closing servers, pooled clients no longer read. */
+void lp_control_suspend(struct lp_instance *inst);
+/* Whether db (NULL: any database) is paused by PAUSE db or KILL. */
+bool lp_control_db_paused(const struct lp_instance *inst, const struct lp_db *db);
+/* DISABLE / ENABLE: new logins to db are refused / allowed again. */
+void lp_control_disable(struct lp_db *db, bool disabled);
+/* RECONNECT / WAIT_CLOSE: every server in scope closes when next released
+ * (idle ones now). */
+void lp_control_reconnect(struct lp_instance *inst, struct lp_db *db);
+/* KILL: the databases in scope are paused, their clients and servers
+ * closed. */
+void lp_control_kill(struct lp_instance *inst, struct lp_db *db);
+/* Closes what PAUSE and RECONNECT are waiting for and has become free
+ * (unlinked servers of draining pools, idle servers marked to reconnect). */
+void lp_control_progress(struct lp_instance *inst);
+
+/* The conditions the waiting console commands finish on. */
+bool lp_control_pause_done(const struct lp_instance *inst, const struct lp_db *db);
+bool lp_control_close_done(const struct lp_instance *inst, const struct lp_db *db);
+bool lp_control_suspend_done(const struct lp_instance *inst);
+
+/* A pooled, console or logging-in client by its SHOW CLIENTS id, or NULL. */
+struct lp_client *lp_control_find_client(struct lp_instance *inst, uint64_t id);
+
+#endif

@@ -1,0 +1,32 @@
+/*
+ * Server connections (server.c): connect and log in, forward the backend's
+ * messages to the linked client through the message loop, run the
+ * pooler's own queries.
+ */
+#ifndef LP_POOL_SERVER_H
+#define LP_POOL_SERVER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include "pool/pool.h"
+
+struct lp_server *lp_server_connect(struct lp_pool *pool);
+/* Makes s's request ring bigger; false at LP_TRACK_MAX or out of memory. */
+bool lp_server_track_grow(struct lp_server *s);
+void lp_server_close(struct lp_server *s, const char *reason);
+/* Runs sql as a pooler query; done() is called when it finishes. */
+void lp_server_internal(struct lp_server *s, const char *sql,
+			void (*done)(struct lp_server *s, bool ok));
+/* The same over the extended protocol with one text parameter ($1); row()
+ * gets each DataRow body of the answer. */
+void lp_server_internal_param(struct lp_server *s, const char *sql, const char *param,
+			      void (*done)(struct lp_server *s, bool ok),
+			      void (*row)(struct lp_server *s, const uint8_t *body, uint32_t len));
+void lp_server_kick(struct lp_server *s);
+void lp_server_free(struct lp_server *s);
+/* A non-blocking socket connected (in progress) to sa with the TCP options
+ * of s's pool, or -1 with errno. */
+int lp_server_open_socket(const struct lp_server *s, const struct sockaddr *sa, socklen_t len);
+
+#endif
