@@ -101,6 +101,15 @@ static void add(char *buf, size_t cap, const char *s)
 	snprintf(buf + n, cap - n, "%s", s);
 }
 
+/* prefix, then unit count times */
+static void repeat(char *buf, size_t cap, const char *prefix, const char *unit, int count)
+{
+	buf[0] = '\0';
+	add(buf, cap, prefix);
+	for (int i = 0; i < count; i++)
+		add(buf, cap, unit);
+}
+
 static bool candidate(const char *text)
 {
 	size_t len = strlen(text);
@@ -397,24 +406,15 @@ static void test_long_names(void **state)
 	snprintf(want, sizeof(want), "EXECUTE name=%.63s as=\"%s\" |%s", n67, n67, text);
 	EXPECT(text, want);
 	/* 44 two-byte characters: 31 of them fit in 63 bytes (62) */
-	text[0] = '\0';
-	add(text, sizeof(text), "DEALLOCATE ");
-	for (int i = 0; i < 44; i++)
-		add(text, sizeof(text), "é");
+	repeat(text, sizeof(text), "DEALLOCATE ", "é", 44);
 	snprintf(want, sizeof(want), "DEALLOCATE name=%.62s as=%s |%s", text + 11, text + 11, text);
 	EXPECT(text, want);
 	/* a three-byte character straddling byte 63 is left out whole */
-	text[0] = '\0';
-	add(text, sizeof(text), "EXECUTE a");
-	for (int i = 0; i < 21; i++)
-		add(text, sizeof(text), "€");
+	repeat(text, sizeof(text), "EXECUTE a", "€", 21);
 	snprintf(want, sizeof(want), "EXECUTE name=%.61s as=%s |%s", text + 8, text + 8, text);
 	EXPECT(text, want);
 	/* a decoded U& name is cut the same way */
-	text[0] = '\0';
-	add(text, sizeof(text), "EXECUTE U&\"");
-	for (int i = 0; i < 70; i++)
-		add(text, sizeof(text), "\\0041");
+	repeat(text, sizeof(text), "EXECUTE U&\"", "\\0041", 70);
 	add(text, sizeof(text), "\"");
 	snprintf(want, sizeof(want), "EXECUTE name=%.63s as=%s |%s",
 		 "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
