@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 out=$(mktemp -d /tmp/linkpool-sqlcmd-cost.XXXXXX)
 trap 'rm -rf "$out"' EXIT
-${CC:-cc} -O2 -g -std=gnu11 -D_GNU_SOURCE -Isrc -o "$out/cost" bench/sqlcmd_cost.c src/proto/sqlcmd.c
+${CC:-cc} -O2 -g -std=gnu11 -D_GNU_SOURCE -Isrc -o "$out/cost" bench/sqlcmd_cost.c src/proto/sqlcmd.c src/proto/sqlname.c
 valgrind --tool=callgrind --callgrind-out-file="$out/cg" "$out/cost" >/dev/null 2>&1
 # Inclusive counts of the four case functions, divided by their calls.
 callgrind_annotate --inclusive=yes "$out/cg" 2>/dev/null |
