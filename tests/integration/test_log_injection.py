@@ -10,6 +10,8 @@ UTF-8 as it is.
 import re
 import time
 
+import pytest
+
 import rawpg
 from conftest import wait_for
 
@@ -64,7 +66,10 @@ def test_control_bytes_and_bad_utf8_in_startup_values_are_escaped(linkpool):
     c = rawpg.RawConn(lp.host, lp.port, timeout=5)
     try:
         c.send(rawpg.startup(user, db, application_name="app\x1b]0;owned\x07"))
-        c.error_or_close(timeout=5)
+        # An unknown database is told only after a password exchange, which
+        # a wrong password ends (its error line names user and database).
+        with pytest.raises(rawpg.PgError):
+            c.finish_login("scram_user", "wrong-password")
     finally:
         c.close()
     wait_for(lambda: _lines_with(lp, "scr\\xffam_user"), what="the escaped user in the log")
