@@ -12,6 +12,7 @@
 #include <sys/socket.h>
 
 #include "admin/internal.h"
+#include "pool/prepared.h"
 #include "pool/client.h"
 #include "pool/params.h"
 
@@ -112,7 +113,7 @@ static void client_row(struct lp_result *r, const struct lp_client *c, const cha
 	lp_row_int(r, 0);
 	lp_row_text(r, "");
 	lp_row_text(r, app ? app : "");
-	lp_row_int(r, 0);
+	lp_row_int(r, lp_prep_client_count(c));
 	lp_row_int(r, (int64_t)c->id);
 	if (debug)
 		debug_cols(r, &c->io);
@@ -169,7 +170,7 @@ static void server_row(struct lp_result *r, const struct lp_server *s, const cha
 	lp_row_int(r, (int64_t)s->be_pid);
 	lp_row_text(r, "");
 	lp_row_text(r, app ? app : "");
-	lp_row_int(r, 0);
+	lp_row_int(r, lp_prep_server_count(s));
 	lp_row_int(r, (int64_t)s->id);
 	if (debug)
 		debug_cols(r, &s->io);

@@ -297,8 +297,11 @@ static const struct lp_option options[] = {
 	    NO_EFFECT "linkpool sends no notice to queued clients; see SHOW POOLS cl_waiting "
 	    "and maxwait."),
 	OPT(max_prepared_statements, INT, "200", 0, 2147483647, true,
-	    NO_EFFECT "linkpool does not rewrite prepared statements: named ones are forwarded "
-	    "as they are, as PgBouncer does with 0 (use session pooling or unnamed statements)."),
+	    "In transaction and statement pooling, named prepared statements of the extended "
+	    "protocol follow their client to every server: each distinct statement is prepared "
+	    "once per server (as PGBOUNCER_<n>), at most this many per server, least recently "
+	    "used closed first; a client's Close is answered by linkpool. 0: named statements are "
+	    "forwarded as sent."),
 	OPT(scram_iterations, INT, "4096", 1, 10000000, true,
 	    "PBKDF2 iterations of the SCRAM secrets linkpool derives from plain-text "
 	    "auth_file passwords (and shows for unknown users)."),

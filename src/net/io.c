@@ -183,6 +183,8 @@ void lp_io_init(struct lp_io *io, struct event_base *base, int fd, void *owner, 
 
 void lp_io_close(struct lp_io *io)
 {
+	free(io->capture);
+	io->capture = NULL;
 	if (io->fd < 0)
 		return;
 	event_del(&io->ev_read);

@@ -77,6 +77,7 @@ struct lp_io {
 	uint8_t hdr_type;
 	bool hdr_held;
 	bool pkt_drop;
+	struct lp_io_capture *capture;   /* a message taken whole beyond the buffer (frame.h) */
 
 	bool reading;                    /* read event armed */
 	bool writing;                    /* write event armed */
@@ -93,6 +94,13 @@ struct lp_io {
 	const struct lp_transport *tr;   /* never NULL after lp_io_init */
 	void *tls;                       /* SSL * while tr is the TLS transport */
 	lp_io_tls_cb tls_done;           /* set while a handshake runs */
+};
+
+/* A whole message copied out of the stream (pool/frame.h): len bytes of
+ * cap held so far, the header first. Freed by lp_io_close. */
+struct lp_io_capture {
+	uint32_t len, cap;
+	uint8_t buf[];
 };
 
 struct lp_io_cache_stats {

@@ -26,6 +26,7 @@
 #include "pool/instance.h"
 #include "pool/link.h"
 #include "pool/params.h"
+#include "pool/prepared.h"
 #include "pool/registry.h"
 #include "pool/server.h"
 #include "proto/proto.h"
@@ -177,6 +178,7 @@ static void client_close(struct lp_client *c, const char *reason, bool logged)
 	if (c->server)
 		lp_link_release(c, true);
 	lp_authq_forget(c);
+	lp_prep_client_gone(c);
 	if (c->cancel_node.next != &c->cancel_node)
 		lp_list_remove(cancel_bucket(inst, c->cancel_key), &c->cancel_node);
 	if (!logged)
@@ -662,6 +664,17 @@ static enum lp_frame_act to_server(struct lp_client *c, struct lp_server *s,
 				   const struct lp_msg_hdr *h, const uint8_t *msg, uint32_t avail)
 {
 	uint8_t sub = 0;
+	switch (h->type) {
+	case 'P': case 'B': case 'D': case 'C': case 'Q':
+		/* Named statements follow the client from server to server. */
+		if (lp_prep_on(c)) {
+			bool handled;
+			enum lp_frame_act act = lp_prep_frontend(c, s, h, msg, avail, &handled);
+			if (handled)
+				return act;
+		}
+		break;
+	}
 	if ((h->type == 'D' || h->type == 'C') && h->len > 4) {
 		if (avail <= LP_PROTO_HDR_LEN)
 			return LP_FRAME_MORE;
@@ -678,28 +691,16 @@ static enum lp_frame_act to_server(struct lp_client *c, struct lp_server *s,
 		lp_assert(r != LP_TRK_FE_FULL);
 	}
 	int64_t now = lp_now_us();
-	struct lp_pool_stats *ps = &c->pool->stats;
-	switch (h->type) {
-	case 'Q':
-	case 'S':
-	case 'F':
+	if (h->type == 'Q' || h->type == 'S' || h->type == 'F') {
 		/* The first answer owed starts the clock of a query, and of the
 		 * transaction if none is open. */
 		if (r == LP_TRK_FE_SENT && s->trk.rfq_owed == 1)
 			s->request_us = now;
 		if (!s->xact_start_us)
 			s->xact_start_us = s->request_us ? s->request_us : now;
-		break;
-	case 'P':
-		ps->client_parses++;
-		ps->server_parses++;
-		break;
-	case 'B':
-		ps->binds++;
-		break;
 	}
 	c->last_active_us = now;
-	ps->bytes_in += h->len + 1u;
+	c->pool->stats.bytes_in += h->len + 1u;
 	return LP_FRAME_FORWARD;
 }
 
@@ -721,7 +722,12 @@ static enum lp_frame_act client_msg(void *owner, const struct lp_msg_hdr *h, con
 	 * a length word it would refuse must not reach (and end) a shared
 	 * server connection. */
 	const char *err;
-	if (lp_msg_check_frontend(h, (uint32_t)st->max_packet_size, &err) != LP_PROTO_OK) {
+	if (lp_msg_check_frontend(h, (uint32_t)st->max_packet_size, &err) != LP_PROTO_OK &&
+	    !((h->type == 'D' || h->type == 'C') && h->len <= (uint32_t)st->max_packet_size &&
+	      lp_prep_on(c))) {
+		/* (A Describe or Close naming a statement longer than PostgreSQL
+		 * takes is renamed before it reaches a server: prepared.c holds
+		 * what it passes through to the limit.) */
 		lp_metrics_protocol_error(&c->inst->metrics, LP_PE_CLIENT);
 		lp_client_fail(c, "08P01", "%s: type 0x%02x, length %u", err, h->type, h->len);
 		return LP_FRAME_CLOSED;

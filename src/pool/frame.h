@@ -15,6 +15,8 @@
 #define LP_POOL_FRAME_H
 
 #include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "core/assert.h"
 #include "net/io.h"
@@ -29,12 +31,20 @@ enum lp_frame_act {
 				 * the connection as broken framing) */
 	LP_FRAME_STOP,          /* stop before this message; the owner resumes later */
 	LP_FRAME_CLOSED,        /* the owner is gone: touch nothing */
+	LP_FRAME_CAPTURE,       /* take the message whole into memory of its own (it is
+				 * longer than the buffer; the owner checked the
+				 * length against its bound) and ask again with it */
 };
 
 /*
  * msg points at the message (header first); avail bytes of it are
  * buffered (avail >= LP_PROTO_HDR_LEN; the whole message when
  * avail > h->len). Called again for the same message after MORE or STOP.
+ * A captured message comes whole (msg is the capture, avail its length);
+ * the owner answers CONSUMED once done with it (STOP keeps it, CLOSED drops
+ * it with the connection). FORWARD after the owner consumed the first n
+ * bytes of the message (lp_io_consume at pos, having sent a rewritten head
+ * itself) forwards the remaining bytes.
  */
 typedef enum lp_frame_act (*lp_frame_fn)(void *owner, const struct lp_msg_hdr *h,
 					 const uint8_t *msg, uint32_t avail);
@@ -63,8 +73,14 @@ static inline enum lp_frame_rc lp_frame_walk(struct lp_io *io, uint32_t max_len,
 			if (take > io->pkt_remain)
 				take = io->pkt_remain;
 			if (io->pkt_drop) {
-				if (take > 0)   /* an empty buffer may be released */
+				if (take > 0) { /* an empty buffer may be released */
+					struct lp_io_capture *cp = io->capture;
+					if (cp) {
+						memcpy(cp->buf + cp->len, lp_io_parse_ptr(io), take);
+						cp->len += take;
+					}
 					lp_io_consume(io, take);
+				}
 			} else {
 				io->pos += take;
 			}
@@ -73,6 +89,24 @@ static inline enum lp_frame_rc lp_frame_walk(struct lp_io *io, uint32_t max_len,
 				return LP_FRAME_NEED_BYTES;
 			io->pkt_drop = false;
 			continue;
+		}
+		if (io->capture) {
+			/* A captured message is complete: the owner's turn. */
+			struct lp_io_capture *cp = io->capture;
+			struct lp_msg_hdr ch = { cp->buf[0], cp->len - 1 };
+			switch (fn(owner, &ch, cp->buf, cp->len)) {
+			case LP_FRAME_CONSUMED:
+				free(io->capture);
+				io->capture = NULL;
+				continue;
+			case LP_FRAME_CLOSED:
+				return LP_FRAME_GONE;
+			default:
+				lp_assert(!"a captured message is consumed, kept or closed");
+				/* fall through */
+			case LP_FRAME_STOP:
+				return LP_FRAME_STOPPED;
+			}
 		}
 		uint32_t avail = lp_io_unparsed(io);
 		struct lp_msg_hdr h;
@@ -95,9 +129,25 @@ static inline enum lp_frame_rc lp_frame_walk(struct lp_io *io, uint32_t max_len,
 		uint32_t total = h.len + 1;
 		switch (fn(owner, &h, lp_io_parse_ptr(io), avail)) {
 		case LP_FRAME_FORWARD:
+			/* less what the owner took of the head (a rewrite) */
+			io->hdr_held = false;
+			io->pkt_remain = total - (avail - lp_io_unparsed(io));
+			continue;
+		case LP_FRAME_CAPTURE: {
+			lp_assert(avail < total);
+			struct lp_io_capture *cp = malloc(sizeof(*cp) + total);
+			if (!cp) {
+				err_fn(owner, "out of memory");
+				return LP_FRAME_GONE;
+			}
+			cp->cap = total;
+			cp->len = 0;
+			io->capture = cp;
 			io->hdr_held = false;
 			io->pkt_remain = total;
+			io->pkt_drop = true;
 			continue;
+		}
 		case LP_FRAME_CONSUMED:
 			lp_assert(avail >= total);
 			io->hdr_held = false;

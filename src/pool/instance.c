@@ -26,6 +26,7 @@
 #include "pool/generation.h"
 #include "pool/instance.h"
 #include "pool/link.h"
+#include "pool/prepared.h"
 #include "pool/registry.h"
 #include "pool/server.h"
 
@@ -615,6 +616,7 @@ void lp_instance_cleanup(struct lp_instance *inst)
 	lp_authq_cleanup(inst);
 	lp_exporter_stop(inst);
 	lp_registry_cleanup(inst);
+	lp_prep_cleanup(inst);
 	if (inst->janitor_ev)
 		event_free(inst->janitor_ev);
 	if (inst->reaper_ev)

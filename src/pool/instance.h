@@ -30,6 +30,8 @@ enum lp_shutdown_mode {
 #define LP_MAX_LISTENERS 16
 #define LP_CANCEL_BUCKETS 4096
 
+struct lp_prep_table;
+
 struct lp_listener {
 	int fd;
 	struct event ev;
@@ -59,6 +61,7 @@ struct lp_instance {
 	struct lp_list justfree_servers;
 	struct lp_list cancel_hash[LP_CANCEL_BUCKETS];
 	struct lp_authq *authq;         /* auth_query.c: names not found; NULL until one */
+	struct lp_prep_table *prep;     /* prepared statements by text (prepared.c), or NULL */
 	struct lp_list grow_pools;      /* pools with a posted grow (lp_link_grow_later) */
 	struct lp_list cancel_reqs;     /* cancels forwarded, not answered yet (cancel.c) */
 

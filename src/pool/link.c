@@ -16,6 +16,7 @@
 #include "pool/instance.h"
 #include "pool/link.h"
 #include "pool/params.h"
+#include "pool/prepared.h"
 #include "pool/server.h"
 
 static struct lp_list *client_list(struct lp_client *c)
@@ -512,6 +513,7 @@ static void reset_done(struct lp_server *s, bool ok)
 		lp_server_close(s, "reset query failed");
 		return;
 	}
+	lp_prep_reset_done(s, s->pool->inst->cfg.s.server_reset_query);
 	to_idle(s);
 }
 

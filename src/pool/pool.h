@@ -68,6 +68,8 @@ enum lp_auth_phase { LP_AUTH_NONE, LP_AUTH_WAIT_PASSWORD, LP_AUTH_WAIT_MD5,
 struct lp_authq_pool;
 struct lp_authq_wait;
 struct lp_welcome_msgs;
+struct lp_prep_client;
+struct lp_prep_server;
 
 struct lp_client {
 	struct lp_io io;
@@ -109,6 +111,7 @@ struct lp_client {
 	uint8_t admin_wait;
 	struct lp_db *admin_wait_db;    /* NULL: every database */
 	struct lp_user *login_user;     /* counted in its client_count while logged in */
+	struct lp_prep_client *prep;    /* its named prepared statements (prepared.c), or NULL */
 };
 
 struct lp_server {
@@ -129,6 +132,7 @@ struct lp_server {
 	struct lp_track trk;
 	struct lp_trk_req trk_inline[LP_TRACK_INLINE];  /* the ring until it grows */
 	bool client_waits_room;         /* the ring was full: the client waits for answers */
+	struct lp_prep_server *prep;    /* prepared statements it holds (prepared.c), or NULL */
 	bool close_needed;              /* configuration changed / RECONNECT */
 	bool release_pending;           /* release once flushed to the client */
 	bool cancel_in_flight;          /* a cancel to this backend is not answered yet (cancel.c) */

@@ -24,6 +24,7 @@
 #include "pool/instance.h"
 #include "pool/link.h"
 #include "pool/params.h"
+#include "pool/prepared.h"
 #include "pool/registry.h"
 #include "pool/server.h"
 #include "proto/proto.h"
@@ -343,6 +344,7 @@ void lp_server_close(struct lp_server *s, const char *reason)
 	}
 	lp_metrics_server_closed(&pool->inst->metrics, &pool->db->metrics, reason);
 	lp_cancel_server_gone(s);
+	lp_prep_server_gone(s);
 	/* Part of a message already went to the client: an ErrorResponse now
 	 * would be read as the rest of it, so the client is only closed. */
 	bool client_mid_message = s->client && s->io.pkt_remain > 0;
@@ -775,6 +777,10 @@ static enum lp_frame_act to_client(struct lp_server *s, const struct lp_msg_hdr 
 	uint32_t total = h->len + 1;
 	const char *err;
 	char st = 0;
+	/* A synthetic answer is due before this message: written once the
+	 * bytes ahead of it are out (server_on_read). */
+	if (lp_track_synth_due(&s->trk))
+		return LP_FRAME_STOP;
 	if (h->type == 'Z' || h->type == 'S') {
 		/* Forwarding a ParameterStatus untracked would leave the pooler
 		 * wrong about the server's settings, and the next client would
@@ -935,6 +941,10 @@ static void server_on_read(struct lp_io *io, short what)
 			if (!server_flush(s))
 				return;
 		}
+		/* The pooler's own answers go out in their place, once the
+		 * server's bytes ahead of them have. */
+		if (lp_track_synth_due(&s->trk))
+			lp_prep_emit(s);
 		if (rc == 0)
 			continue;
 		int n = lp_io_fill(io);

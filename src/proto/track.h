@@ -133,6 +133,11 @@ enum lp_trk_be lp_track_backend(struct lp_track *t, uint8_t type, char status,
  * when the head is anything else.
  */
 bool lp_track_synth_ready(const struct lp_track *t, struct lp_trk_req *out);
+/* The same question, inline, for the hot path. */
+static inline bool lp_track_synth_due(const struct lp_track *t)
+{
+	return t->n > 0 && t->ring[t->head].action == LP_TRK_SYNTH;
+}
 void lp_track_synth_done(struct lp_track *t);
 
 /* A request is waiting for its answer (a query runs, as far as anyone
