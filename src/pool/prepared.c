@@ -14,6 +14,7 @@
  * pops the server's action queue in the same order.
  */
 #include "pool/prepared.h"
+#include "pool/prepared_int.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,29 +27,8 @@
 #include "pool/link.h"
 #include "pool/server.h"
 #include "proto/proto.h"
-#include "proto/sqlcmd.h"
-
-#define NAME_PREFIX "PGBOUNCER_"
-#define NAME_MAX_LEN 32                 /* "PGBOUNCER_" and a 64-bit id */
-/* The longest Parse (or Bind whose names do not fit pkt_buf) the pooler
- * takes whole to follow it. */
-#define PARSE_MAX (64u << 20)
-/* Names a client may keep at once; more is refused (53400). */
-#define CLIENT_MAX 100000u
 
 /* ---- statements of the instance ---- */
-
-enum { ST_PROTO, ST_SQL };
-
-struct lp_pstmt {
-	struct lp_pstmt *next;          /* table chain */
-	uint64_t hash;
-	uint64_t id;                    /* its server name: PGBOUNCER_<id> */
-	uint32_t refs;
-	uint8_t kind;                   /* ST_PROTO: key is a Parse's body after the name */
-	uint32_t len;
-	uint8_t key[];
-};
 
 struct lp_prep_table {
 	struct lp_pstmt **b;
@@ -110,7 +90,7 @@ static void table_grow(struct lp_prep_table *t)
 }
 
 /* The statement of that text, referenced once more; NULL: no memory. */
-static struct lp_pstmt *stmt_get(struct lp_instance *inst, uint8_t kind, const uint8_t *key,
+struct lp_pstmt *lp_prep_stmt_get(struct lp_instance *inst, uint8_t kind, const uint8_t *key,
 				 uint32_t len)
 {
 	struct lp_prep_table *t = table_of(inst);
@@ -138,12 +118,12 @@ static struct lp_pstmt *stmt_get(struct lp_instance *inst, uint8_t kind, const u
 	return st;
 }
 
-static void stmt_ref(struct lp_pstmt *st)
+void lp_prep_stmt_ref(struct lp_pstmt *st)
 {
 	st->refs++;
 }
 
-static void stmt_unref(struct lp_instance *inst, struct lp_pstmt *st)
+void lp_prep_stmt_unref(struct lp_instance *inst, struct lp_pstmt *st)
 {
 	if (!st || --st->refs > 0)
 		return;
@@ -156,31 +136,13 @@ static void stmt_unref(struct lp_instance *inst, struct lp_pstmt *st)
 	free(st);
 }
 
-static size_t server_name(const struct lp_pstmt *st, char out[NAME_MAX_LEN])
+size_t lp_prep_server_name(const struct lp_pstmt *st, char out[NAME_MAX_LEN])
 {
 	int n = snprintf(out, NAME_MAX_LEN, NAME_PREFIX "%llu", (unsigned long long)st->id);
 	return (size_t)n;
 }
 
 /* ---- a client's names ---- */
-
-struct cname {
-	struct cname *next;
-	struct lp_pstmt *st;
-	uint64_t hash;
-	uint32_t len;
-	/* Its Parse failed or was skipped: PostgreSQL would not know the name,
-	 * yet a client may believe it prepared it (psycopg 3.1 after a failed
-	 * pipeline does, and PgBouncer serves it): a Bind finds it prepared
-	 * anew, and a second Parse of the name replaces it without error. */
-	bool doubtful;
-	char name[];                    /* NUL-terminated */
-};
-
-struct lp_prep_client {
-	struct cname **b;
-	uint32_t nb, n;
-};
 
 static struct cname **cname_slot(struct lp_prep_client *pc, const char *name, size_t len,
 				 uint64_t h)
@@ -192,7 +154,7 @@ static struct cname **cname_slot(struct lp_prep_client *pc, const char *name, si
 	return pp;
 }
 
-static struct cname *cname_find(const struct lp_client *c, const char *name, size_t len)
+struct cname *lp_prep_cname_find(const struct lp_client *c, const char *name, size_t len)
 {
 	struct lp_prep_client *pc = c->prep;
 	if (!pc || pc->n == 0)
@@ -200,22 +162,22 @@ static struct cname *cname_find(const struct lp_client *c, const char *name, siz
 	return *cname_slot(pc, name, len, hash_bytes((const uint8_t *)name, len, 1));
 }
 
-static struct lp_pstmt *cname_get(const struct lp_client *c, const char *name, size_t len)
+struct lp_pstmt *lp_prep_cname_get(const struct lp_client *c, const char *name, size_t len)
 {
-	struct cname *e = cname_find(c, name, len);
+	struct cname *e = lp_prep_cname_find(c, name, len);
 	return e ? e->st : NULL;
 }
 
 /* The name's Parse did not take (failed, or skipped after an error). */
-static void cname_doubt(struct lp_client *c, const char *name, const struct lp_pstmt *st)
+void lp_prep_cname_doubt(struct lp_client *c, const char *name, const struct lp_pstmt *st)
 {
-	struct cname *e = c ? cname_find(c, name, strlen(name)) : NULL;
+	struct cname *e = c ? lp_prep_cname_find(c, name, strlen(name)) : NULL;
 	if (e && e->st == st)
 		e->doubtful = true;
 }
 
 /* Maps name to st (taking a reference); false when out of memory. */
-static bool cname_put(struct lp_client *c, const char *name, size_t len, struct lp_pstmt *st)
+bool lp_prep_cname_put(struct lp_client *c, const char *name, size_t len, struct lp_pstmt *st)
 {
 	struct lp_prep_client *pc = c->prep;
 	if (!pc) {
@@ -257,7 +219,7 @@ static bool cname_put(struct lp_client *c, const char *name, size_t len, struct 
 	memcpy(e->name, name, len);
 	e->name[len] = '\0';
 	e->st = st;
-	stmt_ref(st);
+	lp_prep_stmt_ref(st);
 	e->next = NULL;
 	*pp = e;
 	pc->n++;
@@ -265,7 +227,7 @@ static bool cname_put(struct lp_client *c, const char *name, size_t len, struct 
 }
 
 /* Forgets name (when it maps to st, or to anything when st is NULL). */
-static void cname_del(struct lp_client *c, const char *name, size_t len, const struct lp_pstmt *st)
+void lp_prep_cname_del(struct lp_client *c, const char *name, size_t len, const struct lp_pstmt *st)
 {
 	struct lp_prep_client *pc = c->prep;
 	if (!pc || pc->n == 0)
@@ -276,11 +238,11 @@ static void cname_del(struct lp_client *c, const char *name, size_t len, const s
 		return;
 	*pp = e->next;
 	pc->n--;
-	stmt_unref(c->inst, e->st);
+	lp_prep_stmt_unref(c->inst, e->st);
 	free(e);
 }
 
-static void cname_clear(struct lp_client *c)
+void lp_prep_cname_clear(struct lp_client *c)
 {
 	struct lp_prep_client *pc = c->prep;
 	if (!pc)
@@ -288,7 +250,7 @@ static void cname_clear(struct lp_client *c)
 	for (uint32_t i = 0; i < pc->nb; i++)
 		for (struct cname *e = pc->b[i], *next; e; e = next) {
 			next = e->next;
-			stmt_unref(c->inst, e->st);
+			lp_prep_stmt_unref(c->inst, e->st);
 			free(e);
 		}
 	memset(pc->b, 0, pc->nb * sizeof(*pc->b));
@@ -297,38 +259,9 @@ static void cname_clear(struct lp_client *c)
 
 /* ---- a server's statements and pending actions ---- */
 
-struct sstmt {
-	struct sstmt *next;             /* set chain */
-	struct lp_list_node lru;        /* most recently used first */
-	struct lp_pstmt *st;
-};
-
-enum ev_what {
-	EV_SRV_PARSE,           /* the pooler's Parse: failed -> not on the server */
-	EV_CLI_PARSE,           /* the client's Parse, renamed: failed -> not on the
-				 * server, the name doubtful */
-	EV_CLI_SYNTH_PARSE,     /* answered by the pooler: skipped -> doubtful */
-	EV_EVICT,               /* a Close for room: not done -> out of step */
-	EV_RESET,               /* a Query with DISCARD ALL / DEALLOCATE ALL */
-};
-
-struct pev {
-	uint8_t what;
-	struct lp_pstmt *st;            /* referenced while queued */
-	char *name;                     /* EV_CLI_*: the client's name */
-};
-
-struct lp_prep_server {
-	struct sstmt **b;
-	uint32_t nb, n;
-	struct lp_list lru;
-	struct pev *ev;                 /* ring of pending actions */
-	uint32_t evhead, evn, evcap;
-};
-
 static void on_done(void *arg, const struct lp_trk_req *r, enum lp_trk_outcome o);
 
-static struct lp_prep_server *server_state(struct lp_server *s)
+struct lp_prep_server *lp_prep_server_state(struct lp_server *s)
 {
 	if (!s->prep) {
 		struct lp_prep_server *ps = calloc(1, sizeof(*ps));
@@ -356,7 +289,7 @@ static struct sstmt **sstmt_slot(struct lp_prep_server *ps, const struct lp_pstm
 	return pp;
 }
 
-static bool sstmt_has(struct lp_prep_server *ps, struct lp_pstmt *st, bool touch)
+bool lp_prep_sstmt_has(struct lp_prep_server *ps, struct lp_pstmt *st, bool touch)
 {
 	if (!ps || ps->n == 0)
 		return false;
@@ -368,7 +301,7 @@ static bool sstmt_has(struct lp_prep_server *ps, struct lp_pstmt *st, bool touch
 	return e != NULL;
 }
 
-static bool sstmt_add(struct lp_prep_server *ps, struct lp_pstmt *st)
+bool lp_prep_sstmt_add(struct lp_prep_server *ps, struct lp_pstmt *st)
 {
 	if (ps->n >= ps->nb * 2) {
 		uint32_t nb = ps->nb * 4;
@@ -389,7 +322,7 @@ static bool sstmt_add(struct lp_prep_server *ps, struct lp_pstmt *st)
 	if (!e)
 		return false;
 	e->st = st;
-	stmt_ref(st);
+	lp_prep_stmt_ref(st);
 	struct sstmt **pp = &ps->b[st->hash & (ps->nb - 1)];
 	e->next = *pp;
 	*pp = e;
@@ -407,11 +340,11 @@ static void sstmt_del(struct lp_instance *inst, struct lp_prep_server *ps, struc
 	*pp = e->next;
 	lp_list_remove(&ps->lru, &e->lru);
 	ps->n--;
-	stmt_unref(inst, e->st);
+	lp_prep_stmt_unref(inst, e->st);
 	free(e);
 }
 
-static bool ev_push(struct lp_prep_server *ps, enum ev_what what, struct lp_pstmt *st,
+bool lp_prep_ev_push(struct lp_prep_server *ps, enum ev_what what, struct lp_pstmt *st,
 		    const char *name, size_t nlen)
 {
 	if (ps->evn == ps->evcap) {
@@ -438,7 +371,7 @@ static bool ev_push(struct lp_prep_server *ps, enum ev_what what, struct lp_pstm
 		e->name[nlen] = '\0';
 	}
 	if (st)
-		stmt_ref(st);
+		lp_prep_stmt_ref(st);
 	ps->evn++;
 	return true;
 }
@@ -465,12 +398,12 @@ static void on_done(void *arg, const struct lp_trk_req *r, enum lp_trk_outcome o
 		 * doubtful (see struct cname). */
 		if (o != LP_TRK_OK) {
 			sstmt_del(inst, ps, e.st);
-			cname_doubt(c, e.name, e.st);
+			lp_prep_cname_doubt(c, e.name, e.st);
 		}
 		break;
 	case EV_CLI_SYNTH_PARSE:
 		if (o == LP_TRK_SKIPPED)
-			cname_doubt(c, e.name, e.st);
+			lp_prep_cname_doubt(c, e.name, e.st);
 		break;
 	case EV_EVICT:
 		/* The backend may still hold it while the cache says it does
@@ -478,19 +411,26 @@ static void on_done(void *arg, const struct lp_trk_req *r, enum lp_trk_outcome o
 		if (o != LP_TRK_OK)
 			s->close_needed = true;
 		break;
+	case EV_SYNTH_PREPARE:
+		if (o == LP_TRK_SKIPPED)
+			lp_prep_cname_doubt(c, e.name, e.st);
+		break;
+	case EV_SYNTH_DEALLOCATE:
+	case EV_SYNTH_DUP:
+		break;
 	case EV_RESET:
 		if (o == LP_TRK_OK) {
 			lp_prep_server_forget(s);
 			if (c)
-				cname_clear(c);
+				lp_prep_cname_clear(c);
 		} else if (o == LP_TRK_FAILED) {
 			s->close_needed = true;  /* which statements survived is unknown */
 			if (c)
-				cname_clear(c);
+				lp_prep_cname_clear(c);
 		}
 		break;
 	}
-	stmt_unref(inst, e.st);
+	lp_prep_stmt_unref(inst, e.st);
 	free(e.name);
 }
 
@@ -501,8 +441,8 @@ static int max_stmts(const struct lp_server *s)
 	return s->pool->inst->cfg.s.max_prepared_statements;
 }
 
-/* Statements evict() closes before one more is added to s. */
-static uint32_t evictions(const struct lp_server *s, const struct lp_prep_server *ps)
+/* Statements lp_prep_evict() closes before one more is added to s. */
+uint32_t lp_prep_evictions(const struct lp_server *s, const struct lp_prep_server *ps)
 {
 	int max = max_stmts(s);
 	return (int)ps->n >= max ? ps->n - (uint32_t)max + 1 : 0;
@@ -510,7 +450,7 @@ static uint32_t evictions(const struct lp_server *s, const struct lp_prep_server
 
 /* Room in s's request ring for k more requests (grown if it may be);
  * false: the client waits for answers. */
-static bool room_for(struct lp_server *s, uint32_t k)
+bool lp_prep_room_for(struct lp_server *s, uint32_t k)
 {
 	while (lp_track_room(&s->trk) < k)
 		if (!lp_server_track_grow(s)) {
@@ -521,7 +461,7 @@ static bool room_for(struct lp_server *s, uint32_t k)
 }
 
 /* Sends bytes built in w, or fails the client (the server is gone). */
-static bool send_w(struct lp_client *c, struct lp_server *s, const struct lp_writer *w)
+bool lp_prep_send_w(struct lp_client *c, struct lp_server *s, const struct lp_writer *w)
 {
 	if (w->overflow || lp_io_send(&s->io, w->buf, w->len) < 0) {
 		lp_client_fail(c, "08006", "server connection lost");
@@ -531,7 +471,7 @@ static bool send_w(struct lp_client *c, struct lp_server *s, const struct lp_wri
 }
 
 /* Closes the least recently used statements until one more fits. */
-static bool evict(struct lp_client *c, struct lp_server *s, struct lp_prep_server *ps)
+bool lp_prep_evict(struct lp_client *c, struct lp_server *s, struct lp_prep_server *ps)
 {
 	struct lp_instance *inst = s->pool->inst;
 	int max = max_stmts(s);
@@ -540,17 +480,17 @@ static bool evict(struct lp_client *c, struct lp_server *s, struct lp_prep_serve
 		char name[NAME_MAX_LEN];
 		uint8_t buf[64];
 		struct lp_writer w;
-		server_name(victim->st, name);
+		lp_prep_server_name(victim->st, name);
 		lp_wr_init(&w, buf, sizeof(buf));
 		lp_wr_begin(&w, 'C');
 		lp_wr_u8(&w, 'S');
 		lp_wr_cstr(&w, name);
 		lp_wr_end(&w);
-		if (!ev_push(ps, EV_EVICT, NULL, NULL, 0))
+		if (!lp_prep_ev_push(ps, EV_EVICT, NULL, NULL, 0))
 			goto oom;
 		(void)lp_track_frontend(&s->trk, 'C', 'S', LP_TRK_SWALLOW, 1);
 		sstmt_del(inst, ps, victim->st);
-		if (!send_w(c, s, &w))
+		if (!lp_prep_send_w(c, s, &w))
 			return false;
 	}
 	return true;
@@ -565,11 +505,11 @@ static bool send_parse(struct lp_client *c, struct lp_server *s, struct lp_prep_
 		       const char *cname, size_t clen)
 {
 	char name[NAME_MAX_LEN];
-	size_t nlen = server_name(st, name);
-	size_t need = 1 + 4 + nlen + 1 + st->len;
+	size_t nlen = lp_prep_server_name(st, name);
+	size_t need = 1 + 4 + sizeof("PREPARE \"\"") + nlen + 1 + st->len;
 	uint8_t small[512];
 	uint8_t *buf = need <= sizeof(small) ? small : malloc(need);
-	if (!buf || !sstmt_add(ps, st) || !ev_push(ps, what, st, cname, clen)) {
+	if (!buf || !lp_prep_sstmt_add(ps, st) || !lp_prep_ev_push(ps, what, st, cname, clen)) {
 		if (buf != small)
 			free(buf);
 		lp_client_fail(c, "53200", "out of memory");
@@ -577,25 +517,37 @@ static bool send_parse(struct lp_client *c, struct lp_server *s, struct lp_prep_
 	}
 	struct lp_writer w;
 	lp_wr_init(&w, buf, need);
-	lp_wr_begin(&w, 'P');
-	lp_wr_cstr(&w, name);
-	lp_wr_bytes(&w, st->key, st->len);
-	lp_wr_end(&w);
-	(void)lp_track_frontend(&s->trk, 'P', 0, action, 1);
+	if (st->kind == ST_SQL) {
+		/* PREPARE "PGBOUNCER_<n>" followed by what came after the
+		 * client's name: its parameter types, AS and the statement. */
+		lp_wr_begin(&w, 'Q');
+		lp_wr_bytes(&w, "PREPARE \"", 9);
+		lp_wr_bytes(&w, name, nlen);
+		lp_wr_u8(&w, '"');
+		lp_wr_bytes(&w, st->key, st->len);
+		lp_wr_u8(&w, 0);
+		lp_wr_end(&w);
+	} else {
+		lp_wr_begin(&w, 'P');
+		lp_wr_cstr(&w, name);
+		lp_wr_bytes(&w, st->key, st->len);
+		lp_wr_end(&w);
+	}
+	(void)lp_track_frontend(&s->trk, st->kind == ST_SQL ? 'Q' : 'P', 0, action, 1);
 	c->pool->stats.server_parses++;
-	bool ok = send_w(c, s, &w);
+	bool ok = lp_prep_send_w(c, s, &w);
 	if (buf != small)
 		free(buf);
 	return ok;
 }
 
 /* st is on s's backend afterwards (a Parse of the pooler's first if not). */
-static bool ensure_on_server(struct lp_client *c, struct lp_server *s, struct lp_prep_server *ps,
+bool lp_prep_ensure_on_server(struct lp_client *c, struct lp_server *s, struct lp_prep_server *ps,
 			     struct lp_pstmt *st)
 {
-	if (sstmt_has(ps, st, true))
+	if (lp_prep_sstmt_has(ps, st, true))
 		return true;
-	return evict(c, s, ps) &&
+	return lp_prep_evict(c, s, ps) &&
 	       send_parse(c, s, ps, st, LP_TRK_SWALLOW, EV_SRV_PARSE, NULL, 0);
 }
 
@@ -608,7 +560,7 @@ bool lp_prep_on(const struct lp_client *c)
 }
 
 /* The whole message is needed: wait for it, or take it beyond the buffer. */
-static enum lp_frame_act need_whole(struct lp_client *c, const struct lp_msg_hdr *h, uint32_t bound)
+enum lp_frame_act lp_prep_need_whole(struct lp_client *c, const struct lp_msg_hdr *h, uint32_t bound)
 {
 	uint32_t total = h->len + 1;
 	if (total <= lp_io_buf_size())
@@ -623,7 +575,7 @@ static enum lp_frame_act need_whole(struct lp_client *c, const struct lp_msg_hdr
 }
 
 /* A NUL-terminated string at body[off], within len: its length, or -1. */
-static long cstr_at(const uint8_t *body, uint32_t len, uint32_t off)
+long lp_prep_cstr_at(const uint8_t *body, uint32_t len, uint32_t off)
 {
 	if (off >= len)
 		return -1;
@@ -640,25 +592,25 @@ static enum lp_frame_act on_parse(struct lp_client *c, struct lp_server *s,
 		if (avail > LP_PROTO_HDR_LEN && msg[LP_PROTO_HDR_LEN] == '\0')
 			return LP_FRAME_FORWARD;
 		*handled = true;
-		return need_whole(c, h, PARSE_MAX);
+		return lp_prep_need_whole(c, h, PARSE_MAX);
 	}
 	const uint8_t *body = msg + LP_PROTO_HDR_LEN;
 	uint32_t blen = h->len - 4;
-	long nl = cstr_at(body, blen, 0);
+	long nl = lp_prep_cstr_at(body, blen, 0);
 	if (nl <= 0)
 		return LP_FRAME_FORWARD;        /* unnamed, or malformed: the server says */
 	const char *name = (const char *)body;
 	const uint8_t *tail = body + nl + 1;
 	uint32_t tlen = blen - (uint32_t)nl - 1;
 	/* query, then int16 count and that many int32 type OIDs */
-	long ql = cstr_at(tail, tlen, 0);
+	long ql = lp_prep_cstr_at(tail, tlen, 0);
 	if (ql < 0 || tlen < (uint32_t)ql + 3)
 		return LP_FRAME_FORWARD;
 	int n = (tail[ql + 1] << 8) | tail[ql + 2];
 	if (tlen != (uint32_t)ql + 3 + 4u * (uint32_t)n)
 		return LP_FRAME_FORWARD;
 	*handled = true;
-	struct cname *old = cname_find(c, name, (size_t)nl);
+	struct cname *old = lp_prep_cname_find(c, name, (size_t)nl);
 	if (old && !old->doubtful) {
 		lp_client_log(c, LP_LOG_WARNING, "prepared statement '%s' was already prepared", name);
 		lp_client_fail(c, "42P05", "prepared statement \"%s\" already exists", name);
@@ -667,8 +619,8 @@ static enum lp_frame_act on_parse(struct lp_client *c, struct lp_server *s,
 	if (c->io.start != c->io.pos)
 		return LP_FRAME_STOP;           /* what came before goes first */
 	if (old)
-		cname_del(c, name, (size_t)nl, NULL);   /* it never took: prepared anew */
-	struct lp_prep_server *ps = server_state(s);
+		lp_prep_cname_del(c, name, (size_t)nl, NULL);   /* it never took: prepared anew */
+	struct lp_prep_server *ps = lp_prep_server_state(s);
 	if (!ps)
 		goto oom;
 	if (c->prep && c->prep->n >= CLIENT_MAX) {
@@ -676,27 +628,27 @@ static enum lp_frame_act on_parse(struct lp_client *c, struct lp_server *s,
 			       CLIENT_MAX);
 		return LP_FRAME_CLOSED;
 	}
-	if (!room_for(s, evictions(s, ps) + 1))
+	if (!lp_prep_room_for(s, lp_prep_evictions(s, ps) + 1))
 		return LP_FRAME_STOP;
-	struct lp_pstmt *st = stmt_get(c->inst, ST_PROTO, tail, tlen);
+	struct lp_pstmt *st = lp_prep_stmt_get(c->inst, ST_PROTO, tail, tlen);
 	if (!st)
 		goto oom;
-	bool mapped = cname_put(c, name, (size_t)nl, st);
-	stmt_unref(c->inst, st);        /* the name holds it now */
+	bool mapped = lp_prep_cname_put(c, name, (size_t)nl, st);
+	lp_prep_stmt_unref(c->inst, st);        /* the name holds it now */
 	if (!mapped)
 		goto oom;
 	c->pool->stats.client_parses++;
 	c->pool->stats.bytes_in += h->len + 1u;
 	c->last_active_us = lp_now_us();
-	if (sstmt_has(ps, st, true)) {
+	if (lp_prep_sstmt_has(ps, st, true)) {
 		/* Already on this backend: ParseComplete from the pooler. */
-		if (!ev_push(ps, EV_CLI_SYNTH_PARSE, st, name, (size_t)nl))
+		if (!lp_prep_ev_push(ps, EV_CLI_SYNTH_PARSE, st, name, (size_t)nl))
 			goto oom;
 		(void)lp_track_frontend(&s->trk, 'P', 0, LP_TRK_SYNTH, 1);
 		lp_prep_emit(s);
 		return LP_FRAME_CONSUMED;
 	}
-	if (!evict(c, s, ps) || !send_parse(c, s, ps, st, LP_TRK_FORWARD, EV_CLI_PARSE, name, (size_t)nl))
+	if (!lp_prep_evict(c, s, ps) || !send_parse(c, s, ps, st, LP_TRK_FORWARD, EV_CLI_PARSE, name, (size_t)nl))
 		return LP_FRAME_CLOSED;
 	return LP_FRAME_CONSUMED;
 oom:
@@ -710,35 +662,35 @@ static enum lp_frame_act on_bind(struct lp_client *c, struct lp_server *s,
 {
 	const uint8_t *body = msg + LP_PROTO_HDR_LEN;
 	uint32_t have = (avail <= h->len ? avail : h->len + 1) - LP_PROTO_HDR_LEN;
-	long pl = cstr_at(body, have, 0);
-	long sl = pl < 0 ? -1 : cstr_at(body, have, (uint32_t)pl + 1);
+	long pl = lp_prep_cstr_at(body, have, 0);
+	long sl = pl < 0 ? -1 : lp_prep_cstr_at(body, have, (uint32_t)pl + 1);
 	if (sl < 0) {
 		if (avail > h->len)
 			return LP_FRAME_FORWARD;        /* malformed: the server says */
 		*handled = true;
-		return need_whole(c, h, PARSE_MAX);
+		return lp_prep_need_whole(c, h, PARSE_MAX);
 	}
 	if (sl == 0)
 		return LP_FRAME_FORWARD;                /* the unnamed statement */
 	const char *sname = (const char *)body + pl + 1;
-	struct lp_pstmt *st = cname_get(c, sname, (size_t)sl);
+	struct lp_pstmt *st = lp_prep_cname_get(c, sname, (size_t)sl);
 	if (!st)
 		return LP_FRAME_FORWARD;                /* never prepared: the server's error */
 	*handled = true;
 	if (c->io.start != c->io.pos)
 		return LP_FRAME_STOP;           /* what came before goes first */
-	struct lp_prep_server *ps = server_state(s);
+	struct lp_prep_server *ps = lp_prep_server_state(s);
 	if (!ps) {
 		lp_client_fail(c, "53200", "out of memory");
 		return LP_FRAME_CLOSED;
 	}
-	if (!room_for(s, evictions(s, ps) + 2))
+	if (!lp_prep_room_for(s, lp_prep_evictions(s, ps) + 2))
 		return LP_FRAME_STOP;
-	if (!ensure_on_server(c, s, ps, st))
+	if (!lp_prep_ensure_on_server(c, s, ps, st))
 		return LP_FRAME_CLOSED;
 	/* The new head: type, length, portal, our name; the rest as sent. */
 	char name[NAME_MAX_LEN];
-	size_t nlen = server_name(st, name);
+	size_t nlen = lp_prep_server_name(st, name);
 	uint32_t head = LP_PROTO_HDR_LEN + (uint32_t)pl + 1 + (uint32_t)sl + 1;
 	uint32_t total = h->len + 1;
 	uint32_t ntotal = total - (uint32_t)sl + (uint32_t)nlen;
@@ -779,15 +731,15 @@ static enum lp_frame_act on_describe_close(struct lp_client *c, struct lp_server
 {
 	if (avail <= h->len) {
 		*handled = true;
-		return need_whole(c, h, PARSE_MAX);
+		return lp_prep_need_whole(c, h, PARSE_MAX);
 	}
 	const uint8_t *body = msg + LP_PROTO_HDR_LEN;
 	uint32_t blen = h->len - 4;
-	long nl = cstr_at(body, blen, 1);
+	long nl = lp_prep_cstr_at(body, blen, 1);
 	const char *cn = (const char *)body + 1;
 	struct lp_pstmt *st = NULL;
 	if (blen >= 2 && body[0] == 'S' && nl > 0 && (uint32_t)nl + 2 == blen)
-		st = cname_get(c, cn, (size_t)nl);
+		st = lp_prep_cname_get(c, cn, (size_t)nl);
 	if (!st && h->type == 'D') {
 		/* Passed through as sent: held to what PostgreSQL takes. */
 		if (h->len > LP_PROTO_SMALL_MSG_MAX)
@@ -799,7 +751,7 @@ static enum lp_frame_act on_describe_close(struct lp_client *c, struct lp_server
 			goto too_long;
 		return LP_FRAME_FORWARD;        /* a portal, unnamed, or malformed: the server says */
 	}
-	struct lp_prep_server *ps = server_state(s);
+	struct lp_prep_server *ps = lp_prep_server_state(s);
 	if (!ps) {
 		*handled = true;
 		lp_client_fail(c, "53200", "out of memory");
@@ -809,10 +761,10 @@ static enum lp_frame_act on_describe_close(struct lp_client *c, struct lp_server
 		/* Answered here: the statement stays on the server for others.
 		 * Closing a name that does not exist is no error. */
 		*handled = true;
-		if (!room_for(s, 1))
+		if (!lp_prep_room_for(s, 1))
 			return LP_FRAME_STOP;
 		if (st)
-			cname_del(c, cn, (size_t)nl, NULL);
+			lp_prep_cname_del(c, cn, (size_t)nl, NULL);
 		c->pool->stats.bytes_in += h->len + 1u;
 		(void)lp_track_frontend(&s->trk, 'C', 'S', LP_TRK_SYNTH, 0);
 		lp_prep_emit(s);
@@ -821,12 +773,12 @@ static enum lp_frame_act on_describe_close(struct lp_client *c, struct lp_server
 	*handled = true;
 	if (c->io.start != c->io.pos)
 		return LP_FRAME_STOP;
-	if (!room_for(s, evictions(s, ps) + 2))
+	if (!lp_prep_room_for(s, lp_prep_evictions(s, ps) + 2))
 		return LP_FRAME_STOP;
-	if (!ensure_on_server(c, s, ps, st))
+	if (!lp_prep_ensure_on_server(c, s, ps, st))
 		return LP_FRAME_CLOSED;
 	char name[NAME_MAX_LEN];
-	server_name(st, name);
+	lp_prep_server_name(st, name);
 	uint8_t buf[64];
 	struct lp_writer w;
 	lp_wr_init(&w, buf, sizeof(buf));
@@ -836,64 +788,12 @@ static enum lp_frame_act on_describe_close(struct lp_client *c, struct lp_server
 	lp_wr_end(&w);
 	(void)lp_track_frontend(&s->trk, 'D', 'S', LP_TRK_FORWARD, 0);
 	c->pool->stats.bytes_in += h->len + 1u;
-	return send_w(c, s, &w) ? LP_FRAME_CONSUMED : LP_FRAME_CLOSED;
+	return lp_prep_send_w(c, s, &w) ? LP_FRAME_CONSUMED : LP_FRAME_CLOSED;
 too_long:
 	*handled = true;
 	lp_client_fail(c, "08P01", "message too long for its type: type '%c', length %u", h->type,
 		       h->len);
 	return LP_FRAME_CLOSED;
-}
-
-/* A simple Query that drops every prepared statement (DISCARD ALL,
- * DEALLOCATE ALL): the client's names and the server's statements are
- * forgotten once it succeeded. */
-static enum lp_frame_act on_query(struct lp_client *c, struct lp_server *s,
-				  const struct lp_msg_hdr *h, const uint8_t *msg, uint32_t avail,
-				  bool *handled)
-{
-	const char *text = (const char *)msg + LP_PROTO_HDR_LEN;
-	if (avail <= h->len) {
-		/* Only a whole text is looked at; a long one is no reset. */
-		if (h->len + 1u <= lp_io_buf_size()) {
-			*handled = true;
-			return LP_FRAME_MORE;
-		}
-		return LP_FRAME_FORWARD;
-	}
-	size_t len = h->len - 4;
-	if (!lp_sqlcmd_candidate(text, len))
-		return LP_FRAME_FORWARD;
-	struct lp_sqlcmd sc;
-	struct lp_sqlcmd_stmt st;
-	bool reset = false;
-	lp_sqlcmd_init(&sc, text, len, 0);
-	while (lp_sqlcmd_next(&sc, &st))
-		if (st.kind == LP_SQLCMD_DISCARD_ALL || st.kind == LP_SQLCMD_DEALLOCATE_ALL)
-			reset = true;
-	if (!reset || sc.unterminated)
-		return LP_FRAME_FORWARD;
-	struct lp_prep_server *ps = server_state(s);
-	*handled = true;
-	if (!ps || !room_for(s, 1)) {
-		if (!ps) {
-			lp_client_fail(c, "53200", "out of memory");
-			return LP_FRAME_CLOSED;
-		}
-		return LP_FRAME_STOP;
-	}
-	if (!ev_push(ps, EV_RESET, NULL, NULL, 0)) {
-		lp_client_fail(c, "53200", "out of memory");
-		return LP_FRAME_CLOSED;
-	}
-	(void)lp_track_frontend(&s->trk, 'Q', 0, LP_TRK_FORWARD, 1);
-	int64_t now = lp_now_us();
-	if (s->trk.rfq_owed == 1)
-		s->request_us = now;
-	if (!s->xact_start_us)
-		s->xact_start_us = now;
-	c->last_active_us = now;
-	c->pool->stats.bytes_in += h->len + 1u;
-	return LP_FRAME_FORWARD;
 }
 
 enum lp_frame_act lp_prep_frontend(struct lp_client *c, struct lp_server *s,
@@ -910,9 +810,37 @@ enum lp_frame_act lp_prep_frontend(struct lp_client *c, struct lp_server *s,
 	case 'C':
 		return on_describe_close(c, s, h, msg, avail, handled);
 	case 'Q':
-		return on_query(c, s, h, msg, avail, handled);
+		return lp_prep_query(c, s, h, msg, avail, handled);
 	default:
 		return LP_FRAME_FORWARD;
+	}
+}
+
+/* A simple Query the pooler answers (SQL-level PREPARE, DEALLOCATE): its
+ * result, then ReadyForQuery with the transaction status the server has. */
+static void emit_query_answer(struct lp_server *s, struct lp_client *c)
+{
+	const struct pev *e = &s->prep->ev[s->prep->evhead];
+	uint8_t buf[600];
+	struct lp_writer w;
+	lp_wr_init(&w, buf, sizeof(buf));
+	if (e->what == EV_SYNTH_DUP) {
+		char msg[160];
+		snprintf(msg, sizeof(msg), "prepared statement \"%s\" already exists", e->name);
+		lp_build_error(&w, "ERROR", "42P05", msg);
+	} else {
+		lp_build_command_complete(&w, e->what == EV_SYNTH_PREPARE ? "PREPARE" : "DEALLOCATE");
+	}
+	lp_build_rfq(&w, s->trk.tx);
+	c->last_rfq = s->trk.tx;
+	lp_track_synth_done(&s->trk);
+	(void)lp_io_send(&c->io, buf, w.len);
+	/* Nothing else owed: the link may go back to the pool, as after a
+	 * ReadyForQuery from the server (server_flush releases it). */
+	if (lp_pool_mode_of(s->pool) != LP_POOL_SESSION && lp_track_releasable(&s->trk) &&
+	    !lp_frame_mid_message(&c->io) && c->io.start == c->io.pos) {
+		s->release_pending = true;
+		lp_server_kick(s);
 	}
 }
 
@@ -920,7 +848,12 @@ void lp_prep_emit(struct lp_server *s)
 {
 	struct lp_client *c = s->client;
 	struct lp_trk_req r;
-	while (c && s->io.start == s->io.pos && lp_track_synth_ready(&s->trk, &r)) {
+	while (c && s->io.start == s->io.pos && !s->release_pending &&
+	       lp_track_synth_ready(&s->trk, &r)) {
+		if (r.kind == LP_TRK_QUERY) {
+			emit_query_answer(s, c);
+			continue;
+		}
 		uint8_t m[LP_PROTO_HDR_LEN] = { r.kind == LP_TRK_PARSE ? '1' : '3', 0, 0, 0, 4 };
 		lp_track_synth_done(&s->trk);
 		if (lp_io_send(&c->io, m, sizeof(m)) < 0)
@@ -942,20 +875,6 @@ void lp_prep_server_forget(struct lp_server *s)
 	}
 }
 
-void lp_prep_reset_done(struct lp_server *s, const char *sql)
-{
-	if (!s->prep || s->prep->n == 0)
-		return;
-	struct lp_sqlcmd sc;
-	struct lp_sqlcmd_stmt st;
-	lp_sqlcmd_init(&sc, sql, strlen(sql), 0);
-	while (lp_sqlcmd_next(&sc, &st))
-		if (st.kind == LP_SQLCMD_DISCARD_ALL || st.kind == LP_SQLCMD_DEALLOCATE_ALL) {
-			lp_prep_server_forget(s);
-			return;
-		}
-}
-
 void lp_prep_server_gone(struct lp_server *s)
 {
 	struct lp_prep_server *ps = s->prep;
@@ -965,7 +884,7 @@ void lp_prep_server_gone(struct lp_server *s)
 	lp_prep_server_forget(s);
 	while (ps->evn > 0) {
 		struct pev *e = &ps->ev[ps->evhead];
-		stmt_unref(inst, e->st);
+		lp_prep_stmt_unref(inst, e->st);
 		free(e->name);
 		ps->evhead = (ps->evhead + 1) % ps->evcap;
 		ps->evn--;
@@ -981,7 +900,7 @@ void lp_prep_client_gone(struct lp_client *c)
 {
 	if (!c->prep)
 		return;
-	cname_clear(c);
+	lp_prep_cname_clear(c);
 	free(c->prep->b);
 	free(c->prep);
 	c->prep = NULL;

@@ -285,3 +285,58 @@ def test_max_prepared_statements_is_reloadable(linkpool, pg):
     c.execute("SELECT 100 + %s::int", (1,))
     # the next statement added makes room down to the new limit
     assert c.execute("SELECT count(*) FROM pg_prepared_statements").fetchone()[0] == 2
+
+
+# ---------------------------------------------- SQL-level PREPARE / EXECUTE
+
+def test_sql_prepare_follows_the_client(linkpool):
+    lp = tx_pool(linkpool, pool_size="2")
+    a = lp.connect(prepare_threshold=None)
+    b = lp.connect(prepare_threshold=None)
+    a.execute("PREPARE /* a comment */ Plus1(int) AS SELECT $1 + 1")
+    with b.transaction():
+        b.execute("SELECT 1")       # holds one server: a runs on the other
+        assert a.execute("EXECUTE plus1(41)").fetchone() == (42,)
+        # the name is a's alone: b never prepared it
+        with pytest.raises(psycopg.errors.InvalidSqlStatementName):
+            b.execute("EXECUTE plus1(1)")
+    for i in range(10):
+        assert a.execute(f"EXECUTE PLUS1({i})").fetchone() == (i + 1,)
+    plan = a.execute("EXPLAIN EXECUTE plus1(1)").fetchall()
+    assert plan and "Result" in plan[0][0]
+    # a second PREPARE of the name is PostgreSQL's error; the session goes on
+    with pytest.raises(psycopg.errors.DuplicatePreparedStatement):
+        a.execute("PREPARE plus1 AS SELECT 0")
+    a.execute("DEALLOCATE plus1")
+    with pytest.raises(psycopg.errors.InvalidSqlStatementName):
+        a.execute("EXECUTE plus1(1)")
+    a.execute("PREPARE plus1 AS SELECT 'again'")
+    assert a.execute("EXECUTE plus1").fetchone() == ("again",)
+
+
+def test_sql_execute_of_a_protocol_level_statement(linkpool):
+    """PostgreSQL has one namespace for both: a statement a client prepared
+    with Parse can be run with EXECUTE and dropped with DEALLOCATE (PHP's
+    PDO does)."""
+    lp = tx_pool(linkpool, pool_size="2")
+    c = conn(lp)
+    assert c.pgconn.prepare(b"pdo_stmt_1", b"SELECT $1::int * 2").status == pq.ExecStatus.COMMAND_OK
+    other = lp.connect()
+    with other.transaction():
+        other.execute("SELECT 1")
+        assert c.execute("EXECUTE pdo_stmt_1(21)", prepare=False).fetchone() == (42,)
+    c.execute("DEALLOCATE pdo_stmt_1", prepare=False)
+    r = c.pgconn.exec_prepared(b"pdo_stmt_1", [b"1"])
+    assert r.error_field(pq.DiagnosticField.SQLSTATE) == b"26000"
+
+
+def test_sql_statements_in_quotes_and_multi_statement_texts(linkpool):
+    lp = tx_pool(linkpool, pool_size="1")
+    c = lp.connect(prepare_threshold=None)
+    # no PREPARE here: the word is inside a string and a comment
+    assert c.execute("SELECT 'PREPARE x AS SELECT 1' -- EXECUTE x").fetchone() == \
+        ("PREPARE x AS SELECT 1",)
+    # several statements in one text pass as sent (on the one server)
+    c.execute("PREPARE m AS SELECT 7; SELECT 1")
+    assert c.execute("EXECUTE m").fetchone() == (7,)
+    c.execute("DEALLOCATE m")
