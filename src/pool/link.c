@@ -82,15 +82,6 @@ int64_t lp_pool_server_lifetime(const struct lp_pool *pool)
 	return pool->inst->cfg.s.server_lifetime;
 }
 
-enum lp_pool_mode lp_pool_mode_of(const struct lp_pool *pool)
-{
-	if (pool->user && pool->user->conf.pool_mode >= 0)
-		return (enum lp_pool_mode)pool->user->conf.pool_mode;
-	if (pool->db->conf.pool_mode >= 0)
-		return (enum lp_pool_mode)pool->db->conf.pool_mode;
-	return pool->inst->cfg.s.pool_mode;
-}
-
 int lp_pool_size_of(const struct lp_pool *pool)
 {
 	if (pool->user && pool->user->conf.pool_size >= 0)

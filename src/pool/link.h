@@ -9,6 +9,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include "pool/instance.h"
 #include "pool/pool.h"
 
 /* The client needs a server: link one now or queue the client. */
@@ -48,8 +49,17 @@ void lp_link_server_idle(struct lp_server *s);
 void lp_link_login_failed(struct lp_pool *pool, const char *sqlstate, const char *msg);
 
 
-/* The effective pool mode for a client of pool. */
-enum lp_pool_mode lp_pool_mode_of(const struct lp_pool *pool);
+/* The effective pool mode for a client of pool: [users], [databases], then
+ * the global one. Inline: asked for every message of a prepared-statement
+ * client and at every release. */
+static inline enum lp_pool_mode lp_pool_mode_of(const struct lp_pool *pool)
+{
+	if (pool->user && pool->user->conf.pool_mode >= 0)
+		return (enum lp_pool_mode)pool->user->conf.pool_mode;
+	if (pool->db->conf.pool_mode >= 0)
+		return (enum lp_pool_mode)pool->db->conf.pool_mode;
+	return pool->inst->cfg.s.pool_mode;
+}
 int lp_pool_size_of(const struct lp_pool *pool);
 /* server_lifetime of the pool's database, else the global one (µs). */
 int64_t lp_pool_server_lifetime(const struct lp_pool *pool);

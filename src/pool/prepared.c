@@ -662,6 +662,9 @@ static enum lp_frame_act on_bind(struct lp_client *c, struct lp_server *s,
 {
 	const uint8_t *body = msg + LP_PROTO_HDR_LEN;
 	uint32_t have = (avail <= h->len ? avail : h->len + 1) - LP_PROTO_HDR_LEN;
+	/* The usual: the unnamed portal of the unnamed statement. */
+	if (have >= 2 && body[0] == '\0' && body[1] == '\0')
+		return LP_FRAME_FORWARD;
 	long pl = lp_prep_cstr_at(body, have, 0);
 	long sl = pl < 0 ? -1 : lp_prep_cstr_at(body, have, (uint32_t)pl + 1);
 	if (sl < 0) {
@@ -729,6 +732,10 @@ static enum lp_frame_act on_describe_close(struct lp_client *c, struct lp_server
 					   const struct lp_msg_hdr *h, const uint8_t *msg,
 					   uint32_t avail, bool *handled)
 {
+	/* A portal, as sent: only statements are renamed. */
+	if (avail > LP_PROTO_HDR_LEN && msg[LP_PROTO_HDR_LEN] != 'S' &&
+	    h->len <= LP_PROTO_SMALL_MSG_MAX)
+		return LP_FRAME_FORWARD;
 	if (avail <= h->len) {
 		*handled = true;
 		return lp_prep_need_whole(c, h, PARSE_MAX);
@@ -740,17 +747,15 @@ static enum lp_frame_act on_describe_close(struct lp_client *c, struct lp_server
 	struct lp_pstmt *st = NULL;
 	if (blen >= 2 && body[0] == 'S' && nl > 0 && (uint32_t)nl + 2 == blen)
 		st = lp_prep_cname_get(c, cn, (size_t)nl);
-	if (!st && h->type == 'D') {
-		/* Passed through as sent: held to what PostgreSQL takes. */
-		if (h->len > LP_PROTO_SMALL_MSG_MAX)
-			goto too_long;
+	/* Only a statement of the client's is renamed, so only its name may be
+	 * longer than PostgreSQL takes in these messages. */
+	if (!st && h->len > LP_PROTO_SMALL_MSG_MAX)
+		goto too_long;
+	/* Passed through as sent: a Describe of a name the client never
+	 * prepared (the server's error), a portal, the unnamed statement. */
+	if (!st && (h->type == 'D' || blen < 2 || body[0] != 'S' || nl <= 0 ||
+		    (uint32_t)nl + 2 != blen))
 		return LP_FRAME_FORWARD;
-	}
-	if (!st && (blen < 2 || body[0] != 'S' || nl <= 0 || (uint32_t)nl + 2 != blen)) {
-		if (h->len > LP_PROTO_SMALL_MSG_MAX)
-			goto too_long;
-		return LP_FRAME_FORWARD;        /* a portal, unnamed, or malformed: the server says */
-	}
 	struct lp_prep_server *ps = lp_prep_server_state(s);
 	if (!ps) {
 		*handled = true;

@@ -42,6 +42,28 @@ static bool opaque_encoding(const char *enc)
 	return false;
 }
 
+/* Whether the text may hold something followed here: a first statement
+ * that is one (PREPARE, EXECUTE, DEALLOCATE, DISCARD ...), or, in a text of
+ * several statements, a reset in a later one. Texts are mostly neither,
+ * and "SELECT ... ;" must not cost a full lexing: a later statement
+ * matters only when the words DISCARD or DEALLOCATE appear at all. */
+static bool worth_reading(const char *text, size_t len)
+{
+	if (lp_sqlcmd_leads(text, len))
+		return true;
+	const char *semi = memchr(text, ';', len);
+	if (!semi)
+		return false;
+	for (const char *p = text, *end = text + len; p + 7 <= end; p++) {
+		if ((*p | 0x20) != 'd')
+			continue;
+		if (strncasecmp(p, "discard", 7) == 0 ||
+		    (p + 10 <= end && strncasecmp(p, "deallocate", 10) == 0))
+			return lp_sqlcmd_candidate(text, len);
+	}
+	return false;
+}
+
 /* Clock and counters of a query the client sent, as to_server keeps them. */
 static void count_query(struct lp_client *c, struct lp_server *s, const struct lp_msg_hdr *h)
 {
@@ -180,7 +202,7 @@ enum lp_frame_act lp_prep_query(struct lp_client *c, struct lp_server *s,
 	if (len == 0 || text[len - 1] != '\0')
 		return LP_FRAME_FORWARD;
 	len--;
-	if (!lp_sqlcmd_candidate(text, len))
+	if (!worth_reading(text, len))
 		return LP_FRAME_FORWARD;
 	if (opaque_encoding(lp_params_get(&s->params, "client_encoding")))
 		return LP_FRAME_FORWARD;

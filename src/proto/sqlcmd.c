@@ -687,19 +687,21 @@ static bool lead_word(const uint8_t *w, size_t n)
 	return false;
 }
 
-bool lp_sqlcmd_candidate(const char *text, size_t len)
+/* Where the first word starts (after blanks and comments), or len; true
+ * in *ours when it is one of the words this module reports. */
+static size_t first_word(const uint8_t *t, size_t len, bool *ours)
 {
-	const uint8_t *t = (const uint8_t *)text;
 	size_t p = 0, q;
 
+	*ours = false;
 	if (len == 0)
-		return false;
+		return 0;
 	if (!(cls[t[0]] & C_START)) {  /* most texts start with their first word */
 		bool open = false;
 
 		p = skip_blank(t, 0, len, &open);
 		if (p >= len)
-			return false;
+			return len;
 	}
 	/* Only c, d, e, p start one of the words; the rest skip the word. */
 	switch (t[p] | 0x20) {
@@ -711,9 +713,28 @@ bool lp_sqlcmd_candidate(const char *text, size_t len)
 		while (q < len && q - p <= 10 && (cls[t[q]] & C_CONT))
 			q++;
 		if (q - p <= 10 && lead_word(t + p, q - p))
-			return true;
+			*ours = true;
 		break;
 	}
+	return p;
+}
+
+bool lp_sqlcmd_leads(const char *text, size_t len)
+{
+	bool ours;
+	(void)first_word((const uint8_t *)text, len, &ours);
+	return ours;
+}
+
+bool lp_sqlcmd_candidate(const char *text, size_t len)
+{
+	const uint8_t *t = (const uint8_t *)text;
+	bool ours;
+	size_t p = first_word(t, len, &ours);
+	if (ours)
+		return true;
+	if (p >= len)
+		return false;
 	/* Any ';' may start a second statement; one inside a literal costs a
 	 * full scan, never a wrong answer. The first word holds no ';'. */
 	return memchr(t + p, ';', len - p) != NULL;

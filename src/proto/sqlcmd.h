@@ -133,6 +133,10 @@ struct lp_sqlcmd {
  * hold one of the commands above or several statements; iterate.
  */
 bool lp_sqlcmd_candidate(const char *text, size_t len);
+/* Cheaper still: true when the text's first statement starts with one of
+ * the commands above (leading blanks and comments skipped); a later
+ * statement of a multi-statement text is not looked at. */
+bool lp_sqlcmd_leads(const char *text, size_t len);
 
 /* text: len bytes (the Query's string; a NUL ends it earlier). */
 void lp_sqlcmd_init(struct lp_sqlcmd *s, const char *text, size_t len, unsigned flags);
