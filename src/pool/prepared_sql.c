@@ -51,10 +51,16 @@ static bool worth_reading(const char *text, size_t len)
 {
 	if (lp_sqlcmd_leads(text, len))
 		return true;
-	const char *semi = memchr(text, ';', len);
+	const char *semi = memchr(text, ';', len), *end = text + len;
 	if (!semi)
 		return false;
-	for (const char *p = text, *end = text + len; p + 7 <= end; p++) {
+	/* "...;" with nothing after it but blanks: one statement. */
+	const char *q = semi + 1;
+	while (q < end && (*q == ' ' || *q == '\n' || *q == '\t' || *q == '\r'))
+		q++;
+	if (q == end)
+		return false;
+	for (const char *p = text; p + 7 <= end; p++) {
 		if ((*p | 0x20) != 'd')
 			continue;
 		if (strncasecmp(p, "discard", 7) == 0 ||
