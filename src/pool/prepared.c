@@ -275,8 +275,7 @@ struct lp_prep_server *lp_prep_server_state(struct lp_server *s)
 		}
 		lp_list_init(&ps->lru);
 		s->prep = ps;
-		s->trk.on_done = on_done;
-		s->trk.arg = s;
+		lp_track_on_done(&s->trk, on_done, s);
 	}
 	return s->prep;
 }
@@ -898,7 +897,7 @@ void lp_prep_server_gone(struct lp_server *s)
 	free(ps->b);
 	free(ps);
 	s->prep = NULL;
-	s->trk.on_done = NULL;
+	lp_track_on_done(&s->trk, NULL, NULL);
 }
 
 void lp_prep_client_gone(struct lp_client *c)

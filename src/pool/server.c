@@ -622,8 +622,7 @@ static int login_msg(struct lp_server *s, uint8_t type, const uint8_t *body, uin
 		char st;
 		if (lp_msg_parse_rfq(body, blen, &st, &err) != LP_PROTO_OK)
 			return login_fail(s, "08P01", err);
-		lp_track_reset(&s->trk);
-		s->trk.tx = st;
+		lp_track_reset(&s->trk, st);
 		const char *cq = s->pool->db->conf.connect_query;
 		if (cq && cq[0]) {
 			s->ready = true;

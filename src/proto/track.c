@@ -52,7 +52,7 @@ void lp_track_grow(struct lp_track *t, struct lp_trk_req *storage, uint32_t cap)
 	t->head = 0;
 }
 
-void lp_track_reset(struct lp_track *t)
+void lp_track_reset(struct lp_track *t, char tx)
 {
 	struct lp_trk_req *ring = t->ring;
 	uint32_t cap = t->cap;
@@ -60,6 +60,15 @@ void lp_track_reset(struct lp_track *t)
 	void *arg = t->arg;
 	lp_track_init(t, ring, cap);
 	t->on_done = on_done;
+	t->arg = arg;
+	t->tx = tx;
+}
+
+void lp_track_on_done(struct lp_track *t,
+		      void (*fn)(void *arg, const struct lp_trk_req *r, enum lp_trk_outcome o),
+		      void *arg)
+{
+	t->on_done = fn;
 	t->arg = arg;
 }
 

@@ -89,8 +89,13 @@ void lp_track_init(struct lp_track *t, struct lp_trk_req *storage, uint32_t cap)
  * caller's again. */
 void lp_track_grow(struct lp_track *t, struct lp_trk_req *storage, uint32_t cap);
 /* Forgets every request and state (a new server, or a reused one after a
- * reset the pooler ran itself); keeps the storage and the callback. */
-void lp_track_reset(struct lp_track *t);
+ * reset the pooler ran itself); keeps the storage and the callback. The
+ * transaction status becomes tx (the login's ReadyForQuery says it). */
+void lp_track_reset(struct lp_track *t, char tx);
+/* The callback told of every request leaving the ring (NULL: none). */
+void lp_track_on_done(struct lp_track *t,
+		      void (*fn)(void *arg, const struct lp_trk_req *r, enum lp_trk_outcome o),
+		      void *arg);
 
 /* Free ring entries: a frontend message that needs one waits while 0. */
 static inline uint32_t lp_track_room(const struct lp_track *t) { return t->cap - t->n; }

@@ -364,7 +364,7 @@ static void test_reset_keeps_storage(void **state)
 	struct fixture f;
 	setup_cap(&f, 64);
 	run(&f, ">Q <C <Z:T >P");
-	lp_track_reset(&f.t);
+	lp_track_reset(&f.t, 'I');
 	assert_true(lp_track_releasable(&f.t));
 	assert_ptr_equal(f.t.ring, f.ring);
 	assert_ptr_equal(f.t.arg, &f.oc);
