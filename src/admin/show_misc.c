@@ -12,6 +12,7 @@ static void show_help(struct lp_client *c, const char *arg)
 			"\n\tSHOW HELP|CONFIG|DATABASES|POOLS|CLIENTS|SERVERS|USERS|VERSION\n"
 			"\tSHOW FDS|SOCKETS|ACTIVE_SOCKETS|LISTS|MEM|STATE\n"
 			"\tSHOW DNS_HOSTS|DNS_ZONES\n"
+			"\tSHOW PEERS|PEER_POOLS\n"
 			"\tSHOW STATS|STATS_TOTALS|STATS_AVERAGES|TOTALS\n"
 			"\tSET key = arg\n"
 			"\tRELOAD\n"

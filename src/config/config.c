@@ -717,6 +717,10 @@ static int finish(struct parser *p, const char *file)
 
 	if (check_auth_file(p->c->s.auth_type, p->c->s.auth_file, why, sizeof(why)) < 0)
 		perr(p, file, 0, "%s", why);
+	/* A cancel key names its owner by peer id: without one, no other
+	 * process could send this one's cancels back to it. */
+	if (p->c->s.peers_dns && p->c->s.peers_dns[0] && p->c->s.peer_id == 0)
+		perr(p, file, 0, "peers_dns needs peer_id (a number, or auto)");
 	if (p->errors) {
 		lp_config_free(p->c);
 		return -1;

@@ -135,6 +135,8 @@ struct lp_settings {
 	lp_usec suspend_timeout;
 	int sbuf_loopcnt;
 	int peer_id;
+	char *peers_dns;                /* host name whose addresses are the peers */
+	int peers_dns_port;             /* 0: listen_port */
 	int max_prepared_statements;
 	int scram_iterations;
 	char *auth_ident_file;
@@ -188,8 +190,8 @@ struct lp_user_conf {
 	int line;
 };
 
-/* One [peers] entry (PgBouncer 1.19+), validated and kept for SHOW CONFIG's
- * sake; linkpool does not forward cancel requests to peers. */
+/* One [peers] entry (PgBouncer 1.19+): where cancel requests with that
+ * peer's id in their key are forwarded (pool/cancel.c). */
 struct lp_peer_conf {
 	int id;                         /* 1..16383 */
 	char *host;
@@ -213,7 +215,8 @@ struct lp_config {
 /* LP_OPT_TIME_MS: like TIME but a plain number means milliseconds (PgBouncer's
  * tcp_user_timeout); bounds in milliseconds. */
 enum lp_opt_type { LP_OPT_STR, LP_OPT_INT, LP_OPT_BOOL, LP_OPT_TIME, LP_OPT_OCTAL,
-		   LP_OPT_POOL_MODE, LP_OPT_AUTH_TYPE, LP_OPT_TIME_MS, LP_OPT_SSLMODE };
+		   LP_OPT_POOL_MODE, LP_OPT_AUTH_TYPE, LP_OPT_TIME_MS, LP_OPT_SSLMODE,
+		   LP_OPT_PEER_ID /* an integer, or auto: from the host name */ };
 
 /* The declarative option table: drives parsing, --check, SHOW CONFIG, SET
  * and docs/config.md. */

@@ -25,6 +25,9 @@ static void option_range(FILE *f, const struct lp_option *o)
 	case LP_OPT_INT:
 		fprintf(f, "%" PRId64 "..%" PRId64, o->min, o->max);
 		break;
+	case LP_OPT_PEER_ID:
+		fprintf(f, "%" PRId64 "..%" PRId64 " or auto", o->min, o->max);
+		break;
 	case LP_OPT_OCTAL:
 		fprintf(f, "0..0%" PRIo64, o->max);
 		break;
@@ -160,9 +163,11 @@ void lp_config_write_doc(FILE *f)
 	fputs("\n"
 	      "## [peers]\n"
 	      "\n"
-	      "Each line is `peer_id = key=value ...` (peer_id 1..16383) with the same syntax.\n"
-	      "Accepted for compatibility and validated; no effect because linkpool does not\n"
-	      "forward cancel requests to other processes (see `peer_id`).\n"
+	      "Each line is `peer_id = key=value ...` (peer_id 1..16383) with the same syntax:\n"
+	      "the processes a cancel request whose key names their peer id is forwarded to\n"
+	      "(with `peer_id` set; PgBouncer 1.19+; linkpool and PgBouncer processes can be\n"
+	      "peers of each other). A unix socket directory as `host` reaches a process on\n"
+	      "the same machine; a name is resolved as database hosts are.\n"
 	      "\n",
 	      f);
 	keys = lp_config_peer_keys(&n);

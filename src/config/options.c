@@ -11,12 +11,14 @@
 #include "core/cidr.h"
 
 #include <ctype.h>
+#include <errno.h>
 #include <grp.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #define US_PER_S INT64_C(1000000)
 #define US_PER_MS INT64_C(1000)
@@ -285,9 +287,21 @@ static const struct lp_option options[] = {
 	    NO_EFFECT "it names the Windows service; linkpool runs on Unix only."),
 	OPT(job_name, STR, "pgbouncer", 0, 0, false,
 	    NO_EFFECT "it is the Windows alias of service_name."),
-	OPT(peer_id, INT, "0", 0, 16383, false,
-	    NO_EFFECT "linkpool does not forward cancel requests to peers; [peers] entries are "
-	    "only validated."),
+	OPT(peer_id, PEER_ID, "0", 0, 16383, false,
+	    "This process's id among the [peers] it forwards cancel requests with "
+	    "(PgBouncer 1.19+): clients' cancel keys carry it, and a cancel request that "
+	    "arrives at another peer (several processes behind one port or load balancer) is "
+	    "forwarded to this one. 0: no peering. auto (linkpool): the ordinal a StatefulSet "
+	    "puts at the end of the host name, plus one (linkpool-0 is 1)."),
+	OPT(peers_dns, STR, "", 0, 0, false,
+	    "linkpool: a host name whose A/AAAA records are this process's peers (a "
+	    "Kubernetes headless Service), resolved with the resolver and again every "
+	    "dns_max_ttl. A cancel request for a key that no client here holds and whose peer "
+	    "id is not in [peers] goes to every address but this process's own, with no hops "
+	    "left: only the process holding the key acts on it, so peer ids need not be unique "
+	    "(the pods of a Deployment may share one). Needs peer_id. Empty: none."),
+	OPT(peers_dns_port, INT, "0", 0, 65535, false,
+	    "linkpool: the port of the peers found through peers_dns. 0: listen_port."),
 	OPT(cancel_wait_timeout, TIME, "10", 0, LONG_S, true,
 	    "How long a cancel request may take to reach PostgreSQL (connect and send); one "
 	    "not sent by then is dropped. A sent one holds its server connection until "
@@ -481,6 +495,7 @@ const char *lp_config_type_doc(enum lp_opt_type t)
 	switch (t) {
 	case LP_OPT_STR: return "string";
 	case LP_OPT_INT: return "integer";
+	case LP_OPT_PEER_ID: return "integer or auto";
 	case LP_OPT_BOOL: return "bool";
 	case LP_OPT_TIME: return "time (s)";
 	case LP_OPT_TIME_MS: return "time (ms)";
@@ -648,6 +663,39 @@ range:
 	return -1;
 }
 
+/*
+ * peer_id = auto: the number a StatefulSet gives its pod, at the end of the
+ * host name ("linkpool-2"), plus one -- peer ids start at 1 and ordinals at
+ * 0. Stable across restarts and unique among the replicas, which is what
+ * the peer id in every client's cancel key needs.
+ */
+static int peer_id_from_hostname(int64_t max, int64_t *out, char *why, size_t whycap)
+{
+	char host[256];
+	if (gethostname(host, sizeof(host) - 1) < 0) {
+		snprintf(why, whycap, "auto: cannot read the host name: %s", strerror(errno));
+		return -1;
+	}
+	host[sizeof(host) - 1] = '\0';
+	char *dot = strchr(host, '.');
+	if (dot)
+		*dot = '\0';
+	size_t n = strlen(host), d = n;
+	while (d > 0 && isdigit((unsigned char)host[d - 1]))
+		d--;
+	int64_t ordinal = 0;
+	char w[40];
+	if (d == n || d == 0 || host[d - 1] != '-' || n - d > 6 ||
+	    lp_config_parse_int(host + d, 0, max - 1, &ordinal, w, sizeof(w)) < 0) {
+		snprintf(why, whycap,
+			 "auto: the host name \"%.64s\" does not end in -<ordinal> (0..%" PRId64
+			 "), as a StatefulSet's pods do; set a number", host, max - 1);
+		return -1;
+	}
+	*out = ordinal + 1;
+	return 0;
+}
+
 int lp_config_value_parse(const struct lp_option *o, const char *text, union lp_optval *v,
 			  char *why, size_t whycap)
 {
@@ -662,6 +710,10 @@ int lp_config_value_parse(const struct lp_option *o, const char *text, union lp_
 		}
 		return 0;
 	case LP_OPT_INT:
+		return lp_config_parse_int(text, o->min, o->max, &v->i, why, whycap);
+	case LP_OPT_PEER_ID:
+		if (strcasecmp(text, "auto") == 0)
+			return peer_id_from_hostname(o->max, &v->i, why, whycap);
 		return lp_config_parse_int(text, o->min, o->max, &v->i, why, whycap);
 	case LP_OPT_BOOL:
 		return parse_bool(text, &v->i, why, whycap);
@@ -710,6 +762,7 @@ void lp_config_value_put(struct lp_settings *s, const struct lp_option *o, union
 		*(char **)field = v.s;
 		break;
 	case LP_OPT_INT:
+	case LP_OPT_PEER_ID:
 	case LP_OPT_OCTAL:
 		*(int *)field = (int)v.i;
 		break;
@@ -775,6 +828,7 @@ void lp_config_format(const struct lp_settings *s, const struct lp_option *o, ch
 		return;
 	}
 	case LP_OPT_INT:
+	case LP_OPT_PEER_ID:
 		snprintf(out, cap, "%d", *(const int *)field);
 		return;
 	case LP_OPT_OCTAL:

@@ -13,7 +13,9 @@
 #include "core/clock.h"
 #include "core/list.h"
 
-#define DNS_MAX_ADDRS 8
+/* Addresses kept per name: a database's hosts, or the processes of a
+ * peers_dns group (one per replica). */
+#define DNS_MAX_ADDRS 32
 
 struct dns_entry {
 	struct lp_list_node node;
@@ -35,10 +37,12 @@ struct lp_dns_req {
 	struct dns_entry *entry;
 	int port;
 	lp_dns_cb cb;
+	lp_dns_all_cb all_cb;           /* instead of cb: every address at once */
 	void *arg;
 };
 
 struct lp_dns {
+	struct event_base *base;
 	struct evdns_base *evdns;
 	struct lp_list entries;
 	int64_t ttl_us;
@@ -78,6 +82,7 @@ struct lp_dns *lp_dns_new(struct event_base *base, const char *resolv_conf, char
 	if (!d)
 		return NULL;
 	lp_list_init(&d->entries);
+	d->base = base;
 	d->ttl_us = 15 * 1000000LL;
 	d->nxdomain_ttl_us = 15 * 1000000LL;
 	if (resolv_conf && resolv_conf[0])
@@ -119,7 +124,15 @@ static void answer(struct lp_dns_req *r, const char *err)
 {
 	struct dns_entry *e = r->entry;
 	lp_list_remove(&e->waiters, &r->node);
-	if (err || e->naddr == 0) {
+	if (r->all_cb) {
+		struct sockaddr_storage ss[DNS_MAX_ADDRS];
+		int n = err ? 0 : e->naddr;
+		for (int i = 0; i < n; i++) {
+			memcpy(&ss[i], &e->addr[i], e->addrlen[i]);
+			set_port(&ss[i], r->port);
+		}
+		r->all_cb(err ? err : n == 0 ? "no address" : NULL, ss, e->addrlen, n, r->arg);
+	} else if (err || e->naddr == 0) {
 		r->cb(err ? err : "no address", NULL, 0, 0, r->arg);
 	} else {
 		struct sockaddr_storage ss;
@@ -194,8 +207,19 @@ static bool waiting(const struct dns_entry *e, const struct lp_dns_req *r)
 	return false;
 }
 
-struct lp_dns_req *lp_dns_lookup(struct lp_dns *d, const char *host, int port, lp_dns_cb cb,
-				 void *arg)
+/* Calls whichever callback the request has, for an answer that never
+ * reached the cache (a numeric host, out of memory). */
+static void answer_now(lp_dns_cb cb, lp_dns_all_cb all_cb, void *arg, const char *err,
+		       struct sockaddr_storage *ss, socklen_t len)
+{
+	if (all_cb)
+		all_cb(err, ss, &len, err ? 0 : 1, arg);
+	else
+		cb(err, err ? NULL : (struct sockaddr *)ss, err ? 0 : len, err ? 0 : 1, arg);
+}
+
+static struct lp_dns_req *lookup(struct lp_dns *d, const char *host, int port, lp_dns_cb cb,
+				 lp_dns_all_cb all_cb, void *arg)
 {
 	/* Numeric addresses never touch the resolver or the cache. */
 	struct evutil_addrinfo hints, *res = NULL;
@@ -208,7 +232,7 @@ struct lp_dns_req *lp_dns_lookup(struct lp_dns *d, const char *host, int port, l
 		memcpy(&ss, res->ai_addr, len);
 		evutil_freeaddrinfo(res);
 		set_port(&ss, port);
-		cb(NULL, (struct sockaddr *)&ss, len, 1, arg);
+		answer_now(cb, all_cb, arg, NULL, &ss, len);
 		return NULL;
 	}
 
@@ -217,7 +241,7 @@ struct lp_dns_req *lp_dns_lookup(struct lp_dns *d, const char *host, int port, l
 		e = calloc(1, sizeof(*e));
 		if (!e || !(e->host = strdup(host))) {
 			free(e);
-			cb("out of memory", NULL, 0, 0, arg);
+			answer_now(cb, all_cb, arg, "out of memory", NULL, 0);
 			return NULL;
 		}
 		e->dns = d;
@@ -226,12 +250,13 @@ struct lp_dns_req *lp_dns_lookup(struct lp_dns *d, const char *host, int port, l
 	}
 	struct lp_dns_req *r = calloc(1, sizeof(*r));
 	if (!r) {
-		cb("out of memory", NULL, 0, 0, arg);
+		answer_now(cb, all_cb, arg, "out of memory", NULL, 0);
 		return NULL;
 	}
 	r->entry = e;
 	r->port = port;
 	r->cb = cb;
+	r->all_cb = all_cb;
 	r->arg = arg;
 	lp_list_append(&e->waiters, &r->node);
 	if (e->expires_us > lp_clock_us()) {
@@ -258,6 +283,18 @@ struct lp_dns_req *lp_dns_lookup(struct lp_dns *d, const char *host, int port, l
 		return NULL;
 	}
 	return r;
+}
+
+struct lp_dns_req *lp_dns_lookup(struct lp_dns *d, const char *host, int port, lp_dns_cb cb,
+				 void *arg)
+{
+	return lookup(d, host, port, cb, NULL, arg);
+}
+
+struct lp_dns_req *lp_dns_lookup_all(struct lp_dns *d, const char *host, int port,
+				     lp_dns_all_cb cb, void *arg)
+{
+	return lookup(d, host, port, NULL, cb, arg);
 }
 
 void lp_dns_cancel(struct lp_dns_req *r)
@@ -317,8 +354,11 @@ void lp_dns_free(struct lp_dns *d)
 		while ((w = lp_list_first(&e->waiters)) != NULL)
 			lp_dns_cancel(lp_container_of(w, struct lp_dns_req, node));
 	}
-	/* Fails in-flight lookups now, while their entries still exist. */
+	/* Fails in-flight lookups now, while their entries still exist. A
+	 * getaddrinfo lookup is freed by callbacks libevent defers to the
+	 * loop: one turn runs them (the caller has freed its own events). */
 	evdns_base_free(d->evdns, 1);
+	event_base_loop(d->base, EVLOOP_NONBLOCK);
 	while ((n = lp_list_first(&d->entries)) != NULL) {
 		struct dns_entry *e = lp_container_of(n, struct dns_entry, node);
 		lp_list_remove(&d->entries, &e->node);

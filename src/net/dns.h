@@ -36,6 +36,12 @@ void lp_dns_set_nxdomain_ttl(struct lp_dns *d, int64_t ttl_us);
  */
 struct lp_dns_req *lp_dns_lookup(struct lp_dns *d, const char *host, int port, lp_dns_cb cb,
 				 void *arg);
+/* The same, answered with every address the name has (at most 32), each
+ * with port set; err non-NULL and n 0 when there is none. */
+typedef void (*lp_dns_all_cb)(const char *err, const struct sockaddr_storage *addrs,
+			      const socklen_t *lens, int n, void *arg);
+struct lp_dns_req *lp_dns_lookup_all(struct lp_dns *d, const char *host, int port,
+				     lp_dns_all_cb cb, void *arg);
 /* cb will not be called. */
 void lp_dns_cancel(struct lp_dns_req *r);
 

@@ -14,7 +14,6 @@
 #include <unistd.h>
 
 
-#include "auth/random.h"
 #include "core/assert.h"
 #include "core/log.h"
 #include "net/tls.h"
@@ -46,23 +45,6 @@ void lp_client_log(const struct lp_client *c, enum lp_log_level lvl, const char 
 	lp_log_write(lvl, "C-%llu: %s/%s@%s:%d %s", (unsigned long long)c->id,
 		     c->db_name ? c->db_name : "(nodb)", c->user_name ? c->user_name : "(nouser)",
 		     lp_client_addr(c, addr), c->port, msg);
-}
-
-static struct lp_list *cancel_bucket(struct lp_instance *inst, uint32_t key)
-{
-	return &inst->cancel_hash[key % LP_CANCEL_BUCKETS];
-}
-
-struct lp_client *lp_cancel_find(struct lp_instance *inst, uint32_t pid, uint32_t key)
-{
-	struct lp_list *b = cancel_bucket(inst, key);
-	struct lp_list_node *n, *t;
-	lp_list_foreach_safe(b, n, t) {
-		struct lp_client *c = lp_container_of(n, struct lp_client, cancel_node);
-		if (c->cancel_pid == pid && c->cancel_key == key)
-			return c;
-	}
-	return NULL;
 }
 
 /* Dotted quad of a host-order IPv4 address into out (>= 16 bytes): glibc's
@@ -179,8 +161,7 @@ static void client_close(struct lp_client *c, const char *reason, bool logged)
 		lp_link_release(c, true);
 	lp_authq_forget(c);
 	lp_prep_client_gone(c);
-	if (c->cancel_node.next != &c->cancel_node)
-		lp_list_remove(cancel_bucket(inst, c->cancel_key), &c->cancel_node);
+	lp_cancel_unregister(c);
 	if (!logged)
 		close_log(c, reason);
 	lp_io_close(&c->io);
@@ -351,7 +332,7 @@ void lp_client_welcome(struct lp_client *c)
 	(void)lp_io_send(&c->io, buf, w.len);
 	c->startup_done = true;
 	c->wait_start_us = 0;
-	lp_list_append(cancel_bucket(c->inst, c->cancel_key), &c->cancel_node);
+	lp_cancel_register(c);
 	lp_client_set_state(c, LP_CL_ACTIVE);
 	if (lp_pool_mode_of(pool) == LP_POOL_SESSION && !c->admin)
 		lp_link_request(c);
@@ -511,41 +492,25 @@ static int handle_startup(struct lp_client *c, struct lp_startup *su)
 		if (!w.overflow)
 			(void)lp_io_send(&c->io, buf, w.len);
 	}
-	do {
-		uint32_t r[2];          /* one draw for both */
-		if (!lp_random_bytes(r, sizeof(r))) {
-			lp_client_fail(c, "53200", "no randomness for the cancel key");
-			return -1;
-		}
-		c->cancel_pid = r[0] & 0x7fffffff;
-		c->cancel_key = r[1];
-	} while (lp_cancel_find(inst, c->cancel_pid, c->cancel_key));
+	if (!lp_cancel_key_new(inst, &c->cancel_pid, &c->cancel_key)) {
+		lp_client_fail(c, "53200", "no randomness for the cancel key");
+		return -1;
+	}
 	return lp_client_auth_start(c);
 }
 
 static void handle_cancel(struct lp_client *c, const struct lp_startup *su)
 {
-	struct lp_client *target = lp_cancel_find(c->inst, su->cancel_pid, su->cancel_key);
-	struct lp_server *s = target ? target->server : NULL;
-	/* Only while the request it names is still on the server: once its
-	 * answer is in, the backend may be running somebody else's query. */
-	if (s && s->ready && s->state == LP_SV_ACTIVE && lp_server_owes_response(s)) {
-		/* The asker hears back (EOF) when PostgreSQL has the cancel,
-		 * through a copy of its socket: the client object goes now. */
-		int fd = dup(c->io.fd);
-		if (lp_cancel_forward(s, fd)) {
-			lp_metrics_cancel_request(&c->inst->metrics, LP_CANCEL_FORWARDED);
-			lp_client_close(c, "cancel request forwarded");
-			return;
-		}
-		if (fd >= 0)
-			close(fd);
-	}
-	lp_metrics_cancel_request(&c->inst->metrics,
-				  target ? LP_CANCEL_NOT_FORWARDED : LP_CANCEL_UNKNOWN_KEY);
-	lp_client_close(c, !target ? "cancel request with unknown key"
-			   : s   ? "cancel request not forwarded: nothing running or one in flight"
-				 : "cancel request not forwarded: client has no server");
+	/* The asker hears back (EOF) when the cancel was taken, through a
+	 * copy of its socket: the client object goes now. */
+	int fd = dup(c->io.fd);
+	const char *why;
+	enum lp_cancel_result r = lp_cancel_request(c->inst, su->cancel_pid, su->cancel_key, fd,
+						    &why);
+	if (r != LP_CANCEL_FORWARDED && fd >= 0)
+		close(fd);
+	lp_metrics_cancel_request(&c->inst->metrics, r);
+	lp_client_close(c, why);
 }
 
 /*

@@ -26,7 +26,6 @@ void lp_client_server_ready(struct lp_client *c);
 void lp_client_welcome(struct lp_client *c);
 /* Resume parsing the client's buffered bytes (after a server was released). */
 void lp_client_kick(struct lp_client *c);
-struct lp_client *lp_cancel_find(struct lp_instance *inst, uint32_t pid, uint32_t key);
 void lp_client_free(struct lp_client *c);
 
 

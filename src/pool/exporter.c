@@ -35,6 +35,7 @@
 #include "core/log.h"
 #include "metrics/http.h"
 #include "metrics/metrics.h"
+#include "pool/cancel.h"
 #include "pool/instance.h"
 #include "pool/link.h"
 #include "pool/server.h"
@@ -340,7 +341,8 @@ static void pool_clients(struct scrape *s, const struct family *f, const void *o
 
 enum one_value { OV_UP, OV_VERSION, OV_MAX_CLIENT, OV_MAX_USER, OV_DBS, OV_USERS, OV_POOLS,
 		 OV_ZERO, OV_USED_CLIENTS, OV_LOGIN_CLIENTS, OV_USED_SERVERS, OV_READY, OV_PAUSED,
-		 OV_SHUTTING_DOWN, OV_LOGIN_FAILURES, OV_REFUSED, OV_CANCELS, OV_PROTOCOL_ERRORS,
+		 OV_SHUTTING_DOWN, OV_LOGIN_FAILURES, OV_REFUSED, OV_CANCELS, OV_PEER_CANCELS,
+		 OV_PEER_ACTIVE, OV_PEER_WAITING, OV_PROTOCOL_ERRORS,
 		 OV_CPU, OV_RSS, OV_VSIZE, OV_FDS, OV_MAX_FDS, OV_START_TIME, OV_HTTP,
 		 OV_SCRAPE_DURATION, OV_DROPPED };
 
@@ -363,6 +365,36 @@ static void http_outcomes(struct scrape *s, const struct family *f)
 		const char *lb[] = { "outcome", o[i].outcome, NULL };
 		lp_expo_u64(&s->out, f->name, lb, o[i].v);
 	}
+}
+
+struct peer_visit {
+	struct lp_expo *e;
+	const struct family *f;
+	enum one_value what;
+};
+
+static void peer_series(const struct lp_cancel_peer_info *pi, void *arg)
+{
+	const struct peer_visit *pv = arg;
+	char id[16];
+	if (pi->id > 0)
+		snprintf(id, sizeof(id), "%d", pi->id);
+	else
+		snprintf(id, sizeof(id), "dns");
+	if (pv->what == OV_PEER_CANCELS) {
+		const struct {
+			const char *result;
+			uint64_t v;
+		} o[] = { { "forwarded", pi->sent }, { "failed", pi->failed },
+			  { "ttl_exhausted", pi->ttl_exhausted } };
+		for (size_t i = 0; i < sizeof(o) / sizeof(o[0]); i++) {
+			const char *lb[] = { "peer_id", id, "result", o[i].result, NULL };
+			lp_expo_u64(pv->e, pv->f->name, lb, o[i].v);
+		}
+		return;
+	}
+	const char *lb[] = { "peer_id", id, NULL };
+	lp_expo_i64(pv->e, pv->f->name, lb, pv->what == OV_PEER_ACTIVE ? pi->active : pi->waiting);
 }
 
 static void one(struct scrape *s, const struct family *f, const void *obj)
@@ -420,6 +452,13 @@ static void one(struct scrape *s, const struct family *f, const void *obj)
 		lp_expo_u64(e, f->name, lf, m->cancel_forwarded);
 		lp_expo_u64(e, f->name, lu, m->cancel_unknown);
 		lp_expo_u64(e, f->name, ln, m->cancel_not_forwarded);
+		return;
+	}
+	case OV_PEER_CANCELS:
+	case OV_PEER_ACTIVE:
+	case OV_PEER_WAITING: {
+		struct peer_visit pv = { e, f, (enum one_value)f->arg };
+		lp_cancel_peer_foreach(inst, peer_series, &pv);
 		return;
 	}
 	case OV_PROTOCOL_ERRORS:
@@ -570,6 +609,15 @@ static const struct family families[] = {
 	  "Server connections closed, by reason.", D_DB, LP_SVC_N, 0, 0, db_closed },
 	ONE("linkpool_cancel_requests_total", COUNTER, "Cancel requests received, by result.",
 	    OV_CANCELS),
+	ONE("linkpool_peer_cancel_requests_total", COUNTER,
+	    "Cancel requests sent on to a peer process, by peer (dns: the addresses of "
+	    "peers_dns, one per copy) and result.", OV_PEER_CANCELS),
+	ONE("linkpool_peer_cancel_requests_active", GAUGE,
+	    "Cancel requests on their way to a peer (SHOW PEER_POOLS cl_active_cancel_req).",
+	    OV_PEER_ACTIVE),
+	ONE("linkpool_peer_cancel_requests_waiting", GAUGE,
+	    "Cancel requests waiting for a free slot to a peer (cl_waiting_cancel_req).",
+	    OV_PEER_WAITING),
 	ONE("linkpool_protocol_errors_total", COUNTER,
 	    "Protocol violations that closed a connection, by side.", OV_PROTOCOL_ERRORS),
 	HISTO("linkpool_client_wait_seconds", "Time a client waited for a server, per assignment.",

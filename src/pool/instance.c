@@ -121,6 +121,8 @@ int lp_instance_init(struct lp_instance *inst, const char *config_path, struct l
 	}
 	lp_dns_set_ttl(inst->dns, inst->cfg.s.dns_max_ttl);
 	lp_dns_set_nxdomain_ttl(inst->dns, inst->cfg.s.dns_nxdomain_ttl);
+	if (lp_cancel_peers_start(inst) < 0)
+		return -1;
 	inst->started_us = lp_now_us();
 	lp_registry_apply(inst);
 	return 0;

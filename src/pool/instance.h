@@ -64,6 +64,7 @@ struct lp_instance {
 	struct lp_prep_table *prep;     /* prepared statements by text (prepared.c), or NULL */
 	struct lp_list grow_pools;      /* pools with a posted grow (lp_link_grow_later) */
 	struct lp_list cancel_reqs;     /* cancels forwarded, not answered yet (cancel.c) */
+	struct lp_peer_group *peer_group; /* peers_dns and counters per peer (cancel.c) */
 
 	struct lp_listener listeners[LP_MAX_LISTENERS];
 	int nlisteners;

@@ -327,14 +327,16 @@ class Linkpool:
             "otherdb": pg.db_entry("otherdb"),
         }
         self.users_section = {}
+        self.peers_section = {}
         self.userlist = list(PASSWORDS.items()) + list(LP_ONLY_PASSWORDS.items())
 
     # -- config
-    def write_ini(self, ini_overrides=None, databases=None, users_section=None, userlist=None):
+    def write_ini(self, ini_overrides=None, databases=None, users_section=None, userlist=None,
+                  peers=None):
         """Merges changes into the current config and rewrites the files (no reload).
-        A value of None in a dict removes that key."""
+        A value of None in a dict removes that key. peers: the [peers] section."""
         for target, upd in ((self.ini, ini_overrides), (self.databases, databases),
-                            (self.users_section, users_section)):
+                            (self.users_section, users_section), (self.peers_section, peers)):
             for k, v in (upd or {}).items():
                 if v is None:
                     target.pop(k, None)
@@ -346,6 +348,8 @@ class Linkpool:
         lines += [f"{k} = {v}" for k, v in self.databases.items()]
         if self.users_section:
             lines += ["", "[users]"] + [f"{k} = {v}" for k, v in self.users_section.items()]
+        if self.peers_section:
+            lines += ["", "[peers]"] + [f"{k} = {v}" for k, v in self.peers_section.items()]
         lines += ["", "[pgbouncer]"] + [f"{k} = {v}" for k, v in self.ini.items()]
         self.write_raw("\n".join(lines) + "\n")
         with open(self.userlist_path, "w") as f:
@@ -526,7 +530,7 @@ class Linkpool:
 @pytest.fixture
 def linkpool(pg, tmp_path):
     """Factory: linkpool(ini_overrides=None, databases=None, users_section=None,
-    userlist=None, start=True, args=(), env=None) -> Linkpool.
+    userlist=None, start=True, args=(), env=None, peers=None) -> Linkpool.
 
     databases/users_section/ini_overrides are merged into the defaults (value
     None deletes); userlist (list of (user, secret)) replaces the default, which
@@ -534,13 +538,13 @@ def linkpool(pg, tmp_path):
     instances = []
 
     def factory(ini_overrides=None, databases=None, users_section=None, userlist=None,
-                start=True, args=(), env=None):
+                start=True, args=(), env=None, peers=None):
         n = len(instances)
         workdir = tmp_path / f"lp{n}"
         workdir.mkdir()
         sockdir = tempfile.mkdtemp(prefix="lp-sock-")  # unix socket paths must stay short
         lp = Linkpool(pg, str(workdir), sockdir)
-        lp.write_ini(ini_overrides, databases, users_section, userlist)
+        lp.write_ini(ini_overrides, databases, users_section, userlist, peers)
         instances.append(lp)
         if start:
             lp.start(args=args, env=env)
