@@ -14,6 +14,8 @@ import signal
 import socket
 import stat
 import subprocess
+import tempfile
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -21,7 +23,8 @@ import urllib.request
 import psycopg
 import pytest
 
-from conftest import LINKPOOL_BIN, REPO, _die_with_parent, free_port, scram_verifier
+from conftest import (LINKPOOL_BIN, LP_ONLY_PASSWORDS, REPO, _die_with_parent, free_port,
+                      scram_verifier, wait_for)
 
 yaml = pytest.importorskip("yaml", reason="python3-yaml is needed (in scripts/test.sh PKGS)")
 
@@ -183,7 +186,19 @@ def test_k8s_matches_ini_and_seed():
     assert pdb["spec"].get("maxUnavailable", 0) < dep["spec"]["replicas"]
     np_ = docs[("NetworkPolicy", "pgbouncer")]
     in_ports = sorted(p["port"] for rule in np_["spec"]["ingress"] for p in rule["ports"])
-    assert in_ports == [listen, metrics]
+    assert in_ports == [listen, listen, metrics]
+    # Peering: the replicas are the records of a headless Service, reach
+    # each other on the listen port, and say so in their settings.
+    peers = docs[("Service", "pgbouncer-peers")]
+    assert peers["spec"]["clusterIP"] == "None" and peers["spec"]["publishNotReadyAddresses"]
+    assert peers["spec"]["selector"] == dep["spec"]["selector"]["matchLabels"]
+    assert [p["port"] for p in peers["spec"]["ports"]] == [listen]
+    env = {e["name"]: e.get("value") for e in c["env"]}
+    assert env["LINKPOOL_PEERS_DNS"] == "pgbouncer-peers.link-internal.svc.cluster.local"
+    assert int(env["LINKPOOL_PEER_ID"]) > 0
+    assert any(f.get("podSelector", {}).get("matchLabels") == dep["spec"]["selector"]["matchLabels"]
+               and "namespaceSelector" not in f and [p["port"] for p in rule["ports"]] == [listen]
+               for rule in np_["spec"]["ingress"] for f in rule["from"])
 
 
 def test_compose_file():
@@ -334,7 +349,9 @@ def test_startup_renders_verifiers_and_overrides(tmp_path):
     env = service_env()
     r = startup(tmp_path, dict(env, POSTGRES_HOST="db.example.internal", POSTGRES_PORT="6543",
                                LINKPOOL_LISTEN_PORT="7000", LINKPOOL_VERBOSE="2",
-                               LINKPOOL_LOG_STATS=""), "--render-only")
+                               LINKPOOL_LOG_STATS="", LINKPOOL_PEER_ID="1",
+                               LINKPOOL_PEERS_DNS="pgbouncer-peers.link-internal.svc.cluster.local"),
+                "--render-only")
     assert r.returncode == 0, r.stderr
     etc = tmp_path / "etc"
     ul = (etc / "userlist.txt").read_text()
@@ -351,6 +368,8 @@ def test_startup_renders_verifiers_and_overrides(tmp_path):
     ini = parse_ini((etc / "linkpool.ini").read_text())
     assert ini["pgbouncer"]["listen_port"] == "7000"
     assert ini["pgbouncer"]["verbose"] == "2"
+    # the Deployment's peering settings (rendered config passed --check)
+    assert ini["pgbouncer"]["peers_dns"] == "pgbouncer-peers.link-internal.svc.cluster.local"
     assert "log_stats" not in ini["pgbouncer"]
     assert ini["pgbouncer"]["auth_file"] == str(etc / "userlist.txt")
     for name, entry in ini["databases"].items():
@@ -603,6 +622,11 @@ DOC_COVERAGE = {
         'psql -h localhost -p 5433 -U pgbouncer_stats -d pgbouncer -c "SHOW CLIENTS;"',
         'psql -h localhost -p 5433 -U pgbouncer_stats -d pgbouncer -c "SHOW STATS;"'],
     "test_doc_reload_sighup": ['kill -HUP "$(cat .local/linkpool.pid)"'],
+    "test_doc_group_script": [
+        "deploy/linkpool-group.sh start 4 /etc/pgbouncer/linkpool.ini /run/linkpool",
+        "deploy/linkpool-group.sh status /run/linkpool",
+        'psql -h /run/linkpool/2 -p 5432 -U pgbouncer_admin -d pgbouncer -c "SHOW PEERS;"',
+        "deploy/linkpool-group.sh stop /run/linkpool"],
     "test_doc_pause_then_shutdown": [
         'psql -h localhost -p 5433 -U pgbouncer_admin -d pgbouncer -c "PAUSE;"',
         'psql -h localhost -p 5433 -U pgbouncer_admin -d pgbouncer -c "SHUTDOWN;"'],
@@ -880,3 +904,49 @@ def test_doc_pause_then_shutdown(stack):
     assert pools and all(row["sv_active"] == "0" for row in pools), r.stdout
     run_doc(local_cmd(stack, shutdown), env=admin)
     assert stack.proc.wait(30) is not None
+
+
+def test_doc_group_script(linkpool):
+    """The scaling section's group of processes on one port
+    (deploy/linkpool-group.sh): four processes with their own consoles and
+    metrics ports, each listing the group in SHOW PEERS; a cancel sent to
+    the shared port reaches its query whichever process the kernel picks."""
+    start, status, show, stop = doc_commands("test_doc_group_script")
+    base = linkpool({"pool_mode": "transaction"}, start=False)
+    metrics = int(base.ini["metrics_port"])
+    run = tempfile.mkdtemp(prefix="lp-grp-")    # short: unix socket paths
+
+    def doc(line):
+        line = (line.replace("/etc/pgbouncer/linkpool.ini", base.ini_path)
+                .replace("/run/linkpool", run).replace("-p 5432", f"-p {base.port}")
+                .replace("pgbouncer_admin", "admin"))
+        return run_doc(line, env={"LINKPOOL_BIN": LINKPOOL_BIN,
+                                  "PGPASSWORD": LP_ONLY_PASSWORDS["admin"]})
+
+    r = doc(start)
+    assert r.returncode == 0, r.stdout + r.stderr
+    try:
+        wait_for(lambda: doc(status).returncode == 0, 10, what="4 processes")
+        r = doc(status)
+        assert [line.split()[-1] for line in r.stdout.splitlines()] == [
+            str(metrics + i) for i in range(4)]
+        r = doc(show)
+        assert r.returncode == 0, r.stderr
+        assert [row["peer_id"] for row in aligned_rows(r.stdout, "peer_id")] == ["1", "2", "3", "4"]
+        conns = [psycopg.connect(base.dsn("md5_user"), autocommit=True) for _ in range(8)]
+        try:
+            for c in conns:
+                t = threading.Timer(0.4, c.cancel)
+                t.start()
+                with pytest.raises(psycopg.errors.QueryCanceled):
+                    c.execute("SELECT pg_sleep(20)")
+                t.join()
+        finally:
+            for c in conns:
+                c.close()
+    finally:
+        r = doc(stop)
+        logs = "".join(open(f"{run}/{i}/linkpool.log").read() for i in range(1, 5))
+        shutil.rmtree(run, ignore_errors=True)
+    assert r.returncode == 0, r.stderr
+    assert logs.count("listening on") == 4 and "ERROR" not in logs, logs[-3000:]

@@ -201,3 +201,5 @@ def test_so_reuseport_three_processes(linkpool):
         for c in conns:
             c.close()
 
+
+
