@@ -17,6 +17,7 @@
 
 #include "admin/admin.h"
 #include "core/log.h"
+#include "core/notify.h"
 #include "net/io.h"
 #include "pool/exporter.h"
 #include "pool/generation.h"
@@ -201,28 +202,56 @@ static void libevent_log(int severity, const char *msg)
 		lp_log_write(lvl, "libevent: %s", msg);
 }
 
+/* PgBouncer's signals and log lines: a second SIGTERM or SIGINT during a
+ * graceful shutdown exits at once; SIGUSR2 does not undo a shutdown. */
 static void on_signal(evutil_socket_t sig, short what, void *arg)
 {
 	struct lp_instance *inst = arg;
 	(void)what;
 	switch (sig) {
 	case SIGHUP:
-		lp_log_info("got SIGHUP: reloading");
+		lp_log_info("got SIGHUP, re-reading config");
+		lp_notify_reloading();
 		(void)lp_instance_reload(inst, NULL, 0);
+		lp_notify("READY=1");
 		break;
 	case SIGTERM:
-		lp_instance_shutdown(inst, LP_SHUTDOWN_WAIT_CLIENTS);
-		break;
 	case SIGINT:
-		lp_instance_shutdown(inst, LP_SHUTDOWN_WAIT_SERVERS);
+		if (inst->shutdown != LP_RUN) {
+			lp_log_info("got %s while shutting down, fast exit",
+				    sig == SIGTERM ? "SIGTERM" : "SIGINT");
+			lp_instance_shutdown(inst, LP_SHUTDOWN_NOW);
+		} else if (sig == SIGTERM) {
+			lp_log_info("got SIGTERM, shutting down, waiting for all clients disconnect");
+			lp_instance_shutdown(inst, LP_SHUTDOWN_WAIT_CLIENTS);
+		} else {
+			lp_log_info("got SIGINT, shutting down, waiting for all servers connections "
+				    "to be released");
+			lp_instance_shutdown(inst, LP_SHUTDOWN_WAIT_SERVERS);
+		}
 		break;
 	case SIGQUIT:
+		lp_log_info("got SIGQUIT, fast exit");
 		lp_instance_shutdown(inst, LP_SHUTDOWN_NOW);
 		break;
 	case SIGUSR1:
+		if (inst->paused) {
+			lp_log_info("got SIGUSR1, but already paused/suspended");
+			break;
+		}
+		lp_log_info("got SIGUSR1, pausing all activity");
 		lp_instance_pause(inst);
 		break;
 	case SIGUSR2:
+		if (inst->shutdown != LP_RUN) {
+			lp_log_info("got SIGUSR2 while shutting down, ignoring");
+			break;
+		}
+		if (!inst->paused) {
+			lp_log_info("got SIGUSR2, but not paused/suspended");
+			break;
+		}
+		lp_log_info("got SIGUSR2, continuing from %s", inst->suspended ? "SUSPEND" : "PAUSE");
 		lp_instance_resume(inst);
 		break;
 	}
@@ -296,6 +325,13 @@ int main(int argc, char **argv)
 	}
 	lp_janitor_start(&inst);
 	lp_log_info("linkpool %s started (pid %d)", LP_VERSION, (int)getpid());
+	if (o.daemon) {
+		char ready[64];
+		snprintf(ready, sizeof(ready), "READY=1\nMAINPID=%d", (int)getpid());
+		lp_notify(ready);
+	} else {
+		lp_notify("READY=1");
+	}
 	/* One turn per call so lp_now_us can cache the time of a turn. */
 	for (;;) {
 		lp_now_turn(true);

@@ -22,8 +22,8 @@
 
 enum lp_shutdown_mode {
 	LP_RUN,
-	LP_SHUTDOWN_WAIT_CLIENTS,       /* SIGTERM: exit when every client left */
-	LP_SHUTDOWN_WAIT_SERVERS,       /* SIGINT: exit when no transaction is open */
+	LP_SHUTDOWN_WAIT_CLIENTS,       /* SIGTERM: exit when every pooled client left */
+	LP_SHUTDOWN_WAIT_SERVERS,       /* SIGINT: pause, exit when no server connection is left */
 	LP_SHUTDOWN_NOW,
 };
 
@@ -70,6 +70,11 @@ struct lp_instance {
 	uint64_t next_client_id, next_server_id;
 	bool paused;
 	bool suspended;                 /* SUSPEND: paused without closing servers */
+	int64_t suspend_start_us;       /* when SUSPEND began (suspend_timeout) */
+	/* SHOW FDS gave the sockets to a process taking over (online restart):
+	 * they must leave this one untouched -- no Terminate, no unlinked
+	 * socket file (takeover.c). */
+	bool handed_off;
 	enum lp_shutdown_mode shutdown;
 	uint8_t fake_salt_key[32];      /* stable fake SCRAM salts for unknown users */
 
