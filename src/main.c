@@ -23,6 +23,7 @@
 #include "pool/generation.h"
 #include "pool/instance.h"
 #include "pool/janitor.h"
+#include "pool/takeover.h"
 
 static void usage(FILE *f)
 {
@@ -30,6 +31,8 @@ static void usage(FILE *f)
 		"linkpool %s -- a PostgreSQL connection pooler, drop-in for PgBouncer\n\n"
 		"Usage: linkpool [OPTION]... CONFIG.ini\n"
 		"  -d, --daemon     run in the background (needs logfile or syslog; writes pidfile)\n"
+		"  -R, --reboot     online restart: take the sockets and connections over from\n"
+		"                   the linkpool running on unix_socket_dir (else start normally)\n"
 		"  -q, --quiet      nothing to stderr\n"
 		"  -v, --verbose    more logging (repeat for more)\n"
 		"  -u, --user=USER  drop privileges to USER after opening the listeners\n"
@@ -42,7 +45,7 @@ static void usage(FILE *f)
 }
 
 struct opts {
-	bool daemon, quiet, check;
+	bool daemon, quiet, check, reboot;
 	int verbose;
 	const char *user;
 	const char *config;
@@ -54,17 +57,19 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		{ "daemon", no_argument, NULL, 'd' }, { "quiet", no_argument, NULL, 'q' },
 		{ "verbose", no_argument, NULL, 'v' }, { "user", required_argument, NULL, 'u' },
 		{ "version", no_argument, NULL, 'V' }, { "help", no_argument, NULL, 'h' },
-		{ "check", no_argument, NULL, 'C' }, { NULL, 0, NULL, 0 },
+		{ "check", no_argument, NULL, 'C' }, { "reboot", no_argument, NULL, 'R' },
+		{ NULL, 0, NULL, 0 },
 	};
 	int ch;
 	memset(o, 0, sizeof(*o));
-	while ((ch = getopt_long(argc, argv, "dqvu:Vh", longopts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "dqvu:VhR", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'd': o->daemon = true; break;
 		case 'q': o->quiet = true; break;
 		case 'v': o->verbose++; break;
 		case 'u': o->user = optarg; break;
 		case 'C': o->check = true; break;
+		case 'R': o->reboot = true; break;
 		case 'V':
 			printf("linkpool %s\n", LP_VERSION);
 			exit(0);
@@ -247,6 +252,10 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
 			lp_log_info("got SIGUSR2 while shutting down, ignoring");
 			break;
 		}
+		if (inst->handed_off) {
+			lp_log_info("got SIGUSR2 during an online restart, ignoring");
+			break;
+		}
 		if (!inst->paused) {
 			lp_log_info("got SIGUSR2, but not paused/suspended");
 			break;
@@ -307,9 +316,14 @@ int main(int argc, char **argv)
 			goto out_inst;
 		}
 	}
+	/* -R: the running process's sockets, before anything of ours listens
+	 * (it holds the ports until it has gone). */
+	int took_over = 0;
+	if (o.reboot && (took_over = lp_takeover_run(&inst)) < 0)
+		goto out_inst;
 	/* The endpoint first: once the main port answers, probes do too. */
 	lp_exporter_apply(&inst);
-	if (lp_instance_listen(&inst) < 0)
+	if (!took_over && lp_instance_listen(&inst) < 0)
 		goto out_inst;
 	if (o.user && drop_privileges(o.user) < 0)
 		goto out_inst;

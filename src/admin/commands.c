@@ -87,6 +87,11 @@ static void cmd_resume(struct lp_client *c, const char *arg)
 		lp_admin_err(c, "08P01", "pooler is shutting down");
 		return;
 	}
+	/* Only the new process that took the sockets may give them back. */
+	if (inst->handed_off && inst->takeover_peer != c) {
+		lp_admin_err(c, "08P01", "online restart in progress: the sockets are handed over");
+		return;
+	}
 	struct lp_db *db = NULL;
 	if (arg[0] && !(db = arg_db(c, arg, "resume")))
 		return;

@@ -29,6 +29,7 @@
 #include "pool/link.h"
 #include "pool/registry.h"
 #include "pool/server.h"
+#include "pool/takeover.h"
 
 int64_t lp_now_exact_us(void)
 {
@@ -247,6 +248,28 @@ int lp_instance_listen(struct lp_instance *inst)
 	return 0;
 }
 
+int lp_instance_adopt_listener(struct lp_instance *inst, int fd, bool is_unix, const char *path)
+{
+	if (inst->nlisteners == LP_MAX_LISTENERS)
+		return -1;
+	struct lp_listener *l = &inst->listeners[inst->nlisteners++];
+	l->fd = fd;
+	l->is_unix = is_unix;
+	snprintf(l->path, sizeof(l->path), "%s", is_unix && path ? path : "");
+	return 0;
+}
+
+void lp_instance_listen_adopted(struct lp_instance *inst)
+{
+	lp_instance_tune_listeners(inst);
+	for (int i = 0; i < inst->nlisteners; i++) {
+		struct lp_listener *l = &inst->listeners[i];
+		event_assign(&l->ev, inst->base, l->fd, EV_READ | EV_PERSIST, accept_cb, inst);
+		event_add(&l->ev, NULL);
+	}
+	inst->listening = inst->nlisteners > 0;
+}
+
 /*
  * Closes listeners: only the TCP ones (a graceful shutdown keeps the unix
  * socket, where only the admin console is still let in), or all of them.
@@ -461,32 +484,59 @@ void lp_instance_pause(struct lp_instance *inst)
 	lp_log_info("pausing: no new server assignments");
 }
 
-void lp_instance_client_reading(struct lp_instance *inst, bool on)
+void lp_instance_accepting(struct lp_instance *inst, bool on)
+{
+	for (int i = 0; i < inst->nlisteners; i++) {
+		struct lp_listener *l = &inst->listeners[i];
+		if (l->fd < 0)
+			continue;
+		if (on)
+			event_add(&l->ev, NULL);
+		else
+			event_del(&l->ev);
+	}
+}
+
+static void unpark(struct lp_io *io)
+{
+	if (io->fd < 0 || !(io->parked || io->handed_off))
+		return;
+	io->handed_off = false;
+	lp_io_unpark(io);
+	lp_io_kick(io);                 /* its owner turns reading back on */
+}
+
+/*
+ * Ends SUSPEND, however (RESUME, SIGUSR2, a shutdown, an online restart
+ * that gave up before SHUTDOWN): parked sockets are read again, sockets a
+ * takeover had been shown are this process's again, the listeners accept.
+ */
+static void end_suspend(struct lp_instance *inst)
 {
 	struct lp_list_node *n, *t, *m, *mt;
+	inst->suspended = false;
+	inst->handed_off = false;
 	lp_list_foreach_safe(&inst->pools, n, t) {
 		struct lp_pool *p = lp_container_of(n, struct lp_pool, node);
 		struct lp_list *cl[] = { &p->active_clients, &p->waiting_clients };
 		for (size_t i = 0; i < 2; i++)
-			lp_list_foreach_safe(cl[i], m, mt) {
-				struct lp_client *c = lp_container_of(m, struct lp_client, node);
-				if (on)
-					lp_client_kick(c);
-				else if (c->io.fd >= 0)
-					lp_io_read_off(&c->io);
-			}
+			lp_list_foreach_safe(cl[i], m, mt)
+				unpark(&lp_container_of(m, struct lp_client, node)->io);
+		struct lp_list *sl[] = { &p->idle_servers, &p->used_servers, &p->active_servers,
+					 &p->login_servers };
+		for (size_t i = 0; i < 4; i++)
+			lp_list_foreach_safe(sl[i], m, mt)
+				unpark(&lp_container_of(m, struct lp_server, node)->io);
 	}
+	lp_instance_accepting(inst, true);
 }
 
 void lp_instance_resume(struct lp_instance *inst)
 {
 	struct lp_list_node *n, *t;
 	inst->paused = false;
-	if (inst->suspended) {
-		/* Ends SUSPEND however it is resumed (RESUME, SIGUSR2). */
-		inst->suspended = false;
-		lp_instance_client_reading(inst, true);
-	}
+	if (inst->suspended)
+		end_suspend(inst);
 	lp_log_info("resuming");
 	lp_list_foreach_safe(&inst->pools, n, t)
 		lp_link_dispatch(lp_container_of(n, struct lp_pool, node));
@@ -516,6 +566,9 @@ void lp_instance_shutdown(struct lp_instance *inst, enum lp_shutdown_mode mode)
 {
 	if (inst->shutdown == LP_RUN)
 		lp_notify("STOPPING=1");
+	/* The sockets are another process's now: nothing left to wait for. */
+	if (inst->handed_off)
+		mode = LP_SHUTDOWN_NOW;
 	inst->shutdown = mode;
 	if (mode == LP_SHUTDOWN_NOW) {
 		event_base_loopbreak(inst->base);
@@ -527,9 +580,8 @@ void lp_instance_shutdown(struct lp_instance *inst, enum lp_shutdown_mode mode)
 	if (inst->suspended) {
 		/* Suspended clients could never finish what a graceful
 		 * shutdown waits for. */
-		inst->suspended = false;
 		inst->paused = false;
-		lp_instance_client_reading(inst, true);
+		end_suspend(inst);
 	}
 	if (mode == LP_SHUTDOWN_WAIT_SERVERS)
 		drain_for_shutdown(inst);
@@ -610,6 +662,8 @@ void lp_instance_cleanup(struct lp_instance *inst)
 {
 	struct lp_list_node *pn, *pt, *n, *t;
 
+	if (inst->handed_off)
+		lp_takeover_release(inst);
 	lp_instance_stop_listening(inst);
 	lp_list_foreach_safe(&inst->login_clients, n, t)
 		lp_client_close(lp_container_of(n, struct lp_client, node), "shutdown");

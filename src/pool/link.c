@@ -108,7 +108,9 @@ int lp_pool_server_total(const struct lp_pool *pool)
 /* SHUTDOWN WAIT_FOR_SERVERS pauses too (PgBouncer sets its pause mode). */
 bool lp_pool_paused(const struct lp_pool *pool)
 {
-	return pool->inst->paused || pool->db->paused ||
+	/* SUSPEND still links the clients already queued (as PgBouncer does):
+	 * their requests must reach a server before they are at rest. */
+	return (pool->inst->paused && !pool->inst->suspended) || pool->db->paused ||
 	       pool->inst->shutdown == LP_SHUTDOWN_WAIT_SERVERS;
 }
 
