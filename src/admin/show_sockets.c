@@ -278,23 +278,17 @@ static void show_active_sockets(struct lp_client *c, const char *arg)
 
 /* ---- SHOW FDS ---- */
 
-static const struct lp_col fds_cols[] = {
-	{ "fd", LP_COL_INT4 },
-	{ "task", LP_COL_TEXT },
-	{ "user", LP_COL_TEXT },
-	{ "database", LP_COL_TEXT },
-	{ "addr", LP_COL_TEXT },
-	{ "port", LP_COL_INT4 },
-	{ "cancel", LP_COL_INT8 },
-	{ "link", LP_COL_INT4 },
-	{ "client_encoding", LP_COL_TEXT },
-	{ "std_strings", LP_COL_TEXT },
-	{ "datestyle", LP_COL_TEXT },
-	{ "timezone", LP_COL_TEXT },
-	{ "password", LP_COL_TEXT },
-	{ "scram_client_key", LP_COL_BYTEA },
-	{ "scram_server_key", LP_COL_BYTEA },
-};
+/* PgBouncer 1.25's columns. */
+#define FDS_COLS                                                                          \
+	{ "fd", LP_COL_INT4 }, { "task", LP_COL_TEXT }, { "user", LP_COL_TEXT },             \
+	{ "database", LP_COL_TEXT }, { "addr", LP_COL_TEXT }, { "port", LP_COL_INT4 },       \
+	{ "cancel", LP_COL_INT8 }, { "link", LP_COL_INT4 },                                  \
+	{ "client_encoding", LP_COL_TEXT }, { "std_strings", LP_COL_TEXT },                  \
+	{ "datestyle", LP_COL_TEXT }, { "timezone", LP_COL_TEXT },                           \
+	{ "password", LP_COL_TEXT }, { "scram_client_key", LP_COL_BYTEA },                   \
+	{ "scram_server_key", LP_COL_BYTEA }
+
+static const struct lp_col fds_cols[] = { FDS_COLS };
 
 static void fd_row(struct lp_result *r, int fd, const char *task, const char *user, const char *db,
 		   const char *addr, int port, int link, const struct lp_params *params)
@@ -335,24 +329,8 @@ static void fd_server(struct lp_result *r, const struct lp_server *s)
 
 /* ---- SHOW FDS for an online restart (pool/takeover.h) ---- */
 
-static const struct lp_col takeover_cols[] = {
-	{ "fd", LP_COL_INT4 },
-	{ "task", LP_COL_TEXT },
-	{ "user", LP_COL_TEXT },
-	{ "database", LP_COL_TEXT },
-	{ "addr", LP_COL_TEXT },
-	{ "port", LP_COL_INT4 },
-	{ "cancel", LP_COL_INT8 },
-	{ "link", LP_COL_INT4 },
-	{ "client_encoding", LP_COL_TEXT },
-	{ "std_strings", LP_COL_TEXT },
-	{ "datestyle", LP_COL_TEXT },
-	{ "timezone", LP_COL_TEXT },
-	{ "password", LP_COL_TEXT },
-	{ "scram_client_key", LP_COL_BYTEA },
-	{ "scram_server_key", LP_COL_BYTEA },
-	{ "linkpool_state", LP_COL_BYTEA },
-};
+/* PgBouncer's, then the takeover record (proto/handoff.h). */
+static const struct lp_col takeover_cols[] = { FDS_COLS, { "linkpool_state", LP_COL_BYTEA } };
 
 /* The result, and where each row starts with the descriptor it carries. */
 struct takeover_out {

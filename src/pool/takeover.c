@@ -93,22 +93,22 @@ static void put_params(struct lp_ho_param *out, int *n, const struct lp_params *
 	}
 }
 
-/* Encodes h into a new buffer; NULL when out of memory. */
-static uint8_t *encode(const struct lp_handoff *h, size_t *len)
+/* Gives fn the row with h encoded as its state. */
+static bool emit(struct lp_takeover_row *row, const struct lp_handoff *h, lp_takeover_row_fn fn,
+		 void *arg)
 {
 	size_t cap = lp_handoff_encoded_len(h);
 	uint8_t *buf = malloc(cap);
 	if (!buf)
-		return NULL;
+		return false;
 	struct lp_writer w;
 	lp_wr_init(&w, buf, cap);
 	lp_handoff_encode(&w, h);
-	if (w.overflow) {
-		free(buf);
-		return NULL;
-	}
-	*len = w.len;
-	return buf;
+	row->state = buf;
+	row->state_len = w.len;
+	bool ok = !w.overflow && fn(arg, row);
+	free(buf);
+	return ok;
 }
 
 /* The pool user's secrets a new process needs for its server logins. */
@@ -147,13 +147,7 @@ static bool listener_row(struct lp_instance *inst, const struct lp_listener *l,
 		}
 		row.addr = addr;
 	}
-	uint8_t *st = encode(&h, &row.state_len);
-	if (!st)
-		return false;
-	row.state = st;
-	bool ok = fn(arg, &row);
-	free(st);
-	return ok;
+	return emit(&row, &h, fn, arg);
 }
 
 static bool client_row(const struct lp_client *c, int64_t now, lp_takeover_row_fn fn, void *arg)
@@ -177,13 +171,7 @@ static bool client_row(const struct lp_client *c, int64_t now, lp_takeover_row_f
 	};
 	memcpy(h.addr_ip, c->addr_ip, sizeof(h.addr_ip));
 	put_params(h.params, &h.nparams, &c->params);
-	uint8_t *st = encode(&h, &row.state_len);
-	if (!st)
-		return false;
-	row.state = st;
-	bool ok = fn(arg, &row);
-	free(st);
-	return ok;
+	return emit(&row, &h, fn, arg);
 }
 
 static bool server_row(const struct lp_server *s, int64_t now, lp_takeover_row_fn fn, void *arg)
@@ -237,13 +225,8 @@ static bool server_row(const struct lp_server *s, int64_t now, lp_takeover_row_f
 		free(ring);
 	}
 	h.reqs = reqs;
-	uint8_t *st = encode(&h, &row.state_len);
+	bool ok = emit(&row, &h, fn, arg);
 	free(reqs);
-	if (!st)
-		return false;
-	row.state = st;
-	bool ok = fn(arg, &row);
-	free(st);
 	return ok;
 }
 
