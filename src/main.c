@@ -23,7 +23,7 @@
 #include "pool/generation.h"
 #include "pool/instance.h"
 #include "pool/janitor.h"
-#include "pool/takeover.h"
+#include "pool/reboot.h"
 
 static void usage(FILE *f)
 {
@@ -319,7 +319,7 @@ int main(int argc, char **argv)
 	/* -R: the running process's sockets, before anything of ours listens
 	 * (it holds the ports until it has gone). */
 	int took_over = 0;
-	if (o.reboot && (took_over = lp_takeover_run(&inst)) < 0)
+	if (o.reboot && (took_over = lp_reboot_run(&inst)) < 0)
 		goto out_inst;
 	/* The endpoint first: once the main port answers, probes do too. */
 	lp_exporter_apply(&inst);

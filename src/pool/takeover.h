@@ -1,9 +1,10 @@
 /*
- * Online restart (-R, PgBouncer's takeover) between two linkpool processes
- * (takeover.c). The new process logs in to the running one's console over
- * the unix socket, sends SUSPEND, then SHOW FDS: each socket comes as a row
- * with its descriptor attached (SCM_RIGHTS); SHUTDOWN ends the old process
- * and the new one goes on with the listeners, clients and servers, sessions,
+ * Online restart (-R, PgBouncer's takeover) between two linkpool
+ * processes, the running process's side (takeover.c; the new process's is
+ * reboot.h). The new process logs in to the console over the unix socket,
+ * sends SUSPEND, then SHOW FDS: each socket comes as a row with its
+ * descriptor attached (SCM_RIGHTS); SHUTDOWN ends this process and the new
+ * one goes on with the listeners, clients and servers -- sessions,
  * transactions and running queries included.
  */
 #ifndef LP_POOL_TAKEOVER_H
@@ -14,8 +15,6 @@
 #include <stdint.h>
 
 #include "pool/pool.h"
-
-/* ---- the running process (the console's SHOW FDS) ---- */
 
 /* One socket a new process can take over: PgBouncer's SHOW FDS columns
  * and linkpool's record (proto/handoff.h) in state. */
@@ -52,16 +51,5 @@ void lp_takeover_release(struct lp_instance *inst);
 /* Janitor: a hand-over whose new process left before SHUTDOWN is undone
  * and the pooler resumes. */
 void lp_takeover_check(struct lp_instance *inst);
-
-/* ---- the new process ---- */
-
-/*
- * Before the loop starts (the instance is initialised, nothing listens):
- * takes the sockets over from the process on unix_socket_dir's socket.
- * 1: taken over, the old process has exited, listeners started; 0: no
- * process answered there, start normally; -1: failed (logged) -- before
- * SHUTDOWN was sent the old process is told to RESUME and keeps running.
- */
-int lp_takeover_run(struct lp_instance *inst);
 
 #endif
