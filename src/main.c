@@ -17,11 +17,13 @@
 
 #include "admin/admin.h"
 #include "core/log.h"
+#include "core/notify.h"
 #include "net/io.h"
 #include "pool/exporter.h"
 #include "pool/generation.h"
 #include "pool/instance.h"
 #include "pool/janitor.h"
+#include "pool/reboot.h"
 
 static void usage(FILE *f)
 {
@@ -29,6 +31,8 @@ static void usage(FILE *f)
 		"linkpool %s -- a PostgreSQL connection pooler, drop-in for PgBouncer\n\n"
 		"Usage: linkpool [OPTION]... CONFIG.ini\n"
 		"  -d, --daemon     run in the background (needs logfile or syslog; writes pidfile)\n"
+		"  -R, --reboot     online restart: take the sockets and connections over from\n"
+		"                   the linkpool running on unix_socket_dir (else start normally)\n"
 		"  -q, --quiet      nothing to stderr\n"
 		"  -v, --verbose    more logging (repeat for more)\n"
 		"  -u, --user=USER  drop privileges to USER after opening the listeners\n"
@@ -41,7 +45,7 @@ static void usage(FILE *f)
 }
 
 struct opts {
-	bool daemon, quiet, check;
+	bool daemon, quiet, check, reboot;
 	int verbose;
 	const char *user;
 	const char *config;
@@ -53,17 +57,19 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		{ "daemon", no_argument, NULL, 'd' }, { "quiet", no_argument, NULL, 'q' },
 		{ "verbose", no_argument, NULL, 'v' }, { "user", required_argument, NULL, 'u' },
 		{ "version", no_argument, NULL, 'V' }, { "help", no_argument, NULL, 'h' },
-		{ "check", no_argument, NULL, 'C' }, { NULL, 0, NULL, 0 },
+		{ "check", no_argument, NULL, 'C' }, { "reboot", no_argument, NULL, 'R' },
+		{ NULL, 0, NULL, 0 },
 	};
 	int ch;
 	memset(o, 0, sizeof(*o));
-	while ((ch = getopt_long(argc, argv, "dqvu:Vh", longopts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "dqvu:VhR", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'd': o->daemon = true; break;
 		case 'q': o->quiet = true; break;
 		case 'v': o->verbose++; break;
 		case 'u': o->user = optarg; break;
 		case 'C': o->check = true; break;
+		case 'R': o->reboot = true; break;
 		case 'V':
 			printf("linkpool %s\n", LP_VERSION);
 			exit(0);
@@ -201,28 +207,60 @@ static void libevent_log(int severity, const char *msg)
 		lp_log_write(lvl, "libevent: %s", msg);
 }
 
+/* PgBouncer's signals and log lines: a second SIGTERM or SIGINT during a
+ * graceful shutdown exits at once; SIGUSR2 does not undo a shutdown. */
 static void on_signal(evutil_socket_t sig, short what, void *arg)
 {
 	struct lp_instance *inst = arg;
 	(void)what;
 	switch (sig) {
 	case SIGHUP:
-		lp_log_info("got SIGHUP: reloading");
+		lp_log_info("got SIGHUP, re-reading config");
+		lp_notify_reloading();
 		(void)lp_instance_reload(inst, NULL, 0);
+		lp_notify("READY=1");
 		break;
 	case SIGTERM:
-		lp_instance_shutdown(inst, LP_SHUTDOWN_WAIT_CLIENTS);
-		break;
 	case SIGINT:
-		lp_instance_shutdown(inst, LP_SHUTDOWN_WAIT_SERVERS);
+		if (inst->shutdown != LP_RUN) {
+			lp_log_info("got %s while shutting down, fast exit",
+				    sig == SIGTERM ? "SIGTERM" : "SIGINT");
+			lp_instance_shutdown(inst, LP_SHUTDOWN_NOW);
+		} else if (sig == SIGTERM) {
+			lp_log_info("got SIGTERM, shutting down, waiting for all clients disconnect");
+			lp_instance_shutdown(inst, LP_SHUTDOWN_WAIT_CLIENTS);
+		} else {
+			lp_log_info("got SIGINT, shutting down, waiting for all servers connections "
+				    "to be released");
+			lp_instance_shutdown(inst, LP_SHUTDOWN_WAIT_SERVERS);
+		}
 		break;
 	case SIGQUIT:
+		lp_log_info("got SIGQUIT, fast exit");
 		lp_instance_shutdown(inst, LP_SHUTDOWN_NOW);
 		break;
 	case SIGUSR1:
+		if (inst->paused) {
+			lp_log_info("got SIGUSR1, but already paused/suspended");
+			break;
+		}
+		lp_log_info("got SIGUSR1, pausing all activity");
 		lp_instance_pause(inst);
 		break;
 	case SIGUSR2:
+		if (inst->shutdown != LP_RUN) {
+			lp_log_info("got SIGUSR2 while shutting down, ignoring");
+			break;
+		}
+		if (inst->handed_off) {
+			lp_log_info("got SIGUSR2 during an online restart, ignoring");
+			break;
+		}
+		if (!inst->paused) {
+			lp_log_info("got SIGUSR2, but not paused/suspended");
+			break;
+		}
+		lp_log_info("got SIGUSR2, continuing from %s", inst->suspended ? "SUSPEND" : "PAUSE");
 		lp_instance_resume(inst);
 		break;
 	}
@@ -278,9 +316,14 @@ int main(int argc, char **argv)
 			goto out_inst;
 		}
 	}
+	/* -R: the running process's sockets, before anything of ours listens
+	 * (it holds the ports until it has gone). */
+	int took_over = 0;
+	if (o.reboot && (took_over = lp_reboot_run(&inst)) < 0)
+		goto out_inst;
 	/* The endpoint first: once the main port answers, probes do too. */
 	lp_exporter_apply(&inst);
-	if (lp_instance_listen(&inst) < 0)
+	if (!took_over && lp_instance_listen(&inst) < 0)
 		goto out_inst;
 	if (o.user && drop_privileges(o.user) < 0)
 		goto out_inst;
@@ -296,6 +339,13 @@ int main(int argc, char **argv)
 	}
 	lp_janitor_start(&inst);
 	lp_log_info("linkpool %s started (pid %d)", LP_VERSION, (int)getpid());
+	if (o.daemon) {
+		char ready[64];
+		snprintf(ready, sizeof(ready), "READY=1\nMAINPID=%d", (int)getpid());
+		lp_notify(ready);
+	} else {
+		lp_notify("READY=1");
+	}
 	/* One turn per call so lp_now_us can cache the time of a turn. */
 	for (;;) {
 		lp_now_turn(true);

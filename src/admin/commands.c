@@ -83,7 +83,13 @@ static void cmd_resume(struct lp_client *c, const char *arg)
 	struct lp_list_node *n, *t;
 
 	if (inst->shutdown != LP_RUN) {
-		lp_admin_err(c, "55000", "pooler is shutting down");
+		/* PgBouncer's SQLSTATE for every console refusal (08P01). */
+		lp_admin_err(c, "08P01", "pooler is shutting down");
+		return;
+	}
+	/* Only the new process that took the sockets may give them back. */
+	if (inst->handed_off && inst->takeover_peer != c) {
+		lp_admin_err(c, "08P01", "online restart in progress: the sockets are handed over");
 		return;
 	}
 	struct lp_db *db = NULL;

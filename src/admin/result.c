@@ -210,7 +210,7 @@ void lp_result_cleanup(struct lp_result *r)
 	r->len = r->cap = 0;
 }
 
-void lp_result_send(struct lp_result *r, struct lp_client *c, const char *tag)
+bool lp_result_finish(struct lp_result *r, const char *tag)
 {
 	if (!r->failed) {
 		msg_begin(r, 'C');
@@ -220,7 +220,12 @@ void lp_result_send(struct lp_result *r, struct lp_client *c, const char *tag)
 		put(r, "I", 1);
 		msg_end(r);
 	}
-	if (r->failed) {
+	return !r->failed;
+}
+
+void lp_result_send(struct lp_result *r, struct lp_client *c, const char *tag)
+{
+	if (!lp_result_finish(r, tag)) {
 		lp_client_log(c, LP_LOG_ERROR, "admin result for %s could not be built", tag);
 		lp_client_error(c, "XX000", "internal error: result could not be built");
 	} else {

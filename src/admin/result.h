@@ -54,6 +54,9 @@ void lp_row_u64(struct lp_result *r, uint64_t v);              /* NUMERIC */
 void lp_row_time(struct lp_result *r, int64_t mono_us);        /* TIME; 0: NULL */
 void lp_row_null(struct lp_result *r);
 void lp_row_end(struct lp_result *r);
+/* Appends CommandComplete(tag) + ReadyForQuery; false when the result failed
+ * (the caller sends r->buf[0..len) itself, then lp_result_cleanup). */
+bool lp_result_finish(struct lp_result *r, const char *tag);
 /* Appends CommandComplete(tag) + ReadyForQuery, queues it all on c and frees
  * the buffer. On a failed result c gets an ErrorResponse instead. */
 void lp_result_send(struct lp_result *r, struct lp_client *c, const char *tag);

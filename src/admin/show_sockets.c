@@ -2,19 +2,26 @@
  * SHOW CLIENTS, SERVERS, SOCKETS, ACTIVE_SOCKETS and FDS: one row per
  * connection. ptr/link identify connections as "C-<id>"/"S-<id>", the names
  * the log uses, instead of memory addresses. SHOW FDS keeps PgBouncer's
- * columns but never fills cancel keys, passwords or SCRAM keys: linkpool has
- * no online restart that would need them, so nothing secret leaves.
+ * columns but fills cancel keys, passwords and SCRAM keys only for an online
+ * restart: the process's own OS user over the unix socket, once SUSPEND is
+ * over, gets them with the descriptors themselves and linkpool's state of
+ * each socket (pool/takeover.h); nobody else sees a secret.
  */
 #include <arpa/inet.h>
+#include <errno.h>
 #include <netinet/in.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 
 #include "admin/internal.h"
-#include "pool/prepared.h"
+#include "net/fdpass.h"
 #include "pool/client.h"
 #include "pool/params.h"
+#include "pool/prepared.h"
+#include "pool/takeover.h"
+#include "proto/handoff.h"
 
 #define SOCKET_STD_COLS                                                              \
 	{ "type", LP_COL_TEXT }, { "user", LP_COL_TEXT }, { "database", LP_COL_TEXT },   \
@@ -272,23 +279,17 @@ static void show_active_sockets(struct lp_client *c, const char *arg)
 
 /* ---- SHOW FDS ---- */
 
-static const struct lp_col fds_cols[] = {
-	{ "fd", LP_COL_INT4 },
-	{ "task", LP_COL_TEXT },
-	{ "user", LP_COL_TEXT },
-	{ "database", LP_COL_TEXT },
-	{ "addr", LP_COL_TEXT },
-	{ "port", LP_COL_INT4 },
-	{ "cancel", LP_COL_INT8 },
-	{ "link", LP_COL_INT4 },
-	{ "client_encoding", LP_COL_TEXT },
-	{ "std_strings", LP_COL_TEXT },
-	{ "datestyle", LP_COL_TEXT },
-	{ "timezone", LP_COL_TEXT },
-	{ "password", LP_COL_TEXT },
-	{ "scram_client_key", LP_COL_BYTEA },
-	{ "scram_server_key", LP_COL_BYTEA },
-};
+/* PgBouncer 1.25's columns. */
+#define FDS_COLS                                                                          \
+	{ "fd", LP_COL_INT4 }, { "task", LP_COL_TEXT }, { "user", LP_COL_TEXT },             \
+	{ "database", LP_COL_TEXT }, { "addr", LP_COL_TEXT }, { "port", LP_COL_INT4 },       \
+	{ "cancel", LP_COL_INT8 }, { "link", LP_COL_INT4 },                                  \
+	{ "client_encoding", LP_COL_TEXT }, { "std_strings", LP_COL_TEXT },                  \
+	{ "datestyle", LP_COL_TEXT }, { "timezone", LP_COL_TEXT },                           \
+	{ "password", LP_COL_TEXT }, { "scram_client_key", LP_COL_BYTEA },                   \
+	{ "scram_server_key", LP_COL_BYTEA }
+
+static const struct lp_col fds_cols[] = { FDS_COLS };
 
 static void fd_row(struct lp_result *r, int fd, const char *task, const char *user, const char *db,
 		   const char *addr, int port, int link, const struct lp_params *params)
@@ -327,6 +328,117 @@ static void fd_server(struct lp_result *r, const struct lp_server *s)
 	       s->client ? s->client->io.fd : 0, &s->params);
 }
 
+/* ---- SHOW FDS for an online restart (pool/takeover.h) ---- */
+
+/* PgBouncer's, then the takeover record (proto/handoff.h). */
+static const struct lp_col takeover_cols[] = { FDS_COLS, { "linkpool_state", LP_COL_BYTEA } };
+
+/* The result, and where each row starts with the descriptor it carries. */
+struct takeover_out {
+	struct lp_result r;
+	size_t *off;
+	int *fd;
+	int n, cap;
+};
+
+static void row_hex(struct lp_result *r, const uint8_t *p, size_t n)
+{
+	char *hex = p ? malloc(2 * n + 3) : NULL;
+	if (p && !hex) {
+		r->failed = true;
+		return;
+	}
+	if (hex)
+		lp_hex_encode(p, n, hex);
+	lp_row_text(r, hex);
+	free(hex);
+}
+
+static bool takeover_row(void *arg, const struct lp_takeover_row *row)
+{
+	struct takeover_out *o = arg;
+	if (o->n == o->cap) {
+		int cap = o->cap ? o->cap * 2 : 64;
+		size_t *off = realloc(o->off, (size_t)cap * sizeof(*off));
+		if (off)
+			o->off = off;
+		int *fd = off ? realloc(o->fd, (size_t)cap * sizeof(*fd)) : NULL;
+		if (!fd)
+			return false;
+		o->fd = fd;
+		o->cap = cap;
+	}
+	o->off[o->n] = o->r.len;
+	o->fd[o->n++] = row->fd;
+	struct lp_result *r = &o->r;
+	lp_row_begin(r);
+	lp_row_int(r, row->fd);
+	lp_row_text(r, row->task);
+	lp_row_text(r, row->user);
+	lp_row_text(r, row->db);
+	lp_row_text(r, row->addr);
+	lp_row_int(r, row->port);
+	lp_row_int(r, (int64_t)row->cancel);
+	lp_row_int(r, row->link);
+	lp_row_text(r, row->client_encoding);
+	lp_row_text(r, row->std_strings);
+	lp_row_text(r, row->datestyle);
+	lp_row_text(r, row->timezone);
+	lp_row_text(r, row->password);
+	row_hex(r, row->client_key, LP_SCRAM_KEY_LEN);
+	lp_row_null(r);
+	row_hex(r, row->state, row->state_len);
+	lp_row_end(r);
+	return !r->failed;
+}
+
+/*
+ * The sockets themselves go with their rows (SCM_RIGHTS), written straight
+ * to the console socket with a deadline -- everything else is suspended, and
+ * the new process reads as fast as it can. Afterwards they belong to the new
+ * process (lp_takeover_handed_off); a failure half-way gives them back at
+ * the next janitor turn and ends this session.
+ */
+static void show_fds_takeover(struct lp_client *c)
+{
+	struct lp_instance *inst = c->inst;
+	struct takeover_out o;
+	memset(&o, 0, sizeof(o));
+	lp_result_begin(&o.r, takeover_cols, LP_NCOLS(takeover_cols));
+	bool ok = lp_takeover_rows(inst, takeover_row, &o);
+	size_t rows_end = o.r.len;
+	ok = lp_result_finish(&o.r, "SHOW") && ok;
+	if (!ok || !lp_io_drained(&c->io)) {
+		lp_admin_err(c, "53200", "SHOW FDS could not be built");
+		goto out;
+	}
+	int timeout_ms = (int)(inst->cfg.s.suspend_timeout / 1000) + 10000;
+	int rc = 0;
+	size_t from = 0;
+	for (int i = 0; i <= o.n && rc == 0; i++) {
+		size_t to = i < o.n ? o.off[i] : rows_end;
+		int fd = i > 0 ? o.fd[i - 1] : -1;
+		if (to > from || fd >= 0)
+			rc = lp_fdpass_send(c->io.fd, o.r.buf + from, to - from, fd, timeout_ms);
+		from = to;
+	}
+	if (rc == 0)
+		rc = lp_fdpass_send(c->io.fd, o.r.buf + rows_end, o.r.len - rows_end, -1, timeout_ms);
+	if (rc < 0) {
+		lp_client_log(c, LP_LOG_ERROR, "online restart: SHOW FDS could not be sent: %s",
+			      strerror(errno));
+		lp_takeover_handed_off(inst, NULL);
+		lp_client_close(c, "online restart: SHOW FDS could not be sent");
+		goto out;
+	}
+	lp_client_log(c, LP_LOG_LOG, "online restart: %d sockets handed over by SHOW FDS", o.n);
+	lp_takeover_handed_off(inst, c);
+out:
+	lp_result_cleanup(&o.r);
+	free(o.off);
+	free(o.fd);
+}
+
 static void show_fds(struct lp_client *c, const char *arg)
 {
 	struct lp_instance *inst = c->inst;
@@ -334,9 +446,19 @@ static void show_fds(struct lp_client *c, const char *arg)
 	struct lp_list_node *n, *t, *m, *mt;
 	(void)arg;
 
+	/* An online restart's SHOW FDS: the process's own OS user, over the
+	 * unix socket, once SUSPEND is over. Anyone else gets the listing
+	 * without secrets or descriptors. */
+	if (lp_takeover_allowed(c)) {
+		show_fds_takeover(c);
+		return;
+	}
+
 	lp_result_begin(&r, fds_cols, LP_NCOLS(fds_cols));
 	for (int i = 0; i < inst->nlisteners && inst->listening; i++) {
 		const struct lp_listener *l = &inst->listeners[i];
+		if (l->fd < 0)
+			continue;
 		char addr[64];
 		int port;
 		local_addr(l->fd, addr, sizeof(addr), &port);

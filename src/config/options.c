@@ -272,8 +272,10 @@ static const struct lp_option options[] = {
 	    "longest unused go first, before their autodb_idle_timeout, so that logins "
 	    "naming ever new databases cannot grow memory without end; 0: no limit."),
 	OPT(suspend_timeout, TIME, "10", 0, 86400, true,
-	    NO_EFFECT "linkpool has no online restart (-R) taking over its sockets; SUSPEND "
-	    "returns once output already queued for clients has reached the kernel."),
+	    "How long SUSPEND (and so an online restart, -R) waits for each client and "
+	    "server connection to come to rest -- everything read passed on, everything due "
+	    "written, no message half-way -- before closing the ones still busy; 0: wait "
+	    "as long as it takes."),
 	OPT(dns_zone_check_period, TIME, "0", 0, LONG_S, true,
 	    NO_EFFECT "zone serial checks need PgBouncer's c-ares backend; linkpool's "
 	    "resolver (libevent evdns) re-resolves after dns_max_ttl."),

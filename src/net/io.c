@@ -209,7 +209,7 @@ void lp_io_close(struct lp_io *io)
 
 void lp_io_read_on(struct lp_io *io)
 {
-	if (!io->reading && io->fd >= 0) {
+	if (!io->reading && io->fd >= 0 && !io->parked && !io->handed_off) {
 		event_add(&io->ev_read, NULL);
 		io->reading = true;
 		/* Input the transport already holds raises no socket event. */
@@ -224,6 +224,17 @@ void lp_io_read_off(struct lp_io *io)
 		event_del(&io->ev_read);
 		io->reading = false;
 	}
+}
+
+void lp_io_park(struct lp_io *io)
+{
+	io->parked = true;
+	lp_io_read_off(io);
+}
+
+void lp_io_unpark(struct lp_io *io)
+{
+	io->parked = false;
 }
 
 static struct lp_io_out *io_out(struct lp_io *io)
@@ -287,7 +298,7 @@ int lp_io_fill(struct lp_io *io)
 		io->end -= io->start;
 		io->start = 0;
 	}
-	if (io->drained)
+	if (io->drained || io->parked || io->handed_off)
 		return -1;
 	uint32_t room = cache.size - io->end;
 	ssize_t n = io->tr->read(io, io->buf + io->end, room);
@@ -371,7 +382,7 @@ static bool queue_bytes(struct lp_io *io, const void *data, size_t len)
 
 int lp_io_send(struct lp_io *dst, const void *data, size_t len)
 {
-	if (dst->dead || dst->fd < 0)
+	if (dst->dead || dst->fd < 0 || dst->handed_off)
 		return -1;
 	const uint8_t *p = data;
 	if (!dst->out || (dst->out->len == 0 && !dst->out->flush_src)) {
@@ -402,7 +413,7 @@ int lp_io_send(struct lp_io *dst, const void *data, size_t len)
 
 bool lp_io_flush_to(struct lp_io *src, struct lp_io *dst)
 {
-	if (dst->dead || dst->fd < 0) {
+	if (dst->dead || dst->fd < 0 || dst->handed_off) {
 		src->start = src->pos;
 		lp_io_trim(src);
 		return true;

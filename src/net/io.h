@@ -90,6 +90,13 @@ struct lp_io {
 	bool got_input;                  /* some byte was ever read */
 	bool wake_when_drained;          /* lp_io_wait_drained: call on_read once the
 					  * injected output is all written */
+	/* SUSPEND: the socket is at rest and is not read (lp_io_read_on and
+	 * lp_io_fill do nothing) until lp_io_unpark. */
+	bool parked;
+	/* Online restart: another process took the socket over (SHOW FDS).
+	 * Nothing is read or written here any more; lp_io_close only closes
+	 * this process's descriptor, which ends nothing for the peer. */
+	bool handed_off;
 
 	const struct lp_transport *tr;   /* never NULL after lp_io_init */
 	void *tls;                       /* SSL * while tr is the TLS transport */
@@ -120,6 +127,10 @@ void lp_io_init(struct lp_io *io, struct event_base *base, int fd, void *owner, 
 void lp_io_close(struct lp_io *io);
 
 void lp_io_read_on(struct lp_io *io);
+/* SUSPEND: stops reading until lp_io_unpark (which leaves reading off: the
+ * owner's kick turns it on). */
+void lp_io_park(struct lp_io *io);
+void lp_io_unpark(struct lp_io *io);
 /* Runs on_read in this loop turn without socket readiness (to parse buffered
  * bytes or to resume after a state change). */
 void lp_io_kick(struct lp_io *io);

@@ -21,6 +21,7 @@
 #include "pool/cancel.h"
 #include "pool/client.h"
 #include "pool/client_auth.h"
+#include "pool/control.h"
 #include "pool/frame.h"
 #include "pool/instance.h"
 #include "pool/link.h"
@@ -131,6 +132,29 @@ void lp_client_accept(struct lp_instance *inst, int fd, const struct sockaddr *s
 		lp_io_kick(&c->io);
 }
 
+struct lp_client *lp_client_adopt(struct lp_instance *inst, int fd, uint64_t id)
+{
+	struct lp_client *c = calloc(1, sizeof(*c));
+	if (!c)
+		return NULL;
+	c->inst = inst;
+	c->id = id;
+	c->last_rfq = 'I';
+	c->startup_done = true;
+	c->auth = LP_AUTH_DONE;
+	lp_list_node_init(&c->node);
+	lp_list_node_init(&c->cancel_node);
+	lp_io_init(&c->io, inst->base, fd, c, client_on_read);
+	inst->client_count++;
+	return c;
+}
+
+void lp_client_adopt_finish(struct lp_client *c)
+{
+	lp_cancel_register(c);
+	lp_client_set_state(c, LP_CL_ACTIVE);
+}
+
 void lp_client_free(struct lp_client *c)
 {
 	lp_registry_db_release(c->login_db);    /* a login that never finished */
@@ -170,6 +194,8 @@ static void client_close(struct lp_client *c, const char *reason, bool logged)
 		c->pool->db->client_count--;
 	if (c->login_user)
 		c->login_user->client_count--;
+	if (inst->takeover_peer == c)
+		inst->takeover_peer = NULL;     /* takeover.c notices */
 	lp_client_set_state(c, LP_CL_JUSTFREE);
 	lp_instance_schedule_reap(inst);
 	lp_instance_check_shutdown(inst);
@@ -773,10 +799,10 @@ static void client_on_read(struct lp_io *io, short what)
 	}
 	if (c->server && lp_io_waits_on(&c->server->io, io))
 		return;
-	if (c->inst->suspended && !c->admin && c->state != LP_CL_LOGIN) {
-		/* SUSPEND: no more reading until RESUME kicks it (logins go
-		 * on, or nobody could reach the console to resume). */
-		lp_io_read_off(io);
+	if (c->inst->suspended && lp_control_client_at_rest(c)) {
+		/* SUSPEND: parked at a message boundary until RESUME (or
+		 * handed to the process taking over); the rest goes on. */
+		lp_io_park(io);
 		return;
 	}
 	if (c->state == LP_CL_WAITING || c->state == LP_CL_WAIT_LOGIN ||

@@ -27,6 +27,11 @@ void lp_client_welcome(struct lp_client *c);
 /* Resume parsing the client's buffered bytes (after a server was released). */
 void lp_client_kick(struct lp_client *c);
 void lp_client_free(struct lp_client *c);
+/* Online restart (takeover.c): a client handed over with fd, its login
+ * done. The caller fills in names, pool, parameters and cancel key, then
+ * lp_client_adopt_finish() makes it ACTIVE and findable by its key. */
+struct lp_client *lp_client_adopt(struct lp_instance *inst, int fd, uint64_t id);
+void lp_client_adopt_finish(struct lp_client *c);
 
 
 /* Room for lp_client_addr's text (INET6_ADDRSTRLEN and "unix"). */

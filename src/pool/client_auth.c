@@ -343,7 +343,9 @@ int lp_client_auth_start(struct lp_client *c)
 			return -1;
 		}
 	}
-	if (inst->shutdown != LP_RUN) {
+	/* During a graceful shutdown only the console is let in (over the unix
+	 * socket, the one listener left open). */
+	if (inst->shutdown != LP_RUN && !c->admin) {
 		lp_client_fail(c, "57P01", "pooler is shutting down");
 		return -1;
 	}

@@ -53,7 +53,9 @@ void lp_control_suspend(struct lp_instance *inst)
 {
 	inst->suspended = true;
 	inst->paused = true;
-	lp_instance_client_reading(inst, false);
+	inst->suspend_start_us = lp_now_us();
+	lp_instance_accepting(inst, false);
+	(void)lp_control_suspend_done(inst);
 }
 
 bool lp_control_db_paused(const struct lp_instance *inst, const struct lp_db *db)
@@ -177,19 +179,96 @@ bool lp_control_close_done(const struct lp_instance *inst, const struct lp_db *d
 	return true;
 }
 
-bool lp_control_suspend_done(const struct lp_instance *inst)
+/* Nothing of io's is inside the pooler: what was read was passed on, what
+ * was to be written is written, no message is half-way through. */
+static bool io_at_rest(const struct lp_io *io)
 {
-	/* Everything already queued has reached the kernel. */
+	return io->fd >= 0 && !io->dead && io->start == io->end && io->pkt_remain == 0 &&
+	       !io->hdr_held && lp_io_drained(io) && !(io->out && io->out->flush_src) &&
+	       !io->tr->unsent(io) && !io->tr->pending(io) && !io->tls_done;
+}
+
+bool lp_control_client_at_rest(const struct lp_client *c)
+{
+	return c->state == LP_CL_ACTIVE && !c->admin && !c->closing && io_at_rest(&c->io) &&
+	       !(c->server && c->server->release_pending);
+}
+
+bool lp_control_server_at_rest(const struct lp_server *s)
+{
+	if (s->state == LP_SV_ACTIVE) {
+		if (!s->client)
+			return false;
+	} else if (s->state != LP_SV_IDLE) {
+		return false;
+	}
+	return s->ready && io_at_rest(&s->io) && !s->release_pending && !s->release_parked &&
+	       !s->cancel_in_flight && !s->client_waits_room && !s->tls_answer_pending;
+}
+
+/*
+ * SUSPEND's progress, PgBouncer's order: each pooled client is parked (no
+ * longer read) once it is at rest; when every client is, each server at
+ * rest is parked too (servers go on forwarding answers until then). Those
+ * still busy after suspend_timeout are closed. True when all is parked: the
+ * sockets can be handed to another process (online restart).
+ */
+bool lp_control_suspend_done(struct lp_instance *inst)
+{
+	const struct lp_settings *st = &inst->cfg.s;
+	bool force = st->suspend_timeout > 0 &&
+		     lp_now_us() - inst->suspend_start_us >= st->suspend_timeout;
 	struct lp_list_node *n, *t, *m, *mt;
+	int busy = 0;
+
+	if (!inst->suspended)
+		return true;
+	lp_list_foreach_safe(&inst->login_clients, m, mt) {
+		if (force)
+			lp_client_fail(lp_container_of(m, struct lp_client, node), "08P01",
+				       "suspend_timeout");
+		else
+			busy++;
+	}
 	lp_list_foreach_safe(&inst->pools, n, t) {
 		struct lp_pool *p = lp_container_of(n, struct lp_pool, node);
 		struct lp_list *cl[] = { &p->active_clients, &p->waiting_clients };
 		for (size_t i = 0; i < 2; i++)
-			lp_list_foreach_safe(cl[i], m, mt)
-				if (!lp_io_drained(&lp_container_of(m, struct lp_client, node)->io))
-					return false;
+			lp_list_foreach_safe(cl[i], m, mt) {
+				struct lp_client *c = lp_container_of(m, struct lp_client, node);
+				if (lp_control_client_at_rest(c))
+					lp_io_park(&c->io);
+				else if (force)
+					lp_client_fail(c, "08P01", "suspend_timeout");
+				else
+					busy++;
+			}
 	}
-	return true;
+	if (busy)
+		return false;
+	lp_list_foreach_safe(&inst->pools, n, t) {
+		struct lp_pool *p = lp_container_of(n, struct lp_pool, node);
+		struct lp_list *lists[] = POOL_SERVER_LISTS(p);
+		for (size_t i = 0; i < 4; i++)
+			lp_list_foreach_safe(lists[i], m, mt) {
+				struct lp_server *s = lp_container_of(m, struct lp_server, node);
+				if (lp_control_server_at_rest(s))
+					lp_io_park(&s->io);
+				else if (force)
+					lp_server_close(s, "suspend_timeout");
+				else
+					busy++;
+			}
+	}
+	/* A server's last answer may have left a client with output again. */
+	lp_list_foreach_safe(&inst->pools, n, t) {
+		struct lp_pool *p = lp_container_of(n, struct lp_pool, node);
+		lp_list_foreach_safe(&p->active_clients, m, mt)
+			if (!lp_control_client_at_rest(lp_container_of(m, struct lp_client, node)))
+				busy++;
+		busy += p->waiting_clients.count;
+	}
+	return busy == 0;
 }
 
 struct lp_client *lp_control_find_client(struct lp_instance *inst, uint64_t id)

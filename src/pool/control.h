@@ -19,7 +19,8 @@ void lp_control_pause(struct lp_instance *inst, struct lp_db *db);
 /* Undoes PAUSE, SUSPEND and KILL for db (NULL: all). False when nothing in
  * that scope was paused. */
 bool lp_control_resume(struct lp_instance *inst, struct lp_db *db);
-/* SUSPEND: paused without closing servers, pooled clients no longer read. */
+/* SUSPEND: no new connections are accepted, and every pooled client and
+ * server stops being read once at rest (lp_control_suspend_done). */
 void lp_control_suspend(struct lp_instance *inst);
 /* Whether db (NULL: any database) is paused by PAUSE db or KILL. */
 bool lp_control_db_paused(const struct lp_instance *inst, const struct lp_db *db);
@@ -38,7 +39,15 @@ void lp_control_progress(struct lp_instance *inst);
 /* The conditions the waiting console commands finish on. */
 bool lp_control_pause_done(const struct lp_instance *inst, const struct lp_db *db);
 bool lp_control_close_done(const struct lp_instance *inst, const struct lp_db *db);
-bool lp_control_suspend_done(const struct lp_instance *inst);
+/* SUSPEND's progress (parks what is at rest, enforces suspend_timeout);
+ * true once every pooled socket is parked. */
+bool lp_control_suspend_done(struct lp_instance *inst);
+/* At rest: nothing of the socket's is inside the pooler (everything read
+ * passed on, everything due written, no message half-way), so it can stop
+ * being read, and be handed to another process. A server at rest is idle,
+ * or linked to a client (a query may be running on it). */
+bool lp_control_client_at_rest(const struct lp_client *c);
+bool lp_control_server_at_rest(const struct lp_server *s);
 
 /* A pooled, console or logging-in client by its SHOW CLIENTS id, or NULL. */
 struct lp_client *lp_control_find_client(struct lp_instance *inst, uint64_t id);

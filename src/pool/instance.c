@@ -17,6 +17,7 @@
 
 #include "core/clock.h"
 #include "core/log.h"
+#include "core/notify.h"
 #include "net/listen.h"
 #include "pool/auth_query.h"
 #include "pool/cancel.h"
@@ -29,6 +30,7 @@
 #include "pool/prepared.h"
 #include "pool/registry.h"
 #include "pool/server.h"
+#include "pool/takeover.h"
 
 int64_t lp_now_exact_us(void)
 {
@@ -249,17 +251,53 @@ int lp_instance_listen(struct lp_instance *inst)
 	return 0;
 }
 
+int lp_instance_adopt_listener(struct lp_instance *inst, int fd, bool is_unix, const char *path)
+{
+	if (inst->nlisteners == LP_MAX_LISTENERS)
+		return -1;
+	struct lp_listener *l = &inst->listeners[inst->nlisteners++];
+	l->fd = fd;
+	l->is_unix = is_unix;
+	snprintf(l->path, sizeof(l->path), "%s", is_unix && path ? path : "");
+	return 0;
+}
+
+void lp_instance_listen_adopted(struct lp_instance *inst)
+{
+	lp_instance_tune_listeners(inst);
+	for (int i = 0; i < inst->nlisteners; i++) {
+		struct lp_listener *l = &inst->listeners[i];
+		event_assign(&l->ev, inst->base, l->fd, EV_READ | EV_PERSIST, accept_cb, inst);
+		event_add(&l->ev, NULL);
+	}
+	inst->listening = inst->nlisteners > 0;
+}
+
+/*
+ * Closes listeners: only the TCP ones (a graceful shutdown keeps the unix
+ * socket, where only the admin console is still let in), or all of them.
+ * The unix socket's file goes with it unless another process took the
+ * socket over (online restart): the file names that process's socket now.
+ */
+static void close_listeners(struct lp_instance *inst, bool tcp_only)
+{
+	for (int i = 0; i < inst->nlisteners; i++) {
+		struct lp_listener *l = &inst->listeners[i];
+		if (l->fd < 0 || (tcp_only && l->is_unix))
+			continue;
+		event_del(&l->ev);
+		close(l->fd);
+		l->fd = -1;
+		if (l->is_unix && l->path[0] && !inst->handed_off)
+			(void)unlink(l->path);
+	}
+}
+
 void lp_instance_stop_listening(struct lp_instance *inst)
 {
 	if (!inst->listening)
 		return;
-	for (int i = 0; i < inst->nlisteners; i++) {
-		struct lp_listener *l = &inst->listeners[i];
-		event_del(&l->ev);
-		close(l->fd);
-		if (l->is_unix && l->path[0])
-			(void)unlink(l->path);
-	}
+	close_listeners(inst, false);
 	inst->listening = false;
 }
 
@@ -449,65 +487,107 @@ void lp_instance_pause(struct lp_instance *inst)
 	lp_log_info("pausing: no new server assignments");
 }
 
-void lp_instance_client_reading(struct lp_instance *inst, bool on)
+void lp_instance_accepting(struct lp_instance *inst, bool on)
+{
+	for (int i = 0; i < inst->nlisteners; i++) {
+		struct lp_listener *l = &inst->listeners[i];
+		if (l->fd < 0)
+			continue;
+		if (on)
+			event_add(&l->ev, NULL);
+		else
+			event_del(&l->ev);
+	}
+}
+
+static void unpark(struct lp_io *io)
+{
+	if (io->fd < 0 || !(io->parked || io->handed_off))
+		return;
+	io->handed_off = false;
+	lp_io_unpark(io);
+	lp_io_kick(io);                 /* its owner turns reading back on */
+}
+
+/*
+ * Ends SUSPEND, however (RESUME, SIGUSR2, a shutdown, an online restart
+ * that gave up before SHUTDOWN): parked sockets are read again, sockets a
+ * takeover had been shown are this process's again, the listeners accept.
+ */
+static void end_suspend(struct lp_instance *inst)
 {
 	struct lp_list_node *n, *t, *m, *mt;
+	inst->suspended = false;
+	inst->handed_off = false;
 	lp_list_foreach_safe(&inst->pools, n, t) {
 		struct lp_pool *p = lp_container_of(n, struct lp_pool, node);
 		struct lp_list *cl[] = { &p->active_clients, &p->waiting_clients };
 		for (size_t i = 0; i < 2; i++)
-			lp_list_foreach_safe(cl[i], m, mt) {
-				struct lp_client *c = lp_container_of(m, struct lp_client, node);
-				if (on)
-					lp_client_kick(c);
-				else if (c->io.fd >= 0)
-					lp_io_read_off(&c->io);
-			}
+			lp_list_foreach_safe(cl[i], m, mt)
+				unpark(&lp_container_of(m, struct lp_client, node)->io);
+		struct lp_list *sl[] = { &p->idle_servers, &p->used_servers, &p->active_servers,
+					 &p->login_servers };
+		for (size_t i = 0; i < 4; i++)
+			lp_list_foreach_safe(sl[i], m, mt)
+				unpark(&lp_container_of(m, struct lp_server, node)->io);
 	}
+	lp_instance_accepting(inst, true);
 }
 
 void lp_instance_resume(struct lp_instance *inst)
 {
 	struct lp_list_node *n, *t;
 	inst->paused = false;
-	if (inst->suspended) {
-		/* Ends SUSPEND however it is resumed (RESUME, SIGUSR2). */
-		inst->suspended = false;
-		lp_instance_client_reading(inst, true);
-	}
+	if (inst->suspended)
+		end_suspend(inst);
 	lp_log_info("resuming");
 	lp_list_foreach_safe(&inst->pools, n, t)
 		lp_link_dispatch(lp_container_of(n, struct lp_pool, node));
 }
 
+/*
+ * WAIT_FOR_SERVERS, as a PAUSE that also turns new work away: clients
+ * queued for a server are closed now, unlinked servers and logins in
+ * progress go, and each linked server closes when its client releases it.
+ */
+static void drain_for_shutdown(struct lp_instance *inst)
+{
+	struct lp_list_node *pn, *pt, *n, *t;
+	lp_list_foreach_safe(&inst->pools, pn, pt) {
+		struct lp_pool *p = lp_container_of(pn, struct lp_pool, node);
+		lp_list_foreach_safe(&p->waiting_clients, n, t)
+			lp_client_fail(lp_container_of(n, struct lp_client, node), "57P01",
+				       "server shutting down");
+		lp_list_foreach_safe(&p->idle_servers, n, t)
+			lp_server_close(lp_container_of(n, struct lp_server, node), "shutdown");
+		lp_list_foreach_safe(&p->login_servers, n, t)
+			lp_server_close(lp_container_of(n, struct lp_server, node), "shutdown");
+	}
+}
+
 void lp_instance_shutdown(struct lp_instance *inst, enum lp_shutdown_mode mode)
 {
-	if (mode == LP_SHUTDOWN_WAIT_CLIENTS && inst->shutdown == LP_SHUTDOWN_WAIT_CLIENTS)
-		mode = LP_SHUTDOWN_NOW;     /* SIGTERM pressed twice */
-	if (mode < inst->shutdown && inst->shutdown != LP_RUN)
-		mode = inst->shutdown;
+	if (inst->shutdown == LP_RUN)
+		lp_notify("STOPPING=1");
+	/* The sockets are another process's now: nothing left to wait for. */
+	if (inst->handed_off)
+		mode = LP_SHUTDOWN_NOW;
 	inst->shutdown = mode;
-	lp_instance_stop_listening(inst);
+	if (mode == LP_SHUTDOWN_NOW) {
+		event_base_loopbreak(inst->base);
+		return;
+	}
+	/* New clients are refused where they come in; the unix socket stays
+	 * for the admin console (client_auth.c turns the rest away). */
+	close_listeners(inst, true);
 	if (inst->suspended) {
 		/* Suspended clients could never finish what a graceful
 		 * shutdown waits for. */
-		inst->suspended = false;
-		lp_instance_client_reading(inst, true);
+		inst->paused = false;
+		end_suspend(inst);
 	}
-	switch (mode) {
-	case LP_SHUTDOWN_WAIT_CLIENTS:
-		lp_log_info("shutdown requested: waiting for clients to leave");
-		break;
-	case LP_SHUTDOWN_WAIT_SERVERS:
-		lp_log_info("shutdown requested: waiting for open transactions to finish");
-		break;
-	case LP_SHUTDOWN_NOW:
-		lp_log_info("immediate shutdown requested");
-		event_base_loopbreak(inst->base);
-		return;
-	case LP_RUN:
-		break;
-	}
+	if (mode == LP_SHUTDOWN_WAIT_SERVERS)
+		drain_for_shutdown(inst);
 	lp_instance_check_shutdown(inst);
 }
 
@@ -523,48 +603,37 @@ void lp_instance_check_shutdown(struct lp_instance *inst)
 		lp_instance_schedule_reap(inst);
 }
 
-static bool transactions_open(struct lp_instance *inst)
+static bool servers_left(struct lp_instance *inst)
 {
-	struct lp_list_node *pn, *pt, *n, *t;
-	lp_list_foreach_safe(&inst->pools, pn, pt) {
-		struct lp_pool *p = lp_container_of(pn, struct lp_pool, node);
-		lp_list_foreach_safe(&p->active_servers, n, t) {
-			struct lp_server *s = lp_container_of(n, struct lp_server, node);
-			if (!lp_track_releasable(&s->trk))
-				return true;
-		}
-	}
+	struct lp_list_node *pn, *pt;
+	lp_list_foreach_safe(&inst->pools, pn, pt)
+		if (lp_pool_server_total(lp_container_of(pn, struct lp_pool, node)) > 0)
+			return true;
 	return false;
 }
 
-static void close_all_clients(struct lp_instance *inst)
-{
-	struct lp_list_node *pn, *pt, *n, *t;
-	lp_list_foreach_safe(&inst->pools, pn, pt) {
-		struct lp_pool *p = lp_container_of(pn, struct lp_pool, node);
-		lp_list_foreach_safe(&p->active_clients, n, t)
-			lp_client_fail(lp_container_of(n, struct lp_client, node), "57P01",
-				       "server is shutting down");
-		lp_list_foreach_safe(&p->waiting_clients, n, t)
-			lp_client_fail(lp_container_of(n, struct lp_client, node), "57P01",
-				       "server is shutting down");
-	}
-}
-
+/* PgBouncer's exit conditions and log lines: WAIT_FOR_CLIENTS ends with the
+ * last pooled client (the console does not hold it up), WAIT_FOR_SERVERS
+ * with the last server connection. */
 static void evaluate_shutdown(struct lp_instance *inst)
 {
 	switch (inst->shutdown) {
 	case LP_SHUTDOWN_WAIT_CLIENTS:
-		if (inst->client_count - inst->admin_clients.count - inst->login_clients.count <= 0)
-			event_base_loopbreak(inst->base);
-		break;
-	case LP_SHUTDOWN_WAIT_SERVERS:
-		if (!transactions_open(inst)) {
-			close_all_clients(inst);
+		if (inst->client_count - inst->admin_clients.count - inst->login_clients.count <= 0) {
+			lp_log_info("client connections dropped, exiting");
 			event_base_loopbreak(inst->base);
 		}
 		break;
-	default:
+	case LP_SHUTDOWN_WAIT_SERVERS:
+		if (!servers_left(inst)) {
+			lp_log_info("server connections dropped, exiting");
+			event_base_loopbreak(inst->base);
+		}
+		break;
+	case LP_SHUTDOWN_NOW:
+		event_base_loopbreak(inst->base);
+		break;
+	case LP_RUN:
 		break;
 	}
 }
@@ -596,6 +665,8 @@ void lp_instance_cleanup(struct lp_instance *inst)
 {
 	struct lp_list_node *pn, *pt, *n, *t;
 
+	if (inst->handed_off)
+		lp_takeover_release(inst);
 	lp_instance_stop_listening(inst);
 	lp_list_foreach_safe(&inst->login_clients, n, t)
 		lp_client_close(lp_container_of(n, struct lp_client, node), "shutdown");

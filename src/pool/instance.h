@@ -22,8 +22,8 @@
 
 enum lp_shutdown_mode {
 	LP_RUN,
-	LP_SHUTDOWN_WAIT_CLIENTS,       /* SIGTERM: exit when every client left */
-	LP_SHUTDOWN_WAIT_SERVERS,       /* SIGINT: exit when no transaction is open */
+	LP_SHUTDOWN_WAIT_CLIENTS,       /* SIGTERM: exit when every pooled client left */
+	LP_SHUTDOWN_WAIT_SERVERS,       /* SIGINT: pause, exit when no server connection is left */
 	LP_SHUTDOWN_NOW,
 };
 
@@ -74,6 +74,12 @@ struct lp_instance {
 	uint64_t next_client_id, next_server_id;
 	bool paused;
 	bool suspended;                 /* SUSPEND: paused without closing servers */
+	int64_t suspend_start_us;       /* when SUSPEND began (suspend_timeout) */
+	/* SHOW FDS gave the sockets to a process taking over (online restart):
+	 * they must leave this one untouched -- no Terminate, no unlinked
+	 * socket file (takeover.c). */
+	bool handed_off;
+	struct lp_client *takeover_peer;  /* the console session that took them */
 	enum lp_shutdown_mode shutdown;
 	uint8_t fake_salt_key[32];      /* stable fake SCRAM salts for unknown users */
 
@@ -102,6 +108,11 @@ int lp_instance_init(struct lp_instance *inst, const char *config_path, struct l
 void lp_instance_cleanup(struct lp_instance *inst);
 int lp_instance_listen(struct lp_instance *inst);
 void lp_instance_stop_listening(struct lp_instance *inst);
+/* Online restart: listeners handed over by the process being replaced, one
+ * by one (path: the unix socket's file), then all started at once instead
+ * of lp_instance_listen. */
+int lp_instance_adopt_listener(struct lp_instance *inst, int fd, bool is_unix, const char *path);
+void lp_instance_listen_adopted(struct lp_instance *inst);
 /* Reads a whole new generation (lp_generation_load) and swaps it in. On any
  * error logs every problem and keeps the running one: -1 with the first
  * problem in why (NULL: not wanted). */
@@ -117,8 +128,9 @@ void lp_settings_tcp_tuning(const struct lp_settings *s, struct lp_tcp_tuning *t
 void lp_instance_tune_listeners(struct lp_instance *inst);
 void lp_instance_pause(struct lp_instance *inst);
 void lp_instance_resume(struct lp_instance *inst);
-/* SUSPEND: stops (false) or restarts (true) reading pooled clients. */
-void lp_instance_client_reading(struct lp_instance *inst, bool on);
+/* Listeners stop (SUSPEND: new connections wait in the backlog, which an
+ * online restart hands over) or start accepting again. */
+void lp_instance_accepting(struct lp_instance *inst, bool on);
 void lp_instance_shutdown(struct lp_instance *inst, enum lp_shutdown_mode mode);
 /* Exits the loop if the shutdown condition holds. */
 void lp_instance_check_shutdown(struct lp_instance *inst);

@@ -11,12 +11,14 @@
 #include "pool/cancel.h"
 #include "pool/client.h"
 #include "pool/client_auth.h"
+#include "pool/control.h"
 #include "pool/instance.h"
 #include "pool/janitor.h"
 #include "pool/link.h"
 #include "pool/registry.h"
 #include "pool/server.h"
 #include "pool/stats.h"
+#include "pool/takeover.h"
 
 /* The user whose [users] entry applies to c (the one it logged in as). */
 static const struct lp_user *user_of(const struct lp_client *c)
@@ -146,6 +148,19 @@ static void janitor_cb(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 
+	if (inst->suspended) {
+		/* Nothing that would surprise a process taking the sockets over
+		 * (timeouts, lifetimes): only SUSPEND's own progress, whose
+		 * suspend_timeout bounds the wait. */
+		lp_takeover_check(inst);
+		if (!inst->suspended)
+			return;
+		(void)lp_control_suspend_done(inst);
+		lp_stats_tick(inst, now);
+		if (inst->console)
+			inst->console->tick(inst);
+		return;
+	}
 	if (inst->cfg.s.client_login_timeout > 0) {
 		lp_list_foreach_safe(&inst->login_clients, n, t) {
 			struct lp_client *c = lp_container_of(n, struct lp_client, node);

@@ -97,14 +97,19 @@ int lp_pool_server_total(const struct lp_pool *pool)
 	       pool->active_servers.count + pool->login_servers.count;
 }
 
+/* SHUTDOWN WAIT_FOR_SERVERS pauses too (PgBouncer sets its pause mode). */
 bool lp_pool_paused(const struct lp_pool *pool)
 {
-	return pool->inst->paused || pool->db->paused;
+	/* SUSPEND still links the clients already queued (as PgBouncer does):
+	 * their requests must reach a server before they are at rest. */
+	return (pool->inst->paused && !pool->inst->suspended) || pool->db->paused ||
+	       pool->inst->shutdown == LP_SHUTDOWN_WAIT_SERVERS;
 }
 
 bool lp_pool_draining(const struct lp_pool *pool)
 {
-	return (pool->inst->paused && !pool->inst->suspended) || pool->db->paused;
+	return (pool->inst->paused && !pool->inst->suspended) || pool->db->paused ||
+	       pool->inst->shutdown == LP_SHUTDOWN_WAIT_SERVERS;
 }
 
 static bool in_login_backoff(const struct lp_pool *pool)
@@ -123,8 +128,9 @@ void lp_link_grow(struct lp_pool *pool)
 	struct lp_instance *inst = pool->inst;
 	const struct lp_settings *s = &inst->cfg.s;
 
-	if (inst->shutdown != LP_RUN || pool->db->disabled || in_login_backoff(pool) ||
-	    lp_pool_paused(pool))
+	/* WAIT_FOR_CLIENTS goes on pooling for the clients still there. */
+	if (inst->shutdown == LP_SHUTDOWN_WAIT_SERVERS || inst->shutdown == LP_SHUTDOWN_NOW ||
+	    pool->db->disabled || in_login_backoff(pool) || lp_pool_paused(pool))
 		return;
 	int limit = lp_pool_size_of(pool);
 	struct lp_list_node *first = lp_list_first(&pool->waiting_clients);
@@ -423,7 +429,8 @@ void lp_link_request(struct lp_client *c)
 	struct lp_instance *inst = c->inst;
 
 	if (inst->shutdown == LP_SHUTDOWN_WAIT_SERVERS) {
-		lp_client_fail(c, "57P01", "server is shutting down");
+		/* PgBouncer's words: the log line operators grep. */
+		lp_client_fail(c, "57P01", "server shutting down");
 		return;
 	}
 	if (!c->wait_start_us)

@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "core/assert.h"
 #include "core/log.h"
@@ -68,6 +69,19 @@ static struct lp_prep_table *table_of(struct lp_instance *inst)
 		inst->prep = t;
 	}
 	return inst->prep;
+}
+
+void lp_prep_after_takeover(struct lp_instance *inst)
+{
+	struct lp_prep_table *t = table_of(inst);
+	/* The other process named statements 1, 2, ... from its start (or
+	 * from its own takeover's clock): fewer than one per microsecond,
+	 * so the clock now is past them all. */
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	uint64_t now = (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+	if (t && t->next_id < now)
+		t->next_id = now;
 }
 
 static void table_grow(struct lp_prep_table *t)

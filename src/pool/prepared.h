@@ -59,5 +59,9 @@ int lp_prep_client_count(const struct lp_client *c);
 int lp_prep_server_count(const struct lp_server *s);
 /* At exit, after every client and server is gone. */
 void lp_prep_cleanup(struct lp_instance *inst);
+/* Servers were taken over from another process (online restart): the
+ * statements it prepared on them stay there, unknown to this process, so
+ * the names given from now on are past any it can have used. */
+void lp_prep_after_takeover(struct lp_instance *inst);
 
 #endif

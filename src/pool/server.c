@@ -297,6 +297,30 @@ struct lp_server *lp_server_connect(struct lp_pool *pool)
 	return s->state == LP_SV_JUSTFREE ? NULL : s;
 }
 
+struct lp_server *lp_server_adopt(struct lp_pool *pool, int fd, uint64_t id)
+{
+	struct lp_server *s = calloc(1, sizeof(*s));
+	if (!s)
+		return NULL;
+	s->id = id;
+	s->pool = pool;
+	s->ready = true;
+	lp_track_init(&s->trk, s->trk_inline, LP_TRACK_INLINE);
+	lp_list_node_init(&s->node);
+	lp_io_init(&s->io, pool->inst->base, fd, s, server_on_read);
+	s->io.got_input = true;
+	/* Cancel requests go where the connection goes. */
+	s->peer_len = sizeof(s->peer);
+	if (getpeername(fd, (struct sockaddr *)&s->peer, &s->peer_len) < 0)
+		s->peer_len = 0;
+	s->naddr = 1;
+	pool->db->server_count++;
+	pool->user->server_count++;
+	lp_metrics_server_opened(&pool->db->metrics);
+	lp_server_set_state(s, LP_SV_IDLE);
+	return s;
+}
+
 bool lp_server_track_grow(struct lp_server *s)
 {
 	uint32_t cap = s->trk.cap * 8;

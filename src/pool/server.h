@@ -25,6 +25,10 @@ void lp_server_internal_param(struct lp_server *s, const char *sql, const char *
 			      void (*row)(struct lp_server *s, const uint8_t *body, uint32_t len));
 void lp_server_kick(struct lp_server *s);
 void lp_server_free(struct lp_server *s);
+/* Online restart (takeover.c): a logged-in server connection handed over
+ * with fd, IDLE in pool; the caller restores its parameters, tracker and
+ * times, and links it to its client. */
+struct lp_server *lp_server_adopt(struct lp_pool *pool, int fd, uint64_t id);
 /* A non-blocking socket connected (in progress) to sa with the TCP options
  * of s's pool, or -1 with errno. */
 int lp_server_open_socket(const struct lp_server *s, const struct sockaddr *sa, socklen_t len);

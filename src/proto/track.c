@@ -72,6 +72,38 @@ void lp_track_on_done(struct lp_track *t,
 	t->arg = arg;
 }
 
+void lp_track_save(const struct lp_track *t, struct lp_trk_req *out)
+{
+	for (uint32_t i = 0; i < t->n; i++)
+		out[i] = *at(t, i);
+}
+
+bool lp_track_restore(struct lp_track *t, const struct lp_trk_req *reqs, uint32_t n, char tx,
+		      uint8_t copy, bool copy_in_fe, bool batch_open, bool fe_skip)
+{
+	if (n > t->cap || (tx != 'I' && tx != 'T' && tx != 'E') || copy > LP_TRK_COPY_BOTH)
+		return false;
+	uint32_t rfq = 0;
+	for (uint32_t i = 0; i < n; i++) {
+		const struct lp_trk_req *r = &reqs[i];
+		if (r->kind > LP_TRK_FUNCTION || r->action > LP_TRK_SYNTH ||
+		    (r->stage & STAGE_MASK) > 1 || (r->sub != 0 && r->sub != 'S' && r->sub != 'P'))
+			return false;
+		rfq += owes_rfq(r->kind);
+	}
+	lp_track_reset(t, tx);
+	for (uint32_t i = 0; i < n; i++)
+		t->ring[i] = reqs[i];
+	t->n = n;
+	t->rfq_owed = rfq;
+	t->tx = tx;
+	t->copy = copy;
+	t->copy_in_fe = copy_in_fe;
+	t->batch_open = batch_open;
+	t->fe_skip = fe_skip;
+	return true;
+}
+
 static inline bool push(struct lp_track *t, uint8_t kind, uint8_t sub, enum lp_trk_action action,
 		 uint32_t tag)
 {

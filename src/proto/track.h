@@ -97,6 +97,17 @@ void lp_track_on_done(struct lp_track *t,
 		      void (*fn)(void *arg, const struct lp_trk_req *r, enum lp_trk_outcome o),
 		      void *arg);
 
+/*
+ * Online restart: the requests in ring order into out (t->n entries), and
+ * back into a new tracker. lp_track_restore checks what it is given (kinds,
+ * actions, stages, the COPY state and transaction status) and recounts
+ * what is derived from the requests; false leaves t untouched. The ring
+ * must have room for n (lp_track_grow first).
+ */
+void lp_track_save(const struct lp_track *t, struct lp_trk_req *out);
+bool lp_track_restore(struct lp_track *t, const struct lp_trk_req *reqs, uint32_t n, char tx,
+		      uint8_t copy, bool copy_in_fe, bool batch_open, bool fe_skip);
+
 /* Free ring entries: a frontend message that needs one waits while 0. */
 static inline uint32_t lp_track_room(const struct lp_track *t) { return t->cap - t->n; }
 
