@@ -214,7 +214,11 @@ static const struct lp_option options[] = {
 	OPT(application_name_add_host, BOOL, "0", 0, 0, true,
 	    "Append the client address and port to application_name."),
 
-	OPT(pkt_buf, INT, "4096", 512, 1048576, false, "Size of the internal packet buffers, in bytes."),
+	OPT(pkt_buf, INT, "4096", 1, 1048576, false,
+	    "Size of the internal packet buffers, in bytes. Packets may be longer: they "
+	    "stream through, and a startup packet or cleartext password longer than it is "
+	    "read apart. linkpool's buffers hold at least 512 bytes (the messages it reads "
+	    "whole must fit): a smaller value is raised to 512, with a --check warning."),
 	OPT(max_packet_size, INT, "2147483647", 1024, 2147483647, true,
 	    "Largest protocol message accepted, in bytes."),
 	OPT(tcp_keepalive, BOOL, "1", 0, 0, true, "Enable TCP keepalive on client and server sockets."),

@@ -27,9 +27,20 @@
 #include "pool/registry.h"
 #include "proto/proto.h"
 
+/*
+ * A refused password, or an unknown user: the same words either way. They
+ * name the configured method (auth_type or the HBA rule), never the
+ * exchange, which with md5 depends on the stored secret: scram-sha-256
+ * fails as "SASL authentication failed" (PgBouncer's words), the others as
+ * PostgreSQL says it.
+ */
 static int auth_failed(struct lp_client *c)
 {
-	lp_client_fail(c, "28P01", "password authentication failed for user \"%s\"", c->user_name);
+	if (c->sasl_method)
+		lp_client_fail(c, "28P01", "SASL authentication failed for user \"%s\"", c->user_name);
+	else
+		lp_client_fail(c, "28P01", "password authentication failed for user \"%s\"",
+			       c->user_name);
 	return -1;
 }
 
@@ -356,6 +367,7 @@ int lp_client_auth_start(struct lp_client *c)
 	enum lp_auth_type method = st->auth_type;
 	if (method == LP_AUTH_HBA && hba_method(c, &method) < 0)
 		return -1;
+	c->sasl_method = method == LP_AUTH_SCRAM;
 	struct lp_user *u = known_user(c);
 	/* An unknown database has no server to ask unless auth_dbname names
 	 * one: its user is then unknown too, as in PgBouncer. */
@@ -372,8 +384,17 @@ int lp_client_auth_start(struct lp_client *c)
 	case LP_AUTH_ANY:
 		return finish(c);
 	case LP_AUTH_TRUST:
-		if (st->auth_type != LP_AUTH_HBA && st->auth_file[0] && !u)
-			return auth_failed(c);
+		/* Trust tells who exists anyway (a known name gets in), so the
+		 * refusal may say why, in PgBouncer's words. Without auth_file
+		 * or auth_query there is no list of users: every name is let in. */
+		if (!u && lookup && lp_authq_answered(c)) {
+			lp_client_fail(c, "28000", "no such user");
+			return -1;
+		}
+		if (!u && st->auth_file[0]) {
+			lp_client_fail(c, "28000", "\"trust\" authentication failed");
+			return -1;
+		}
 		return finish(c);
 	case LP_AUTH_PLAIN:
 		c->auth = LP_AUTH_WAIT_PASSWORD;

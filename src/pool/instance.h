@@ -59,6 +59,7 @@ struct lp_instance {
 	struct lp_list justfree_servers;
 	struct lp_list cancel_hash[LP_CANCEL_BUCKETS];
 	struct lp_authq *authq;         /* auth_query.c: names not found; NULL until one */
+	uint64_t login_buf_bytes;       /* held by login packets longer than pkt_buf */
 	struct lp_list grow_pools;      /* pools with a posted grow (lp_link_grow_later) */
 	struct lp_list cancel_reqs;     /* cancels forwarded, not answered yet (cancel.c) */
 

@@ -210,7 +210,7 @@ void lp_link_login_failed(struct lp_pool *pool, const char *sqlstate, const char
 	pool->last_login_fail_us = lp_now_us();
 	if (pool->login_servers.count > 0)
 		return;
-	lp_authq_login_failed(pool, msg);
+	lp_authq_login_failed(pool, sqlstate, msg);
 	lp_list_foreach_safe(&pool->waiting_clients, n, t) {
 		struct lp_client *c = lp_container_of(n, struct lp_client, node);
 		lp_client_fail(c, sqlstate, "%s", msg);
