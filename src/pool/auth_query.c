@@ -108,31 +108,41 @@ struct lp_authq {
 	struct event *expire;
 };
 
+/* A console login has no database entry: the global settings apply. */
+static const struct lp_db_conf *conf_of(const struct lp_client *c)
+{
+	return c->login_db ? &c->login_db->conf : NULL;
+}
+
 static const char *auth_user_of(const struct lp_client *c)
 {
-	const struct lp_db_conf *dc = &c->login_db->conf;
-	return dc->auth_user && dc->auth_user[0] ? dc->auth_user : c->inst->cfg.s.auth_user;
+	const struct lp_db_conf *dc = conf_of(c);
+	return dc && dc->auth_user && dc->auth_user[0] ? dc->auth_user : c->inst->cfg.s.auth_user;
 }
 
 static const char *auth_query_of(const struct lp_client *c)
 {
-	const struct lp_db_conf *dc = &c->login_db->conf;
-	return dc->auth_query && dc->auth_query[0] ? dc->auth_query : c->inst->cfg.s.auth_query;
+	const struct lp_db_conf *dc = conf_of(c);
+	return dc && dc->auth_query && dc->auth_query[0] ? dc->auth_query
+							 : c->inst->cfg.s.auth_query;
 }
 
+/* PgBouncer 1.25's order: the database's auth_dbname, the global one, the
+ * client's database -- for the console that is the console itself, which
+ * auth_pool() refuses as a configuration error, as PgBouncer does. */
 static const char *auth_db_of(const struct lp_client *c)
 {
-	const struct lp_db_conf *dc = &c->login_db->conf;
-	if (dc->auth_dbname && dc->auth_dbname[0])
+	const struct lp_db_conf *dc = conf_of(c);
+	if (dc && dc->auth_dbname && dc->auth_dbname[0])
 		return dc->auth_dbname;
 	if (c->inst->cfg.s.auth_dbname[0])
 		return c->inst->cfg.s.auth_dbname;
-	return c->login_db->name;
+	return c->login_db ? c->login_db->name : c->db_name;
 }
 
 bool lp_authq_configured(const struct lp_client *c)
 {
-	return !c->admin && c->login_db && auth_user_of(c)[0] && auth_query_of(c)[0];
+	return (c->admin || c->login_db) && auth_user_of(c)[0] && auth_query_of(c)[0];
 }
 
 static void wipe_free(char *s)
@@ -370,12 +380,16 @@ static void resume(struct lp_authq_req *req)
 		req->secret = NULL;
 		u = secret ? lp_registry_get_user(inst, req->user) : NULL;
 		if (u) {
+			/* The client key proved against this very verifier stays
+			 * good (the same user looked up in two auth pools); a new
+			 * secret makes it useless. */
+			if (!u->authq_secret || strcmp(u->authq_secret, secret) != 0)
+				u->have_client_key = false;
 			wipe_free(u->authq_secret);
 			u->authq_secret = secret;
 			u->authq_pool = req->ap->pool;
 			u->authq_query_hash = req->query_hash;
 			u->authq_until_us = lp_now_us() + ttl;
-			u->have_client_key = false;
 			miss_drop(inst, req);
 		} else {
 			wipe_free(secret);

@@ -28,7 +28,8 @@
 
 struct lp_authq_req;
 
-/* true when auth_user and auth_query apply to c's database. */
+/* true when auth_user and auth_query apply to c's database (or to a console
+ * login: the global settings). */
 bool lp_authq_configured(const struct lp_client *c);
 /*
  * Looks c's user up, allocating c->authq. Returns 1 when the answer is known

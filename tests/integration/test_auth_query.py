@@ -237,3 +237,64 @@ def test_auth_query_user_without_password(linkpool, pg, nopw_role):
     from test_auth_oracle import assert_indistinguishable
     lp = aq_lp(linkpool)
     assert_indistinguishable(lp, nopw_role, "aq_nope", 10)
+
+
+def test_auth_query_console_login(linkpool, pg, roles):
+    """A stats_users / admin_users name known only to PostgreSQL logs into
+    the console through auth_query, run in auth_dbname (PgBouncer 1.25);
+    without one the console itself would be the auth database, which is a
+    configuration error."""
+    lp = aq_lp(linkpool, auth_dbname="testdb", stats_users="aq_user")
+    c = lp.raw()
+    c.login("aq_user", "pgbouncer", "aq-pass-1")
+    rows = c.run("SHOW VERSION")[0]
+    assert len(rows) == 1
+    for user, pw in (("aq_user", "wrong"), ("no_such_user_x", "aq-pass-1")):
+        c = lp.raw()
+        with pytest.raises(rawpg.PgError) as ei:
+            c.login(user, "pgbouncer", pw)
+        assert ei.value.message == f'SASL authentication failed for user "{user}"'
+    lp = aq_lp(linkpool, stats_users="aq_user")
+    c = lp.raw()
+    with pytest.raises(rawpg.PgError) as ei:
+        c.login("aq_user", "pgbouncer", "aq-pass-1")
+    assert (ei.value.sqlstate, ei.value.message) == ("08P01", "bouncer config error")
+    lp.wait_log('cannot use the reserved "pgbouncer" database as an auth_dbname')
+
+
+def test_auth_query_second_auth_pool_keeps_pass_through_key(linkpool, pg, roles):
+    """One user looked up in two auth pools gets the same verifier twice: the
+    second answer must not throw away the client key the first login proved,
+    or a server login waiting for it fails ("wrong password type")."""
+    lp = aq_lp(linkpool, databases={
+        "testdb": pg.db_entry("testdb", auth_dbname="auth1"),
+        "otherdb": pg.db_entry("otherdb", auth_dbname="auth2"),
+        "auth1": pg.db_entry("testdb"),
+        "auth2": pg.db_entry("otherdb"),
+    })
+    lp.admin("PAUSE testdb")
+    waiting = lp.raw(timeout=20)
+    waiting.send(rawpg.startup("aq_user", "testdb"))
+    # the client's SCRAM proof lands while testdb opens no server
+    import threading
+    result = {}
+
+    def login():
+        try:
+            waiting.finish_login("aq_user", "aq-pass-1")
+            result["ok"] = waiting.run("SELECT current_user")[0]
+        except Exception as e:  # noqa: BLE001 (reported below)
+            result["err"] = e
+    t = threading.Thread(target=login)
+    t.start()
+    time.sleep(0.5)
+    # another pool's lookup of the same name, its SCRAM never finished
+    other = lp.raw(timeout=5)
+    other.send(rawpg.startup("aq_user", "otherdb"))
+    mtype, body = other.recv_msg()
+    assert mtype == "R"
+    time.sleep(0.2)
+    lp.admin("RESUME testdb")
+    t.join(15)
+    other.close()
+    assert result.get("ok") == [("aq_user",)], result
