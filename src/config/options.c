@@ -118,7 +118,11 @@ static const struct lp_option options[] = {
 	OPT(stats_users, STR, "", 0, 0, true,
 	    "Comma-separated users allowed read-only SHOW commands on the admin console."),
 	OPT(auth_hba_file, STR, "", 0, 0, true,
-	    "pg_hba.conf-style rules used when auth_type is hba (local, host, hostssl, hostnossl)."),
+	    "pg_hba.conf-style rules used when auth_type is hba, as PgBouncer reads them: local, "
+	    "host, hostssl, hostnossl lines; database all, sameuser, replication (matches no "
+	    "linkpool connection), @file or names; user all, @file or names; methods trust, "
+	    "reject, password, md5, scram-sha-256, cert and peer, with map= (auth_ident_file) "
+	    "for cert and peer. A file with any line linkpool cannot honour is refused whole."),
 	OPT(auth_query, STR,
 	    "SELECT rolname, rolpassword FROM pg_catalog.pg_authid WHERE rolname OPERATOR(pg_catalog.=) $1 "
 	    "AND rolcanlogin AND (rolvaliduntil IS NULL OR rolvaliduntil OPERATOR(pg_catalog.>) "
@@ -307,7 +311,9 @@ static const struct lp_option options[] = {
 	    "PBKDF2 iterations of the SCRAM secrets linkpool derives from plain-text "
 	    "auth_file passwords (and shows for unknown users)."),
 	OPT(auth_ident_file, STR, "", 0, 0, true,
-	    NO_EFFECT "linkpool's auth_hba_file supports no `map=` user name maps."),
+	    "User name maps (MAPNAME SYSTEM-USERNAME DATABASE-USERNAME lines, DATABASE-USERNAME "
+	    "may be all) for the map= option of cert and peer rules in auth_hba_file; read "
+	    "when auth_type is hba."),
 	OPT(auth_ldap_options, STR, "", 0, 0, true,
 	    NO_EFFECT "linkpool has no LDAP authentication."),
 
