@@ -62,6 +62,16 @@ static int check_auth_dbname(const char *text, char *why, size_t whycap)
 	return 0;
 }
 
+static int check_ldap_options(const char *text, char *why, size_t whycap)
+{
+	if (*text) {
+		snprintf(why, whycap, "not supported by linkpool: it has no LDAP authentication "
+				      "(auth_type ldap)");
+		return -1;
+	}
+	return 0;
+}
+
 static int check_dheparams(const char *text, char *why, size_t whycap)
 {
 	if (strcasecmp(text, "none") == 0 || strcasecmp(text, "auto") == 0 ||
@@ -108,7 +118,8 @@ static const struct lp_option options[] = {
 	    "Interval between statistics log lines and averages updates."),
 
 	OPT(auth_type, AUTH_TYPE, "md5", 0, 0, true,
-	    "How clients authenticate: trust, any, plain, md5, scram-sha-256, hba or cert."),
+	    "How clients authenticate: trust, any, plain, md5, scram-sha-256, hba or cert. "
+	    "PgBouncer's ldap and pam are refused: not supported by linkpool."),
 	OPT(auth_file, STR, "", 0, 0, true,
 	    "userlist.txt with user names and passwords; required for plain, md5 and scram-sha-256."),
 	OPT(auth_user, STR, "", 0, 0, true,
@@ -314,8 +325,10 @@ static const struct lp_option options[] = {
 	    "User name maps (MAPNAME SYSTEM-USERNAME DATABASE-USERNAME lines, DATABASE-USERNAME "
 	    "may be all) for the map= option of cert and peer rules in auth_hba_file; read "
 	    "when auth_type is hba."),
-	OPT(auth_ldap_options, STR, "", 0, 0, true,
-	    NO_EFFECT "linkpool has no LDAP authentication."),
+	OPTC(auth_ldap_options, STR, "", 0, 0, true,
+	     "LDAP options of auth_type ldap in PgBouncer. Not supported by linkpool, which has "
+	     "no LDAP authentication: any value but the empty default is refused.",
+	     check_ldap_options),
 
 	OPT(metrics_listen_addr, STR, "127.0.0.1", 0, 0, true,
 	    "Comma-separated addresses (or `*` for all) of the HTTP endpoint serving "
@@ -686,6 +699,11 @@ int lp_config_value_parse(const struct lp_option *o, const char *text, union lp_
 				v->i = (int64_t)i;
 				return 0;
 			}
+		if (strcasecmp(text, "ldap") == 0 || strcasecmp(text, "pam") == 0) {
+			snprintf(why, whycap, "not supported by linkpool: it has no %s authentication",
+				 strcasecmp(text, "ldap") == 0 ? "LDAP" : "PAM");
+			return -1;
+		}
 		snprintf(why, whycap, "expected trust, any, plain, md5, scram-sha-256, hba or cert");
 		return -1;
 	case LP_OPT_SSLMODE:
