@@ -710,17 +710,23 @@ int lp_hba_parse(const char *text, size_t len, const char *file, struct lp_hba *
 	return 0;
 }
 
-int lp_hba_load(const char *path, struct lp_hba *out, struct lp_diag *diag)
+/* A whole configuration file, or NULL with why in diag. */
+static char *load_text(const char *path, const char *what, size_t *len, struct lp_diag *diag)
 {
 	char *buf, err[ERR_MAX];
-	size_t len;
-
-	memset(out, 0, sizeof(*out));
-	if (read_file(path, "auth_hba_file", &buf, &len, err) < 0) {
+	if (read_file(path, what, &buf, len, err) < 0) {
 		lp_diag_add(diag, path, 0, "%s", err);
-		return -1;
+		return NULL;
 	}
-	int rc = lp_hba_parse(buf, len, path, out, diag);
+	return buf;
+}
+
+int lp_hba_load(const char *path, struct lp_hba *out, struct lp_diag *diag)
+{
+	size_t len;
+	char *buf = load_text(path, "auth_hba_file", &len, diag);
+	memset(out, 0, sizeof(*out));
+	int rc = buf ? lp_hba_parse(buf, len, path, out, diag) : -1;
 	free(buf);
 	return rc;
 }
@@ -882,15 +888,10 @@ int lp_ident_parse(const char *text, size_t len, const char *file, struct lp_ide
 
 int lp_ident_load(const char *path, struct lp_ident *out, struct lp_diag *diag)
 {
-	char *buf, err[ERR_MAX];
 	size_t len;
-
+	char *buf = load_text(path, "auth_ident_file", &len, diag);
 	memset(out, 0, sizeof(*out));
-	if (read_file(path, "auth_ident_file", &buf, &len, err) < 0) {
-		lp_diag_add(diag, path, 0, "%s", err);
-		return -1;
-	}
-	int rc = lp_ident_parse(buf, len, path, out, diag);
+	int rc = buf ? lp_ident_parse(buf, len, path, out, diag) : -1;
 	free(buf);
 	return rc;
 }

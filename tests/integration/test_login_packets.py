@@ -40,37 +40,30 @@ def _refused(lp, *packets, answers=0, sqlstate="08P01"):
     return res.message
 
 
-def test_startup_packet_larger_than_pkt_buf(linkpool):
-    lp = linkpool({"ignore_startup_parameters": "options"})  # pkt_buf 4096
-    pkt = _startup_of(9000)
-    assert len(pkt) == 9000
+def _served(lp, pkt, n):
+    """pkt (a startup packet of scram_user) logs in and runs a query."""
     c = rawpg.RawConn(lp.host, lp.port, timeout=5)
     try:
         c.send(pkt)
         c.finish_login("scram_user", PASSWORDS["scram_user"])
-        assert c.run("SELECT 1")[0] == [("1",)]
+        assert c.run(f"SELECT {n}")[0] == [(str(n),)]
     finally:
         c.close()
+
+
+def test_startup_packet_larger_than_pkt_buf(linkpool):
+    lp = linkpool({"ignore_startup_parameters": "options"})  # pkt_buf 4096
+    pkt = _startup_of(9000)
+    assert len(pkt) == 9000
+    _served(lp, pkt, 1)
     # the same with pkt_buf below linkpool's smallest buffer (raised to 512)
     lp = linkpool({"pkt_buf": "75", "ignore_startup_parameters": "options"})
-    c = rawpg.RawConn(lp.host, lp.port, timeout=5)
-    try:
-        c.send(_startup_of(2000))
-        c.finish_login("scram_user", PASSWORDS["scram_user"])
-        assert c.run("SELECT 3")[0] == [("3",)]
-    finally:
-        c.close()
+    _served(lp, _startup_of(2000), 3)
 
 
 def test_startup_packet_that_fits_pkt_buf_is_served(linkpool):
     lp = linkpool({"pkt_buf": "8192", "ignore_startup_parameters": "options"})
-    c = rawpg.RawConn(lp.host, lp.port, timeout=5)
-    try:
-        c.send(_startup_of(8000))
-        c.finish_login("scram_user", PASSWORDS["scram_user"])
-        assert c.run("SELECT 2")[0] == [("2",)]
-    finally:
-        c.close()
+    _served(lp, _startup_of(8000), 2)
 
 
 def test_startup_packet_over_postgres_limit(linkpool):
