@@ -153,7 +153,10 @@ static const struct lp_option options[] = {
 
 	OPT(client_tls_sslmode, SSLMODE, "disable", 0, 0, true,
 	    "TLS for clients: disable, allow, prefer, require, verify-ca or verify-full "
-	    "(verify-*: a client certificate signed by client_tls_ca_file is required)."),
+	    "(verify-*: a client certificate signed by client_tls_ca_file is required). With "
+	    "TLS on, a client may also start TLS without an SSLRequest (PostgreSQL 17's "
+	    "sslnegotiation=direct), offering ALPN \"postgresql\"; a client offering another "
+	    "ALPN protocol is refused in the handshake."),
 	OPT(client_tls_key_file, STR, "", 0, 0, true, "Private key of the certificate shown to clients."),
 	OPT(client_tls_cert_file, STR, "", 0, 0, true, "Certificate (chain) shown to clients."),
 	OPT(client_tls_ca_file, STR, "", 0, 0, true,

@@ -864,6 +864,8 @@ static void client_on_read(struct lp_io *io, short what)
 		lp_io_read_off(io);
 		return;
 	}
+	if (c->state == LP_CL_LOGIN && !c->user_name && lp_client_tls_direct(c) != 0)
+		return;
 	lp_io_read_on(io);
 	for (int rounds = 0; rounds < 32; rounds++) {
 		int rc = client_process(c);

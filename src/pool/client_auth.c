@@ -328,8 +328,32 @@ static void client_tls_done(struct lp_io *io, const char *err)
 		lp_client_close(c, err);
 		return;
 	}
+	/* PostgreSQL 17's rule: a direct handshake names the protocol, so a
+	 * TLS client of some other service cannot be pointed at this one. */
+	if (c->tls_direct && !lp_io_tls_alpn_postgresql(io)) {
+		lp_client_fail(c, "08P01", "received direct SSL connection request without ALPN "
+					   "protocol negotiation extension");
+		return;
+	}
 	lp_io_read_on(io);
 	lp_client_kick(c);
+}
+
+int lp_client_tls_direct(struct lp_client *c)
+{
+	struct lp_tls_ctx *ctx = c->inst->sec.client_tls;
+	uint8_t first;
+	char err[300];
+
+	if (!ctx || c->io.tls || c->io.got_input)
+		return 0;
+	/* Peeked, not read: OpenSSL reads the ClientHello from the socket. */
+	if (recv(c->io.fd, &first, 1, MSG_PEEK) != 1 || first != 0x16)  /* TLS handshake record */
+		return 0;
+	c->tls_direct = true;
+	if (lp_io_tls_accept(&c->io, ctx, client_tls_done, err, sizeof(err)) < 0)
+		lp_client_close(c, err);
+	return -1;
 }
 
 int lp_client_tls_start(struct lp_client *c)

@@ -89,6 +89,7 @@ struct lp_client {
 	bool closing;
 	bool scram_auth;                /* logged in with SCRAM: keys usable for pass-through */
 	bool sasl_method;               /* the method asked is scram-sha-256: refusals say SASL */
+	bool tls_direct;                /* TLS began without SSLRequest (sslnegotiation=direct) */
 	char *user_name, *db_name;      /* one block: free user_name only */
 	struct lp_params params;        /* values the client expects on its server */
 	uint32_t cancel_pid, cancel_key;
