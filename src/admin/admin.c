@@ -172,7 +172,9 @@ static void send_with_detail(struct lp_client *c, char type, const char *severit
 void lp_admin_err_detail(struct lp_client *c, const char *sqlstate, const char *message,
 			 const char *detail)
 {
-	lp_client_log(c, LP_LOG_WARNING, "admin command refused: %s: %s", message, detail);
+	/* The detail was logged by whoever found it (RELOAD's "reload failed"
+	 * line): logged again here, an operator's count of the error is off. */
+	lp_client_log(c, LP_LOG_WARNING, "admin command refused: %s", message);
 	send_with_detail(c, 'E', "ERROR", sqlstate, message, detail);
 }
 

@@ -64,6 +64,16 @@ static int check_auth_dbname(const char *text, char *why, size_t whycap)
 	return 0;
 }
 
+static int check_ldap_options(const char *text, char *why, size_t whycap)
+{
+	if (*text) {
+		snprintf(why, whycap, "not supported by linkpool: it has no LDAP authentication "
+				      "(auth_type ldap)");
+		return -1;
+	}
+	return 0;
+}
+
 static int check_dheparams(const char *text, char *why, size_t whycap)
 {
 	if (strcasecmp(text, "none") == 0 || strcasecmp(text, "auto") == 0 ||
@@ -110,7 +120,8 @@ static const struct lp_option options[] = {
 	    "Interval between statistics log lines and averages updates."),
 
 	OPT(auth_type, AUTH_TYPE, "md5", 0, 0, true,
-	    "How clients authenticate: trust, any, plain, md5, scram-sha-256, hba or cert."),
+	    "How clients authenticate: trust, any, plain, md5, scram-sha-256, hba or cert. "
+	    "PgBouncer's ldap and pam are refused: not supported by linkpool."),
 	OPT(auth_file, STR, "", 0, 0, true,
 	    "userlist.txt with user names and passwords; required for plain, md5 and scram-sha-256."),
 	OPT(auth_user, STR, "", 0, 0, true,
@@ -120,7 +131,11 @@ static const struct lp_option options[] = {
 	OPT(stats_users, STR, "", 0, 0, true,
 	    "Comma-separated users allowed read-only SHOW commands on the admin console."),
 	OPT(auth_hba_file, STR, "", 0, 0, true,
-	    "pg_hba.conf-style rules used when auth_type is hba (local, host, hostssl, hostnossl)."),
+	    "pg_hba.conf-style rules used when auth_type is hba, as PgBouncer reads them: local, "
+	    "host, hostssl, hostnossl lines; database all, sameuser, replication (matches no "
+	    "linkpool connection), @file or names; user all, @file or names; methods trust, "
+	    "reject, password, md5, scram-sha-256, cert and peer, with map= (auth_ident_file) "
+	    "for cert and peer. A file with any line linkpool cannot honour is refused whole."),
 	OPT(auth_query, STR,
 	    "SELECT rolname, rolpassword FROM pg_catalog.pg_authid WHERE rolname OPERATOR(pg_catalog.=) $1 "
 	    "AND rolcanlogin AND (rolvaliduntil IS NULL OR rolvaliduntil OPERATOR(pg_catalog.>) "
@@ -140,7 +155,10 @@ static const struct lp_option options[] = {
 
 	OPT(client_tls_sslmode, SSLMODE, "disable", 0, 0, true,
 	    "TLS for clients: disable, allow, prefer, require, verify-ca or verify-full "
-	    "(verify-*: a client certificate signed by client_tls_ca_file is required)."),
+	    "(verify-*: a client certificate signed by client_tls_ca_file is required). With "
+	    "TLS on, a client may also start TLS without an SSLRequest (PostgreSQL 17's "
+	    "sslnegotiation=direct), offering ALPN \"postgresql\"; a client offering another "
+	    "ALPN protocol is refused in the handshake."),
 	OPT(client_tls_key_file, STR, "", 0, 0, true, "Private key of the certificate shown to clients."),
 	OPT(client_tls_cert_file, STR, "", 0, 0, true, "Certificate (chain) shown to clients."),
 	OPT(client_tls_ca_file, STR, "", 0, 0, true,
@@ -216,7 +234,11 @@ static const struct lp_option options[] = {
 	OPT(application_name_add_host, BOOL, "0", 0, 0, true,
 	    "Append the client address and port to application_name."),
 
-	OPT(pkt_buf, INT, "4096", 512, 1048576, false, "Size of the internal packet buffers, in bytes."),
+	OPT(pkt_buf, INT, "4096", 1, 1048576, false,
+	    "Size of the internal packet buffers, in bytes. Packets may be longer: they "
+	    "stream through, and a startup packet or cleartext password longer than it is "
+	    "read apart. linkpool's buffers hold at least 512 bytes (the messages it reads "
+	    "whole must fit): a smaller value is raised to 512, with a --check warning."),
 	OPT(max_packet_size, INT, "2147483647", 1024, 2147483647, true,
 	    "Largest protocol message accepted, in bytes."),
 	OPT(tcp_keepalive, BOOL, "1", 0, 0, true, "Enable TCP keepalive on client and server sockets."),
@@ -322,9 +344,13 @@ static const struct lp_option options[] = {
 	    "PBKDF2 iterations of the SCRAM secrets linkpool derives from plain-text "
 	    "auth_file passwords (and shows for unknown users)."),
 	OPT(auth_ident_file, STR, "", 0, 0, true,
-	    NO_EFFECT "linkpool's auth_hba_file supports no `map=` user name maps."),
-	OPT(auth_ldap_options, STR, "", 0, 0, true,
-	    NO_EFFECT "linkpool has no LDAP authentication."),
+	    "User name maps (MAPNAME SYSTEM-USERNAME DATABASE-USERNAME lines, DATABASE-USERNAME "
+	    "may be all) for the map= option of cert and peer rules in auth_hba_file; read "
+	    "when auth_type is hba."),
+	OPTC(auth_ldap_options, STR, "", 0, 0, true,
+	     "LDAP options of auth_type ldap in PgBouncer. Not supported by linkpool, which has "
+	     "no LDAP authentication: any value but the empty default is refused.",
+	     check_ldap_options),
 
 	OPT(metrics_listen_addr, STR, "127.0.0.1", 0, 0, true,
 	    "Comma-separated addresses (or `*` for all) of the HTTP endpoint serving "
@@ -733,6 +759,11 @@ int lp_config_value_parse(const struct lp_option *o, const char *text, union lp_
 				v->i = (int64_t)i;
 				return 0;
 			}
+		if (strcasecmp(text, "ldap") == 0 || strcasecmp(text, "pam") == 0) {
+			snprintf(why, whycap, "not supported by linkpool: it has no %s authentication",
+				 strcasecmp(text, "ldap") == 0 ? "LDAP" : "PAM");
+			return -1;
+		}
 		snprintf(why, whycap, "expected trust, any, plain, md5, scram-sha-256, hba or cert");
 		return -1;
 	case LP_OPT_SSLMODE:

@@ -25,7 +25,7 @@ void lp_io_set_buf_size(uint32_t size)
 		cache.free_list = next;
 		cache.nfree--;
 	}
-	cache.size = size;
+	cache.size = size < LP_IO_BUF_MIN ? LP_IO_BUF_MIN : size;
 }
 
 uint32_t lp_io_buf_size(void)

@@ -115,7 +115,12 @@ struct lp_io_cache_stats {
 	uint64_t in_use, free;
 };
 
-/* Global buffer size (pkt_buf); set once at start before any buffer exists. */
+/* The smallest buffer: the messages read whole (a server's login messages,
+ * an auth_query row) must fit. A smaller pkt_buf is raised to it. */
+#define LP_IO_BUF_MIN 512u
+
+/* Global buffer size (pkt_buf, at least LP_IO_BUF_MIN); set once at start
+ * before any buffer exists. */
 void lp_io_set_buf_size(uint32_t size);
 uint32_t lp_io_buf_size(void);
 void lp_io_cache_stats(struct lp_io_cache_stats *st);

@@ -130,6 +130,28 @@ static int set_groups(SSL_CTX *ctx, const char *curve, const char *dh, char *err
 	return 0;
 }
 
+/* PostgreSQL's ALPN protocol name, as ALPN wire format (length, name). */
+static const unsigned char alpn_postgresql[] = "\x0apostgresql";
+
+/*
+ * A client that offers ALPN must offer "postgresql": any other protocol is
+ * refused in the handshake (PostgreSQL 17 and PgBouncer 1.25 do the same),
+ * so that a TLS connection meant for another service cannot be turned
+ * against this one. A client offering none is not asked about it here.
+ */
+static int alpn_select(SSL *ssl, const unsigned char **out, unsigned char *outlen,
+		       const unsigned char *in, unsigned int inlen, void *arg)
+{
+	unsigned char *sel;
+	(void)ssl;
+	(void)arg;
+	if (SSL_select_next_proto(&sel, outlen, alpn_postgresql, sizeof(alpn_postgresql) - 1, in,
+				  inlen) != OPENSSL_NPN_NEGOTIATED)
+		return SSL_TLSEXT_ERR_ALERT_FATAL;
+	*out = sel;
+	return SSL_TLSEXT_ERR_OK;
+}
+
 struct lp_tls_ctx *lp_tls_ctx_new(bool accept, const struct lp_tls_params *p, char *err,
 				  size_t errcap)
 {
@@ -173,6 +195,7 @@ struct lp_tls_ctx *lp_tls_ctx_new(bool accept, const struct lp_tls_params *p, ch
 	if (accept) {
 		/* No resumption: every connection shows its certificate again. */
 		SSL_CTX_set_session_cache_mode(t->ctx, SSL_SESS_CACHE_OFF);
+		SSL_CTX_set_alpn_select_cb(t->ctx, alpn_select, NULL);
 		SSL_CTX_set_num_tickets(t->ctx, 0);
 		if (!set(p->cert_file) || !set(p->key_file)) {
 			snprintf(err, errcap, "TLS for clients needs a certificate and a key file");
@@ -506,6 +529,16 @@ bool lp_io_is_tls(const struct lp_io *io)
 const char *lp_io_tls_version(const struct lp_io *io)
 {
 	return lp_io_is_tls(io) ? SSL_get_version(io->tls) : "";
+}
+
+bool lp_io_tls_alpn_postgresql(const struct lp_io *io)
+{
+	const unsigned char *p;
+	unsigned int n;
+	if (!lp_io_is_tls(io))
+		return false;
+	SSL_get0_alpn_selected(io->tls, &p, &n);
+	return n == sizeof(alpn_postgresql) - 2 && memcmp(p, alpn_postgresql + 1, n) == 0;
 }
 
 bool lp_io_tls_peer_cn(const struct lp_io *io, char *out, size_t cap)

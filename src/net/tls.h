@@ -65,6 +65,9 @@ void lp_tls_handshake_step(struct lp_io *io);
 bool lp_io_is_tls(const struct lp_io *io);
 /* "TLSv1.3" etc., or "" for plain connections. */
 const char *lp_io_tls_version(const struct lp_io *io);
+/* true when the client chose ALPN "postgresql" (PostgreSQL 17's direct TLS
+ * requires it; the accepting side refuses any other protocol offered). */
+bool lp_io_tls_alpn_postgresql(const struct lp_io *io);
 /*
  * The peer's certificate Common Name when the peer presented a certificate
  * that verified. Returns false when there is none (or it did not verify).

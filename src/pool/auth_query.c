@@ -54,7 +54,7 @@
 enum req_state { REQ_QUEUED, REQ_RUNNING, REQ_ENDING };
 enum req_outcome {
 	REQ_ANSWERED,           /* the query answered: secret, or none */
-	REQ_FAILED,             /* auth_user's login failed: nothing learnt */
+	REQ_FAILED,             /* auth_user's login failed: its error is told */
 	REQ_QUERY_ERROR,        /* the query failed: a configuration error */
 	REQ_SERVER_LOST,        /* the server went away mid-query: may be retried */
 };
@@ -81,6 +81,8 @@ struct lp_authq_req {
 	int tries;
 	char *secret;                   /* answer; NULL: no such user / no password */
 	bool no_password;               /* the user exists, its password is NULL */
+	char fail_code[6];              /* REQ_FAILED: the auth pool's login error */
+	char fail_msg[256];
 };
 
 /* One client's lookup: c->authq from lp_authq_lookup() to lp_authq_forget(). */
@@ -106,31 +108,41 @@ struct lp_authq {
 	struct event *expire;
 };
 
+/* A console login has no database entry: the global settings apply. */
+static const struct lp_db_conf *conf_of(const struct lp_client *c)
+{
+	return c->login_db ? &c->login_db->conf : NULL;
+}
+
 static const char *auth_user_of(const struct lp_client *c)
 {
-	const struct lp_db_conf *dc = &c->login_db->conf;
-	return dc->auth_user && dc->auth_user[0] ? dc->auth_user : c->inst->cfg.s.auth_user;
+	const struct lp_db_conf *dc = conf_of(c);
+	return dc && dc->auth_user && dc->auth_user[0] ? dc->auth_user : c->inst->cfg.s.auth_user;
 }
 
 static const char *auth_query_of(const struct lp_client *c)
 {
-	const struct lp_db_conf *dc = &c->login_db->conf;
-	return dc->auth_query && dc->auth_query[0] ? dc->auth_query : c->inst->cfg.s.auth_query;
+	const struct lp_db_conf *dc = conf_of(c);
+	return dc && dc->auth_query && dc->auth_query[0] ? dc->auth_query
+							 : c->inst->cfg.s.auth_query;
 }
 
+/* PgBouncer 1.25's order: the database's auth_dbname, the global one, the
+ * client's database -- for the console that is the console itself, which
+ * auth_pool() refuses as a configuration error, as PgBouncer does. */
 static const char *auth_db_of(const struct lp_client *c)
 {
-	const struct lp_db_conf *dc = &c->login_db->conf;
-	if (dc->auth_dbname && dc->auth_dbname[0])
+	const struct lp_db_conf *dc = conf_of(c);
+	if (dc && dc->auth_dbname && dc->auth_dbname[0])
 		return dc->auth_dbname;
 	if (c->inst->cfg.s.auth_dbname[0])
 		return c->inst->cfg.s.auth_dbname;
-	return c->login_db->name;
+	return c->login_db ? c->login_db->name : c->db_name;
 }
 
 bool lp_authq_configured(const struct lp_client *c)
 {
-	return !c->admin && c->login_db && auth_user_of(c)[0] && auth_query_of(c)[0];
+	return (c->admin || c->login_db) && auth_user_of(c)[0] && auth_query_of(c)[0];
 }
 
 static void wipe_free(char *s)
@@ -303,6 +315,12 @@ static void kick(struct lp_authq_pool *ap)
 	event_active(ap->kick, EV_TIMEOUT, 1);
 }
 
+static void set_failure(struct lp_authq_req *req, const char *sqlstate, const char *msg)
+{
+	snprintf(req->fail_code, sizeof(req->fail_code), "%s", sqlstate ? sqlstate : "");
+	snprintf(req->fail_msg, sizeof(req->fail_msg), "%s", msg ? msg : "");
+}
+
 /* The lookup is over (for this run): the timer callback finishes it. */
 static void finish_later(struct lp_authq_req *req, enum req_outcome outcome)
 {
@@ -336,8 +354,10 @@ static bool answer_holds(const struct lp_user *u, const struct lp_pool *pool, ui
 
 /* Keeps the answer (a user's cache entry, or a miss) and resumes every
  * waiter. A failed lookup is not an answer: nothing is cached; a query that
- * fails is a configuration error (as PgBouncer reports it), after any other
- * failure the clients go on as for an unknown user. */
+ * fails is a configuration error, a login of auth_user that fails is told
+ * as PostgreSQL (or the pooler) said it -- both as PgBouncer reports them,
+ * before any password exchange and the same for every user name; after any
+ * other failure the clients go on as for an unknown user. */
 static void resume(struct lp_authq_req *req)
 {
 	struct lp_instance *inst = req->ap->pool->inst;
@@ -350,17 +370,26 @@ static void resume(struct lp_authq_req *req)
 		fail_waiters(req, "08P01", "bouncer config error");
 		return;
 	}
+	if (req->outcome == REQ_FAILED) {
+		fail_waiters(req, req->fail_code[0] ? req->fail_code : "08006",
+			     req->fail_msg[0] ? req->fail_msg : "no server connection available");
+		return;
+	}
 	if (found) {
 		char *secret = req->secret ? req->secret : no_password_secret(inst, req->user);
 		req->secret = NULL;
 		u = secret ? lp_registry_get_user(inst, req->user) : NULL;
 		if (u) {
+			/* The client key proved against this very verifier stays
+			 * good (the same user looked up in two auth pools); a new
+			 * secret makes it useless. */
+			if (!u->authq_secret || strcmp(u->authq_secret, secret) != 0)
+				u->have_client_key = false;
 			wipe_free(u->authq_secret);
 			u->authq_secret = secret;
 			u->authq_pool = req->ap->pool;
 			u->authq_query_hash = req->query_hash;
 			u->authq_until_us = lp_now_us() + ttl;
-			u->have_client_key = false;
 			miss_drop(inst, req);
 		} else {
 			wipe_free(secret);
@@ -563,6 +592,7 @@ static struct lp_authq_req *req_new(struct lp_client *c, struct lp_pool *pool, c
 	if (lp_pool_login_backoff(pool) && lp_pool_server_total(pool) == 0) {
 		/* auth_user cannot log in now: fail as the pool's clients do,
 		 * without a connection attempt per lookup. */
+		set_failure(req, pool->login_error_code, pool->login_error);
 		finish_later(req, REQ_FAILED);
 		return req;
 	}
@@ -759,7 +789,7 @@ void lp_authq_dispatch(struct lp_pool *pool)
 	}
 }
 
-void lp_authq_login_failed(struct lp_pool *pool, const char *msg)
+void lp_authq_login_failed(struct lp_pool *pool, const char *sqlstate, const char *msg)
 {
 	struct lp_authq_pool *ap = pool->authq;
 	struct lp_list_node *n;
@@ -767,8 +797,11 @@ void lp_authq_login_failed(struct lp_pool *pool, const char *msg)
 		return;
 	lp_log_warn("auth_query: login as %s to database %s failed: %s", pool->user->name,
 		    pool->db->name, msg);
-	while ((n = lp_list_first(&ap->queued)))
-		finish_later(lp_container_of(n, struct lp_authq_req, node), REQ_FAILED);
+	while ((n = lp_list_first(&ap->queued))) {
+		struct lp_authq_req *req = lp_container_of(n, struct lp_authq_req, node);
+		set_failure(req, sqlstate, msg);
+		finish_later(req, REQ_FAILED);
+	}
 }
 
 void lp_authq_server_closed(struct lp_server *s)

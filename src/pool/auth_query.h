@@ -28,7 +28,8 @@
 
 struct lp_authq_req;
 
-/* true when auth_user and auth_query apply to c's database. */
+/* true when auth_user and auth_query apply to c's database (or to a console
+ * login: the global settings). */
 bool lp_authq_configured(const struct lp_client *c);
 /*
  * Looks c's user up, allocating c->authq. Returns 1 when the answer is known
@@ -49,8 +50,9 @@ int lp_authq_queued(const struct lp_pool *pool);
  * idle servers to queued lookups that came before the first waiting client
  * (link.c calls it before and after serving clients). */
 void lp_authq_dispatch(struct lp_pool *pool);
-/* The pool's last server login failed: queued lookups fail. */
-void lp_authq_login_failed(struct lp_pool *pool, const char *msg);
+/* The pool's last server login failed: queued lookups fail, and their
+ * clients are told sqlstate and msg. */
+void lp_authq_login_failed(struct lp_pool *pool, const char *sqlstate, const char *msg);
 void lp_authq_server_closed(struct lp_server *s);
 /* Lookups queued, running or ending on pool: it must not be freed. */
 bool lp_authq_busy(const struct lp_pool *pool);

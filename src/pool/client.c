@@ -25,6 +25,7 @@
 #include "pool/frame.h"
 #include "pool/instance.h"
 #include "pool/link.h"
+#include "pool/login_buf.h"
 #include "pool/params.h"
 #include "pool/prepared.h"
 #include "pool/registry.h"
@@ -160,6 +161,7 @@ void lp_client_free(struct lp_client *c)
 	lp_registry_db_release(c->login_db);    /* a login that never finished */
 	lp_params_clear(&c->params);
 	free(c->scram);
+	lp_login_buf_free(c->login_buf);
 	free(c->user_name);             /* db_name shares the block */
 	free(c);
 }
@@ -185,6 +187,8 @@ static void client_close(struct lp_client *c, const char *reason, bool logged)
 		lp_link_release(c, true);
 	lp_authq_forget(c);
 	lp_prep_client_gone(c);
+	lp_login_buf_free(c->login_buf);
+	c->login_buf = NULL;
 	lp_cancel_unregister(c);
 	if (!logged)
 		close_log(c, reason);
@@ -539,6 +543,18 @@ static void handle_cancel(struct lp_client *c, const struct lp_startup *su)
 	lp_client_close(c, why);
 }
 
+/* A login packet of len bytes, longer than the buffer: assembled apart
+ * (login_buf.h). Returns 1 (more bytes needed), or -1 when c was refused. */
+static int start_login_buf(struct lp_client *c, uint32_t len)
+{
+	c->login_buf = lp_login_buf_new(&c->inst->login_buf_bytes, len);
+	if (!c->login_buf) {
+		lp_client_fail(c, "53300", "too many long login packets in progress");
+		return -1;
+	}
+	return 1;
+}
+
 /*
  * The first packet(s) of a connection: startup, SSLRequest, cancel. They
  * have no type byte, so they come before the message loop. Returns 1 when
@@ -548,23 +564,26 @@ static int startup_process(struct lp_client *c)
 {
 	struct lp_io *io = &c->io;
 	while (!c->user_name) {
-		uint32_t avail = lp_io_unparsed(io);
+		/* A packet longer than the buffer is assembled apart
+		 * (client_process pulls it in); parsed from there once whole. */
+		struct lp_login_buf *big = c->login_buf;
+		uint32_t avail = big ? big->len : lp_io_unparsed(io);
 		if (avail == 0)
 			return 1;
 		struct lp_startup su;
 		size_t plen = 0;
 		const char *err = NULL;
-		int rc = lp_startup_parse(lp_io_parse_ptr(io), avail, &su, &plen, &err);
+		int rc = lp_startup_parse(big ? big->data : lp_io_parse_ptr(io), avail, &su, &plen,
+					  &err);
 		if (rc == LP_PROTO_INCOMPLETE) {
-			/* Refused before the buffer fills: a full buffer would
-			 * read as broken framing and end in a reset. */
-			if (plen > lp_io_buf_size()) {
-				lp_metrics_protocol_error(&c->inst->metrics, LP_PE_CLIENT);
-				lp_client_fail(c, "08P01", "startup packet too long (%zu bytes, pkt_buf is %u)",
-					       plen, lp_io_buf_size());
-				return -1;
-			}
+			/* plen is at most LP_STARTUP_MAX_LEN here. */
+			if (!big && plen > lp_io_buf_size())
+				return start_login_buf(c, (uint32_t)plen);
 			return 1;
+		}
+		if (big && (rc != LP_PROTO_OK || su.kind != LP_STARTUP_NORMAL)) {
+			rc = LP_PROTO_ERROR;
+			err = "invalid startup packet";
 		}
 		if (rc != LP_PROTO_OK) {
 			lp_metrics_protocol_error(&c->inst->metrics, LP_PE_CLIENT);
@@ -590,10 +609,13 @@ static int startup_process(struct lp_client *c)
 			handle_cancel(c, &su);
 			return -1;
 		case LP_STARTUP_NORMAL: {
+			c->login_buf = NULL;    /* su points into it: a close must not free it */
 			int r = handle_startup(c, &su);
+			lp_login_buf_free(big);
 			if (c->state == LP_CL_JUSTFREE)
 				return -1;
-			lp_io_consume(io, (uint32_t)plen);
+			if (!big)
+				lp_io_consume(io, (uint32_t)plen);
 			if (r < 0)
 				return -1;
 			continue;
@@ -603,8 +625,10 @@ static int startup_process(struct lp_client *c)
 	return 0;
 }
 
-/* Authentication messages are small: nothing longer is read in login. */
+/* Authentication messages are small: nothing longer is read in login... */
 #define LOGIN_MSG_MAX (LP_SCRAM_MSG_MAX * 4)
+/* ...but a cleartext password, as long as the longest auth_file secret. */
+#define PASSWORD_MSG_MAX (4u + 65535u + 1u)
 
 /* An authentication message (PasswordMessage and its SASL forms). */
 static enum lp_frame_act login_msg(struct lp_client *c, const struct lp_msg_hdr *h,
@@ -616,12 +640,17 @@ static enum lp_frame_act login_msg(struct lp_client *c, const struct lp_msg_hdr 
 			       h->type >= 32 && h->type < 127 ? h->type : '?');
 		return LP_FRAME_CLOSED;
 	}
-	/* As for the startup packet: a clear error, not a reset. */
-	if (h->len + 1u > lp_io_buf_size() || h->len > LOGIN_MSG_MAX) {
+	uint32_t max = c->auth == LP_AUTH_WAIT_PASSWORD ? PASSWORD_MSG_MAX : LOGIN_MSG_MAX;
+	if (h->len > max) {
 		lp_metrics_protocol_error(&c->inst->metrics, LP_PE_CLIENT);
-		lp_client_fail(c, "08P01", "authentication message too long (%u bytes, pkt_buf is %u)",
-			       h->len + 1u, lp_io_buf_size());
+		lp_client_fail(c, "08P01", "authentication message too long (%u bytes, at most %u)",
+			       h->len + 1u, max + 1u);
 		return LP_FRAME_CLOSED;
+	}
+	if (h->len + 1u > lp_io_buf_size()) {
+		/* Longer than the buffer: read apart (client_process). */
+		lp_frame_take(&c->io);
+		return start_login_buf(c, h->len + 1u) < 0 ? LP_FRAME_CLOSED : LP_FRAME_STOP;
 	}
 	if (avail <= h->len)
 		return LP_FRAME_MORE;
@@ -761,16 +790,37 @@ static void client_frame_error(void *owner, const char *err)
 /* Returns 1 when more bytes are needed, 0 when stopped, -1 when c closed. */
 static int client_process(struct lp_client *c)
 {
-	if (c->state == LP_CL_LOGIN && !c->user_name) {
-		int r = startup_process(c);
-		if (r != 0)
-			return r;
-	}
-	/* login_msg holds authentication messages to their smaller limit */
+	/* login_msg holds authentication messages to their own limits */
 	uint32_t max_len = (uint32_t)c->inst->cfg.s.max_packet_size;
-	if (max_len < LOGIN_MSG_MAX)
-		max_len = LOGIN_MSG_MAX;
-	return lp_frame_walk(&c->io, max_len, client_msg, client_frame_error, c);
+	if (max_len < PASSWORD_MSG_MAX)
+		max_len = PASSWORD_MSG_MAX;
+	for (;;) {
+		struct lp_login_buf *big = c->login_buf;
+		if (big) {
+			if (!lp_login_buf_fill(big, &c->io))
+				return 1;
+			if (c->user_name) {
+				/* A whole authentication message ('p', length, body). */
+				c->login_buf = NULL;
+				int r = lp_client_auth_msg(c, big->data + LP_PROTO_HDR_LEN,
+							   big->len - LP_PROTO_HDR_LEN);
+				lp_login_buf_free(big);
+				if (r < 0 || c->state == LP_CL_JUSTFREE)
+					return -1;
+			}
+		}
+		if (c->state == LP_CL_LOGIN && !c->user_name) {
+			int r = startup_process(c);
+			if (r == 1 && c->login_buf)
+				continue;       /* pull what is buffered into it */
+			if (r != 0)
+				return r;
+		}
+		int r = lp_frame_walk(&c->io, max_len, client_msg, client_frame_error, c);
+		if (r == LP_FRAME_STOPPED && c->login_buf)
+			continue;
+		return r;
+	}
 }
 
 void lp_client_kick(struct lp_client *c)
@@ -811,6 +861,8 @@ static void client_on_read(struct lp_io *io, short what)
 		lp_io_read_off(io);
 		return;
 	}
+	if (c->state == LP_CL_LOGIN && !c->user_name && lp_client_tls_direct(c) != 0)
+		return;
 	lp_io_read_on(io);
 	for (int rounds = 0; rounds < 32; rounds++) {
 		int rc = client_process(c);

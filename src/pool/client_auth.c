@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <pwd.h>
 #include <sys/socket.h>
 
 #include <openssl/crypto.h>
@@ -27,9 +28,20 @@
 #include "pool/registry.h"
 #include "proto/proto.h"
 
+/*
+ * A refused password, or an unknown user: the same words either way. They
+ * name the configured method (auth_type or the HBA rule), never the
+ * exchange, which with md5 depends on the stored secret: scram-sha-256
+ * fails as "SASL authentication failed" (PgBouncer's words), the others as
+ * PostgreSQL says it.
+ */
 static int auth_failed(struct lp_client *c)
 {
-	lp_client_fail(c, "28P01", "password authentication failed for user \"%s\"", c->user_name);
+	if (c->sasl_method)
+		lp_client_fail(c, "28P01", "SASL authentication failed for user \"%s\"", c->user_name);
+	else
+		lp_client_fail(c, "28P01", "password authentication failed for user \"%s\"",
+			       c->user_name);
 	return -1;
 }
 
@@ -216,8 +228,9 @@ static bool is_unix(const struct lp_client *c)
 	return c->addr_family == AF_UNIX;
 }
 
-/* auth_type = hba: the first matching rule's method; -1 when refused. */
-static int hba_method(struct lp_client *c, enum lp_auth_type *out)
+/* auth_type = hba: the first matching rule (its method in *out); NULL when
+ * refused. Valid for this call only (a reload swaps the rules). */
+static const struct lp_hba_rule *hba_rule(struct lp_client *c, enum lp_auth_type *out)
 {
 	bool tls = lp_io_is_tls(&c->io);
 	char addr[LP_ADDR_TEXT];
@@ -228,28 +241,42 @@ static int hba_method(struct lp_client *c, enum lp_auth_type *out)
 		lp_client_fail(c, "28000",
 			       "no pg_hba.conf entry for host \"%s\", user \"%s\", database \"%s\", %s",
 			       addr, c->user_name, c->db_name, tls ? "SSL encryption" : "no encryption");
-		return -1;
+		return NULL;
 	}
 	lp_client_log(c, LP_LOG_DEBUG, "auth_hba_file line %d: %s", r->line,
 		      lp_hba_method_name(r->method));
 	switch (r->method) {
-	case LP_HBA_TRUST: *out = LP_AUTH_TRUST; return 0;
-	case LP_HBA_PASSWORD: *out = LP_AUTH_PLAIN; return 0;
-	case LP_HBA_MD5: *out = LP_AUTH_MD5; return 0;
-	case LP_HBA_SCRAM: *out = LP_AUTH_SCRAM; return 0;
-	case LP_HBA_CERT: *out = LP_AUTH_CERT; return 0;
+	case LP_HBA_TRUST: *out = LP_AUTH_TRUST; return r;
+	case LP_HBA_PASSWORD: *out = LP_AUTH_PLAIN; return r;
+	case LP_HBA_MD5: *out = LP_AUTH_MD5; return r;
+	case LP_HBA_SCRAM: *out = LP_AUTH_SCRAM; return r;
+	case LP_HBA_CERT: *out = LP_AUTH_CERT; return r;
+	case LP_HBA_PEER: *out = LP_AUTH_PEER; return r;
 	case LP_HBA_REJECT:
 		break;
 	}
 	lp_client_fail(c, "28000",
 		       "pg_hba.conf rejects connection for host \"%s\", user \"%s\", database \"%s\", %s",
 		       addr, c->user_name, c->db_name, tls ? "SSL encryption" : "no encryption");
-	return -1;
+	return NULL;
+}
+
+/* Whether identity (a certificate's Common Name, a peer's OS user name) may
+ * log in as c's user: the same name, or through map in auth_ident_file. */
+static bool identity_ok(struct lp_client *c, const char *map, const char *identity)
+{
+	if (!map)
+		return strcmp(identity, c->user_name) == 0;
+	if (lp_ident_match(&c->inst->sec.ident, map, identity, c->user_name))
+		return true;
+	lp_client_log(c, LP_LOG_LOG, "ident map %s has no entry for %s as user %s", map, identity,
+		      c->user_name);
+	return false;
 }
 
 /* Certificate authentication: a verified client certificate whose Common
- * Name is the user name. */
-static int cert_auth(struct lp_client *c)
+ * Name is the user name, or maps to it (map=). */
+static int cert_auth(struct lp_client *c, const char *map)
 {
 	char cn[256];
 	if (!lp_io_tls_peer_cn(&c->io, cn, sizeof(cn))) {
@@ -258,13 +285,39 @@ static int cert_auth(struct lp_client *c)
 			       c->user_name);
 		return -1;
 	}
-	if (strcmp(cn, c->user_name) != 0) {
+	if (!identity_ok(c, map, cn)) {
 		lp_client_fail(c, "28000",
 			       "certificate authentication failed for user \"%s\": certificate is for another user",
 			       c->user_name);
 		return -1;
 	}
 	return finish(c);
+}
+
+/*
+ * Peer authentication: a unix socket client whose OS user (SO_PEERCRED) is
+ * the user name, or maps to it (map=). The OS user's name is looked up at
+ * each such login, as PgBouncer and PostgreSQL do.
+ */
+static int peer_auth(struct lp_client *c, const char *map)
+{
+	struct ucred cred;
+	socklen_t len = sizeof(cred);
+	struct passwd pw, *res = NULL;
+	char buf[1024];
+
+	if (!is_unix(c)) {
+		lp_client_log(c, LP_LOG_LOG, "peer authentication needs a unix socket connection");
+	} else if (getsockopt(c->io.fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0) {
+		lp_client_log(c, LP_LOG_WARNING, "peer authentication: no peer credentials");
+	} else if (getpwuid_r(cred.uid, &pw, buf, sizeof(buf), &res) != 0 || !res) {
+		lp_client_log(c, LP_LOG_LOG, "peer authentication: no OS user with uid %u",
+			      (unsigned)cred.uid);
+	} else if (identity_ok(c, map, res->pw_name)) {
+		return finish(c);
+	}
+	lp_client_fail(c, "28000", "peer authentication failed for user \"%s\"", c->user_name);
+	return -1;
 }
 
 static void client_tls_done(struct lp_io *io, const char *err)
@@ -275,8 +328,32 @@ static void client_tls_done(struct lp_io *io, const char *err)
 		lp_client_close(c, err);
 		return;
 	}
+	/* PostgreSQL 17's rule: a direct handshake names the protocol, so a
+	 * TLS client of some other service cannot be pointed at this one. */
+	if (c->tls_direct && !lp_io_tls_alpn_postgresql(io)) {
+		lp_client_fail(c, "08P01", "received direct SSL connection request without ALPN "
+					   "protocol negotiation extension");
+		return;
+	}
 	lp_io_read_on(io);
 	lp_client_kick(c);
+}
+
+int lp_client_tls_direct(struct lp_client *c)
+{
+	struct lp_tls_ctx *ctx = c->inst->sec.client_tls;
+	uint8_t first;
+	char err[300];
+
+	if (!ctx || c->io.tls || c->io.got_input)
+		return 0;
+	/* Peeked, not read: OpenSSL reads the ClientHello from the socket. */
+	if (recv(c->io.fd, &first, 1, MSG_PEEK) != 1 || first != 0x16)  /* TLS handshake record */
+		return 0;
+	c->tls_direct = true;
+	if (lp_io_tls_accept(&c->io, ctx, client_tls_done, err, sizeof(err)) < 0)
+		lp_client_close(c, err);
+	return -1;
 }
 
 int lp_client_tls_start(struct lp_client *c)
@@ -356,8 +433,10 @@ int lp_client_auth_start(struct lp_client *c)
 	if (c->admin && c->inst->console->peer_login(c))
 		return c->state == LP_CL_JUSTFREE ? -1 : 0;
 	enum lp_auth_type method = st->auth_type;
-	if (method == LP_AUTH_HBA && hba_method(c, &method) < 0)
+	const struct lp_hba_rule *rule = NULL;
+	if (method == LP_AUTH_HBA && !(rule = hba_rule(c, &method)))
 		return -1;
+	c->sasl_method = method == LP_AUTH_SCRAM;
 	struct lp_user *u = known_user(c);
 	/* An unknown database has no server to ask unless auth_dbname names
 	 * one: its user is then unknown too, as in PgBouncer. */
@@ -374,8 +453,17 @@ int lp_client_auth_start(struct lp_client *c)
 	case LP_AUTH_ANY:
 		return finish(c);
 	case LP_AUTH_TRUST:
-		if (st->auth_type != LP_AUTH_HBA && st->auth_file[0] && !u)
-			return auth_failed(c);
+		/* Trust tells who exists anyway (a known name gets in), so the
+		 * refusal may say why, in PgBouncer's words. Without auth_file
+		 * or auth_query there is no list of users: every name is let in. */
+		if (!u && lookup && lp_authq_answered(c)) {
+			lp_client_fail(c, "28000", "no such user");
+			return -1;
+		}
+		if (!u && st->auth_file[0]) {
+			lp_client_fail(c, "28000", "\"trust\" authentication failed");
+			return -1;
+		}
 		return finish(c);
 	case LP_AUTH_PLAIN:
 		c->auth = LP_AUTH_WAIT_PASSWORD;
@@ -392,7 +480,15 @@ int lp_client_auth_start(struct lp_client *c)
 	case LP_AUTH_SCRAM:
 		return start_scram(c);
 	case LP_AUTH_CERT:
-		return cert_auth(c);
+		return cert_auth(c, rule ? rule->map : NULL);
+	case LP_AUTH_PEER:
+		/* As trust, peer lets in only a user it knows of, if it knows any. */
+		if (!u && (st->auth_file[0] || lookup)) {
+			lp_client_fail(c, "28000", "peer authentication failed for user \"%s\"",
+				       c->user_name);
+			return -1;
+		}
+		return peer_auth(c, rule->map);
 	case LP_AUTH_HBA:
 		break;
 	}

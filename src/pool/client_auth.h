@@ -25,5 +25,10 @@ void lp_client_auth_stable_salt(const struct lp_instance *inst, const char *user
 /* After an SSLRequest: 0 when client TLS is off (the caller answers 'N');
  * -1 when the handshake was started or c was closed (stop reading). */
 int lp_client_tls_start(struct lp_client *c);
+/* Before a new client's first byte is read: when client TLS is on and that
+ * byte begins a TLS handshake (PostgreSQL 17's sslnegotiation=direct), the
+ * handshake starts now (returns -1: stop reading; c may be closed). 0: the
+ * ordinary startup (also when nothing is there yet). */
+int lp_client_tls_direct(struct lp_client *c);
 
 #endif

@@ -170,6 +170,17 @@ static inline enum lp_frame_rc lp_frame_walk(struct lp_io *io, uint32_t max_len,
 }
 
 
+/*
+ * The owner takes the message whose header the walk holds out of the
+ * framing -- to read it apart, e.g. one longer than the buffer -- and
+ * answers LP_FRAME_STOP: its bytes are the owner's to consume, and the
+ * next walk parses whatever header follows them.
+ */
+static inline void lp_frame_take(struct lp_io *io)
+{
+	io->hdr_held = false;
+}
+
 /* Part of a message has been forwarded from io and the rest is still to
  * come: its peer holds half a message. */
 static inline bool lp_frame_mid_message(const struct lp_io *io)

@@ -3,6 +3,8 @@
 
 #include <string.h>
 
+#include "net/io.h"
+
 int lp_generation_load(const char *path, struct lp_generation *out, struct lp_diag *err,
 		       struct lp_diag *warn)
 {
@@ -20,6 +22,9 @@ int lp_generation_load(const char *path, struct lp_generation *out, struct lp_di
 	}
 	if (lp_security_load(&out->cfg.s, &out->sec, err) < 0)
 		goto fail;
+	if (out->cfg.s.pkt_buf < (int)LP_IO_BUF_MIN)
+		lp_diag_add(warn, path, 0, "pkt_buf %d is below linkpool's smallest buffer: %u bytes are used",
+			    out->cfg.s.pkt_buf, LP_IO_BUF_MIN);
 	return 0;
 fail:
 	lp_generation_free(out);

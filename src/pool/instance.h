@@ -62,6 +62,7 @@ struct lp_instance {
 	struct lp_list cancel_hash[LP_CANCEL_BUCKETS];
 	struct lp_authq *authq;         /* auth_query.c: names not found; NULL until one */
 	struct lp_prep_table *prep;     /* prepared statements by text (prepared.c), or NULL */
+	uint64_t login_buf_bytes;       /* held by login packets longer than pkt_buf */
 	struct lp_list grow_pools;      /* pools with a posted grow (lp_link_grow_later) */
 	struct lp_list cancel_reqs;     /* cancels forwarded, not answered yet (cancel.c) */
 	struct lp_peer_group *peer_group; /* peers_dns and counters per peer (cancel.c) */

@@ -123,6 +123,35 @@ bool lp_pool_login_backoff(const struct lp_pool *pool)
 	return in_login_backoff(pool);
 }
 
+/*
+ * max_db_connections / max_user_connections reached while pool has clients
+ * (or lookups) waiting: an idle server of another pool of the same database
+ * (by_db) or user is closed to make room, the least recently used first, as
+ * PgBouncer's evict_connection does. Otherwise a pool holding idle servers
+ * would starve its neighbours for as long as it keeps them. Returns whether
+ * one was closed.
+ */
+static bool evict_idle(struct lp_pool *pool, bool by_db)
+{
+	struct lp_server *victim = NULL;
+	struct lp_list_node *n, *t;
+	lp_list_foreach_safe(&pool->inst->pools, n, t) {
+		struct lp_pool *p = lp_container_of(n, struct lp_pool, node);
+		if (p == pool || (by_db ? p->db != pool->db : p->user != pool->user))
+			continue;
+		struct lp_list_node *sn, *st;
+		lp_list_foreach_safe(&p->idle_servers, sn, st) {
+			struct lp_server *sv = lp_container_of(sn, struct lp_server, node);
+			if (!victim || sv->last_used_us < victim->last_used_us)
+				victim = sv;
+		}
+	}
+	if (!victim)
+		return false;
+	lp_server_close(victim, "evicted");
+	return true;
+}
+
 void lp_link_grow(struct lp_pool *pool)
 {
 	struct lp_instance *inst = pool->inst;
@@ -146,6 +175,9 @@ void lp_link_grow(struct lp_pool *pool)
 	int min = pool->db->conf.min_pool_size >= 0 ? pool->db->conf.min_pool_size : s->min_pool_size;
 	int want = pool->waiting_clients.count + lp_authq_queued(pool) - pool->login_servers.count -
 		   pool->idle_servers.count;
+	/* Only this demand may evict another pool's server: min_pool_size
+	 * never does, or two pools would take servers from each other. */
+	int demand = want;
 	int total = lp_pool_server_total(pool);
 	if (total < min && min - total > want)
 		want = min - total;
@@ -155,10 +187,13 @@ void lp_link_grow(struct lp_pool *pool)
 			       ? pool->user->conf.max_user_connections
 			       : s->max_user_connections;
 	while (want-- > 0 && lp_pool_server_total(pool) < limit) {
-		if (max_db > 0 && pool->db->server_count >= max_db)
+		if (max_db > 0 && pool->db->server_count >= max_db &&
+		    (demand <= 0 || !evict_idle(pool, true)))
 			break;
-		if (max_user > 0 && pool->user->server_count >= max_user)
+		if (max_user > 0 && pool->user->server_count >= max_user &&
+		    (demand <= 0 || !evict_idle(pool, false)))
 			break;
+		demand--;
 		if (!lp_server_connect(pool))
 			break;
 	}
@@ -208,7 +243,7 @@ void lp_link_login_failed(struct lp_pool *pool, const char *sqlstate, const char
 	pool->last_login_fail_us = lp_now_us();
 	if (pool->login_servers.count > 0)
 		return;
-	lp_authq_login_failed(pool, msg);
+	lp_authq_login_failed(pool, sqlstate, msg);
 	lp_list_foreach_safe(&pool->waiting_clients, n, t) {
 		struct lp_client *c = lp_container_of(n, struct lp_client, node);
 		lp_client_fail(c, sqlstate, "%s", msg);

@@ -67,6 +67,7 @@ enum lp_auth_phase { LP_AUTH_NONE, LP_AUTH_WAIT_PASSWORD, LP_AUTH_WAIT_MD5,
 		     LP_AUTH_WAIT_QUERY /* auth_query running for this user */ };
 struct lp_authq_pool;
 struct lp_authq_wait;
+struct lp_login_buf;
 struct lp_welcome_msgs;
 struct lp_prep_client;
 struct lp_prep_server;
@@ -89,6 +90,8 @@ struct lp_client {
 	bool startup_done;
 	bool closing;
 	bool scram_auth;                /* logged in with SCRAM: keys usable for pass-through */
+	bool sasl_method;               /* the method asked is scram-sha-256: refusals say SASL */
+	bool tls_direct;                /* TLS began without SSLRequest (sslnegotiation=direct) */
 	char *user_name, *db_name;      /* one block: free user_name only */
 	struct lp_params params;        /* values the client expects on its server */
 	uint32_t cancel_pid, cancel_key;
@@ -98,6 +101,8 @@ struct lp_client {
 	/* auth_query state of a login that used it (auth_query.c), else NULL:
 	 * allocated only then, so an idle client does not carry it */
 	struct lp_authq_wait *authq;
+	/* a login packet longer than pkt_buf being assembled (login_buf.h) */
+	struct lp_login_buf *login_buf;
 	int64_t connect_us, request_us, wait_start_us, last_active_us;
 	/* The peer in binary (AF_UNIX: none); lp_client_addr() formats it
 	 * when a log line or SHOW needs it, so an idle client keeps 17 bytes,

@@ -3,6 +3,23 @@
 
 #include <string.h>
 
+/* A rule naming a map that no auth_ident_file defines could never let
+ * anyone in: a configuration error, said at load time, not at each login. */
+static int check_maps(const struct lp_settings *s, const struct lp_security *n,
+		      struct lp_diag *diag)
+{
+	int bad = 0;
+	for (size_t i = 0; i < n->hba.n; i++) {
+		const struct lp_hba_rule *r = &n->hba.rules[i];
+		if (!r->map || lp_ident_has_map(&n->ident, r->map))
+			continue;
+		lp_diag_add(diag, s->auth_hba_file, r->line, "map \"%s\" is not defined%s", r->map,
+			    s->auth_ident_file[0] ? " in auth_ident_file" : " (auth_ident_file is not set)");
+		bad++;
+	}
+	return bad ? -1 : 0;
+}
+
 int lp_security_load(const struct lp_settings *s, struct lp_security *out, struct lp_diag *diag)
 {
 	struct lp_security n;
@@ -43,6 +60,11 @@ int lp_security_load(const struct lp_settings *s, struct lp_security *out, struc
 		}
 		if (lp_hba_load(s->auth_hba_file, &n.hba, diag) < 0)
 			goto fail;
+		/* Read only with auth_type = hba, as PgBouncer does. */
+		if (s->auth_ident_file[0] && lp_ident_load(s->auth_ident_file, &n.ident, diag) < 0)
+			goto fail;
+		if (check_maps(s, &n, diag) < 0)
+			goto fail;
 	}
 	*out = n;
 	return 0;
@@ -56,5 +78,6 @@ void lp_security_free(struct lp_security *sec)
 	lp_tls_ctx_free(sec->client_tls);
 	lp_tls_ctx_free(sec->server_tls);
 	lp_hba_free(&sec->hba);
+	lp_ident_free(&sec->ident);
 	memset(sec, 0, sizeof(*sec));
 }

@@ -347,7 +347,9 @@ void lp_server_free(struct lp_server *s)
 	free(s);
 }
 
-void lp_server_close(struct lp_server *s, const char *reason)
+/* kind: what the metrics count the close as (reason, unless the reason is
+ * PostgreSQL's own text). */
+static void server_close(struct lp_server *s, const char *reason, const char *kind)
 {
 	if (s->state == LP_SV_JUSTFREE)
 		return;
@@ -366,7 +368,7 @@ void lp_server_close(struct lp_server *s, const char *reason)
 		snprintf(msg, sizeof(msg), "closing because: %s", reason);
 		server_log(s, LP_LOG_LOG, msg);
 	}
-	lp_metrics_server_closed(&pool->inst->metrics, &pool->db->metrics, reason);
+	lp_metrics_server_closed(&pool->inst->metrics, &pool->db->metrics, kind);
 	lp_cancel_server_gone(s);
 	lp_prep_server_gone(s);
 	/* Part of a message already went to the client: an ErrorResponse now
@@ -397,6 +399,11 @@ void lp_server_close(struct lp_server *s, const char *reason)
 	if (pool->waiting_clients.count > 0 || lp_authq_queued(pool) > 0)
 		lp_link_grow_later(pool);
 	lp_instance_check_shutdown(pool->inst);
+}
+
+void lp_server_close(struct lp_server *s, const char *reason)
+{
+	server_close(s, reason, reason);
 }
 
 void lp_server_internal(struct lp_server *s, const char *sql,
@@ -478,17 +485,30 @@ static const char *server_password(const struct lp_server *s)
 	return lp_user_secret(s->pool->user);
 }
 
-static int login_fail(struct lp_server *s, const char *code, const char *msg)
+/*
+ * The login failed: logged as PgBouncer does ("server login failed:" with
+ * PostgreSQL's severity when PostgreSQL refused), the server closed with
+ * the reason itself, and the clients waiting on the pool told the same
+ * SQLSTATE and text. severity: NULL when the pooler gave up by itself.
+ */
+static int login_fail_sev(struct lp_server *s, const char *severity, const char *code,
+			  const char *msg)
 {
 	struct lp_pool *pool = s->pool;
 	char m[300];
-	snprintf(m, sizeof(m), "server login failed: %s", msg);
+	snprintf(m, sizeof(m), "server login failed: %s%s%s", severity ? severity : "",
+		 severity ? " " : "", msg);
 	server_log(s, LP_LOG_WARNING, m);
 	/* Mark the failure first: closing must not start a retry at once. */
 	pool->last_login_fail_us = lp_now_us();
-	lp_server_close(s, "login failed");
+	server_close(s, msg, "login failed");
 	lp_link_login_failed(pool, code, msg);
 	return -1;
+}
+
+static int login_fail(struct lp_server *s, const char *code, const char *msg)
+{
+	return login_fail_sev(s, NULL, code, msg);
 }
 
 static void login_done(struct lp_server *s)
@@ -528,6 +548,32 @@ static void connect_query_done(struct lp_server *s, bool ok)
 	login_done(s);
 }
 
+/* An answer to the server's authentication request; -1 when s was closed. */
+static int login_send(struct lp_server *s, struct lp_writer *w)
+{
+	if (send_msg(s, w) < 0)
+		return login_fail(s, "08006", "could not send the authentication response");
+	return 0;
+}
+
+/* A cleartext password may be as long as auth_file allows: built apart. */
+static int send_cleartext(struct lp_server *s, const char *pw)
+{
+	size_t need = strlen(pw) + 16;
+	uint8_t *buf = malloc(need);
+	struct lp_writer w;
+	if (!buf)
+		return login_fail(s, "53200", "out of memory");
+	lp_wr_init(&w, buf, need);
+	lp_build_password(&w, pw);
+	int rc = send_msg(s, &w);
+	explicit_bzero(buf, need);
+	free(buf);
+	if (rc < 0)
+		return login_fail(s, "08006", "could not send the authentication response");
+	return 0;
+}
+
 static int handle_auth(struct lp_server *s, const uint8_t *body, uint32_t blen)
 {
 	int32_t code;
@@ -545,14 +591,21 @@ static int handle_auth(struct lp_server *s, const uint8_t *body, uint32_t blen)
 	case 0:
 		return 0;
 	case 3:
-		if (!pw || lp_md5_is_secret(pw) || lp_scram_is_secret(pw))
+		if (!pw)
 			return login_fail(s, "08P01", "server asked for a cleartext password, none is configured");
-		lp_build_password(&w, pw);
-		return send_msg(s, &w);
+		if (lp_md5_is_secret(pw) || lp_scram_is_secret(pw))
+			return login_fail(s, "08P01",
+					  "wrong password type: server asked for a cleartext password, "
+					  "the stored secret is a hash");
+		return send_cleartext(s, pw);
 	case 5: {
 		char resp[LP_MD5_SECRET_LEN + 1], sec[LP_MD5_SECRET_LEN + 1];
-		if (dlen != 4 || !pw || lp_scram_is_secret(pw))
+		if (dlen != 4 || !pw)
 			return login_fail(s, "08P01", "server asked for md5, no usable password is configured");
+		if (lp_scram_is_secret(pw))
+			return login_fail(s, "08P01",
+					  "wrong password type: server asked for md5, "
+					  "the stored secret is a SCRAM verifier");
 		if (lp_md5_is_secret(pw)) {
 			lp_md5_response(pw, data, resp);
 		} else {
@@ -560,7 +613,7 @@ static int handle_auth(struct lp_server *s, const uint8_t *body, uint32_t blen)
 			lp_md5_response(sec, data, resp);
 		}
 		lp_build_password(&w, resp);
-		return send_msg(s, &w);
+		return login_send(s, &w);
 	}
 	case 10: {
 		bool scram = false, plus = false;
@@ -568,14 +621,18 @@ static int handle_auth(struct lp_server *s, const uint8_t *body, uint32_t blen)
 		size_t flen;
 		if (lp_msg_parse_sasl_mechs(data, dlen, &scram, &plus, &err) != LP_PROTO_OK || !scram)
 			return login_fail(s, "08P01", "server offers no SASL mechanism we support");
-		if (!pw || lp_md5_is_secret(pw))
+		if (!pw)
 			return login_fail(s, "08P01", "server asked for SCRAM, no usable password is configured");
+		if (lp_md5_is_secret(pw))
+			return login_fail(s, "08P01",
+					  "wrong password type: server asked for SCRAM, "
+					  "the stored secret is an md5 hash");
 		free(s->scram);
 		s->scram = calloc(1, sizeof(*s->scram));
 		if (!s->scram || lp_scram_client_first(s->scram, first, sizeof(first), &flen) < 0)
 			return login_fail(s, "08P01", "SCRAM setup failed");
 		lp_build_sasl_initial(&w, "SCRAM-SHA-256", first, flen);
-		return send_msg(s, &w);
+		return login_send(s, &w);
 	}
 	case 11: {
 		char fin[LP_SCRAM_MSG_MAX];
@@ -588,7 +645,8 @@ static int handle_auth(struct lp_server *s, const uint8_t *body, uint32_t blen)
 			struct lp_user *u = s->pool->user;
 			if (!lp_scram_parse_secret(pw, &sec) || !u->have_client_key)
 				return login_fail(s, "08P01",
-						  "SCRAM verifier stored but no client has logged in with SCRAM yet");
+						  "wrong password type: SCRAM verifier stored but no "
+						  "client has logged in with SCRAM yet");
 			rc = lp_scram_client_final(s->scram, NULL, u->scram_client_key, &sec, data, dlen,
 						   fin, sizeof(fin), &flen, &err);
 		} else {
@@ -598,7 +656,7 @@ static int handle_auth(struct lp_server *s, const uint8_t *body, uint32_t blen)
 		if (rc < 0)
 			return login_fail(s, "08P01", err);
 		lp_build_sasl_response(&w, fin, flen);
-		return send_msg(s, &w);
+		return login_send(s, &w);
 	}
 	case 12:
 		if (!s->scram || lp_scram_client_verify(s->scram, data, dlen, &err) < 0)
@@ -612,17 +670,22 @@ static int handle_auth(struct lp_server *s, const uint8_t *body, uint32_t blen)
 	}
 }
 
+/* sev (may be NULL): the severity, not localized when PostgreSQL sent one. */
 static void error_text(const uint8_t *body, uint32_t len, char *code, size_t ccap, char *msg,
-		       size_t mcap)
+		       size_t mcap, char sev[16])
 {
 	struct lp_err_fields f;
 	const char *err;
 	memset(&f, 0, sizeof(f));
+	if (sev)
+		snprintf(sev, 16, "ERROR");
 	if (lp_msg_parse_error(body, len, &f, &err) != LP_PROTO_OK) {
 		snprintf(code, ccap, "08P01");
 		snprintf(msg, mcap, "malformed error from server");
 		return;
 	}
+	if (sev && (f.severity_nl || f.severity))
+		snprintf(sev, 16, "%s", f.severity_nl ? f.severity_nl : f.severity);
 	snprintf(code, ccap, "%s", f.sqlstate && strlen(f.sqlstate) == 5 ? f.sqlstate : "XX000");
 	snprintf(msg, mcap, "%s", f.message ? f.message : "(no message)");
 }
@@ -657,9 +720,9 @@ static int login_msg(struct lp_server *s, uint8_t type, const uint8_t *body, uin
 		return 0;
 	}
 	case 'E': {
-		char code[8], msg[256];
-		error_text(body, blen, code, sizeof(code), msg, sizeof(msg));
-		return login_fail(s, code, msg);
+		char code[8], msg[256], sev[16];
+		error_text(body, blen, code, sizeof(code), msg, sizeof(msg), sev);
+		return login_fail_sev(s, sev, code, msg);
 	}
 	case 'N':
 	case 'v':
@@ -691,7 +754,8 @@ static int internal_msg(struct lp_server *s, uint8_t type, const uint8_t *body, 
 	switch (type) {
 	case 'E': {
 		char code[8];
-		error_text(body, blen, code, sizeof(code), s->internal_error, sizeof(s->internal_error));
+		error_text(body, blen, code, sizeof(code), s->internal_error, sizeof(s->internal_error),
+			   NULL);
 		return 0;
 	}
 	case 'S':
@@ -728,7 +792,7 @@ static int idle_msg(struct lp_server *s, uint8_t type, const uint8_t *body, uint
 		return 0;
 	case 'E': {
 		char code[8], msg[256], why[300];
-		error_text(body, blen, code, sizeof(code), msg, sizeof(msg));
+		error_text(body, blen, code, sizeof(code), msg, sizeof(msg), NULL);
 		snprintf(why, sizeof(why), "server sent error while idle: %s", msg);
 		lp_server_close(s, why);
 		return -1;

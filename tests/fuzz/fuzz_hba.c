@@ -34,7 +34,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			const struct lp_hba_rule *r = lp_hba_match(&h, addrs[i], tls, "db", "all");
 			if (r && (r < h.rules || r >= h.rules + h.n))
 				abort();
-			if (r && r->method == LP_HBA_CERT && r->type != LP_HBA_HOSTSSL)
+			if (r && r->map && r->method != LP_HBA_CERT && r->method != LP_HBA_PEER)
 				abort();
 		}
 	lp_hba_free(&h);

@@ -60,12 +60,12 @@ def test_auth_query_wrong_unknown_expired_look_the_same(linkpool, roles):
         with pytest.raises(rawpg.PgError) as ei:
             c.login(user, "testdb", pw)
         assert ei.value.sqlstate == "28P01"
-        assert ei.value.message == f'password authentication failed for user "{user}"'
+        assert ei.value.message == f'SASL authentication failed for user "{user}"'
         seen[user] = c.auth_requests
     # the same exchange for all three: a SCRAM challenge, then the refusal
     assert seen["aq_user"] == seen["no_such_user_x"] == seen["aq_expired"] == [10, 11]
     # the auth user's own credentials never log anyone else in (CVE-2015-6817)
-    with pytest.raises(psycopg.OperationalError, match="password authentication failed"):
+    with pytest.raises(psycopg.OperationalError, match="SASL authentication failed"):
         psycopg.connect(dsn(lp, "no_such_user_x", AUTH_PW))
 
 
@@ -100,7 +100,7 @@ def test_auth_query_cache_hit_and_expiry(linkpool, pg, roles):
             conn.execute("SELECT 1")
         time.sleep(2.2)
         # expired: asked again, the new password is the one that works
-        with pytest.raises(psycopg.OperationalError, match="password authentication failed"):
+        with pytest.raises(psycopg.OperationalError, match="SASL authentication failed"):
             psycopg.connect(dsn(lp, "aq_user", "aq-pass-1"))
         with psycopg.connect(dsn(lp, "aq_user", "aq-pass-new")) as conn:
             conn.execute("SELECT 1")
@@ -113,9 +113,15 @@ def test_auth_query_per_database_and_bad_auth_user(linkpool, pg, roles):
                databases={"testdb": pg.db_entry("testdb", auth_user=AUTH_USER)})
     with psycopg.connect(dsn(lp, "aq_user", "aq-pass-1")) as conn:
         assert conn.execute("SELECT 1").fetchone() == (1,)
-    # otherdb uses the global auth_user, which cannot log in: refused, no hang
-    with pytest.raises(psycopg.OperationalError, match="password authentication failed"):
-        psycopg.connect(lp.dsn("aq_user", "otherdb", "aq-pass-1"))
+    # otherdb uses the global auth_user, which cannot log in: refused, no
+    # hang, and told why before any password exchange (PgBouncer tells the
+    # auth pool's login error; the same for every user name)
+    for user in ("aq_user", "no_such_user_x"):
+        c = lp.raw()
+        with pytest.raises(rawpg.PgError) as ei:
+            c.login(user, "otherdb", None)
+        assert c.auth_requests == []
+        assert ei.value.message == "server asked for SCRAM, no usable password is configured"
     lp.wait_log("auth_query: login as nobody_here")
 
 
@@ -176,7 +182,7 @@ def test_auth_query_reload_with_new_query_asks_again(linkpool, roles):
     lp.write_ini({"auth_query": "SELECT usename, substring(passwd, 1, 3) FROM pg_shadow "
                                 "WHERE usename = $1"})
     lp.admin("RELOAD")
-    with pytest.raises(psycopg.OperationalError, match="password authentication failed"):
+    with pytest.raises(psycopg.OperationalError, match="SASL authentication failed"):
         psycopg.connect(dsn(lp, "aq_user", "aq-pass-1"))
 
 
@@ -214,8 +220,10 @@ def nopw_role(pg, roles):  # noqa: F811
 
 
 def test_auth_query_user_without_password(linkpool, pg, nopw_role):
-    # A role without a password exists: trust lets it in (as PgBouncer does);
-    # a password method refuses it exactly as an unknown user.
+    # A role without a password exists: trust lets it in (as PgBouncer does),
+    # and trust refuses a name the query does not find in PgBouncer's words
+    # (trust tells who exists anyway); a password method refuses it exactly
+    # as an unknown user.
     # (PostgreSQL trusts the unix socket: the role's server login needs no password)
     lp = aq_lp(linkpool, auth_type="trust",
                databases={"testdb": f"host={pg.socket_dir} port={pg.port} dbname=testdb"})
@@ -225,7 +233,68 @@ def test_auth_query_user_without_password(linkpool, pg, nopw_role):
     c = lp.raw()
     with pytest.raises(rawpg.PgError) as ei:
         c.login("aq_nope", "testdb")
-    assert ei.value.sqlstate == "28P01"
+    assert (ei.value.sqlstate, ei.value.message) == ("28000", "no such user")
     from test_auth_oracle import assert_indistinguishable
     lp = aq_lp(linkpool)
     assert_indistinguishable(lp, nopw_role, "aq_nope", 10)
+
+
+def test_auth_query_console_login(linkpool, pg, roles):
+    """A stats_users / admin_users name known only to PostgreSQL logs into
+    the console through auth_query, run in auth_dbname (PgBouncer 1.25);
+    without one the console itself would be the auth database, which is a
+    configuration error."""
+    lp = aq_lp(linkpool, auth_dbname="testdb", stats_users="aq_user")
+    c = lp.raw()
+    c.login("aq_user", "pgbouncer", "aq-pass-1")
+    rows = c.run("SHOW VERSION")[0]
+    assert len(rows) == 1
+    for user, pw in (("aq_user", "wrong"), ("no_such_user_x", "aq-pass-1")):
+        c = lp.raw()
+        with pytest.raises(rawpg.PgError) as ei:
+            c.login(user, "pgbouncer", pw)
+        assert ei.value.message == f'SASL authentication failed for user "{user}"'
+    lp = aq_lp(linkpool, stats_users="aq_user")
+    c = lp.raw()
+    with pytest.raises(rawpg.PgError) as ei:
+        c.login("aq_user", "pgbouncer", "aq-pass-1")
+    assert (ei.value.sqlstate, ei.value.message) == ("08P01", "bouncer config error")
+    lp.wait_log('cannot use the reserved "pgbouncer" database as an auth_dbname')
+
+
+def test_auth_query_second_auth_pool_keeps_pass_through_key(linkpool, pg, roles):
+    """One user looked up in two auth pools gets the same verifier twice: the
+    second answer must not throw away the client key the first login proved,
+    or a server login waiting for it fails ("wrong password type")."""
+    lp = aq_lp(linkpool, databases={
+        "testdb": pg.db_entry("testdb", auth_dbname="auth1"),
+        "otherdb": pg.db_entry("otherdb", auth_dbname="auth2"),
+        "auth1": pg.db_entry("testdb"),
+        "auth2": pg.db_entry("otherdb"),
+    })
+    lp.admin("PAUSE testdb")
+    waiting = lp.raw(timeout=20)
+    waiting.send(rawpg.startup("aq_user", "testdb"))
+    # the client's SCRAM proof lands while testdb opens no server
+    import threading
+    result = {}
+
+    def login():
+        try:
+            waiting.finish_login("aq_user", "aq-pass-1")
+            result["ok"] = waiting.run("SELECT current_user")[0]
+        except Exception as e:  # noqa: BLE001 (reported below)
+            result["err"] = e
+    t = threading.Thread(target=login)
+    t.start()
+    time.sleep(0.5)
+    # another pool's lookup of the same name, its SCRAM never finished
+    other = lp.raw(timeout=5)
+    other.send(rawpg.startup("aq_user", "otherdb"))
+    mtype, body = other.recv_msg()
+    assert mtype == "R"
+    time.sleep(0.2)
+    lp.admin("RESUME testdb")
+    t.join(15)
+    other.close()
+    assert result.get("ok") == [("aq_user",)], result

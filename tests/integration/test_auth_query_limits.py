@@ -63,7 +63,8 @@ def refused_like_wrong_password(c, user):
     with pytest.raises(rawpg.PgError) as ei:
         c.finish_login(user, "wrong-password")
     assert ei.value.sqlstate == "28P01", ei.value.message
-    assert ei.value.message == f'password authentication failed for user "{user}"'
+    # (the lookups here use auth_type scram-sha-256: PgBouncer's words)
+    assert ei.value.message == f'SASL authentication failed for user "{user}"'
 
 
 def flood(lp, prefix, n, during=None):

@@ -556,7 +556,8 @@ def test_local_stack_eight_databases(stack):
 def test_local_stack_wrong_credentials_refused(stack):
     url = stack.urls["user_service"]
     bad = re.sub(r"(://[^:]+:)[^@]+@", r"\1wrong-password@", url)
-    with pytest.raises(psycopg.OperationalError, match="password authentication failed"):
+    # scram-sha-256 (deploy/linkpool.ini): PgBouncer's words
+    with pytest.raises(psycopg.OperationalError, match="SASL authentication failed"):
         psycopg.connect(bad, connect_timeout=5).close()
     # one service's password does not open another service's database
     other = stack.urls["chat_service"].replace("/chat_service?", "/user_service?")

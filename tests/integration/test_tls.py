@@ -4,6 +4,7 @@ authentication, channel binding, RELOAD of certificates, and bytes injected
 around the SSLRequest answer in both directions."""
 
 import socket
+import ssl
 import struct
 import tempfile
 
@@ -11,6 +12,7 @@ import psycopg
 import pytest
 
 import rawpg
+from conftest import PASSWORDS
 from tlscerts import Certs
 
 SSLMODES = ["disable", "allow", "prefer", "require", "verify-ca", "verify-full"]
@@ -229,7 +231,7 @@ def test_scram_channel_binding(linkpool, certs):
     lp = linkpool({**client_ini(certs, "require"), "auth_type": "scram-sha-256"})
     conn = client_connect(lp, certs, "require", channel_binding="require")
     assert conn.execute("SELECT current_user").fetchone() == ("scram_user",)
-    with pytest.raises(psycopg.OperationalError, match="password authentication failed"):
+    with pytest.raises(psycopg.OperationalError, match="SASL authentication failed"):
         client_connect(lp, certs, "require", channel_binding="require", password="wrong")
     # also with a verifier in the auth_file (pass-through keys learnt over TLS)
     lp.close_clients()
@@ -295,3 +297,48 @@ def test_bulk_data_both_sides_tls(linkpool, certs, pg_ssl):
         with cur.copy("COPY (SELECT g, md5(g::text) FROM generate_series(1, 50000) g) TO STDOUT") as cp:
             got = b"".join(bytes(d) for d in cp)
     assert got.count(b"\n") == 50000
+
+
+# PostgreSQL 17's sslnegotiation=direct (PgBouncer 1.25): the client opens
+# with a TLS ClientHello, no SSLRequest. Debian 12's libpq is 15, so the
+# client here is Python's ssl over rawpg's framing.
+
+def direct_tls(lp, certs, alpn):
+    c = rawpg.RawConn(lp.host, lp.port, timeout=5)
+    ctx = ssl.create_default_context(cafile=certs.path("ca.crt"))
+    if alpn is not None:
+        ctx.set_alpn_protocols(alpn)
+    c.sock = ctx.wrap_socket(c.sock, server_hostname="localhost")
+    lp._conns.append(c)
+    return c
+
+
+def test_client_direct_tls(linkpool, certs):
+    lp = linkpool(client_ini(certs, "require"))
+    c = direct_tls(lp, certs, ["postgresql"])
+    assert c.sock.selected_alpn_protocol() == "postgresql"
+    c.login("scram_user", "testdb", PASSWORDS["scram_user"])
+    assert c.run("SELECT current_user")[0] == [("scram_user",)]
+    # without ALPN: PostgreSQL 17's refusal, inside the TLS session
+    c = direct_tls(lp, certs, None)
+    c.send(rawpg.startup("scram_user", "testdb"))
+    err = c.error_or_close(timeout=5)
+    assert isinstance(err, rawpg.PgError), err
+    assert err.message == ("received direct SSL connection request without ALPN protocol "
+                           "negotiation extension")
+    # another protocol offered: the handshake itself fails
+    with pytest.raises(ssl.SSLError):
+        direct_tls(lp, certs, ["http/1.1"])
+    # the SSLRequest way goes on as before
+    conn = client_connect(lp, certs, "require")
+    assert conn.execute("SELECT 1").fetchone() == (1,)
+
+
+def test_client_direct_tls_when_tls_is_off(linkpool, certs):
+    """No client TLS configured: a ClientHello is no startup packet (refused,
+    as PostgreSQL refuses it), and the pooler goes on serving."""
+    lp = linkpool()
+    with pytest.raises((ssl.SSLError, OSError, rawpg.Closed)):
+        direct_tls(lp, certs, ["postgresql"])
+    with lp.connect() as conn:
+        assert conn.execute("SELECT 1").fetchone() == (1,)

@@ -274,7 +274,13 @@ static void test_bad_values(void **state)
 		  "invalid value \"sometimes\" for parameter pool_mode: expected session, transaction or statement" },
 		{ "auth_type = password",
 		  "invalid value \"password\" for parameter auth_type: expected trust, any, plain, md5, scram-sha-256, hba or cert" },
-		{ "pkt_buf = 100", "invalid value \"100\" for parameter pkt_buf: out of range (512..1048576)" },
+		{ "pkt_buf = 0", "invalid value \"0\" for parameter pkt_buf: out of range (1..1048576)" },
+		{ "auth_type = ldap",
+		  "invalid value \"ldap\" for parameter auth_type: not supported by linkpool: it has no LDAP authentication" },
+		{ "auth_type = pam",
+		  "invalid value \"pam\" for parameter auth_type: not supported by linkpool: it has no PAM authentication" },
+		{ "auth_ldap_options = ldapurl=\"ldap://x\"",
+		  "invalid value \"ldapurl=\"ldap://x\"\" for parameter auth_ldap_options: not supported by linkpool: it has no LDAP authentication (auth_type ldap)" },
 	};
 	char text[512], msg[512];
 
@@ -744,7 +750,7 @@ static void test_pgbouncer_compat(void **state)
 		 "max_prepared_statements = 0\n"
 		 "scram_iterations = 10000\n"
 		 "auth_ident_file = /etc/pgbouncer/ident.conf\n"
-		 "auth_ldap_options = ldapurl=\"ldap://h/dc=x?uid?sub\"\n"
+		 "auth_ldap_options = \n"
 		 "query_wait_notify = 0\n"
 		 "transaction_timeout = 90\n"
 		 "cancel_wait_timeout = 3\n",
@@ -770,7 +776,7 @@ static void test_pgbouncer_compat(void **state)
 	assert_int_equal(c.s.max_prepared_statements, 0);
 	assert_int_equal(c.s.scram_iterations, 10000);
 	assert_string_equal(c.s.auth_ident_file, "/etc/pgbouncer/ident.conf");
-	assert_string_equal(c.s.auth_ldap_options, "ldapurl=\"ldap://h/dc=x?uid?sub\"");
+	assert_string_equal(c.s.auth_ldap_options, "");   /* any other value: refused */
 	assert_int_equal(c.s.query_wait_notify, 0);
 	assert_int_equal(c.s.transaction_timeout, 90 * SEC);
 	assert_int_equal(c.s.cancel_wait_timeout, 3 * SEC);
