@@ -145,6 +145,7 @@ struct lp_settings {
 	lp_usec query_wait_notify;
 	lp_usec transaction_timeout;
 	lp_usec cancel_wait_timeout;
+	bool shutdown_drain_clients;    /* graceful shutdowns close clients between transactions */
 };
 
 /* One [databases] entry. Integers are -1 when not given (use the default). */

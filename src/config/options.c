@@ -324,6 +324,12 @@ static const struct lp_option options[] = {
 	    "id is not in [peers] goes to every address but this process's own, with no hops "
 	    "left: only the process holding the key acts on it, so peer ids need not be unique "
 	    "(the pods of a Deployment may share one). Needs peer_id. Empty: none."),
+	OPT(shutdown_drain_clients, BOOL, "0", 0, 0, true,
+	    "linkpool: in a graceful shutdown (SIGTERM, SIGINT, SHUTDOWN WAIT_FOR_CLIENTS or "
+	    "WAIT_FOR_SERVERS) each client is closed with 57P01 as soon as it is between "
+	    "transactions -- at once when idle, else after the ReadyForQuery that ends its "
+	    "transaction -- instead of being waited for, so that it reconnects to another "
+	    "process (rolling restarts; a session's state goes with it). 0: PgBouncer's waits."),
 	OPT(peers_dns_port, INT, "0", 0, 65535, false,
 	    "linkpool: the port of the peers found through peers_dns. 0: listen_port."),
 	OPT(cancel_wait_timeout, TIME, "10", 0, LONG_S, true,

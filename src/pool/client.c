@@ -855,6 +855,8 @@ static void client_on_read(struct lp_io *io, short what)
 		lp_io_park(io);
 		return;
 	}
+	if (c->inst->shutdown != LP_RUN && lp_control_drain_client(c))
+		return;
 	if (c->state == LP_CL_WAITING || c->state == LP_CL_WAIT_LOGIN ||
 	    (c->server && !server_takes_input(c->server))) {
 		/* Hold the client's bytes until a server is ready for them. */

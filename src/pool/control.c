@@ -5,6 +5,8 @@
  */
 #include "pool/control.h"
 
+#include <sys/ioctl.h>
+
 #include "core/log.h"
 #include "pool/client.h"
 #include "pool/link.h"
@@ -269,6 +271,54 @@ bool lp_control_suspend_done(struct lp_instance *inst)
 		busy += p->waiting_clients.count;
 	}
 	return busy == 0;
+}
+
+/* Bytes the client has sent that the pooler has not read yet (the kernel's
+ * receive queue): a request on its way. */
+static bool unread_input(const struct lp_client *c)
+{
+	int n = 0;
+	return ioctl(c->io.fd, FIONREAD, &n) < 0 || n > 0;
+}
+
+static bool draining(const struct lp_instance *inst)
+{
+	return inst->cfg.s.shutdown_drain_clients &&
+	       (inst->shutdown == LP_SHUTDOWN_WAIT_CLIENTS || inst->shutdown == LP_SHUTDOWN_WAIT_SERVERS);
+}
+
+bool lp_control_drain_client(struct lp_client *c)
+{
+	if (!draining(c->inst) || c->admin || c->state != LP_CL_ACTIVE || c->closing)
+		return false;
+	/* Between transactions: nothing running, none open, the server has
+	 * nothing more for the client. */
+	const struct lp_server *s = c->server;
+	if (s && (s->state != LP_SV_ACTIVE || !lp_track_releasable(&s->trk) ||
+		  s->io.start != s->io.pos))
+		return false;
+	/* The ReadyForQuery that ended the transaction is written first:
+	 * back here once it is out. */
+	if (lp_io_wait_drained(&c->io))
+		return true;
+	/* A request already sent (unread in the socket) starts a transaction
+	 * the client will expect an answer to: serve it, drain after. */
+	if (!lp_control_client_at_rest(c) || unread_input(c))
+		return false;
+	lp_client_fail(c, "57P01", "terminating connection due to administrator command");
+	return true;
+}
+
+void lp_control_drain_clients(struct lp_instance *inst)
+{
+	if (!draining(inst))
+		return;
+	struct lp_list_node *n, *t, *m, *mt;
+	lp_list_foreach_safe(&inst->pools, n, t) {
+		struct lp_pool *p = lp_container_of(n, struct lp_pool, node);
+		lp_list_foreach_safe(&p->active_clients, m, mt)
+			(void)lp_control_drain_client(lp_container_of(m, struct lp_client, node));
+	}
 }
 
 struct lp_client *lp_control_find_client(struct lp_instance *inst, uint64_t id)

@@ -49,6 +49,16 @@ bool lp_control_suspend_done(struct lp_instance *inst);
 bool lp_control_client_at_rest(const struct lp_client *c);
 bool lp_control_server_at_rest(const struct lp_server *s);
 
+/* shutdown_drain_clients, during a graceful shutdown: a pooled client
+ * between transactions (nothing running, no transaction open, nothing
+ * unread in the pooler or in its socket, everything due written) is closed
+ * with 57P01, so that it reconnects to another process. The client's read
+ * handler asks for itself (true: closed, or waiting for its output to be
+ * written, after which the handler runs again); the janitor for every
+ * client, so that idle ones go too. */
+bool lp_control_drain_client(struct lp_client *c);
+void lp_control_drain_clients(struct lp_instance *inst);
+
 /* A pooled, console or logging-in client by its SHOW CLIENTS id, or NULL. */
 struct lp_client *lp_control_find_client(struct lp_instance *inst, uint64_t id);
 

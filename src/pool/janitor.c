@@ -168,6 +168,7 @@ static void janitor_cb(evutil_socket_t fd, short what, void *arg)
 				lp_client_fail(c, "08P01", "client_login_timeout");
 		}
 	}
+	lp_control_drain_clients(inst);
 	lp_list_foreach_safe(&inst->pools, n, t) {
 		struct lp_pool *p = lp_container_of(n, struct lp_pool, node);
 		check_clients(inst, p, now);

@@ -851,8 +851,13 @@ static void answered(struct lp_server *s, struct lp_client *c, char st)
 		s->release_pending = true;
 	if (mode == LP_POOL_STATEMENT && st != 'I')
 		c->closing = true;  /* refuse after forwarding */
-	if (pool->inst->shutdown != LP_RUN)
+	if (pool->inst->shutdown != LP_RUN) {
 		lp_instance_check_shutdown(pool->inst);
+		/* A session's transaction ended: its client may be drained
+		 * (shutdown_drain_clients) once this is written. */
+		if (st == 'I' && mode == LP_POOL_SESSION)
+			lp_client_kick(c);
+	}
 }
 
 /* A backend message for the linked client: judged by the tracker, read on
