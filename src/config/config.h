@@ -140,6 +140,8 @@ struct lp_settings {
 	char *auth_ident_file;
 	char *auth_ldap_options;
 	lp_usec query_wait_notify;
+	lp_usec pool_idle_timeout;
+	char *login_notify_message;
 	lp_usec transaction_timeout;
 	lp_usec cancel_wait_timeout;
 };
@@ -167,6 +169,7 @@ struct lp_db_conf {
 	char *timezone;
 	char *application_name;
 	lp_usec server_lifetime;        /* -1: the global server_lifetime */
+	lp_usec query_wait_timeout;     /* -1: the global; a [users] entry's wins */
 	int load_balance_hosts;         /* enum lp_load_balance or -1 */
 	char *file;                     /* where it was defined */
 	int line;
@@ -184,6 +187,7 @@ struct lp_user_conf {
 	lp_usec idle_transaction_timeout;
 	lp_usec client_idle_timeout;
 	lp_usec transaction_timeout;
+	lp_usec query_wait_timeout;
 	char *file;
 	int line;
 };

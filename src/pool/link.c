@@ -126,6 +126,43 @@ bool lp_pool_login_backoff(const struct lp_pool *pool)
 	return in_login_backoff(pool);
 }
 
+/* The idle server unused longest among the other pools of db (or of
+ * user), or NULL. */
+static struct lp_server *eviction_victim(struct lp_pool *pool, const struct lp_db *db,
+					 const struct lp_user *user)
+{
+	struct lp_server *best = NULL;
+	struct lp_list_node *n, *t;
+	lp_list_foreach_safe(&pool->inst->pools, n, t) {
+		struct lp_pool *p = lp_container_of(n, struct lp_pool, node);
+		if (p == pool || (db && p->db != db) || (user && p->user != user))
+			continue;
+		/* idle servers are taken from the front: the back is the oldest */
+		struct lp_list_node *last = lp_list_last(&p->idle_servers);
+		if (!last)
+			continue;
+		struct lp_server *s = lp_container_of(last, struct lp_server, node);
+		if (!best || s->last_used_us < best->last_used_us)
+			best = s;
+	}
+	return best;
+}
+
+/*
+ * max_db_connections / max_user_connections reached while clients of pool
+ * wait: an idle server of another pool of the same database (user) makes
+ * room, as PgBouncer evicts, so that a busy pool is not starved by servers
+ * another pool only keeps. False when nothing could be closed.
+ */
+static bool evict_for(struct lp_pool *pool, const struct lp_db *db, const struct lp_user *user)
+{
+	struct lp_server *victim = eviction_victim(pool, db, user);
+	if (!victim)
+		return false;
+	lp_server_close(victim, "evicted");
+	return true;
+}
+
 void lp_link_grow(struct lp_pool *pool)
 {
 	struct lp_instance *inst = pool->inst;
@@ -134,20 +171,19 @@ void lp_link_grow(struct lp_pool *pool)
 	if (inst->shutdown != LP_RUN || pool->db->disabled || in_login_backoff(pool) ||
 	    lp_pool_paused(pool))
 		return;
-	int limit = lp_pool_size_of(pool);
+	int size = lp_pool_size_of(pool);
+	int limit = size;
 	struct lp_list_node *first = lp_list_first(&pool->waiting_clients);
+	struct lp_client *oldest = first ? lp_container_of(first, struct lp_client, node) : NULL;
 	/* [users] reserve_pool_size, else the database's, else the global. */
 	int reserve = pool->user->conf.reserve_pool_size >= 0 ? pool->user->conf.reserve_pool_size
 			: pool->db->conf.reserve_pool >= 0    ? pool->db->conf.reserve_pool
 							      : s->reserve_pool_size;
-	if (first && reserve > 0) {
-		struct lp_client *oldest = lp_container_of(first, struct lp_client, node);
-		if (lp_now_us() - oldest->wait_start_us >= s->reserve_pool_timeout)
-			limit += reserve;
-	}
+	if (oldest && reserve > 0 && lp_now_us() - oldest->wait_start_us >= s->reserve_pool_timeout)
+		limit += reserve;
 	int min = pool->db->conf.min_pool_size >= 0 ? pool->db->conf.min_pool_size : s->min_pool_size;
-	int want = pool->waiting_clients.count + lp_authq_queued(pool) - pool->login_servers.count -
-		   pool->idle_servers.count;
+	int waiting = pool->waiting_clients.count + lp_authq_queued(pool);
+	int want = waiting - pool->login_servers.count - pool->idle_servers.count;
 	int total = lp_pool_server_total(pool);
 	if (total < min && min - total > want)
 		want = min - total;
@@ -156,11 +192,18 @@ void lp_link_grow(struct lp_pool *pool)
 	int max_user = pool->user->conf.max_user_connections >= 0
 			       ? pool->user->conf.max_user_connections
 			       : s->max_user_connections;
-	while (want-- > 0 && lp_pool_server_total(pool) < limit) {
-		if (max_db > 0 && pool->db->server_count >= max_db)
+	/* Only clients that wait may take another pool's idle server; filling
+	 * min_pool_size never does. */
+	bool may_evict = waiting > pool->login_servers.count + pool->idle_servers.count;
+	while (want-- > 0 && (total = lp_pool_server_total(pool)) < limit) {
+		if (max_db > 0 && pool->db->server_count >= max_db &&
+		    !(may_evict && evict_for(pool, pool->db, NULL)))
 			break;
-		if (max_user > 0 && pool->user->server_count >= max_user)
+		if (max_user > 0 && pool->user->server_count >= max_user &&
+		    !(may_evict && evict_for(pool, NULL, pool->user)))
 			break;
+		if (total >= size && oldest)
+			lp_client_log(oldest, LP_LOG_WARNING, "taking connection from reserve_pool");
 		if (!lp_server_connect(pool))
 			break;
 	}
@@ -201,14 +244,20 @@ void lp_link_run_posted(struct lp_instance *inst)
 	}
 }
 
-void lp_link_login_failed(struct lp_pool *pool, const char *sqlstate, const char *msg)
+void lp_link_login_failed(struct lp_pool *pool, const char *sqlstate, const char *msg,
+			  bool transient)
 {
 	struct lp_list_node *n, *t;
 
 	snprintf(pool->login_error, sizeof(pool->login_error), "%s", msg);
 	snprintf(pool->login_error_code, sizeof(pool->login_error_code), "%s", sqlstate);
 	pool->last_login_fail_us = lp_now_us();
-	if (pool->login_servers.count > 0)
+	/* The server could not be reached, or PostgreSQL is starting up or
+	 * shutting down (57P03): the clients keep waiting, within their
+	 * timeouts, and the pool tries again after server_login_retry, as
+	 * PgBouncer does. A refusal PostgreSQL gave (bad password, no such
+	 * database) would be the same for all of them: they get it now. */
+	if (transient || pool->login_servers.count > 0)
 		return;
 	lp_authq_login_failed(pool, msg);
 	lp_list_foreach_safe(&pool->waiting_clients, n, t) {
@@ -415,11 +464,13 @@ static void assign(struct lp_client *c, struct lp_server *s)
 		pool->stats.wait_time_us += (uint64_t)(now - c->wait_start_us);
 		c->wait_start_us = 0;
 	}
+	c->wait_notified = false;
 	s->request_us = now;
 	s->xact_start_us = 0;
 	if (st->server_check_query[0] && st->server_check_delay >= 0 &&
 	    now - s->last_used_us > st->server_check_delay) {
-		lp_server_internal(s, st->server_check_query, check_done);
+		bool empty = strcmp(st->server_check_query, "<empty>") == 0;
+		lp_server_internal(s, empty ? "" : st->server_check_query, check_done);
 		return;
 	}
 	start_param_sync(s);

@@ -44,8 +44,12 @@ bool lp_pool_login_backoff(const struct lp_pool *pool);
 /* s finished a pooler query no client waits for (auth_query): back to the
  * idle list, or closed when it must not be reused. */
 void lp_link_server_idle(struct lp_server *s);
-/* Server login failed: tell waiting clients. */
-void lp_link_login_failed(struct lp_pool *pool, const char *sqlstate, const char *msg);
+/* Server login failed: remembered for server_login_retry; the waiting
+ * clients get the error unless the failure is transient (the server could
+ * not be reached, or is starting up / shutting down), in which case they
+ * wait for the retry. */
+void lp_link_login_failed(struct lp_pool *pool, const char *sqlstate, const char *msg,
+			  bool transient);
 
 
 /* The effective pool mode for a client of pool. */

@@ -87,6 +87,7 @@ struct lp_client {
 	bool startup_done;
 	bool closing;
 	bool scram_auth;                /* logged in with SCRAM: keys usable for pass-through */
+	bool wait_notified;             /* query_wait_notify's notice sent for this wait */
 	char *user_name, *db_name;      /* one block: free user_name only */
 	struct lp_params params;        /* values the client expects on its server */
 	uint32_t cancel_pid, cancel_key;
@@ -138,6 +139,7 @@ struct lp_server {
 	bool tls_answer_pending;        /* SSLRequest sent, 'S'/'N' not read yet */
 	int64_t connect_us, last_used_us, lifetime_us, request_us;
 	int64_t xact_start_us;          /* first query of the open transaction; 0: none */
+	int64_t last_rfq_us;            /* last ReadyForQuery passed to the client */
 	/* login */
 	struct lp_dns_req *dns_req;     /* host name lookup in flight */
 	struct sockaddr_storage peer;   /* where we connected: cancels go there too */
@@ -239,6 +241,7 @@ struct lp_pool {
 	/* In inst->grow_pools while a grow is posted (lp_link_grow_later):
 	 * unlinked node = nothing posted. */
 	struct lp_list_node grow_node;
+	int64_t idle_since_us;          /* no client, server or lookup since; 0: in use (pool_idle_timeout) */
 	uint64_t metrics_id;            /* order of first sight by a scrape; 0: not yet (exporter.c) */
 };
 

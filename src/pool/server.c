@@ -4,6 +4,7 @@
  * parameter SETs, health checks) whose answers no client sees.
  */
 #include <errno.h>
+#include <arpa/inet.h>
 #include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,6 +33,7 @@
 
 static void server_on_read(struct lp_io *io, short what);
 static int login_fail(struct lp_server *s, const char *code, const char *msg);
+static int connect_lost(struct lp_server *s, const char *msg);
 
 static const char *sv_user(const struct lp_server *s)
 {
@@ -216,7 +218,7 @@ static void connect_failed(struct lp_server *s, const char *why)
 	char msg[300];
 	snprintf(msg, sizeof(msg), "could not connect to server: %s", why);
 	if (++s->addr_tries >= s->naddr) {
-		login_fail(s, "08006", msg);
+		connect_lost(s, msg);
 		return;
 	}
 	server_log(s, LP_LOG_LOG, msg);
@@ -225,6 +227,31 @@ static void connect_failed(struct lp_server *s, const char *why)
 	const struct lp_db_conf *dc = &s->pool->db->conf;
 	s->dns_req = lp_dns_lookup(s->pool->inst->dns, dc->host, dc->port > 0 ? dc->port : 5432,
 				   resolved, s);
+}
+
+/* PgBouncer's line, with the local address the connection comes from. */
+static void log_new_connection(const struct lp_server *s, int fd)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	char host[INET6_ADDRSTRLEN], msg[INET6_ADDRSTRLEN + 64];
+	memset(&ss, 0, sizeof(ss));
+	if (getsockname(fd, (struct sockaddr *)&ss, &len) < 0)
+		ss.ss_family = AF_UNSPEC;
+	if (ss.ss_family == AF_INET) {
+		const struct sockaddr_in *in = (const struct sockaddr_in *)&ss;
+		inet_ntop(AF_INET, &in->sin_addr, host, sizeof(host));
+		snprintf(msg, sizeof(msg), "new connection to server (from %s:%d)", host,
+			 ntohs(in->sin_port));
+	} else if (ss.ss_family == AF_INET6) {
+		const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)&ss;
+		inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof(host));
+		snprintf(msg, sizeof(msg), "new connection to server (from [%s]:%d)", host,
+			 ntohs(in6->sin6_port));
+	} else {
+		snprintf(msg, sizeof(msg), "new connection to server (from unix socket)");
+	}
+	server_log(s, LP_LOG_LOG, msg);
 }
 
 static void start_login(struct lp_server *s, const struct sockaddr *sa, socklen_t len)
@@ -241,7 +268,7 @@ static void start_login(struct lp_server *s, const struct sockaddr *sa, socklen_
 	if ((tls_wanted(s) ? tls_request(s) : send_startup(s)) < 0)
 		return;
 	if (inst->cfg.s.log_connections)
-		server_log(s, LP_LOG_LOG, "new server connection");
+		log_new_connection(s, fd);
 }
 
 static void resolved(const char *err, const struct sockaddr *sa, socklen_t len, int naddr,
@@ -254,7 +281,7 @@ static void resolved(const char *err, const struct sockaddr *sa, socklen_t len, 
 		char msg[300];
 		snprintf(msg, sizeof(msg), "could not resolve host \"%s\": %s",
 			 s->pool->db->conf.host, err);
-		login_fail(s, "08006", msg);
+		connect_lost(s, msg);
 		return;
 	}
 	start_login(s, sa, len);
@@ -452,7 +479,9 @@ static const char *server_password(const struct lp_server *s)
 	return lp_user_secret(s->pool->user);
 }
 
-static int login_fail(struct lp_server *s, const char *code, const char *msg)
+/* transient: the waiting clients stay for the retry (lp_link_login_failed). */
+static int login_failed(struct lp_server *s, const char *code, const char *msg, bool transient,
+			const char *reason)
 {
 	struct lp_pool *pool = s->pool;
 	char m[300];
@@ -460,9 +489,21 @@ static int login_fail(struct lp_server *s, const char *code, const char *msg)
 	server_log(s, LP_LOG_WARNING, m);
 	/* Mark the failure first: closing must not start a retry at once. */
 	pool->last_login_fail_us = lp_now_us();
-	lp_server_close(s, "login failed");
-	lp_link_login_failed(pool, code, msg);
+	lp_server_close(s, reason);
+	lp_link_login_failed(pool, code, msg, transient);
 	return -1;
+}
+
+static int login_fail(struct lp_server *s, const char *code, const char *msg)
+{
+	return login_failed(s, code, msg, false, "login failed");
+}
+
+/* The server could not be reached at all ("connect failed", PgBouncer's
+ * words): nothing says the next try fails too. */
+static int connect_lost(struct lp_server *s, const char *msg)
+{
+	return login_failed(s, "08006", msg, true, "connect failed");
 }
 
 static void login_done(struct lp_server *s)
@@ -634,7 +675,9 @@ static int login_msg(struct lp_server *s, uint8_t type, const uint8_t *body, uin
 	case 'E': {
 		char code[8], msg[256];
 		error_text(body, blen, code, sizeof(code), msg, sizeof(msg));
-		return login_fail(s, code, msg);
+		/* 57P03 (cannot_connect_now): starting up, shutting down, in
+		 * recovery. The clients wait for the retry, as in PgBouncer. */
+		return login_failed(s, code, msg, strcmp(code, "57P03") == 0, "login failed");
 	}
 	case 'N':
 	case 'v':
@@ -724,7 +767,9 @@ static void server_died(struct lp_server *s, const char *why)
 		return;
 	}
 	if (s->state == LP_SV_LOGIN) {
-		login_fail(s, "08006", why);
+		/* Gone before the login finished (a restart, a proxy): the
+		 * next connection may well work. */
+		connect_lost(s, why);
 		return;
 	}
 	lp_server_close(s, why);
@@ -737,6 +782,7 @@ static void answered(struct lp_server *s, struct lp_client *c, char st)
 	struct lp_pool *pool = s->pool;
 	int64_t now = lp_now_us();
 	c->last_rfq = st;
+	s->last_rfq_us = now;
 	pool->stats.query_count++;
 	if (s->request_us) {
 		lp_metrics_query(&pool->db->metrics, now - s->request_us);
