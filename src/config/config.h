@@ -15,6 +15,10 @@
 
 typedef int64_t lp_usec;                /* durations, microseconds */
 
+/* The smallest packet buffer linkpool uses, whatever pkt_buf says: login
+ * messages (startup packets, a server's ParameterStatus) are read whole. */
+#define LP_PKT_BUF_FLOOR 512
+
 enum lp_pool_mode { LP_POOL_SESSION, LP_POOL_TRANSACTION, LP_POOL_STATEMENT };
 enum lp_auth_type { LP_AUTH_TRUST, LP_AUTH_ANY, LP_AUTH_PLAIN, LP_AUTH_MD5, LP_AUTH_SCRAM,
 		    LP_AUTH_HBA, LP_AUTH_CERT };
@@ -98,7 +102,7 @@ struct lp_settings {
 	char *track_extra_parameters;
 	bool application_name_add_host;
 
-	int pkt_buf;
+	int pkt_buf;                    /* as configured; the buffers use at least LP_PKT_BUF_FLOOR */
 	int max_packet_size;
 	bool tcp_keepalive;
 	int tcp_keepidle;

@@ -225,7 +225,9 @@ static const struct lp_option options[] = {
 	OPT(application_name_add_host, BOOL, "0", 0, 0, true,
 	    "Append the client address and port to application_name."),
 
-	OPT(pkt_buf, INT, "4096", 512, 1048576, false, "Size of the internal packet buffers, in bytes."),
+	OPT(pkt_buf, INT, "4096", 1, 1048576, false,
+	    "Size of the internal packet buffers, in bytes; values below 512 work as 512 "
+	    "(linkpool reads login messages whole, where PgBouncer grows a buffer for them)."),
 	OPT(max_packet_size, INT, "2147483647", 1024, 2147483647, true,
 	    "Largest protocol message accepted, in bytes."),
 	OPT(tcp_keepalive, BOOL, "1", 0, 0, true, "Enable TCP keepalive on client and server sockets."),

@@ -137,9 +137,16 @@ void lp_client_accept(struct lp_instance *inst, int fd, const struct sockaddr *s
 	inst->client_count++;
 	lp_client_set_state(c, LP_CL_LOGIN);
 	if (inst->client_count > inst->cfg.s.max_client_conn) {
-		lp_metrics_max_client_conn(&inst->metrics);
-		lp_client_fail(c, "53300", "no more connections allowed (max_client_conn)");
-		return;
+		/* Refused at its StartupMessage, as PgBouncer does: an error
+		 * in answer to an SSLRequest is one libpq does not show, so
+		 * the client would never learn why. Only a few wait for that
+		 * at once; past them the refusal comes now. */
+		if (inst->client_count > inst->cfg.s.max_client_conn + LP_OVER_LIMIT_PENDING) {
+			lp_metrics_max_client_conn(&inst->metrics);
+			lp_client_fail(c, "53300", "no more connections allowed (max_client_conn)");
+			return;
+		}
+		c->over_limit = true;
 	}
 	lp_io_read_on(&c->io);
 	/* TCP_DEFER_ACCEPT hands over a connection only once its first bytes
@@ -493,6 +500,12 @@ static int handle_startup(struct lp_client *c, struct lp_startup *su)
 	}
 	if (!c->user_name) {
 		lp_client_fail(c, "53200", "out of memory");
+		return -1;
+	}
+	/* Still over: somebody may have left since the accept. */
+	if (c->over_limit && inst->client_count > inst->cfg.s.max_client_conn) {
+		lp_metrics_max_client_conn(&inst->metrics);
+		lp_client_fail(c, "53300", "no more connections allowed (max_client_conn)");
 		return -1;
 	}
 	for (int i = 0; i < su->nparams; i++) {

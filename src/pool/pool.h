@@ -29,6 +29,11 @@
 #define LP_TRACK_INLINE 8
 #define LP_TRACK_MAX 16384
 
+/* Clients past max_client_conn kept until their StartupMessage (so that the
+ * refusal comes after an SSLRequest's answer, where libpq shows it); more
+ * than this many are refused at accept. */
+#define LP_OVER_LIMIT_PENDING 64
+
 struct lp_instance;
 struct lp_pool;
 struct lp_server;
@@ -88,6 +93,7 @@ struct lp_client {
 	bool closing;
 	bool scram_auth;                /* logged in with SCRAM: keys usable for pass-through */
 	bool wait_notified;             /* query_wait_notify's notice sent for this wait */
+	bool over_limit;                /* past max_client_conn: refused at its StartupMessage */
 	char *user_name, *db_name;      /* one block: free user_name only */
 	struct lp_params params;        /* values the client expects on its server */
 	uint32_t cancel_pid, cancel_key;

@@ -534,6 +534,10 @@ void lp_registry_apply(struct lp_instance *inst)
 		u->secret = strdup(e->secret);
 		u->in_auth_file = true;
 	}
+	/* A [users] entry is a user SHOW USERS lists (with its limits and
+	 * counts) whether or not the auth_file has it, as in PgBouncer. */
+	for (size_t i = 0; i < cfg->nusers; i++)
+		(void)lp_registry_get_user(inst, cfg->users[i].name);
 }
 
 void lp_registry_cleanup(struct lp_instance *inst)

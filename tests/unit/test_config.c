@@ -274,7 +274,7 @@ static void test_bad_values(void **state)
 		  "invalid value \"sometimes\" for parameter pool_mode: expected session, transaction or statement" },
 		{ "auth_type = password",
 		  "invalid value \"password\" for parameter auth_type: expected trust, any, plain, md5, scram-sha-256, hba or cert" },
-		{ "pkt_buf = 100", "invalid value \"100\" for parameter pkt_buf: out of range (512..1048576)" },
+		{ "pkt_buf = 0", "invalid value \"0\" for parameter pkt_buf: out of range (1..1048576)" },
 	};
 	char text[512], msg[512];
 
