@@ -281,7 +281,10 @@ static void resolved(const char *err, const struct sockaddr *sa, socklen_t len, 
 		char msg[300];
 		snprintf(msg, sizeof(msg), "could not resolve host \"%s\": %s",
 			 s->pool->db->conf.host, err);
-		connect_lost(s, msg);
+		/* Unlike a refused connection, told to the waiting clients at
+		 * once: a name that does not resolve is most often a typo, and
+		 * they would wait for it in vain (PgBouncer keeps them). */
+		login_fail(s, "08006", msg);
 		return;
 	}
 	start_login(s, sa, len);
