@@ -239,8 +239,10 @@ void lp_link_run_posted(struct lp_instance *inst)
 		struct lp_list_node *n = lp_list_first(&now);
 		lp_list_remove(&now, n);
 		struct lp_pool *pool = lp_container_of(n, struct lp_pool, grow_node);
+		/* dispatch, not only grow: a client queued again by a close
+		 * may find an idle server */
 		if (pool->waiting_clients.count > 0 || lp_authq_queued(pool) > 0)
-			lp_link_grow(pool);
+			lp_link_dispatch(pool);
 	}
 }
 
@@ -467,13 +469,22 @@ static void assign(struct lp_client *c, struct lp_server *s)
 	c->wait_notified = false;
 	s->request_us = now;
 	s->xact_start_us = 0;
-	if (st->server_check_query[0] && st->server_check_delay >= 0 &&
+	/* A server fresh from its login needs no check (PgBouncer checks
+	 * only servers clients used). */
+	if (s->reused && st->server_check_query[0] && st->server_check_delay >= 0 &&
 	    now - s->last_used_us > st->server_check_delay) {
 		bool empty = strcmp(st->server_check_query, "<empty>") == 0;
 		lp_server_internal(s, empty ? "" : st->server_check_query, check_done);
 		return;
 	}
 	start_param_sync(s);
+}
+
+void lp_link_requeue(struct lp_client *c)
+{
+	if (!c->wait_start_us)
+		c->wait_start_us = lp_now_us();
+	lp_client_set_state(c, LP_CL_WAITING);
 }
 
 void lp_link_request(struct lp_client *c)
@@ -533,6 +544,7 @@ static void to_idle(struct lp_server *s)
 {
 	struct lp_pool *pool = s->pool;
 	s->last_used_us = lp_now_us();
+	s->reused = true;
 	if (s->close_needed || pool->db->removed) {
 		lp_server_close(s, s->close_needed ? "reconnect needed" : "database removed");
 		return;

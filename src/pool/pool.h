@@ -142,6 +142,7 @@ struct lp_server {
 	bool release_parked;            /* released while cancel_in_flight: resumed by cancel.c */
 	bool reset_for_leaver;          /* the release is for a client leaving (session reset) */
 	bool ready;                     /* login finished */
+	bool reused;                    /* released by a client at least once (server_check_query) */
 	bool tls_answer_pending;        /* SSLRequest sent, 'S'/'N' not read yet */
 	int64_t connect_us, last_used_us, lifetime_us, request_us;
 	int64_t xact_start_us;          /* first query of the open transaction; 0: none */

@@ -376,6 +376,9 @@ void lp_server_close(struct lp_server *s, const char *reason)
 	/* Part of a message already went to the client: an ErrorResponse now
 	 * would be read as the rest of it, so the client is only closed. */
 	bool client_mid_message = s->client && s->io.pkt_remain > 0;
+	/* Being readied for its client (check query, parameter sync): nothing
+	 * of the client's reached it, so the client can queue again. */
+	bool in_setup = s->client && s->state == LP_SV_INTERNAL;
 	lp_io_close(&s->io);
 	pool->db->server_count--;
 	pool->user->server_count--;
@@ -387,7 +390,11 @@ void lp_server_close(struct lp_server *s, const char *reason)
 		lp_authq_server_closed(s);
 	if (c) {
 		c->server = NULL;
-		if (client_mid_message) {
+		if (in_setup) {
+			/* A server that died while idle (PostgreSQL restarted,
+			 * the backend was terminated) never reaches a client. */
+			lp_link_requeue(c);
+		} else if (client_mid_message) {
 			char why[300];
 			snprintf(why, sizeof(why), "server connection closed mid-message: %s", reason);
 			lp_client_close(c, why);

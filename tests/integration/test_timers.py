@@ -36,6 +36,7 @@ class Gate:
         self.port = rawpg.bind_low_port(self.sock)
         self.accepted = 0
         self.sent = bytearray()     # what the pooler sent PostgreSQL
+        self.cut_on = None          # bytes from the pooler that end their connection (once)
         self.stop = False
         self.threads = []
         if listen:
@@ -87,14 +88,16 @@ class Gate:
             except OSError:
                 pass
 
-    @staticmethod
-    def _pump(a, b, record):
+    def _pump(self, a, b, record):
         try:
             while True:
                 data = a.recv(65536)
                 if not data:
                     break
                 if record is not None:
+                    if self.cut_on and self.cut_on in data:
+                        self.cut_on = None      # the backend "dies" at this request
+                        break
                     record += data
                 b.sendall(data)
         except OSError:
@@ -323,10 +326,28 @@ def test_empty_server_check_query(linkpool, pg, gate):
                   databases={"gated": entry(pg, g.port, pool_size=1)})
     c = lp.connect(db="gated")
     pid = c.execute("SELECT pg_backend_pid()").fetchone()[0]
-    assert c.execute("SELECT pg_backend_pid()").fetchone()[0] == pid
     empty_query = rawpg.query("")
-    assert bytes(g.sent).count(empty_query) >= 1
+    # a server fresh from its login is not checked (as in PgBouncer)
+    assert bytes(g.sent).count(empty_query) == 0
+    assert c.execute("SELECT pg_backend_pid()").fetchone()[0] == pid
+    assert bytes(g.sent).count(empty_query) == 1
     assert b"select 1" not in bytes(g.sent).lower()
+
+
+def test_server_dying_under_the_check_query_is_not_the_clients_error(linkpool, pg, gate):
+    """The backend goes away while the check query runs (a restart racing the
+    reuse): the client is queued again and served by a new server, instead of
+    getting "server connection closed"."""
+    g = gate()
+    lp = linkpool({"pool_mode": "transaction", "server_check_delay": "0",
+                   "server_tls_sslmode": "disable"},
+                  databases={"gated": entry(pg, g.port, pool_size=1)})
+    c = lp.connect(db="gated")
+    pid = c.execute("SELECT pg_backend_pid()").fetchone()[0]
+    g.cut_on = rawpg.query("")
+    assert c.execute("SELECT pg_backend_pid()").fetchone()[0] != pid
+    assert g.cut_on is None
+    assert "server connection closed" not in lp.log_text()
 
 
 def test_server_that_died_while_idle_is_not_handed_out(linkpool, pg, gate):
