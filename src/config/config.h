@@ -173,7 +173,7 @@ struct lp_db_conf {
 	char *timezone;
 	char *application_name;
 	lp_usec server_lifetime;        /* -1: the global server_lifetime */
-	lp_usec query_wait_timeout;     /* -1: the global; a [users] entry's wins */
+	lp_usec query_wait_timeout;     /* -1: the [users] entry's, else the global */
 	int load_balance_hosts;         /* enum lp_load_balance or -1 */
 	char *file;                     /* where it was defined */
 	int line;

@@ -375,7 +375,7 @@ static const struct lp_conn_key db_keys[] = {
 	DBK(application_name, STR, 0, 0, "application_name set on new server connections."),
 	DBK(server_lifetime, TIME, 0, LONG_S, "Overrides server_lifetime for this database's servers."),
 	DBK(query_wait_timeout, TIME, 0, LONG_S,
-	    "Overrides query_wait_timeout for this database's clients (a [users] entry's wins)."),
+	    "Overrides query_wait_timeout (and a [users] entry's) for this database's clients."),
 	DBK(load_balance_hosts, LB, 0, 0,
 	    "round-robin or disable. Accepted for compatibility; no effect because linkpool "
 	    "takes one host per database (the addresses a name resolves to are tried in turn)."),
@@ -396,7 +396,7 @@ static const struct lp_conn_key user_keys[] = {
 	UK(client_idle_timeout, TIME, 0, LONG_S, "Overrides client_idle_timeout for this user's clients."),
 	UK(transaction_timeout, TIME, 0, LONG_S, "Overrides transaction_timeout for this user's clients."),
 	UK(query_wait_timeout, TIME, 0, LONG_S,
-	   "Overrides query_wait_timeout (and a database's) for this user's clients."),
+	   "Overrides query_wait_timeout for this user's clients, unless their database sets one."),
 };
 
 #define PK(n, t, lo, hi, text) { #n, LP_CKEY_##t, offsetof(struct lp_peer_conf, n), lo, hi, text }

@@ -62,14 +62,14 @@ static void query_timed_out(struct lp_client *c, struct lp_server *sv)
 	lp_client_fail(c, "57014", "query timeout");
 }
 
-/* query_wait_timeout: the [users] entry's, else the database's, else the
- * global one. */
+/* query_wait_timeout: the database's, else the [users] entry's, else the
+ * global one (PgBouncer 1.25's order). */
 static int64_t wait_timeout(const struct lp_client *c, const struct lp_settings *s)
 {
-	if (user_of(c) && user_of(c)->conf.query_wait_timeout >= 0)
-		return user_of(c)->conf.query_wait_timeout;
 	if (c->pool->db->conf.query_wait_timeout >= 0)
 		return c->pool->db->conf.query_wait_timeout;
+	if (user_of(c) && user_of(c)->conf.query_wait_timeout >= 0)
+		return user_of(c)->conf.query_wait_timeout;
 	return s->query_wait_timeout;
 }
 
