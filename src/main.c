@@ -298,7 +298,14 @@ int main(int argc, char **argv)
 	}
 	event_set_log_callback(libevent_log);
 	signal(SIGPIPE, SIG_IGN);
-	lp_io_set_buf_size((uint32_t)cfg->s.pkt_buf);
+	/* Login messages are read whole: below the floor a startup packet or a
+	 * server's ParameterStatus would not fit, where PgBouncer grows a
+	 * buffer for them. pkt_buf only tunes memory, so the floor is used. */
+	if (cfg->s.pkt_buf < LP_PKT_BUF_FLOOR)
+		lp_log_warn("pkt_buf %d is below linkpool's floor: %d bytes used", cfg->s.pkt_buf,
+			    LP_PKT_BUF_FLOOR);
+	lp_io_set_buf_size((uint32_t)(cfg->s.pkt_buf < LP_PKT_BUF_FLOOR ? LP_PKT_BUF_FLOOR
+								 : cfg->s.pkt_buf));
 	raise_fd_limit(cfg);
 
 	if (lp_instance_init(&inst, o.config, &g) < 0) {

@@ -280,6 +280,7 @@ static void parse_db(struct parser *p, const char *name, const char *value, cons
 	d.max_db_client_connections = -1;
 	d.pool_mode = -1;
 	d.server_lifetime = -1;
+	d.query_wait_timeout = -1;
 	d.load_balance_hosts = -1;
 	d.line = line;
 	d.name = strdup(name);
@@ -324,7 +325,7 @@ static void parse_user(struct parser *p, const char *name, const char *value, co
 	u.pool_mode = u.max_user_connections = u.pool_size = -1;
 	u.reserve_pool_size = u.max_user_client_connections = -1;
 	u.query_timeout = u.idle_transaction_timeout = u.client_idle_timeout = -1;
-	u.transaction_timeout = -1;
+	u.transaction_timeout = u.query_wait_timeout = -1;
 	u.line = line;
 	u.name = strdup(name);
 	u.file = strdup(file);

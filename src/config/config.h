@@ -15,6 +15,10 @@
 
 typedef int64_t lp_usec;                /* durations, microseconds */
 
+/* The smallest packet buffer linkpool uses, whatever pkt_buf says: login
+ * messages (startup packets, a server's ParameterStatus) are read whole. */
+#define LP_PKT_BUF_FLOOR 512
+
 enum lp_pool_mode { LP_POOL_SESSION, LP_POOL_TRANSACTION, LP_POOL_STATEMENT };
 enum lp_auth_type { LP_AUTH_TRUST, LP_AUTH_ANY, LP_AUTH_PLAIN, LP_AUTH_MD5, LP_AUTH_SCRAM,
 		    LP_AUTH_HBA, LP_AUTH_CERT,
@@ -99,7 +103,7 @@ struct lp_settings {
 	char *track_extra_parameters;
 	bool application_name_add_host;
 
-	int pkt_buf;
+	int pkt_buf;                    /* as configured; the buffers use at least LP_PKT_BUF_FLOOR */
 	int max_packet_size;
 	bool tcp_keepalive;
 	int tcp_keepidle;
@@ -143,6 +147,8 @@ struct lp_settings {
 	char *auth_ident_file;
 	char *auth_ldap_options;
 	lp_usec query_wait_notify;
+	lp_usec pool_idle_timeout;
+	char *login_notify_message;
 	lp_usec transaction_timeout;
 	lp_usec cancel_wait_timeout;
 	bool shutdown_drain_clients;    /* graceful shutdowns close clients between transactions */
@@ -171,6 +177,7 @@ struct lp_db_conf {
 	char *timezone;
 	char *application_name;
 	lp_usec server_lifetime;        /* -1: the global server_lifetime */
+	lp_usec query_wait_timeout;     /* -1: the [users] entry's, else the global */
 	int load_balance_hosts;         /* enum lp_load_balance or -1 */
 	char *file;                     /* where it was defined */
 	int line;
@@ -188,6 +195,7 @@ struct lp_user_conf {
 	lp_usec idle_transaction_timeout;
 	lp_usec client_idle_timeout;
 	lp_usec transaction_timeout;
+	lp_usec query_wait_timeout;
 	char *file;
 	int line;
 };

@@ -74,6 +74,16 @@ static int check_ldap_options(const char *text, char *why, size_t whycap)
 	return 0;
 }
 
+static int check_notify_message(const char *text, char *why, size_t whycap)
+{
+	/* It travels in the login's first reply, built in a fixed buffer. */
+	if (strlen(text) > 1000) {
+		snprintf(why, whycap, "longer than 1000 bytes");
+		return -1;
+	}
+	return 0;
+}
+
 static int check_dheparams(const char *text, char *why, size_t whycap)
 {
 	if (strcasecmp(text, "none") == 0 || strcasecmp(text, "auto") == 0 ||
@@ -203,8 +213,9 @@ static const struct lp_option options[] = {
 	    "Query run on a server connection before another client gets it (session pooling)."),
 	OPT(server_reset_query_always, BOOL, "0", 0, 0, true,
 	    "Run server_reset_query in transaction and statement pooling too."),
-	OPT(server_check_query, STR, "select 1", 0, 0, true,
-	    "Query that checks an idle server connection is alive; empty: no check."),
+	OPT(server_check_query, STR, "<empty>", 0, 0, true,
+	    "Query that checks an idle server connection is alive before reuse; `<empty>` sends "
+	    "an empty query (the cheapest round trip, PgBouncer 1.25's default); empty: no check."),
 	OPT(server_check_delay, TIME, "30", 0, 86400, true,
 	    "Idle time after which a server connection is checked before reuse."),
 	OPT(server_lifetime, TIME, "3600", 0, LONG_S, true,
@@ -338,8 +349,17 @@ static const struct lp_option options[] = {
 	    "PostgreSQL closes the cancel connection (at most 30 s), so that it cannot cancel "
 	    "the next client's query. 0: 30 s."),
 	OPT(query_wait_notify, TIME, "5", 0, LONG_S, true,
-	    NO_EFFECT "linkpool sends no notice to queued clients; see SHOW POOLS cl_waiting "
-	    "and maxwait."),
+	    "A client queued longer than this for a server gets a NOTICE \"No server connection "
+	    "available in postgres backend, client being queued\", once per wait (as "
+	    "PgBouncer words it); 0: never."),
+	OPT(pool_idle_timeout, TIME, "0", 0, LONG_S, true,
+	    "Free a pool (database and user pair) that has had no client, no server connection "
+	    "and no auth_query lookup for this long, logging \"cleaning up idle pool\"; a pool "
+	    "with a min_pool_size is kept. 0: pools stay until their database goes."),
+	OPTC(login_notify_message, STR, "", 0, 0, true,
+	     "A NOTICE sent to every client at login, before its first ReadyForQuery (at most "
+	     "1000 bytes); empty: none.",
+	     check_notify_message),
 	OPT(max_prepared_statements, INT, "200", 0, 2147483647, true,
 	    "In transaction and statement pooling, named prepared statements of the extended "
 	    "protocol follow their client to every server: each distinct statement is prepared "
@@ -403,6 +423,8 @@ static const struct lp_conn_key db_keys[] = {
 	DBK(timezone, STR, 0, 0, "TimeZone set on new server connections."),
 	DBK(application_name, STR, 0, 0, "application_name set on new server connections."),
 	DBK(server_lifetime, TIME, 0, LONG_S, "Overrides server_lifetime for this database's servers."),
+	DBK(query_wait_timeout, TIME, 0, LONG_S,
+	    "Overrides query_wait_timeout (and a [users] entry's) for this database's clients."),
 	DBK(load_balance_hosts, LB, 0, 0,
 	    "round-robin or disable. Accepted for compatibility; no effect because linkpool "
 	    "takes one host per database (the addresses a name resolves to are tried in turn)."),
@@ -422,6 +444,8 @@ static const struct lp_conn_key user_keys[] = {
 	   "Overrides idle_transaction_timeout for this user's clients."),
 	UK(client_idle_timeout, TIME, 0, LONG_S, "Overrides client_idle_timeout for this user's clients."),
 	UK(transaction_timeout, TIME, 0, LONG_S, "Overrides transaction_timeout for this user's clients."),
+	UK(query_wait_timeout, TIME, 0, LONG_S,
+	   "Overrides query_wait_timeout for this user's clients, unless their database sets one."),
 };
 
 #define PK(n, t, lo, hi, text) { #n, LP_CKEY_##t, offsetof(struct lp_peer_conf, n), lo, hi, text }

@@ -68,6 +68,11 @@ static inline struct lp_list_node *lp_list_first(const struct lp_list *l)
 	return l->count ? l->head.next : NULL;
 }
 
+static inline struct lp_list_node *lp_list_last(const struct lp_list *l)
+{
+	return l->count ? l->head.prev : NULL;
+}
+
 /* Iterate safely against removal of the current node. */
 #define lp_list_foreach_safe(l, n, tmp) \
 	for ((n) = (l)->head.next, (tmp) = (n)->next; (n) != &(l)->head; \

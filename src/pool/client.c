@@ -122,9 +122,16 @@ void lp_client_accept(struct lp_instance *inst, int fd, const struct sockaddr *s
 	inst->client_count++;
 	lp_client_set_state(c, LP_CL_LOGIN);
 	if (inst->client_count > inst->cfg.s.max_client_conn) {
-		lp_metrics_max_client_conn(&inst->metrics);
-		lp_client_fail(c, "53300", "no more connections allowed (max_client_conn)");
-		return;
+		/* Refused at its StartupMessage, as PgBouncer does: an error
+		 * in answer to an SSLRequest is one libpq does not show, so
+		 * the client would never learn why. Only a few wait for that
+		 * at once; past them the refusal comes now. */
+		if (inst->client_count > inst->cfg.s.max_client_conn + LP_OVER_LIMIT_PENDING) {
+			lp_metrics_max_client_conn(&inst->metrics);
+			lp_client_fail(c, "53300", "no more connections allowed (max_client_conn)");
+			return;
+		}
+		c->over_limit = true;
 	}
 	lp_io_read_on(&c->io);
 	/* TCP_DEFER_ACCEPT hands over a connection only once its first bytes
@@ -246,6 +253,18 @@ void lp_client_fail(struct lp_client *c, const char *sqlstate, const char *fmt, 
 	client_close(c, msg, true);
 }
 
+void lp_client_notice(struct lp_client *c, const char *msg)
+{
+	uint8_t buf[1200];
+	struct lp_writer w;
+	if (c->state == LP_CL_JUSTFREE || client_mid_message(c))
+		return;
+	lp_wr_init(&w, buf, sizeof(buf));
+	lp_build_notice(&w, "NOTICE", "00000", msg);
+	if (!w.overflow)
+		(void)lp_io_send(&c->io, buf, w.len);
+}
+
 /* Sends a non-fatal ErrorResponse + ReadyForQuery; the session goes on. */
 void lp_client_error(struct lp_client *c, const char *sqlstate, const char *msg)
 {
@@ -354,6 +373,9 @@ void lp_client_welcome(struct lp_client *c)
 	lp_build_auth(&w, 0, NULL, 0);
 	build_welcome_params(&w, c);
 	lp_build_backend_key(&w, c->cancel_pid, c->cancel_key);
+	/* login_notify_message (≤ 1000 bytes, options.c) */
+	if (c->inst->cfg.s.login_notify_message[0])
+		lp_build_notice(&w, "NOTICE", "00000", c->inst->cfg.s.login_notify_message);
 	lp_build_rfq(&w, 'I');
 	if (w.overflow) {
 		lp_client_fail(c, "08P01", "startup parameters too large");
@@ -440,12 +462,10 @@ void lp_client_login_ok(struct lp_client *c, struct lp_db *db, struct lp_user *p
 			       pool->login_error);
 		return;
 	}
+	/* No server may open now (max_db_connections, max_user_connections):
+	 * the client waits as any other, within query_wait_timeout. */
 	lp_client_set_state(c, LP_CL_WAIT_LOGIN);
 	lp_link_grow(pool);
-	if (c->state == LP_CL_WAIT_LOGIN && pool->login_servers.count == 0 &&
-	    lp_pool_server_total(pool) == 0 && !pool->welcome_ready && !lp_pool_paused(pool))
-		lp_client_fail(c, "08006", "%s", pool->login_error[0] ? pool->login_error
-								    : "no server connection available");
 }
 
 /* application_name_add_host, as PgBouncer writes it: "<application_name or
@@ -493,6 +513,12 @@ static int handle_startup(struct lp_client *c, struct lp_startup *su)
 	}
 	if (!c->user_name) {
 		lp_client_fail(c, "53200", "out of memory");
+		return -1;
+	}
+	/* Still over: somebody may have left since the accept. */
+	if (c->over_limit && inst->client_count > inst->cfg.s.max_client_conn) {
+		lp_metrics_max_client_conn(&inst->metrics);
+		lp_client_fail(c, "53300", "no more connections allowed (max_client_conn)");
 		return -1;
 	}
 	for (int i = 0; i < su->nparams; i++) {

@@ -45,6 +45,9 @@ const char *lp_client_addr(const struct lp_client *c, char buf[LP_ADDR_TEXT]);
 void lp_client_login_ok(struct lp_client *c, struct lp_db *db, struct lp_user *pool_user);
 /* The per-database/per-user client limit c would exceed on db, or NULL. */
 const char *lp_client_limit_exceeded(const struct lp_client *c, const struct lp_db *db);
+/* A NoticeResponse (severity NOTICE, 00000) to a client between messages
+ * (queued, or at login): query_wait_notify, login_notify_message. */
+void lp_client_notice(struct lp_client *c, const char *msg);
 void lp_client_log(const struct lp_client *c, enum lp_log_level lvl, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 /* Non-fatal ErrorResponse followed by ReadyForQuery. */

@@ -123,29 +123,37 @@ bool lp_pool_login_backoff(const struct lp_pool *pool)
 	return in_login_backoff(pool);
 }
 
-/*
- * max_db_connections / max_user_connections reached while pool has clients
- * (or lookups) waiting: an idle server of another pool of the same database
- * (by_db) or user is closed to make room, the least recently used first, as
- * PgBouncer's evict_connection does. Otherwise a pool holding idle servers
- * would starve its neighbours for as long as it keeps them. Returns whether
- * one was closed.
- */
-static bool evict_idle(struct lp_pool *pool, bool by_db)
+/* The idle server unused longest among the other pools of db (or of
+ * user), or NULL. */
+static struct lp_server *eviction_victim(struct lp_pool *pool, const struct lp_db *db,
+					 const struct lp_user *user)
 {
-	struct lp_server *victim = NULL;
+	struct lp_server *best = NULL;
 	struct lp_list_node *n, *t;
 	lp_list_foreach_safe(&pool->inst->pools, n, t) {
 		struct lp_pool *p = lp_container_of(n, struct lp_pool, node);
-		if (p == pool || (by_db ? p->db != pool->db : p->user != pool->user))
+		if (p == pool || (db && p->db != db) || (user && p->user != user))
 			continue;
-		struct lp_list_node *sn, *st;
-		lp_list_foreach_safe(&p->idle_servers, sn, st) {
-			struct lp_server *sv = lp_container_of(sn, struct lp_server, node);
-			if (!victim || sv->last_used_us < victim->last_used_us)
-				victim = sv;
-		}
+		/* idle servers are taken from the front: the back is the oldest */
+		struct lp_list_node *last = lp_list_last(&p->idle_servers);
+		if (!last)
+			continue;
+		struct lp_server *s = lp_container_of(last, struct lp_server, node);
+		if (!best || s->last_used_us < best->last_used_us)
+			best = s;
 	}
+	return best;
+}
+
+/*
+ * max_db_connections / max_user_connections reached while clients of pool
+ * wait: an idle server of another pool of the same database (user) makes
+ * room, as PgBouncer evicts, so that a busy pool is not starved by servers
+ * another pool only keeps. False when nothing could be closed.
+ */
+static bool evict_for(struct lp_pool *pool, const struct lp_db *db, const struct lp_user *user)
+{
+	struct lp_server *victim = eviction_victim(pool, db, user);
 	if (!victim)
 		return false;
 	lp_server_close(victim, "evicted");
@@ -161,23 +169,19 @@ void lp_link_grow(struct lp_pool *pool)
 	if (inst->shutdown == LP_SHUTDOWN_WAIT_SERVERS || inst->shutdown == LP_SHUTDOWN_NOW ||
 	    pool->db->disabled || in_login_backoff(pool) || lp_pool_paused(pool))
 		return;
-	int limit = lp_pool_size_of(pool);
+	int size = lp_pool_size_of(pool);
+	int limit = size;
 	struct lp_list_node *first = lp_list_first(&pool->waiting_clients);
+	struct lp_client *oldest = first ? lp_container_of(first, struct lp_client, node) : NULL;
 	/* [users] reserve_pool_size, else the database's, else the global. */
 	int reserve = pool->user->conf.reserve_pool_size >= 0 ? pool->user->conf.reserve_pool_size
 			: pool->db->conf.reserve_pool >= 0    ? pool->db->conf.reserve_pool
 							      : s->reserve_pool_size;
-	if (first && reserve > 0) {
-		struct lp_client *oldest = lp_container_of(first, struct lp_client, node);
-		if (lp_now_us() - oldest->wait_start_us >= s->reserve_pool_timeout)
-			limit += reserve;
-	}
+	if (oldest && reserve > 0 && lp_now_us() - oldest->wait_start_us >= s->reserve_pool_timeout)
+		limit += reserve;
 	int min = pool->db->conf.min_pool_size >= 0 ? pool->db->conf.min_pool_size : s->min_pool_size;
-	int want = pool->waiting_clients.count + lp_authq_queued(pool) - pool->login_servers.count -
-		   pool->idle_servers.count;
-	/* Only this demand may evict another pool's server: min_pool_size
-	 * never does, or two pools would take servers from each other. */
-	int demand = want;
+	int waiting = pool->waiting_clients.count + lp_authq_queued(pool);
+	int want = waiting - pool->login_servers.count - pool->idle_servers.count;
 	int total = lp_pool_server_total(pool);
 	if (total < min && min - total > want)
 		want = min - total;
@@ -186,14 +190,18 @@ void lp_link_grow(struct lp_pool *pool)
 	int max_user = pool->user->conf.max_user_connections >= 0
 			       ? pool->user->conf.max_user_connections
 			       : s->max_user_connections;
-	while (want-- > 0 && lp_pool_server_total(pool) < limit) {
+	/* Only clients that wait may take another pool's idle server; filling
+	 * min_pool_size never does. */
+	bool may_evict = waiting > pool->login_servers.count + pool->idle_servers.count;
+	while (want-- > 0 && (total = lp_pool_server_total(pool)) < limit) {
 		if (max_db > 0 && pool->db->server_count >= max_db &&
-		    (demand <= 0 || !evict_idle(pool, true)))
+		    !(may_evict && evict_for(pool, pool->db, NULL)))
 			break;
 		if (max_user > 0 && pool->user->server_count >= max_user &&
-		    (demand <= 0 || !evict_idle(pool, false)))
+		    !(may_evict && evict_for(pool, NULL, pool->user)))
 			break;
-		demand--;
+		if (total >= size && oldest)
+			lp_client_log(oldest, LP_LOG_WARNING, "taking connection from reserve_pool");
 		if (!lp_server_connect(pool))
 			break;
 	}
@@ -229,19 +237,27 @@ void lp_link_run_posted(struct lp_instance *inst)
 		struct lp_list_node *n = lp_list_first(&now);
 		lp_list_remove(&now, n);
 		struct lp_pool *pool = lp_container_of(n, struct lp_pool, grow_node);
+		/* dispatch, not only grow: a client queued again by a close
+		 * may find an idle server */
 		if (pool->waiting_clients.count > 0 || lp_authq_queued(pool) > 0)
-			lp_link_grow(pool);
+			lp_link_dispatch(pool);
 	}
 }
 
-void lp_link_login_failed(struct lp_pool *pool, const char *sqlstate, const char *msg)
+void lp_link_login_failed(struct lp_pool *pool, const char *sqlstate, const char *msg,
+			  bool transient)
 {
 	struct lp_list_node *n, *t;
 
 	snprintf(pool->login_error, sizeof(pool->login_error), "%s", msg);
 	snprintf(pool->login_error_code, sizeof(pool->login_error_code), "%s", sqlstate);
 	pool->last_login_fail_us = lp_now_us();
-	if (pool->login_servers.count > 0)
+	/* The server could not be reached, or PostgreSQL is starting up or
+	 * shutting down (57P03): the clients keep waiting, within their
+	 * timeouts, and the pool tries again after server_login_retry, as
+	 * PgBouncer does. A refusal PostgreSQL gave (bad password, no such
+	 * database) would be the same for all of them: they get it now. */
+	if (transient || pool->login_servers.count > 0)
 		return;
 	lp_authq_login_failed(pool, sqlstate, msg);
 	lp_list_foreach_safe(&pool->waiting_clients, n, t) {
@@ -448,14 +464,25 @@ static void assign(struct lp_client *c, struct lp_server *s)
 		pool->stats.wait_time_us += (uint64_t)(now - c->wait_start_us);
 		c->wait_start_us = 0;
 	}
+	c->wait_notified = false;
 	s->request_us = now;
 	s->xact_start_us = 0;
-	if (st->server_check_query[0] && st->server_check_delay >= 0 &&
+	/* A server fresh from its login needs no check (PgBouncer checks
+	 * only servers clients used). */
+	if (s->reused && st->server_check_query[0] && st->server_check_delay >= 0 &&
 	    now - s->last_used_us > st->server_check_delay) {
-		lp_server_internal(s, st->server_check_query, check_done);
+		bool empty = strcmp(st->server_check_query, "<empty>") == 0;
+		lp_server_internal(s, empty ? "" : st->server_check_query, check_done);
 		return;
 	}
 	start_param_sync(s);
+}
+
+void lp_link_requeue(struct lp_client *c)
+{
+	if (!c->wait_start_us)
+		c->wait_start_us = lp_now_us();
+	lp_client_set_state(c, LP_CL_WAITING);
 }
 
 void lp_link_request(struct lp_client *c)
@@ -516,6 +543,7 @@ static void to_idle(struct lp_server *s)
 {
 	struct lp_pool *pool = s->pool;
 	s->last_used_us = lp_now_us();
+	s->reused = true;
 	if (s->close_needed || pool->db->removed) {
 		lp_server_close(s, s->close_needed ? "reconnect needed" : "database removed");
 		return;

@@ -14,6 +14,9 @@
 
 /* The client needs a server: link one now or queue the client. */
 void lp_link_request(struct lp_client *c);
+/* c's server closed while it was being readied for c (nothing of c's went
+ * to it): c waits again; the caller's close posts the pool's dispatch. */
+void lp_link_requeue(struct lp_client *c);
 /* The client is done with its server (transaction end / leaving). */
 void lp_link_release(struct lp_client *c, bool client_leaving);
 /* A server became available or the pool's limits changed: serve waiters. */
@@ -34,7 +37,8 @@ void lp_link_grow(struct lp_pool *pool);
  * server, which must never connect from inside the close (a connect that
  * fails at once would close again, and so on down the stack). */
 void lp_link_grow_later(struct lp_pool *pool);
-/* Runs the posted grows (the instance's end-of-turn pass). */
+/* Runs the posted grows (the instance's end-of-turn pass): each pool's waiting
+ * clients get an idle server or a new one (lp_link_dispatch). */
 void lp_link_run_posted(struct lp_instance *inst);
 /* A pool is about to be freed: drop what is posted for it. */
 void lp_link_forget_pool(struct lp_pool *pool);
@@ -45,8 +49,12 @@ bool lp_pool_login_backoff(const struct lp_pool *pool);
 /* s finished a pooler query no client waits for (auth_query): back to the
  * idle list, or closed when it must not be reused. */
 void lp_link_server_idle(struct lp_server *s);
-/* Server login failed: tell waiting clients. */
-void lp_link_login_failed(struct lp_pool *pool, const char *sqlstate, const char *msg);
+/* Server login failed: remembered for server_login_retry; the waiting
+ * clients get the error unless the failure is transient (the server could
+ * not be reached, or is starting up / shutting down), in which case they
+ * wait for the retry. */
+void lp_link_login_failed(struct lp_pool *pool, const char *sqlstate, const char *msg,
+			  bool transient);
 
 
 /* The effective pool mode for a client of pool: [users], [databases], then

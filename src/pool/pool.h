@@ -29,6 +29,11 @@
 #define LP_TRACK_INLINE 8
 #define LP_TRACK_MAX 16384
 
+/* Clients past max_client_conn kept until their StartupMessage (so that the
+ * refusal comes after an SSLRequest's answer, where libpq shows it); more
+ * than this many are refused at accept. */
+#define LP_OVER_LIMIT_PENDING 64
+
 struct lp_instance;
 struct lp_pool;
 struct lp_server;
@@ -92,6 +97,8 @@ struct lp_client {
 	bool scram_auth;                /* logged in with SCRAM: keys usable for pass-through */
 	bool sasl_method;               /* the method asked is scram-sha-256: refusals say SASL */
 	bool tls_direct;                /* TLS began without SSLRequest (sslnegotiation=direct) */
+	bool wait_notified;             /* query_wait_notify's notice sent for this wait */
+	bool over_limit;                /* past max_client_conn: refused at its StartupMessage */
 	char *user_name, *db_name;      /* one block: free user_name only */
 	struct lp_params params;        /* values the client expects on its server */
 	uint32_t cancel_pid, cancel_key;
@@ -144,9 +151,11 @@ struct lp_server {
 	bool release_parked;            /* released while cancel_in_flight: resumed by cancel.c */
 	bool reset_for_leaver;          /* the release is for a client leaving (session reset) */
 	bool ready;                     /* login finished */
+	bool reused;                    /* released by a client at least once (server_check_query) */
 	bool tls_answer_pending;        /* SSLRequest sent, 'S'/'N' not read yet */
 	int64_t connect_us, last_used_us, lifetime_us, request_us;
 	int64_t xact_start_us;          /* first query of the open transaction; 0: none */
+	int64_t last_rfq_us;            /* last ReadyForQuery passed to the client */
 	/* login */
 	struct lp_dns_req *dns_req;     /* host name lookup in flight */
 	struct sockaddr_storage peer;   /* where we connected: cancels go there too */
@@ -248,6 +257,7 @@ struct lp_pool {
 	/* In inst->grow_pools while a grow is posted (lp_link_grow_later):
 	 * unlinked node = nothing posted. */
 	struct lp_list_node grow_node;
+	int64_t idle_since_us;          /* no client, server or lookup since; 0: in use (pool_idle_timeout) */
 	uint64_t metrics_id;            /* order of first sight by a scrape; 0: not yet (exporter.c) */
 };
 

@@ -191,6 +191,7 @@ static void user_conf_reset(struct lp_user *u, const struct lp_config *cfg)
 	u->conf.idle_transaction_timeout = uc ? uc->idle_transaction_timeout : -1;
 	u->conf.client_idle_timeout = uc ? uc->client_idle_timeout : -1;
 	u->conf.transaction_timeout = uc ? uc->transaction_timeout : -1;
+	u->conf.query_wait_timeout = uc ? uc->query_wait_timeout : -1;
 }
 
 struct lp_user *lp_registry_get_user(struct lp_instance *inst, const char *name)
@@ -247,6 +248,14 @@ struct lp_pool *lp_registry_get_pool(struct lp_instance *inst, struct lp_db *db,
  * server but idle ones (closed first), no auth_query lookup. */
 static void pool_free(struct lp_pool *p)
 {
+	struct lp_list_node *n, *t;
+	/* An auth_query answer is valid for the pool that gave it: a pool
+	 * made later at the same address must not inherit it. */
+	lp_list_foreach_safe(&p->inst->users, n, t) {
+		struct lp_user *u = lp_container_of(n, struct lp_user, node);
+		if (u->authq_pool == p)
+			u->authq_pool = NULL;
+	}
 	lp_link_forget_pool(p);
 	lp_authq_pool_free(p);
 	lp_params_clear(&p->welcome);
@@ -346,6 +355,40 @@ void lp_registry_reap(struct lp_instance *inst, int64_t now)
 			break;
 		db_reap(inst, db, expired ? "unused for autodb_idle_timeout"
 					  : "more unused auto-databases than autodb_idle_max");
+	}
+}
+
+/* The pool's min_pool_size: its database's, else the global one. */
+static int pool_min_size(const struct lp_pool *p)
+{
+	int m = p->db->conf.min_pool_size;
+	return m >= 0 ? m : p->inst->cfg.s.min_pool_size;
+}
+
+void lp_registry_reap_pools(struct lp_instance *inst, int64_t now)
+{
+	int64_t timeout = inst->cfg.s.pool_idle_timeout;
+	struct lp_list_node *n, *t;
+
+	lp_list_foreach_safe(&inst->pools, n, t) {
+		struct lp_pool *p = lp_container_of(n, struct lp_pool, node);
+		/* min_pool_size keeps a pool however long it has no server
+		 * (a database that refuses logins, say) */
+		bool idle = timeout > 0 && !p->active_clients.count && !p->waiting_clients.count &&
+			    !lp_pool_server_total(p) && !lp_authq_busy(p) && pool_min_size(p) == 0;
+		if (!idle) {
+			p->idle_since_us = 0;
+			continue;
+		}
+		if (!p->idle_since_us) {
+			p->idle_since_us = now;
+			continue;
+		}
+		if (now - p->idle_since_us < timeout)
+			continue;
+		lp_log_info("cleaning up idle pool %s/%s", p->db->name, p->user->name);
+		lp_list_remove(&inst->pools, n);
+		pool_free(p);
 	}
 }
 
@@ -491,6 +534,10 @@ void lp_registry_apply(struct lp_instance *inst)
 		u->secret = strdup(e->secret);
 		u->in_auth_file = true;
 	}
+	/* A [users] entry is a user SHOW USERS lists (with its limits and
+	 * counts) whether or not the auth_file has it, as in PgBouncer. */
+	for (size_t i = 0; i < cfg->nusers; i++)
+		(void)lp_registry_get_user(inst, cfg->users[i].name);
 }
 
 void lp_registry_cleanup(struct lp_instance *inst)

@@ -33,6 +33,9 @@ struct lp_db *lp_registry_auto_db(struct lp_instance *inst, const char *name, bo
  * if PostgreSQL never accepted a login to them) and the databases a reload
  * removed once unused, each with its pools and idle servers. */
 void lp_registry_reap(struct lp_instance *inst, int64_t now);
+/* pool_idle_timeout: frees the pools with no client, no server and no
+ * auth_query lookup for that long (a pool with min_pool_size stays). */
+void lp_registry_reap_pools(struct lp_instance *inst, int64_t now);
 struct lp_user *lp_registry_find_user(struct lp_instance *inst, const char *name);
 struct lp_user *lp_registry_get_user(struct lp_instance *inst, const char *name);
 struct lp_pool *lp_registry_get_pool(struct lp_instance *inst, struct lp_db *db,

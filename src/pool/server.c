@@ -4,6 +4,7 @@
  * parameter SETs, health checks) whose answers no client sees.
  */
 #include <errno.h>
+#include <arpa/inet.h>
 #include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,6 +34,7 @@
 
 static void server_on_read(struct lp_io *io, short what);
 static int login_fail(struct lp_server *s, const char *code, const char *msg);
+static int connect_lost(struct lp_server *s, const char *msg);
 
 static const char *sv_user(const struct lp_server *s)
 {
@@ -217,7 +219,7 @@ static void connect_failed(struct lp_server *s, const char *why)
 	char msg[300];
 	snprintf(msg, sizeof(msg), "could not connect to server: %s", why);
 	if (++s->addr_tries >= s->naddr) {
-		login_fail(s, "08006", msg);
+		connect_lost(s, msg);
 		return;
 	}
 	server_log(s, LP_LOG_LOG, msg);
@@ -226,6 +228,31 @@ static void connect_failed(struct lp_server *s, const char *why)
 	const struct lp_db_conf *dc = &s->pool->db->conf;
 	s->dns_req = lp_dns_lookup(s->pool->inst->dns, dc->host, dc->port > 0 ? dc->port : 5432,
 				   resolved, s);
+}
+
+/* PgBouncer's line, with the local address the connection comes from. */
+static void log_new_connection(const struct lp_server *s, int fd)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	char host[INET6_ADDRSTRLEN], msg[INET6_ADDRSTRLEN + 64];
+	memset(&ss, 0, sizeof(ss));
+	if (getsockname(fd, (struct sockaddr *)&ss, &len) < 0)
+		ss.ss_family = AF_UNSPEC;
+	if (ss.ss_family == AF_INET) {
+		const struct sockaddr_in *in = (const struct sockaddr_in *)&ss;
+		inet_ntop(AF_INET, &in->sin_addr, host, sizeof(host));
+		snprintf(msg, sizeof(msg), "new connection to server (from %s:%d)", host,
+			 ntohs(in->sin_port));
+	} else if (ss.ss_family == AF_INET6) {
+		const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)&ss;
+		inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof(host));
+		snprintf(msg, sizeof(msg), "new connection to server (from [%s]:%d)", host,
+			 ntohs(in6->sin6_port));
+	} else {
+		snprintf(msg, sizeof(msg), "new connection to server (from unix socket)");
+	}
+	server_log(s, LP_LOG_LOG, msg);
 }
 
 static void start_login(struct lp_server *s, const struct sockaddr *sa, socklen_t len)
@@ -242,7 +269,7 @@ static void start_login(struct lp_server *s, const struct sockaddr *sa, socklen_
 	if ((tls_wanted(s) ? tls_request(s) : send_startup(s)) < 0)
 		return;
 	if (inst->cfg.s.log_connections)
-		server_log(s, LP_LOG_LOG, "new server connection");
+		log_new_connection(s, fd);
 }
 
 static void resolved(const char *err, const struct sockaddr *sa, socklen_t len, int naddr,
@@ -255,6 +282,9 @@ static void resolved(const char *err, const struct sockaddr *sa, socklen_t len, 
 		char msg[300];
 		snprintf(msg, sizeof(msg), "could not resolve host \"%s\": %s",
 			 s->pool->db->conf.host, err);
+		/* Unlike a refused connection, told to the waiting clients at
+		 * once: a name that does not resolve is most often a typo, and
+		 * they would wait for it in vain (PgBouncer keeps them). */
 		login_fail(s, "08006", msg);
 		return;
 	}
@@ -374,6 +404,9 @@ static void server_close(struct lp_server *s, const char *reason, const char *ki
 	/* Part of a message already went to the client: an ErrorResponse now
 	 * would be read as the rest of it, so the client is only closed. */
 	bool client_mid_message = s->client && s->io.pkt_remain > 0;
+	/* Being readied for its client (check query, parameter sync): nothing
+	 * of the client's reached it, so the client can queue again. */
+	bool in_setup = s->client && s->state == LP_SV_INTERNAL;
 	lp_io_close(&s->io);
 	pool->db->server_count--;
 	pool->user->server_count--;
@@ -385,7 +418,11 @@ static void server_close(struct lp_server *s, const char *reason, const char *ki
 		lp_authq_server_closed(s);
 	if (c) {
 		c->server = NULL;
-		if (client_mid_message) {
+		if (in_setup) {
+			/* A server that died while idle (PostgreSQL restarted,
+			 * the backend was terminated) never reaches a client. */
+			lp_link_requeue(c);
+		} else if (client_mid_message) {
 			char why[300];
 			snprintf(why, sizeof(why), "server connection closed mid-message: %s", reason);
 			lp_client_close(c, why);
@@ -489,10 +526,12 @@ static const char *server_password(const struct lp_server *s)
  * The login failed: logged as PgBouncer does ("server login failed:" with
  * PostgreSQL's severity when PostgreSQL refused), the server closed with
  * the reason itself, and the clients waiting on the pool told the same
- * SQLSTATE and text. severity: NULL when the pooler gave up by itself.
+ * SQLSTATE and text -- unless transient: then they stay for the retry
+ * (lp_link_login_failed). severity: NULL when the pooler gave up by itself;
+ * kind: the metrics' reason class.
  */
-static int login_fail_sev(struct lp_server *s, const char *severity, const char *code,
-			  const char *msg)
+static int login_failed(struct lp_server *s, const char *severity, const char *code,
+			const char *msg, bool transient, const char *kind)
 {
 	struct lp_pool *pool = s->pool;
 	char m[300];
@@ -501,14 +540,21 @@ static int login_fail_sev(struct lp_server *s, const char *severity, const char 
 	server_log(s, LP_LOG_WARNING, m);
 	/* Mark the failure first: closing must not start a retry at once. */
 	pool->last_login_fail_us = lp_now_us();
-	server_close(s, msg, "login failed");
-	lp_link_login_failed(pool, code, msg);
+	server_close(s, msg, kind);
+	lp_link_login_failed(pool, code, msg, transient);
 	return -1;
 }
 
 static int login_fail(struct lp_server *s, const char *code, const char *msg)
 {
-	return login_fail_sev(s, NULL, code, msg);
+	return login_failed(s, NULL, code, msg, false, "login failed");
+}
+
+/* The server could not be reached at all ("connect failed", PgBouncer's
+ * words): nothing says the next try fails too. */
+static int connect_lost(struct lp_server *s, const char *msg)
+{
+	return login_failed(s, NULL, "08006", msg, true, "connect failed");
 }
 
 static void login_done(struct lp_server *s)
@@ -722,7 +768,9 @@ static int login_msg(struct lp_server *s, uint8_t type, const uint8_t *body, uin
 	case 'E': {
 		char code[8], msg[256], sev[16];
 		error_text(body, blen, code, sizeof(code), msg, sizeof(msg), sev);
-		return login_fail_sev(s, sev, code, msg);
+		/* 57P03 (cannot_connect_now): starting up, shutting down, in
+		 * recovery. The clients wait for the retry, as in PgBouncer. */
+		return login_failed(s, sev, code, msg, strcmp(code, "57P03") == 0, "login failed");
 	}
 	case 'N':
 	case 'v':
@@ -813,7 +861,9 @@ static void server_died(struct lp_server *s, const char *why)
 		return;
 	}
 	if (s->state == LP_SV_LOGIN) {
-		login_fail(s, "08006", why);
+		/* Gone before the login finished (a restart, a proxy): the
+		 * next connection may well work. */
+		connect_lost(s, why);
 		return;
 	}
 	lp_server_close(s, why);
@@ -826,6 +876,7 @@ static void answered(struct lp_server *s, struct lp_client *c, char st)
 	struct lp_pool *pool = s->pool;
 	int64_t now = lp_now_us();
 	c->last_rfq = st;
+	s->last_rfq_us = now;
 	pool->stats.query_count++;
 	if (s->request_us) {
 		lp_metrics_query(&pool->db->metrics, now - s->request_us);

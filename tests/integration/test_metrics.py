@@ -197,7 +197,9 @@ def test_probes_normal_paused_shutdown(linkpool):
 
 def test_readyz_backend_down_and_back(linkpool, pg):
     port = free_port()  # nothing listens here yet
-    lp = linkpool({"server_login_retry": "1"},
+    # A refused connection keeps the client waiting for the retry (as in
+    # PgBouncer); client_login_timeout ends its wait.
+    lp = linkpool({"server_login_retry": "1", "client_login_timeout": "1"},
                   databases={"gone": f"host=127.0.0.1 port={port} dbname=testdb"})
     assert probe(lp, "/readyz")[0] == 200
     with pytest.raises(Exception):

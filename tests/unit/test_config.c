@@ -102,7 +102,7 @@ static void test_defaults(void **state)
 	assert_int_equal(c.s.default_pool_size, 20);
 	assert_int_equal(c.s.reserve_pool_timeout, 5 * SEC);
 	assert_string_equal(c.s.server_reset_query, "DISCARD ALL");
-	assert_string_equal(c.s.server_check_query, "select 1");
+	assert_string_equal(c.s.server_check_query, "<empty>");
 	assert_int_equal(c.s.server_check_delay, 30 * SEC);
 	assert_int_equal(c.s.server_lifetime, 3600 * SEC);
 	assert_int_equal(c.s.server_idle_timeout, 600 * SEC);
