@@ -109,7 +109,7 @@ void lp_client_accept(struct lp_instance *inst, int fd, const struct sockaddr *s
 		return;
 	}
 	c->inst = inst;
-	c->id = ++inst->next_client_id;
+	c->id = ++inst->next_socket_id;
 	c->last_rfq = 'I';
 	lp_list_node_init(&c->node);
 	lp_list_node_init(&c->cancel_node);
@@ -367,14 +367,17 @@ static bool ignorable(const struct lp_instance *inst, const char *name)
 /*
  * max_db_client_connections / max_user_client_connections, as PgBouncer
  * 1.24 has them: the name of the limit this client would break, or NULL.
- * The user is the one the client logs in as, whatever the pool's is.
+ * The user is the one the client logs in as, whatever the pool's is. A NULL
+ * db is the admin console, whose sessions count as a database's clients.
  */
 const char *lp_client_limit_exceeded(const struct lp_client *c, const struct lp_db *db)
 {
 	const struct lp_settings *s = &c->inst->cfg.s;
-	int max_db = db->conf.max_db_client_connections >= 0 ? db->conf.max_db_client_connections
-							     : s->max_db_client_connections;
-	if (max_db > 0 && db->client_count >= max_db)
+	int max_db = db && db->conf.max_db_client_connections >= 0
+			     ? db->conf.max_db_client_connections
+			     : s->max_db_client_connections;
+	int count = db ? db->client_count : c->inst->admin_clients.count;
+	if (max_db > 0 && count >= max_db)
 		return "max_db_client_connections";
 	const struct lp_user *u = lp_registry_find_user(c->inst, c->user_name);
 	int max_user = u && u->conf.max_user_client_connections >= 0

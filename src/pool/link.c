@@ -491,7 +491,9 @@ static void to_idle(struct lp_server *s)
 		lp_server_close(s, "pause mode");
 		return;
 	}
-	if (lp_pool_server_lifetime(pool) > 0 && s->last_used_us - s->connect_us > s->lifetime_us) {
+	/* server_lifetime 0: every server serves once, as PgBouncer has it. */
+	int64_t life = lp_pool_server_lifetime(pool);
+	if (life == 0 || (life > 0 && s->last_used_us - s->connect_us > s->lifetime_us)) {
 		lp_server_close(s, "server_lifetime");
 		return;
 	}

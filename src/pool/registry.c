@@ -491,6 +491,11 @@ void lp_registry_apply(struct lp_instance *inst)
 		u->secret = strdup(e->secret);
 		u->in_auth_file = true;
 	}
+	/* [users] entries are users too (SHOW USERS lists them before anyone
+	 * logs in, as PgBouncer does); without a secret, a login as one goes
+	 * the way of any user missing from auth_file. */
+	for (size_t i = 0; i < cfg->nusers; i++)
+		(void)lp_registry_get_user(inst, cfg->users[i].name);
 }
 
 void lp_registry_cleanup(struct lp_instance *inst)

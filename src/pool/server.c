@@ -266,7 +266,7 @@ struct lp_server *lp_server_connect(struct lp_pool *pool)
 	struct lp_server *s = calloc(1, sizeof(*s));
 	if (!s)
 		return NULL;
-	s->id = ++inst->next_server_id;
+	s->id = ++inst->next_socket_id;
 	s->pool = pool;
 	lp_track_init(&s->trk, s->trk_inline, LP_TRACK_INLINE);
 	s->io.fd = -1;
