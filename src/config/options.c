@@ -175,9 +175,11 @@ static const struct lp_option options[] = {
 	OPT(max_user_connections, INT, "0", 0, 1000000, true,
 	    "Maximum server connections per user across databases; 0: unlimited."),
 	OPT(max_db_client_connections, INT, "0", 0, 1000000, true,
-	    "Maximum client connections per database across users; 0: unlimited."),
+	    "Maximum client connections per database across users; 0: unlimited. The admin "
+	    "console counts as a database (admin_users are never refused)."),
 	OPT(max_user_client_connections, INT, "0", 0, 1000000, true,
-	    "Maximum client connections per user across databases; 0: unlimited."),
+	    "Maximum client connections per user across databases, admin console sessions "
+	    "included (admin_users are never refused there); 0: unlimited."),
 
 	OPT(server_reset_query, STR, "DISCARD ALL", 0, 0, true,
 	    "Query run on a server connection before another client gets it (session pooling)."),
@@ -208,13 +210,18 @@ static const struct lp_option options[] = {
 	OPT(idle_transaction_timeout, TIME, "0", 0, LONG_S, true,
 	    "Disconnect a client idle inside a transaction longer than this; 0: never."),
 	OPT(ignore_startup_parameters, STR, "", 0, 0, true,
-	    "Comma-separated startup parameters accepted from clients and not forwarded."),
+	    "Comma-separated startup parameters accepted from clients and not forwarded. They "
+	    "are also dropped from the `options` parameter, whose `-c name=value` / "
+	    "`--name=value` items otherwise must name tracked parameters; listing `options` "
+	    "drops every item that is not tracked."),
 	OPT(track_extra_parameters, STR, "IntervalStyle", 0, 0, true,
 	    "Comma-separated parameters tracked per client besides the usual ones."),
 	OPT(application_name_add_host, BOOL, "0", 0, 0, true,
 	    "Append the client address and port to application_name."),
 
-	OPT(pkt_buf, INT, "4096", 512, 1048576, false, "Size of the internal packet buffers, in bytes."),
+	OPT(pkt_buf, INT, "4096", 512, 1048576, false,
+	    "Size of the internal packet buffers, in bytes. A longer startup packet (up to "
+	    "PostgreSQL's 10000 bytes) gets a buffer of its own size while it is read."),
 	OPT(max_packet_size, INT, "2147483647", 1024, 2147483647, true,
 	    "Largest protocol message accepted, in bytes."),
 	OPT(tcp_keepalive, BOOL, "1", 0, 0, true, "Enable TCP keepalive on client and server sockets."),

@@ -68,6 +68,45 @@ static void buf_put(uint8_t *b)
 	cache.nfree++;
 }
 
+/* The buffer's size: a cache block, or an lp_io_enlarge() one. */
+static uint32_t buf_cap(const struct lp_io *io)
+{
+	return io->large_cap ? io->large_cap : cache.size;
+}
+
+/* Gives io's buffer back, whichever kind it is. */
+static void buf_release(struct lp_io *io)
+{
+	if (io->large_cap) {
+		free(io->buf);
+		io->large_cap = 0;
+	} else {
+		buf_put(io->buf);
+	}
+	io->buf = NULL;
+}
+
+int lp_io_enlarge(struct lp_io *io, uint32_t cap)
+{
+	if (cap <= buf_cap(io))
+		return 0;
+	uint8_t *b = malloc(cap);
+	if (!b)
+		return -1;
+	if (io->buf) {
+		memcpy(b, io->buf + io->start, io->end - io->start);
+		io->pos -= io->start;
+		io->end -= io->start;
+		io->start = 0;
+		buf_release(io);
+	} else {
+		io->start = io->pos = io->end = 0;
+	}
+	io->buf = b;
+	io->large_cap = cap;
+	return 0;
+}
+
 /* Failures in the tuning helpers only cost latency or liveness detection:
  * they are ignored (unix sockets refuse every TCP option). */
 static void set_int(int fd, int level, int opt, int val)
@@ -198,10 +237,8 @@ void lp_io_close(struct lp_io *io)
 	close(io->fd);
 	io->fd = -1;
 	io->reading = io->writing = false;
-	if (io->buf) {
-		buf_put(io->buf);
-		io->buf = NULL;
-	}
+	if (io->buf)
+		buf_release(io);
 	io->start = io->pos = io->end = io->pkt_remain = 0;
 }
 
@@ -262,8 +299,7 @@ void lp_io_write_off(struct lp_io *io)
 void lp_io_trim(struct lp_io *io)
 {
 	if (io->buf && io->start == io->end) {
-		buf_put(io->buf);
-		io->buf = NULL;
+		buf_release(io);
 		io->start = io->pos = io->end = 0;
 	}
 }
@@ -276,7 +312,7 @@ int lp_io_fill(struct lp_io *io)
 			return -2;
 		io->start = io->pos = io->end = 0;
 	}
-	if (io->end == cache.size) {
+	if (io->end == buf_cap(io)) {
 		if (io->start == 0)
 			return -3;
 		/* Compact: unforwarded and unparsed bytes move to the front. */
@@ -287,7 +323,7 @@ int lp_io_fill(struct lp_io *io)
 	}
 	if (io->drained)
 		return -1;
-	uint32_t room = cache.size - io->end;
+	uint32_t room = buf_cap(io) - io->end;
 	ssize_t n = io->tr->read(io, io->buf + io->end, room);
 	/* TLS may have to answer while reading (key update): let it out. */
 	if (io->tr->unsent(io))

@@ -62,6 +62,7 @@ struct lp_io_out {
 
 struct lp_io {
 	int fd;
+	uint32_t large_cap;              /* buf is an lp_io_enlarge() block of this size; 0: a cache block */
 	struct event ev_read;
 	struct lp_io_out *out;           /* NULL until a write had to wait */
 	lp_io_cb on_read;                /* socket readable */
@@ -135,6 +136,15 @@ int lp_io_fill(struct lp_io *io);
 
 static inline uint32_t lp_io_unparsed(const struct lp_io *io) { return io->end - io->pos; }
 static inline const uint8_t *lp_io_parse_ptr(const struct lp_io *io) { return io->buf + io->pos; }
+
+/*
+ * Gives io a read buffer of cap bytes (more than pkt_buf) for one message
+ * that cannot fit a pkt_buf block -- a startup packet up to PostgreSQL's
+ * limit -- keeping the bytes it holds. The buffer is a plain allocation, not
+ * a cache block; once emptied io goes back to pkt_buf blocks. 0, or -1 when
+ * memory ran out (io unchanged).
+ */
+int lp_io_enlarge(struct lp_io *io, uint32_t cap);
 
 /* Removes n bytes at pos (a consumed, not forwarded, message). */
 void lp_io_consume(struct lp_io *io, uint32_t n);

@@ -457,6 +457,39 @@ static void add_host_to_appname(struct lp_client *c)
 	lp_params_set(&c->params, "application_name", val);
 }
 
+/*
+ * The "options" startup parameter as PgBouncer takes it: each "-c name=value"
+ * (or "--name=value") that names a tracked parameter becomes the client's
+ * value, one in ignore_startup_parameters (or all, when "options" is listed
+ * there) is dropped, anything else refuses the login. 0, or -1 when c failed.
+ */
+static int apply_options(struct lp_client *c, const char *options)
+{
+	struct lp_instance *inst = c->inst;
+	char *item = malloc(strlen(options) + 1);
+	const char *pos = options, *name, *value, *err;
+	int rc;
+	if (!item) {
+		lp_client_fail(c, "53200", "out of memory");
+		return -1;
+	}
+	while ((rc = lp_startup_option_next(&pos, item, &name, &value, &err)) == LP_PROTO_OK) {
+		if (lp_param_is_tracked(inst, name)) {
+			lp_params_set(&c->params, name, value);
+		} else if (ignorable(inst, name) || ignorable(inst, "options")) {
+			lp_client_log(c, LP_LOG_DEBUG, "ignoring startup parameter from options: %s",
+				      name);
+		} else {
+			lp_client_fail(c, "08P01", "unsupported startup parameter in options: %s", name);
+			break;
+		}
+	}
+	if (rc == LP_PROTO_ERROR)
+		lp_client_fail(c, "08P01", "%s", err);
+	free(item);
+	return rc == LP_PROTO_INCOMPLETE ? 0 : -1;
+}
+
 static int handle_startup(struct lp_client *c, struct lp_startup *su)
 {
 	struct lp_instance *inst = c->inst;
@@ -497,7 +530,14 @@ static int handle_startup(struct lp_client *c, struct lp_startup *su)
 			lp_params_set(&c->params, n, v);
 			continue;
 		}
-		if (ignorable(inst, n) || c->inst->console->startup_param(c->db_name, n))
+		if (c->inst->console->startup_param(c->db_name, n))
+			continue;
+		if (strcmp(n, "options") == 0) {
+			if (apply_options(c, v) < 0)
+				return -1;
+			continue;
+		}
+		if (ignorable(inst, n))
 			continue;
 		lp_client_fail(c, "08P01", "unsupported startup parameter: %s", n);
 		return -1;
@@ -566,12 +606,12 @@ static int startup_process(struct lp_client *c)
 		const char *err = NULL;
 		int rc = lp_startup_parse(lp_io_parse_ptr(io), avail, &su, &plen, &err);
 		if (rc == LP_PROTO_INCOMPLETE) {
-			/* Refused before the buffer fills: a full buffer would
-			 * read as broken framing and end in a reset. */
-			if (plen > lp_io_buf_size()) {
-				lp_metrics_protocol_error(&c->inst->metrics, LP_PE_CLIENT);
-				lp_client_fail(c, "08P01", "startup packet too long (%zu bytes, pkt_buf is %u)",
-					       plen, lp_io_buf_size());
+			/* A startup packet longer than pkt_buf is legal (PostgreSQL
+			 * takes up to LP_STARTUP_MAX_LEN, which the parser already
+			 * enforced): it gets a buffer of its own size, given back
+			 * once it is consumed. */
+			if (plen > lp_io_buf_size() && lp_io_enlarge(io, (uint32_t)plen) < 0) {
+				lp_client_fail(c, "53200", "out of memory");
 				return -1;
 			}
 			return 1;
