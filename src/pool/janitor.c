@@ -36,7 +36,7 @@ static bool fast_close(struct lp_client *c, struct lp_server *sv, const struct l
 	if (!s->server_fast_close || !sv->close_needed || !lp_track_releasable(&sv->trk) ||
 	    lp_pool_mode_of(sv->pool) != LP_POOL_SESSION)
 		return false;
-	lp_server_close(sv, "server_fast_close: database configuration changed");
+	lp_server_close(sv, "database configuration changed (server_fast_close)");
 	lp_client_fail(c, "08P01", "database configuration changed");
 	return true;
 }

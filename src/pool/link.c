@@ -134,7 +134,7 @@ void lp_link_grow(struct lp_pool *pool)
 	if (inst->shutdown != LP_RUN || pool->db->disabled || in_login_backoff(pool) ||
 	    lp_pool_paused(pool))
 		return;
-	int limit = lp_pool_size_of(pool);
+	int limit = lp_pool_size_of(pool), base = limit;
 	struct lp_list_node *first = lp_list_first(&pool->waiting_clients);
 	/* [users] reserve_pool_size, else the database's, else the global. */
 	int reserve = pool->user->conf.reserve_pool_size >= 0 ? pool->user->conf.reserve_pool_size
@@ -161,6 +161,10 @@ void lp_link_grow(struct lp_pool *pool)
 			break;
 		if (max_user > 0 && pool->user->server_count >= max_user)
 			break;
+		/* PgBouncer's line, under the name of the client waiting longest. */
+		if (first && lp_pool_server_total(pool) >= base)
+			lp_client_log(lp_container_of(first, struct lp_client, node), LP_LOG_LOG,
+				      "taking connection from reserve_pool");
 		if (!lp_server_connect(pool))
 			break;
 	}

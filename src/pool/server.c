@@ -3,6 +3,7 @@
  * the linked client, and run the pooler's own queries (reset, rollback,
  * parameter SETs, health checks) whose answers no client sees.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <netdb.h>
 #include <stdio.h>
@@ -227,6 +228,22 @@ static void connect_failed(struct lp_server *s, const char *why)
 				   resolved, s);
 }
 
+/* The local address of a connecting socket as "addr:port" ("[v6]:port",
+ * "unix"), for the log. */
+static void local_end(int fd, char *out, size_t cap)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+	char host[INET6_ADDRSTRLEN], port[8];
+	if (getsockname(fd, (struct sockaddr *)&ss, &sl) < 0 || ss.ss_family == AF_UNIX ||
+	    getnameinfo((struct sockaddr *)&ss, sl, host, sizeof(host), port, sizeof(port),
+			NI_NUMERICHOST | NI_NUMERICSERV) != 0) {
+		snprintf(out, cap, "unix");
+		return;
+	}
+	snprintf(out, cap, ss.ss_family == AF_INET6 ? "[%s]:%s" : "%s:%s", host, port);
+}
+
 static void start_login(struct lp_server *s, const struct sockaddr *sa, socklen_t len)
 {
 	struct lp_instance *inst = s->pool->inst;
@@ -240,8 +257,14 @@ static void start_login(struct lp_server *s, const struct sockaddr *sa, socklen_
 	s->peer_len = len;
 	if ((tls_wanted(s) ? tls_request(s) : send_startup(s)) < 0)
 		return;
-	if (inst->cfg.s.log_connections)
-		server_log(s, LP_LOG_LOG, "new server connection");
+	if (inst->cfg.s.log_connections) {
+		/* PgBouncer's words, with the local end: operators match on
+		 * "new connection to server (from ...)". */
+		char from[INET6_ADDRSTRLEN + 16], msg[INET6_ADDRSTRLEN + 48];
+		local_end(fd, from, sizeof(from));
+		snprintf(msg, sizeof(msg), "new connection to server (from %s)", from);
+		server_log(s, LP_LOG_LOG, msg);
+	}
 }
 
 static void resolved(const char *err, const struct sockaddr *sa, socklen_t len, int naddr,
