@@ -227,20 +227,24 @@ static const struct lp_col peer_pools_cols[] = {
 	{ "sv_login", LP_COL_INT4 },
 };
 
-static void show_peers(struct lp_client *c, const char *arg)
+/* A SHOW with its columns and no rows. */
+static void empty_table(struct lp_client *c, const struct lp_col *cols, int ncols)
 {
 	struct lp_result r;
-	(void)arg;
-	lp_result_begin(&r, peers_cols, LP_NCOLS(peers_cols));
+	lp_result_begin(&r, cols, ncols);
 	lp_result_send(&r, c, "SHOW");
+}
+
+static void show_peers(struct lp_client *c, const char *arg)
+{
+	(void)arg;
+	empty_table(c, peers_cols, LP_NCOLS(peers_cols));
 }
 
 static void show_peer_pools(struct lp_client *c, const char *arg)
 {
-	struct lp_result r;
 	(void)arg;
-	lp_result_begin(&r, peer_pools_cols, LP_NCOLS(peer_pools_cols));
-	lp_result_send(&r, c, "SHOW");
+	empty_table(c, peer_pools_cols, LP_NCOLS(peer_pools_cols));
 }
 
 /* ---- SHOW LISTS ---- */
@@ -394,10 +398,8 @@ static void show_dns_hosts(struct lp_client *c, const char *arg)
 
 static void show_dns_zones(struct lp_client *c, const char *arg)
 {
-	struct lp_result r;
 	(void)arg;
-	lp_result_begin(&r, dns_zones_cols, LP_NCOLS(dns_zones_cols));
-	lp_result_send(&r, c, "SHOW");
+	empty_table(c, dns_zones_cols, LP_NCOLS(dns_zones_cols));
 }
 
 const struct lp_admin_show lp_admin_shows_pools[] = {
