@@ -161,10 +161,11 @@ void lp_link_grow(struct lp_pool *pool)
 			break;
 		if (max_user > 0 && pool->user->server_count >= max_user)
 			break;
-		/* PgBouncer's line, under the name of the client waiting longest. */
+		/* PgBouncer's line and level, under the name of the client
+		 * waiting longest. */
 		if (first && lp_pool_server_total(pool) >= base)
-			lp_client_log(lp_container_of(first, struct lp_client, node), LP_LOG_LOG,
-				      "taking connection from reserve_pool");
+			lp_client_log(lp_container_of(first, struct lp_client, node),
+				      LP_LOG_WARNING, "taking connection from reserve_pool");
 		if (!lp_server_connect(pool))
 			break;
 	}

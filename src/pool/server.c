@@ -228,20 +228,19 @@ static void connect_failed(struct lp_server *s, const char *why)
 				   resolved, s);
 }
 
-/* The local address of a connecting socket as "addr:port" ("[v6]:port",
- * "unix"), for the log. */
-static void local_end(int fd, char *out, size_t cap)
+/* The local address of a connecting TCP socket as "addr:port" ("[v6]:port")
+ * for the log; false for a unix socket (or when it cannot be read). */
+static bool local_end(int fd, char *out, size_t cap)
 {
 	struct sockaddr_storage ss;
 	socklen_t sl = sizeof(ss);
 	char host[INET6_ADDRSTRLEN], port[8];
 	if (getsockname(fd, (struct sockaddr *)&ss, &sl) < 0 || ss.ss_family == AF_UNIX ||
 	    getnameinfo((struct sockaddr *)&ss, sl, host, sizeof(host), port, sizeof(port),
-			NI_NUMERICHOST | NI_NUMERICSERV) != 0) {
-		snprintf(out, cap, "unix");
-		return;
-	}
+			NI_NUMERICHOST | NI_NUMERICSERV) != 0)
+		return false;
 	snprintf(out, cap, ss.ss_family == AF_INET6 ? "[%s]:%s" : "%s:%s", host, port);
+	return true;
 }
 
 static void start_login(struct lp_server *s, const struct sockaddr *sa, socklen_t len)
@@ -258,11 +257,13 @@ static void start_login(struct lp_server *s, const struct sockaddr *sa, socklen_
 	if ((tls_wanted(s) ? tls_request(s) : send_startup(s)) < 0)
 		return;
 	if (inst->cfg.s.log_connections) {
-		/* PgBouncer's words, with the local end: operators match on
-		 * "new connection to server (from ...)". */
+		/* PgBouncer's words, with the local end of a TCP connection:
+		 * operators match on "new connection to server (from ...)". */
 		char from[INET6_ADDRSTRLEN + 16], msg[INET6_ADDRSTRLEN + 48];
-		local_end(fd, from, sizeof(from));
-		snprintf(msg, sizeof(msg), "new connection to server (from %s)", from);
+		if (local_end(fd, from, sizeof(from)))
+			snprintf(msg, sizeof(msg), "new connection to server (from %s)", from);
+		else
+			snprintf(msg, sizeof(msg), "new connection to server");
 		server_log(s, LP_LOG_LOG, msg);
 	}
 }
