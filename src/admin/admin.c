@@ -97,6 +97,21 @@ void lp_admin_welcome(struct lp_client *c)
 		{ "is_superuser", "on" },
 	};
 	const char *app = lp_params_get(&c->params, "application_name");
+	/* Console sessions count against max_db_client_connections and
+	 * max_user_client_connections as in PgBouncer, and show in SHOW
+	 * DATABASES / USERS; admin_users are never refused, so an operator
+	 * can always get in. */
+	const char *limit = c->admin_full ? NULL : lp_client_limit_exceeded(c, NULL);
+	if (limit) {
+		lp_client_fail(c, "08P01", "client connections exceeded (%s)", limit);
+		return;
+	}
+	c->login_user = lp_registry_get_user(c->inst, c->user_name);
+	if (!c->login_user) {
+		lp_client_fail(c, "53200", "out of memory");
+		return;
+	}
+	c->login_user->client_count++;
 	lp_wr_init(&w, buf, sizeof(buf));
 	lp_build_auth(&w, 0, NULL, 0);
 	for (size_t i = 0; i < sizeof(params) / sizeof(params[0]); i++)
@@ -111,6 +126,7 @@ void lp_admin_welcome(struct lp_client *c)
 	(void)lp_io_send(&c->io, buf, w.len);
 	c->startup_done = true;
 	c->last_active_us = lp_now_us();
+	c->inst->console_stats.client_logins++;
 	lp_client_set_state(c, LP_CL_ACTIVE);
 	if (c->inst->cfg.s.log_connections)
 		lp_client_log(c, LP_LOG_LOG, "admin console login (%s)",
@@ -381,6 +397,9 @@ static int admin_message(struct lp_client *c, uint8_t type, const uint8_t *body,
 		return -1;
 	}
 	c->last_active_us = lp_now_us();
+	/* As PgBouncer's admin pool: every command is a transaction. */
+	c->inst->console_stats.query_count++;
+	c->inst->console_stats.xact_count++;
 	run_query(c, (const char *)body);
 	return c->state == LP_CL_JUSTFREE ? -1 : 0;
 }

@@ -21,7 +21,8 @@
 #include "pool/server.h"
 
 /* The database named by a command argument; replies with an error and
- * returns NULL when there is none or it is the console itself. */
+ * returns NULL when there is none or it is the console itself. An unknown
+ * name is PgBouncer's error, SQLSTATE 08P01 included (tools match on it). */
 static struct lp_db *arg_db(struct lp_client *c, const char *arg, const char *what)
 {
 	if (lp_admin_is_console_db(arg)) {
@@ -30,7 +31,7 @@ static struct lp_db *arg_db(struct lp_client *c, const char *arg, const char *wh
 	}
 	struct lp_db *db = lp_registry_find_db(c->inst, arg);
 	if (!db)
-		lp_admin_err(c, "3D000", "no such database: %s", arg);
+		lp_admin_err(c, "08P01", "no such database: %s", arg);
 	return db;
 }
 
@@ -198,13 +199,14 @@ static void cmd_kill_client(struct lp_client *c, const char *arg)
 	char *end;
 	errno = 0;
 	unsigned long long id = strtoull(arg, &end, 10);
+	/* PgBouncer's words and SQLSTATE (08P01) for both refusals. */
 	if (errno || *end || !arg[0] || arg[0] == '-') {
-		lp_admin_err(c, "22023", "invalid client id: %s", arg);
+		lp_admin_err(c, "08P01", "invalid client pointer supplied");
 		return;
 	}
 	struct lp_client *victim = lp_control_find_client(c->inst, id);
 	if (!victim) {
-		lp_admin_err(c, "42704", "client not found: %llu", id);
+		lp_admin_err(c, "08P01", "client not found: %llu", id);
 		return;
 	}
 	lp_client_log(c, LP_LOG_LOG, "KILL_CLIENT %llu command issued", id);

@@ -10,6 +10,7 @@ static void show_help(struct lp_client *c, const char *arg)
 	(void)arg;
 	lp_admin_notice(c, "Console usage",
 			"\n\tSHOW HELP|CONFIG|DATABASES|POOLS|CLIENTS|SERVERS|USERS|VERSION\n"
+			"\tSHOW PEERS|PEER_POOLS\n"
 			"\tSHOW FDS|SOCKETS|ACTIVE_SOCKETS|LISTS|MEM|STATE\n"
 			"\tSHOW DNS_HOSTS|DNS_ZONES\n"
 			"\tSHOW PEERS|PEER_POOLS\n"

@@ -1,5 +1,6 @@
 /*
- * SHOW POOLS, DATABASES, USERS, LISTS, STATE, MEM, DNS_HOSTS, DNS_ZONES:
+ * SHOW POOLS, DATABASES, USERS, PEERS, PEER_POOLS, LISTS, STATE, MEM,
+ * DNS_HOSTS, DNS_ZONES:
  * one column table per command, in PgBouncer 1.25's order and types.
  * The console itself appears as database/user "pgbouncer", as in PgBouncer.
  */
@@ -125,7 +126,7 @@ static void show_databases(struct lp_client *c, const char *arg)
 	lp_row_null(&r);
 	lp_row_int(&r, 0);
 	lp_row_int(&r, 0);
-	lp_row_int(&r, 0);
+	lp_row_int(&r, s->max_db_client_connections);
 	lp_row_int(&r, inst->admin_clients.count);
 	lp_row_int(&r, 0);
 	lp_row_int(&r, 0);
@@ -191,8 +192,9 @@ static void show_users(struct lp_client *c, const char *arg)
 		snprintf(reserve, sizeof(reserve), "%d", u->conf.reserve_pool_size);
 		lp_row_begin(&r);
 		lp_row_text(&r, u->name);
-		lp_row_text(&r, u->conf.pool_size >= 0 ? size : NULL);
-		lp_row_text(&r, u->conf.reserve_pool_size >= 0 ? reserve : NULL);
+		/* Unset is an empty text, not NULL, as PgBouncer sends it. */
+		lp_row_text(&r, u->conf.pool_size >= 0 ? size : "");
+		lp_row_text(&r, u->conf.reserve_pool_size >= 0 ? reserve : "");
 		lp_row_text(&r, u->conf.pool_mode >= 0
 					? lp_pool_mode_name((enum lp_pool_mode)u->conf.pool_mode)
 					: NULL);
@@ -205,6 +207,44 @@ static void show_users(struct lp_client *c, const char *arg)
 		lp_row_end(&r);
 	}
 	lp_result_send(&r, c, "SHOW");
+}
+
+/* ---- SHOW PEERS / PEER_POOLS: PgBouncer's columns; linkpool has no
+ * [peers] yet, so both are empty. ---- */
+
+static const struct lp_col peers_cols[] = {
+	{ "peer_id", LP_COL_INT4 },
+	{ "host", LP_COL_TEXT },
+	{ "port", LP_COL_INT4 },
+	{ "pool_size", LP_COL_INT4 },
+};
+
+static const struct lp_col peer_pools_cols[] = {
+	{ "peer_id", LP_COL_INT4 },
+	{ "cl_active_cancel_req", LP_COL_INT4 },
+	{ "cl_waiting_cancel_req", LP_COL_INT4 },
+	{ "sv_active_cancel", LP_COL_INT4 },
+	{ "sv_login", LP_COL_INT4 },
+};
+
+/* A SHOW with its columns and no rows. */
+static void empty_table(struct lp_client *c, const struct lp_col *cols, int ncols)
+{
+	struct lp_result r;
+	lp_result_begin(&r, cols, ncols);
+	lp_result_send(&r, c, "SHOW");
+}
+
+static void show_peers(struct lp_client *c, const char *arg)
+{
+	(void)arg;
+	empty_table(c, peers_cols, LP_NCOLS(peers_cols));
+}
+
+static void show_peer_pools(struct lp_client *c, const char *arg)
+{
+	(void)arg;
+	empty_table(c, peer_pools_cols, LP_NCOLS(peer_pools_cols));
 }
 
 /* ---- SHOW LISTS ---- */
@@ -358,16 +398,16 @@ static void show_dns_hosts(struct lp_client *c, const char *arg)
 
 static void show_dns_zones(struct lp_client *c, const char *arg)
 {
-	struct lp_result r;
 	(void)arg;
-	lp_result_begin(&r, dns_zones_cols, LP_NCOLS(dns_zones_cols));
-	lp_result_send(&r, c, "SHOW");
+	empty_table(c, dns_zones_cols, LP_NCOLS(dns_zones_cols));
 }
 
 const struct lp_admin_show lp_admin_shows_pools[] = {
 	{ "pools", show_pools, false },
 	{ "databases", show_databases, false },
 	{ "users", show_users, false },
+	{ "peers", show_peers, false },
+	{ "peer_pools", show_peer_pools, false },
 	{ "lists", show_lists, false },
 	{ "state", show_state, false },
 	{ "mem", show_mem, false },

@@ -252,6 +252,8 @@ static void sockets(struct lp_client *c, bool active_only)
 	int64_t now = lp_now_us();
 
 	lp_result_begin(&r, socket_debug_cols, LP_NCOLS(socket_debug_cols));
+	/* The console's sessions are sockets too (PgBouncer's admin pool). */
+	client_list(&r, &inst->admin_clients, "cl_active", true, active_only, now);
 	lp_list_foreach_safe(&inst->pools, n, t) {
 		struct lp_pool *p = lp_container_of(n, struct lp_pool, node);
 		client_list(&r, &p->active_clients, "cl_active", true, active_only, now);

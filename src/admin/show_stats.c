@@ -1,6 +1,8 @@
 /*
  * SHOW STATS, STATS_TOTALS, STATS_AVERAGES (one row per database, the
- * console first) and SHOW TOTALS (name/value rows over everything).
+ * console first: its logins and commands, each command one transaction and
+ * one query as PgBouncer counts them) and SHOW TOTALS (name/value rows over
+ * everything, the console included).
  * Counters are PgBouncer's numeric columns; times in microseconds.
  */
 #include <stdio.h>
@@ -65,13 +67,11 @@ static void stats_row(struct lp_result *r, const struct lp_instance *inst, const
 	struct lp_pool_stats cur, old, avg;
 	uint64_t tv[NSTAT], av[NSTAT];
 
-	if (db) {
+	if (db)
 		lp_stats_sum(inst, db, &cur, &old);
-		lp_stats_average(inst, &cur, &old, &avg);
-	} else {
-		memset(&cur, 0, sizeof(cur));
-		memset(&avg, 0, sizeof(avg));
-	}
+	else
+		lp_stats_console(inst, &cur, &old);
+	lp_stats_average(inst, &cur, &old, &avg);
 	stat_values(&cur, tv);
 	stat_values(&avg, av);
 	lp_row_begin(r);

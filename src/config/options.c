@@ -205,9 +205,11 @@ static const struct lp_option options[] = {
 	OPT(max_user_connections, INT, "0", 0, 1000000, true,
 	    "Maximum server connections per user across databases; 0: unlimited."),
 	OPT(max_db_client_connections, INT, "0", 0, 1000000, true,
-	    "Maximum client connections per database across users; 0: unlimited."),
+	    "Maximum client connections per database across users; 0: unlimited. The admin "
+	    "console counts as a database (admin_users are never refused)."),
 	OPT(max_user_client_connections, INT, "0", 0, 1000000, true,
-	    "Maximum client connections per user across databases; 0: unlimited."),
+	    "Maximum client connections per user across databases, admin console sessions "
+	    "included (admin_users are never refused there); 0: unlimited."),
 
 	OPT(server_reset_query, STR, "DISCARD ALL", 0, 0, true,
 	    "Query run on a server connection before another client gets it (session pooling)."),
@@ -239,7 +241,10 @@ static const struct lp_option options[] = {
 	OPT(idle_transaction_timeout, TIME, "0", 0, LONG_S, true,
 	    "Disconnect a client idle inside a transaction longer than this; 0: never."),
 	OPT(ignore_startup_parameters, STR, "", 0, 0, true,
-	    "Comma-separated startup parameters accepted from clients and not forwarded."),
+	    "Comma-separated startup parameters accepted from clients and not forwarded. They "
+	    "are also dropped from the `options` parameter, whose `-c name=value` / "
+	    "`--name=value` items otherwise must name tracked parameters; listing `options` "
+	    "drops every item that is not tracked."),
 	OPT(track_extra_parameters, STR, "IntervalStyle", 0, 0, true,
 	    "Comma-separated parameters tracked per client besides the usual ones."),
 	OPT(application_name_add_host, BOOL, "0", 0, 0, true,

@@ -49,7 +49,8 @@ enum lp_sv_close_reason lp_metrics_close_reason(const char *r)
 		return LP_SVC_LIFETIME;
 	if (has(r, "server_idle_timeout") || has(r, "pool_idle_timeout"))
 		return LP_SVC_IDLE;
-	if (has(r, "database changed") || has(r, "reconnect needed") || has(r, "database removed") ||
+	if (has(r, "database changed") || has(r, "configuration changed") ||
+	    has(r, "reconnect needed") || has(r, "database removed") ||
 	    has(r, "RECONNECT") || has(r, "reload"))
 		return LP_SVC_RELOAD;
 	if (has(r, "login failed") || has(r, "connect failed") || has(r, "server_connect_timeout") ||

@@ -94,7 +94,7 @@ void lp_client_accept(struct lp_instance *inst, int fd, const struct sockaddr *s
 		return;
 	}
 	c->inst = inst;
-	c->id = ++inst->next_client_id;
+	c->id = ++inst->next_socket_id;
 	c->last_rfq = 'I';
 	lp_list_node_init(&c->node);
 	lp_list_node_init(&c->cancel_node);
@@ -402,14 +402,17 @@ static bool ignorable(const struct lp_instance *inst, const char *name)
 /*
  * max_db_client_connections / max_user_client_connections, as PgBouncer
  * 1.24 has them: the name of the limit this client would break, or NULL.
- * The user is the one the client logs in as, whatever the pool's is.
+ * The user is the one the client logs in as, whatever the pool's is. A NULL
+ * db is the admin console, whose sessions count as a database's clients.
  */
 const char *lp_client_limit_exceeded(const struct lp_client *c, const struct lp_db *db)
 {
 	const struct lp_settings *s = &c->inst->cfg.s;
-	int max_db = db->conf.max_db_client_connections >= 0 ? db->conf.max_db_client_connections
-							     : s->max_db_client_connections;
-	if (max_db > 0 && db->client_count >= max_db)
+	int max_db = db && db->conf.max_db_client_connections >= 0
+			     ? db->conf.max_db_client_connections
+			     : s->max_db_client_connections;
+	int count = db ? db->client_count : c->inst->admin_clients.count;
+	if (max_db > 0 && count >= max_db)
 		return "max_db_client_connections";
 	const struct lp_user *u = lp_registry_find_user(c->inst, c->user_name);
 	int max_user = u && u->conf.max_user_client_connections >= 0
@@ -487,6 +490,39 @@ static void add_host_to_appname(struct lp_client *c)
 	lp_params_set(&c->params, "application_name", val);
 }
 
+/*
+ * The "options" startup parameter as PgBouncer takes it: each "-c name=value"
+ * (or "--name=value") that names a tracked parameter becomes the client's
+ * value, one in ignore_startup_parameters (or all, when "options" is listed
+ * there) is dropped, anything else refuses the login. 0, or -1 when c failed.
+ */
+static int apply_options(struct lp_client *c, const char *options)
+{
+	struct lp_instance *inst = c->inst;
+	char *item = malloc(strlen(options) + 1);
+	const char *pos = options, *name, *value, *err;
+	int rc;
+	if (!item) {
+		lp_client_fail(c, "53200", "out of memory");
+		return -1;
+	}
+	while ((rc = lp_startup_option_next(&pos, item, &name, &value, &err)) == LP_PROTO_OK) {
+		if (lp_param_is_tracked(inst, name)) {
+			lp_params_set(&c->params, name, value);
+		} else if (ignorable(inst, name) || ignorable(inst, "options")) {
+			lp_client_log(c, LP_LOG_DEBUG, "ignoring startup parameter from options: %s",
+				      name);
+		} else {
+			lp_client_fail(c, "08P01", "unsupported startup parameter in options: %s", name);
+			break;
+		}
+	}
+	if (rc == LP_PROTO_ERROR)
+		lp_client_fail(c, "08P01", "%s", err);
+	free(item);
+	return rc == LP_PROTO_INCOMPLETE ? 0 : -1;
+}
+
 static int handle_startup(struct lp_client *c, struct lp_startup *su)
 {
 	struct lp_instance *inst = c->inst;
@@ -533,7 +569,14 @@ static int handle_startup(struct lp_client *c, struct lp_startup *su)
 			lp_params_set(&c->params, n, v);
 			continue;
 		}
-		if (ignorable(inst, n) || c->inst->console->startup_param(c->db_name, n))
+		if (c->inst->console->startup_param(c->db_name, n))
+			continue;
+		if (strcmp(n, "options") == 0) {
+			if (apply_options(c, v) < 0)
+				return -1;
+			continue;
+		}
+		if (ignorable(inst, n))
 			continue;
 		lp_client_fail(c, "08P01", "unsupported startup parameter: %s", n);
 		return -1;

@@ -72,7 +72,9 @@ struct lp_instance {
 	bool listening;
 
 	int client_count;               /* every client, for max_client_conn */
-	uint64_t next_client_id, next_server_id;
+	/* Clients and servers are numbered from one sequence, as PgBouncer
+	 * numbers its sockets: SHOW SOCKETS' id and the C-/S- log prefixes. */
+	uint64_t next_socket_id;
 	bool paused;
 	bool suspended;                 /* SUSPEND: paused without closing servers */
 	int64_t suspend_start_us;       /* when SUSPEND began (suspend_timeout) */
@@ -92,6 +94,10 @@ struct lp_instance {
 	int64_t last_stats_us;          /* last stats_period boundary */
 	int64_t prev_stats_us;          /* the one before: averages span from it */
 
+	/* The console's own counters (logins, commands): its row of SHOW
+	 * STATS and part of SHOW TOTALS, as PgBouncer's admin pool has; with
+	 * the two stats_period snapshots a pool keeps (stats.c). */
+	struct lp_pool_stats console_stats, console_newer, console_older;
 	struct lp_metrics metrics;      /* process-wide counters (src/metrics) */
 	const struct lp_console_ops *console; /* the admin console's hooks (console.h); set by main.c */
 	struct lp_exporter *exporter;   /* the /metrics endpoint, or NULL (pool/exporter.c) */

@@ -353,6 +353,9 @@ static char *build_param_sync(const struct lp_client *c, const struct lp_server 
 	for (int i = 0; i < total; i++) {
 		if (!param_differs(c, s, i, &name, &want))
 			continue;
+		/* PgBouncer's debug line: what the server is told to SET. */
+		lp_client_log(c, LP_LOG_DEBUG, "varcache_apply: S-%llu: SET %s='%s'",
+			      (unsigned long long)s->id, name, want);
 		len += put_text(sql + len, "SELECT pg_catalog.set_config(");
 		len += put_literal(sql + len, name);
 		sql[len++] = ',';
@@ -361,6 +364,28 @@ static char *build_param_sync(const struct lp_client *c, const struct lp_server 
 	}
 	sql[len] = '\0';
 	return sql;
+}
+
+/*
+ * After the sync, the client's values in PostgreSQL's spelling: SET DateStyle
+ * = 'ISO' leaves "ISO, MDY", reported, or -- when that was already the value
+ * -- not reported at all. Keeping the client's spelling would make every
+ * later link look different and set it again. Only for parameters the server
+ * reports (those of the pool's welcome): for the others the server's value
+ * here is only what the pooler last set. The log line is PgBouncer's.
+ */
+static void adopt_canonical(struct lp_client *c, const struct lp_server *s)
+{
+	for (int i = 0; i < c->params.n; i++) {
+		const char *have = lp_params_value_of(&s->params, &c->params, i);
+		if (!have || strcmp(have, c->params.value[i]) == 0 ||
+		    !lp_params_value_of(&c->pool->welcome, &c->params, i))
+			continue;
+		lp_client_log(c, LP_LOG_DEBUG,
+			      "varcache_set_canonical: setting %s to its canonical version %s -> %s",
+			      c->params.name[i], c->params.value[i], have);
+		lp_params_set(&c->params, c->params.name[i], have);
+	}
 }
 
 /*
@@ -422,8 +447,10 @@ static void assigned_sync_done(struct lp_server *s, bool ok)
 	/* Parameters the server does not report (search_path, say) are
 	 * remembered here, so the next client with the same value costs no
 	 * query. */
-	if (c)
+	if (c) {
+		adopt_canonical(c, s);
 		lp_params_copy(&s->params, &c->params);
+	}
 	lp_server_set_state(s, LP_SV_ACTIVE);
 	if (c)
 		lp_client_server_ready(c);
@@ -553,7 +580,9 @@ static void to_idle(struct lp_server *s)
 		lp_server_close(s, "pause mode");
 		return;
 	}
-	if (lp_pool_server_lifetime(pool) > 0 && s->last_used_us - s->connect_us > s->lifetime_us) {
+	/* server_lifetime 0: every server serves once, as PgBouncer has it. */
+	int64_t life = lp_pool_server_lifetime(pool);
+	if (life == 0 || (life > 0 && s->last_used_us - s->connect_us > s->lifetime_us)) {
 		lp_server_close(s, "server_lifetime");
 		return;
 	}

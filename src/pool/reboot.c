@@ -567,8 +567,8 @@ static void build(struct lp_instance *inst, struct fdrow *rows, int n)
 				if (row->s) {
 					ns++;
 					byfd[nsrv++] = row;
-					if (h->id > inst->next_server_id)
-						inst->next_server_id = h->id;
+					if (h->id > inst->next_socket_id)
+						inst->next_socket_id = h->id;
 				}
 			} else {
 				struct fdrow *sr = NULL;
@@ -581,8 +581,8 @@ static void build(struct lp_instance *inst, struct fdrow *rows, int n)
 				if (!row->c)
 					continue;
 				nc++;
-				if (h->id > inst->next_client_id)
-					inst->next_client_id = h->id;
+				if (h->id > inst->next_socket_id)
+					inst->next_socket_id = h->id;
 				if (sr && sr->s->pool == row->c->pool) {
 					row->c->server = sr->s;
 					sr->s->client = row->c;

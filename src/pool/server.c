@@ -3,8 +3,8 @@
  * the linked client, and run the pooler's own queries (reset, rollback,
  * parameter SETs, health checks) whose answers no client sees.
  */
-#include <errno.h>
 #include <arpa/inet.h>
+#include <errno.h>
 #include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -230,29 +230,19 @@ static void connect_failed(struct lp_server *s, const char *why)
 				   resolved, s);
 }
 
-/* PgBouncer's line, with the local address the connection comes from. */
-static void log_new_connection(const struct lp_server *s, int fd)
+/* The local address of a connecting TCP socket as "addr:port" ("[v6]:port")
+ * for the log; false for a unix socket (or when it cannot be read). */
+static bool local_end(int fd, char *out, size_t cap)
 {
 	struct sockaddr_storage ss;
-	socklen_t len = sizeof(ss);
-	char host[INET6_ADDRSTRLEN], msg[INET6_ADDRSTRLEN + 64];
-	memset(&ss, 0, sizeof(ss));
-	if (getsockname(fd, (struct sockaddr *)&ss, &len) < 0)
-		ss.ss_family = AF_UNSPEC;
-	if (ss.ss_family == AF_INET) {
-		const struct sockaddr_in *in = (const struct sockaddr_in *)&ss;
-		inet_ntop(AF_INET, &in->sin_addr, host, sizeof(host));
-		snprintf(msg, sizeof(msg), "new connection to server (from %s:%d)", host,
-			 ntohs(in->sin_port));
-	} else if (ss.ss_family == AF_INET6) {
-		const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)&ss;
-		inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof(host));
-		snprintf(msg, sizeof(msg), "new connection to server (from [%s]:%d)", host,
-			 ntohs(in6->sin6_port));
-	} else {
-		snprintf(msg, sizeof(msg), "new connection to server (from unix socket)");
-	}
-	server_log(s, LP_LOG_LOG, msg);
+	socklen_t sl = sizeof(ss);
+	char host[INET6_ADDRSTRLEN], port[8];
+	if (getsockname(fd, (struct sockaddr *)&ss, &sl) < 0 || ss.ss_family == AF_UNIX ||
+	    getnameinfo((struct sockaddr *)&ss, sl, host, sizeof(host), port, sizeof(port),
+			NI_NUMERICHOST | NI_NUMERICSERV) != 0)
+		return false;
+	snprintf(out, cap, ss.ss_family == AF_INET6 ? "[%s]:%s" : "%s:%s", host, port);
+	return true;
 }
 
 static void start_login(struct lp_server *s, const struct sockaddr *sa, socklen_t len)
@@ -268,8 +258,16 @@ static void start_login(struct lp_server *s, const struct sockaddr *sa, socklen_
 	s->peer_len = len;
 	if ((tls_wanted(s) ? tls_request(s) : send_startup(s)) < 0)
 		return;
-	if (inst->cfg.s.log_connections)
-		log_new_connection(s, fd);
+	if (inst->cfg.s.log_connections) {
+		/* PgBouncer's words, with the local end of a TCP connection:
+		 * operators match on "new connection to server (from ...)". */
+		char from[INET6_ADDRSTRLEN + 16], msg[INET6_ADDRSTRLEN + 48];
+		if (local_end(fd, from, sizeof(from)))
+			snprintf(msg, sizeof(msg), "new connection to server (from %s)", from);
+		else
+			snprintf(msg, sizeof(msg), "new connection to server");
+		server_log(s, LP_LOG_LOG, msg);
+	}
 }
 
 static void resolved(const char *err, const struct sockaddr *sa, socklen_t len, int naddr,
@@ -297,7 +295,7 @@ struct lp_server *lp_server_connect(struct lp_pool *pool)
 	struct lp_server *s = calloc(1, sizeof(*s));
 	if (!s)
 		return NULL;
-	s->id = ++inst->next_server_id;
+	s->id = ++inst->next_socket_id;
 	s->pool = pool;
 	lp_track_init(&s->trk, s->trk_inline, LP_TRACK_INLINE);
 	s->io.fd = -1;

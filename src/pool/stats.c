@@ -27,12 +27,23 @@ void lp_stats_add(struct lp_pool_stats *a, const struct lp_pool_stats *b)
 	a->client_logins += b->client_logins;
 }
 
+void lp_stats_console(const struct lp_instance *inst, struct lp_pool_stats *cur,
+		      struct lp_pool_stats *old)
+{
+	*cur = inst->console_stats;
+	*old = inst->console_older;
+}
+
 void lp_stats_sum(const struct lp_instance *inst, const struct lp_db *db,
 		  struct lp_pool_stats *cur, struct lp_pool_stats *old)
 {
 	struct lp_list_node *n, *t;
 	memset(cur, 0, sizeof(*cur));
 	memset(old, 0, sizeof(*old));
+	if (!db) {
+		lp_stats_add(cur, &inst->console_stats);
+		lp_stats_add(old, &inst->console_older);
+	}
 	lp_list_foreach_safe(&inst->pools, n, t) {
 		const struct lp_pool *p = lp_container_of(n, struct lp_pool, node);
 		if (db && p->db != db)
@@ -116,6 +127,8 @@ void lp_stats_tick(struct lp_instance *inst, int64_t now)
 		return;
 	inst->prev_stats_us = inst->last_stats_us;
 	inst->last_stats_us = now;
+	inst->console_older = inst->console_newer;
+	inst->console_newer = inst->console_stats;
 	lp_list_foreach_safe(&inst->pools, n, t) {
 		struct lp_pool *p = lp_container_of(n, struct lp_pool, node);
 		p->stats_older = p->stats_newer;

@@ -16,10 +16,13 @@
 void lp_stats_add(struct lp_pool_stats *a, const struct lp_pool_stats *b);
 /*
  * Totals now (cur) and at the start of the averaging window (old) for the
- * pools of db, or of every pool when db is NULL.
+ * pools of db, or of every pool and the admin console when db is NULL.
  */
 void lp_stats_sum(const struct lp_instance *inst, const struct lp_db *db,
 		  struct lp_pool_stats *cur, struct lp_pool_stats *old);
+/* The same for the admin console alone (its logins and commands). */
+void lp_stats_console(const struct lp_instance *inst, struct lp_pool_stats *cur,
+		      struct lp_pool_stats *old);
 /* Averages between old and cur over the current window (see file header). */
 void lp_stats_average(const struct lp_instance *inst, const struct lp_pool_stats *cur,
 		      const struct lp_pool_stats *old, struct lp_pool_stats *avg);

@@ -66,6 +66,18 @@ int lp_startup_parse(const uint8_t *buf, size_t len, struct lp_startup *out,
 /* Finds a startup parameter by exact name; NULL when absent. */
 const char *lp_startup_get(const struct lp_startup *s, const char *name);
 
+/*
+ * The next item of the "options" startup parameter, read as PgBouncer reads
+ * it: "-c name=value" or "--name=value", items apart by white space, a
+ * backslash taking the next character literally (an escaped space stays in
+ * the value). *pos walks the text; out (room for strlen(*pos) + 1 bytes)
+ * receives the unescaped item, and *name / *value point into it.
+ * OK: an item; INCOMPLETE: no more items (only white space was left);
+ * ERROR: anything else (*err says what is allowed).
+ */
+int lp_startup_option_next(const char **pos, char *out, const char **name, const char **value,
+			   const char **err);
+
 /* ---- regular messages ---- */
 
 struct lp_msg_hdr {

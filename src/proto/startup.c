@@ -176,3 +176,56 @@ const char *lp_startup_get(const struct lp_startup *s, const char *name)
 			return s->params[i].value;
 	return NULL;
 }
+
+static bool opt_space(char c)
+{
+	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
+}
+
+int lp_startup_option_next(const char **pos, char *out, const char **name, const char **value,
+			   const char **err)
+{
+	const char *p = *pos;
+	size_t n = 0;
+
+	*err = NULL;
+	while (opt_space(*p))
+		p++;
+	if (!*p) {
+		*pos = p;
+		return LP_PROTO_INCOMPLETE;
+	}
+	if (p[0] == '-' && p[1] == 'c') {
+		p += 2;
+		while (opt_space(*p))
+			p++;
+	} else if (p[0] == '-' && p[1] == '-') {
+		p += 2;
+	} else {
+		goto malformed;
+	}
+	/* One token: up to unescaped white space; a trailing lone backslash
+	 * escapes nothing and is dropped. */
+	while (*p && !opt_space(*p)) {
+		if (*p == '\\') {
+			p++;
+			if (!*p)
+				break;
+		}
+		out[n++] = *p++;
+	}
+	out[n] = '\0';
+	*pos = p;
+	/* The first '=' splits, escaped or not (as PgBouncer); a name is needed. */
+	char *eq = memchr(out, '=', n);
+	if (!eq || eq == out)
+		goto malformed;
+	*eq = '\0';
+	*name = out;
+	*value = eq + 1;
+	return LP_PROTO_OK;
+malformed:
+	*err = "unsupported options startup parameter: only '-c config=val' and '--config=val' "
+	       "are allowed";
+	return LP_PROTO_ERROR;
+}

@@ -23,6 +23,23 @@ static void same(const struct lp_writer *w, const uint8_t *want, size_t len)
 		abort();
 }
 
+/* The options parameter's items: each unescaped item is no longer than
+ * what it came from, so out never overflows; the walk ends. */
+static void fuzz_options(const char *options)
+{
+	static char item[LP_STARTUP_MAX_LEN];
+	const char *pos = options, *name, *value, *err;
+	size_t len = strlen(options);
+	int rc;
+	while ((rc = lp_startup_option_next(&pos, item, &name, &value, &err)) == LP_PROTO_OK) {
+		if (pos < options || pos > options + len || !name[0] || name != item ||
+		    strlen(name) + strlen(value) + 1 > len)
+			abort();
+	}
+	if (rc == LP_PROTO_ERROR && err == NULL)
+		abort();
+}
+
 static void fuzz_startup(const uint8_t *data, size_t size)
 {
 	struct lp_startup s;
@@ -55,6 +72,9 @@ static void fuzz_startup(const uint8_t *data, size_t size)
 		}
 		if (s.user != NULL && s.user != lp_startup_get(&s, "user"))
 			abort();
+		const char *options = lp_startup_get(&s, "options");
+		if (options)
+			fuzz_options(options);
 		if (s.database != NULL && s.database != lp_startup_get(&s, "database"))
 			abort();
 		lp_build_startup(&w, names, values, s.nparams);

@@ -23,6 +23,8 @@ SEEDS = {
                           + cstr("db") + cstr("application_name") + cstr("psql") + b"\0"),
     "startup_v3_2": startup((3 << 16) | 2, cstr("user") + cstr("u") + cstr("_pq_.x")
                             + cstr("1") + b"\0"),
+    "startup_options": startup(196608, cstr("user") + cstr("u") + cstr("options")
+                               + cstr("-c a=b\\ c --x=y -cz=\\=") + b"\0"),
     "startup_v2": startup(2 << 16, cstr("user") + cstr("u") + b"\0"),
     "ssl_request": startup(80877103),
     "gssenc_request": startup(80877104),

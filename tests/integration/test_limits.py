@@ -138,7 +138,7 @@ def test_max_user_client_connections(linkpool, pg):
     assert users["scram_user"]["reserve_pool_size"] == "3"
     assert users["md5_user"]["max_user_client_connections"] == 2
     assert users["md5_user"]["current_client_connections"] == 2
-    assert users["md5_user"]["reserve_pool_size"] is None
+    assert users["md5_user"]["reserve_pool_size"] == ""     # unset: empty text, as PgBouncer
     cfg = {r["key"]: r for r in _admin_rows(lp, "CONFIG")}
     assert cfg["max_user_client_connections"]["value"] == "2"
     assert cfg["max_db_client_connections"]["default"] == "0"

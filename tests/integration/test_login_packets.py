@@ -15,11 +15,12 @@ from conftest import PASSWORDS
 
 
 def _startup_of(total):
-    """A valid v3 startup packet of exactly `total` bytes (options padding)."""
-    base = rawpg.startup("scram_user", "testdb", options="")
+    """A valid v3 startup packet of exactly `total` bytes, padded with an
+    options item ("-c x=...") that ignore_startup_parameters drops."""
+    base = rawpg.startup("scram_user", "testdb", options="-c x=")
     pad = total - len(base)
     assert pad > 0
-    return rawpg.startup("scram_user", "testdb", options="x" * pad)
+    return rawpg.startup("scram_user", "testdb", options="-c x=" + "x" * pad)
 
 
 def _refused(lp, *packets, answers=0, sqlstate="08P01"):
@@ -64,6 +65,27 @@ def test_startup_packet_larger_than_pkt_buf(linkpool):
 def test_startup_packet_that_fits_pkt_buf_is_served(linkpool):
     lp = linkpool({"pkt_buf": "8192", "ignore_startup_parameters": "options"})
     _served(lp, _startup_of(8000), 2)
+
+
+def test_startup_packet_larger_than_pkt_buf_is_served(linkpool):
+    """Legal for PostgreSQL and PgBouncer: before, linkpool refused it
+    ("startup packet too long (9000 bytes, pkt_buf is 4096)")."""
+    lp = linkpool({"ignore_startup_parameters": "x"})   # pkt_buf 4096
+    for size in (4097, 9000, 10000):
+        pkt = _startup_of(size)
+        assert len(pkt) == size
+        _served(lp, pkt, size)
+    # The same, trickled in pieces smaller than pkt_buf: the packet is
+    # assembled across reads.
+    c = rawpg.RawConn(lp.host, lp.port, timeout=5)
+    try:
+        pkt = _startup_of(9000)
+        for i in range(0, len(pkt), 1000):
+            c.send(pkt[i:i + 1000])
+        c.finish_login("scram_user", PASSWORDS["scram_user"])
+        assert c.run("SELECT 3")[0] == [("3",)]
+    finally:
+        c.close()
 
 
 def test_startup_packet_over_postgres_limit(linkpool):

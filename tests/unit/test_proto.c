@@ -941,6 +941,61 @@ static void test_build_exact_bytes(void **state)
 	assert_memory_equal(buf, "X\0\0\0\4", 5);
 }
 
+/* ---- the "options" startup parameter ---- */
+
+/* Runs the options parser over text; fills names/values (joined "n=v") and
+ * returns the number of items, or -1 on a malformed item. */
+static int options_of(const char *text, char out[][64], int max)
+{
+	char item[256];
+	const char *pos = text, *name, *value, *err;
+	int n = 0, rc;
+	assert_true(strlen(text) < sizeof(item));
+	while ((rc = lp_startup_option_next(&pos, item, &name, &value, &err)) == LP_PROTO_OK) {
+		assert_true(n < max);
+		snprintf(out[n++], 64, "%s=%s", name, value);
+	}
+	if (rc == LP_PROTO_ERROR) {
+		assert_non_null(err);
+		assert_non_null(strstr(err, "only '-c config=val' and '--config=val' are allowed"));
+		return -1;
+	}
+	return n;
+}
+
+static void test_startup_options(void **state)
+{
+	char o[4][64];
+	(void)state;
+	assert_int_equal(options_of("", o, 4), 0);
+	assert_int_equal(options_of("   ", o, 4), 0);
+	assert_int_equal(options_of("-c a=b", o, 4), 1);
+	assert_string_equal(o[0], "a=b");
+	assert_int_equal(options_of("  -c    datestyle=German,\\ YMD ", o, 4), 1);
+	assert_string_equal(o[0], "datestyle=German, YMD");
+	assert_int_equal(options_of("-ctimezone=UTC\t--x=1 -c y=", o, 4), 3);
+	assert_string_equal(o[0], "timezone=UTC");
+	assert_string_equal(o[1], "x=1");
+	assert_string_equal(o[2], "y=");
+	/* Escapes take any character; the first '=' splits, escaped or not. */
+	assert_int_equal(options_of("-c t\\imezone=\\E\\u\\r\\o\\pe/Lisbon", o, 4), 1);
+	assert_string_equal(o[0], "timezone=Europe/Lisbon");
+	assert_int_equal(options_of("-c dat\\estyle\\=\\Ge\\rman,\\ YMD", o, 4), 1);
+	assert_string_equal(o[0], "datestyle=German, YMD");
+	assert_int_equal(options_of("-c a=b=c", o, 4), 1);
+	assert_string_equal(o[0], "a=b=c");
+	/* A lone trailing backslash escapes nothing. */
+	assert_int_equal(options_of("-c a=b\\", o, 4), 1);
+	assert_string_equal(o[0], "a=b");
+	/* Malformed: another switch, no '=', no name, nothing after -c. */
+	assert_int_equal(options_of("-d", o, 4), -1);
+	assert_int_equal(options_of("x", o, 4), -1);
+	assert_int_equal(options_of("-c timezone", o, 4), -1);
+	assert_int_equal(options_of("-c =x", o, 4), -1);
+	assert_int_equal(options_of("-c", o, 4), -1);
+	assert_int_equal(options_of("-c a=b -", o, 4), -1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -954,6 +1009,7 @@ int main(void)
 		cmocka_unit_test(test_startup_max_len),
 		cmocka_unit_test(test_startup_layout_errors),
 		cmocka_unit_test(test_startup_too_many_params),
+		cmocka_unit_test(test_startup_options),
 		cmocka_unit_test(test_hdr),
 		cmocka_unit_test(test_type_limits),
 		cmocka_unit_test(test_reader),
