@@ -801,6 +801,16 @@ enum lp_frame_act lp_prep_frontend(struct lp_client *c, struct lp_server *s,
 				   bool *handled)
 {
 	*handled = false;
+	if (lp_track_discarding(&s->trk)) {
+		/* The server discards it unread: a Parse prepares nothing, a
+		 * Close closes nothing, no name is checked. It passes as sent;
+		 * one already taken whole is dropped here instead. */
+		if (c->io.capture) {
+			*handled = true;
+			return LP_FRAME_CONSUMED;
+		}
+		return LP_FRAME_FORWARD;
+	}
 	switch (h->type) {
 	case 'P':
 		return on_parse(c, s, h, msg, avail, handled);
