@@ -359,7 +359,7 @@ def test_messages_the_server_discards_after_an_error(linkpool, pg):
     Sync: a Parse there prepares nothing, a second Parse of a live name is
     no error and a Close closes nothing. The pooler answers as PostgreSQL
     does, and its statement cache stays true for the other clients of the
-    server (found by the fuzzer's model of the tracker)."""
+    server."""
     def P(name, q):
         return rawpg.msg("P", rawpg.cstr(name) + rawpg.cstr(q) + b"\0\0")
 
