@@ -403,3 +403,20 @@ def test_messages_the_server_discards_after_an_error(linkpool, pg):
     assert _until_rfq(b) == ["1", "2", "D", "C", "Z"]
     b.send(P("o1", "SELECT 1") + B("o1") + E + S)
     assert _until_rfq(b) == ["1", "2", "D", "C", "Z"]
+
+
+def test_a_discarded_parse_leaves_no_statement_for_other_clients(linkpool):
+    """A Parse the server discarded (after an error, before Sync) must not
+    make the pooler believe the statement is on that server: another
+    client's statement of the same text would get 26000 there."""
+    lp = tx_pool(linkpool, pool_size="1")
+    a = lp.raw_login()
+    a.send(rawpg.msg("P", rawpg.cstr("bad") + rawpg.cstr("SELEC") + b"\0\0") + rawpg.msg("H", b""))
+    assert a.recv_msg()[0] == "E"
+    a.send(rawpg.msg("P", rawpg.cstr("s") + rawpg.cstr("SELECT 3") + b"\0\0") + rawpg.msg("S", b""))
+    assert _until_rfq(a) == ["Z"]
+    b = lp.raw_login()
+    b.send(rawpg.msg("P", rawpg.cstr("x") + rawpg.cstr("SELECT 3") + b"\0\0") +
+           rawpg.msg("B", rawpg.cstr("") + rawpg.cstr("x") + b"\0\0\0\0\0\0") +
+           rawpg.msg("E", rawpg.cstr("") + b"\0\0\0\0") + rawpg.msg("S", b""))
+    assert _until_rfq(b) == ["1", "2", "D", "C", "Z"]
