@@ -104,6 +104,13 @@ async def apg_prepare_client(lp, i, rounds):
             assert got == list(range(1, j % 7 + 2))
             # a text of its own each round: the cache of 2 evicts and closes
             assert await c.fetchval(f"SELECT $1::int + {j % 6}", i) == i + j % 6
+            if j % 10 == 0:
+                # pipelined Bind/Execute of one statement, one Sync
+                async with c.transaction():
+                    await c.executemany("INSERT INTO apg_items VALUES ($1, $2)",
+                                        [(i, j * 10 + k) for k in range(5)])
+        assert await c.fetchval("SELECT count(*) FROM apg_items WHERE client = $1", i) == \
+            5 * len(range(0, rounds, 10))
     finally:
         await c.close()
 
@@ -128,16 +135,43 @@ def test_asyncpg_statement_cache_many_clients(linkpool):
 
 
 @pytest.mark.timeout(150)
-def test_asyncpg_prepare_and_close_many_clients(linkpool):
+def test_asyncpg_prepare_and_close_many_clients(linkpool, pg):
+    pg.sql("DROP TABLE IF EXISTS apg_items; CREATE TABLE apg_items (client int, n int); "
+           "GRANT ALL ON apg_items TO PUBLIC", db="testdb")
     lp = tx_pool(linkpool, pool_size=str(POOL))
 
     async def main():
         await asyncio.gather(*(apg_prepare_client(lp, i, 30) for i in range(CLIENTS)))
 
     run_async(main(), 120)
-    # two prepared texts and six rotating ones
-    st = assert_parses_bounded(lp, 2 + 6, POOL)
+    # two prepared texts, six rotating ones, the INSERT and the count
+    st = assert_parses_bounded(lp, 2 + 6 + 2, POOL)
     assert st["total_client_parse_count"] > st["total_server_parse_count"], st
+
+
+@pytest.mark.timeout(120)
+def test_asyncpg_pool_many_tasks(linkpool):
+    """asyncpg's own pool (as applications use it): connections are reset
+    with a multi-statement simple query on release and keep their statement
+    cache; 100 tasks share 25 connections."""
+    lp = tx_pool(linkpool, pool_size=str(POOL))
+
+    async def task(pool, i):
+        for j in range(10):
+            async with pool.acquire() as c:
+                q, want = APG_QUERIES[(i + j) % 4]
+                args = apg_args((i + j) % 4, i, j)
+                got = await c.fetchrow(q, *args)
+                assert (tuple(got) if len(got) > 1 else got[0]) == want(i, j)
+
+    async def main():
+        async with asyncpg.create_pool(host=lp.host, port=lp.port, user="scram_user",
+                                       password=PASSWORDS["scram_user"], database="testdb",
+                                       ssl=False, min_size=CLIENTS, max_size=CLIENTS) as pool:
+            await asyncio.gather(*(task(pool, i) for i in range(100)))
+
+    run_async(main(), 90)
+    assert_parses_bounded(lp, 4, POOL)
 
 
 @pytest.mark.timeout(120)
