@@ -10,7 +10,9 @@ Run through bench/run.sh (it installs and builds). Environment knobs:
   BENCH_IDLE_BIG       also hold this many idle clients on linkpool alone
                        (default 100000; quick 0 = skip)
   BENCH_STREAM_MB      size of the streamed result / COPY (default 100; quick 20)
-  BENCH_SCENARIOS      which scenarios to run (default "1 2 3 4 5 6")
+  BENCH_SCENARIOS      which scenarios to run (default "1 2 3 4 5 6 7")
+  BENCH_PREP_N         statements of scenario 7's memory measurement
+                       (default 10000; quick 2000)
   BENCH_OUT            markdown output (default bench/RESULTS.md; the part of
                        an existing file from the line "<!-- manual -->" on is kept)
   BENCH_DIR            work directory (default: a new /tmp/lp-bench-*; removed
@@ -55,7 +57,8 @@ REPS = env_int("BENCH_REPS", 3, 1)
 IDLE_N = env_int("BENCH_IDLE_N", 10000, 1000)
 IDLE_BIG = env_int("BENCH_IDLE_BIG", 100000, 0)
 STREAM_MB = env_int("BENCH_STREAM_MB", 100, 20)
-SCENARIOS = os.environ.get("BENCH_SCENARIOS", "1 2 3 4 5 6").split()
+SCENARIOS = os.environ.get("BENCH_SCENARIOS", "1 2 3 4 5 6 7").split()
+PREP_N = env_int("BENCH_PREP_N", 10000, 2000)
 OUT = os.environ.get("BENCH_OUT", os.path.join(HERE, "RESULTS.md"))
 LINKPOOL_BIN = os.environ.get("LINKPOOL_BIN", os.path.join(ROOT, "build-bench", "linkpool"))
 PGBOUNCER_BIN = os.environ.get("PGBOUNCER_BIN", "/usr/sbin/pgbouncer")
@@ -270,7 +273,7 @@ def chown_tree(base, pw):
 # ---------------------------------------------------------------- poolers
 
 class Pooler:
-    def __init__(self, name, binary, base, pg):
+    def __init__(self, name, binary, base, pg, extra="", pool=POOL):
         self.name = name
         self.binary = binary
         self.dir = os.path.join(base, name)
@@ -289,14 +292,15 @@ unix_socket_dir = {self.dir}
 auth_type = md5
 auth_file = {userlist}
 admin_users = postgres
+stats_users = bench
 pool_mode = transaction
-default_pool_size = {POOL}
+default_pool_size = {pool}
 max_client_conn = {NOFILE - 1000}
 logfile = {self.dir}/pooler.log
 pidfile = {self.dir}/pooler.pid
 log_connections = 0
 log_disconnections = 0
-""")
+{extra}""")
         self.proc = None
 
     def start(self, wrapper=(), timeout=15):
@@ -552,6 +556,128 @@ def stream_scenario(ctx, systems):
     return res
 
 
+# ---------------------------------------------------------------- prepared statements
+
+def admin_rows(port, sql):
+    """Rows of the admin console (bench is a stats user of both poolers)."""
+    c = pgwire.Conn("127.0.0.1", port, "bench", USERS["bench"], "pgbouncer")
+    try:
+        return c.rows(sql)
+    finally:
+        c.close()
+
+
+def parse_counts(port):
+    """(client parses, server parses, binds) of database bench, and the
+    server links of its pool for user bench (the one pgbench uses here)."""
+    st = next(r for r in admin_rows(port, "SHOW STATS") if r["database"] == "bench")
+    links = sum(1 for r in admin_rows(port, "SHOW SERVERS")
+                if r["database"] == "bench" and r["user"] == "bench")
+    return (int(st["total_client_parse_count"]), int(st["total_server_parse_count"]),
+            int(st["total_bind_count"]), links)
+
+
+def prepared_memory(base, pg):
+    """Bytes per statement, from the RSS of a linkpool of its own (pool of 2,
+    PREP_N statements of 57-byte texts, 11-byte client names):
+      client map   another client prepares the same texts on the same server
+                   (the pooler answers; nothing new on the server)
+      server cache another server gets all of them (the pooler prepares each)
+      statement    what the first client's prepares cost beyond those two:
+                   the shared statement (text and id), once per instance."""
+    pl = Pooler("linkpool-prep", LINKPOOL_BIN, base, pg, pool=2,
+                extra=f"max_prepared_statements = {PREP_N * 2}\n")
+    pw = pg_user()
+    os.chown(pl.dir, pw.pw_uid, pw.pw_gid)
+    chown_tree(pl.dir, pw)
+    pl.start()
+    texts = [f"SELECT abalance FROM pgbench_accounts WHERE aid = {i:07d}" for i in range(PREP_N)]
+
+    def conn():
+        return pgwire.Conn("127.0.0.1", pl.port, "bench", USERS["bench"], "bench")
+
+    def in_tx(c, msgs):
+        c.query("BEGIN")
+        for k in range(0, len(msgs), 500):
+            c.pipeline(b"".join(msgs[k:k + 500]) + pgwire.SYNC)
+        c.query("COMMIT")
+
+    def settle():
+        time.sleep(0.5)
+        return rss_kb(pl.proc.pid)
+
+    try:
+        h, a, b = conn(), conn(), conn()
+        # both servers open before the first reading
+        h.query("BEGIN")
+        h.query("SELECT 1")
+        a.query("SELECT 1")
+        sp = [parse_counts(pl.port)[1]]
+        rss = [settle()]
+        in_tx(a, [pgwire.parse(f"a_{i:07d}", t) for i, t in enumerate(texts)])     # the free server
+        sp.append(parse_counts(pl.port)[1])
+        rss.append(settle())
+        in_tx(b, [pgwire.parse(f"b_{i:07d}", t) for i, t in enumerate(texts)])     # the same one
+        sp.append(parse_counts(pl.port)[1])
+        rss.append(settle())
+        b.query("BEGIN")
+        b.query("SELECT 1")             # b holds that server now
+        h.query("COMMIT")               # and a runs on the other
+        in_tx(a, [pgwire.bind_execute(f"a_{i:07d}") for i in range(PREP_N)])
+        sp.append(parse_counts(pl.port)[1])
+        rss.append(settle())
+        b.query("COMMIT")
+        servers = [int(r["prepared_statements"]) for r in admin_rows(pl.port, "SHOW SERVERS")
+                   if r["database"] == "bench"]
+        for c in (h, a, b):
+            c.close()
+    finally:
+        pl.stop()
+    per = [(rss[i + 1] - rss[i]) * 1024.0 / PREP_N for i in range(3)]
+    res = {
+        "n": PREP_N, "text_bytes": len(texts[0]), "name_bytes": len("a_0000000"),
+        "rss_kb": rss, "server_parses": sp, "server_statements": servers,
+        # the measurement holds only if each step did what it should
+        "valid": sp == [0, PREP_N, PREP_N, 2 * PREP_N] and sorted(servers) == [PREP_N, PREP_N],
+        "client_map": per[1], "server_cache": per[2], "statement": per[0] - per[1] - per[2],
+        "first_client_total": per[0],
+    }
+    log(f"  memory per statement: {res}")
+    return res
+
+
+def prepared_scenario(ctx, lp_port, base, pg):
+    log("scenario 7: prepared statements, pgbench -S -M prepared vs -M extended through linkpool")
+    modes = ["extended", "prepared"]
+    runs = {m: [] for m in modes}
+    c0 = parse_counts(lp_port)
+    for rep in range(REPS):
+        for m in rotated(modes, rep):
+            runs[m].append(run_pgbench(ctx, System(f"linkpool-{m}", lp_port, "linkpool", 100),
+                                       ["-S", "-M", m], T))
+    c1 = parse_counts(lp_port)
+    ext, prep = runs["extended"], runs["prepared"]
+    tps_r = [p["tps"] / e["tps"] if e["tps"] else None for p, e in zip(prep, ext)]
+    cpu_r = [p["pooler_cpu_per_k"] / e["pooler_cpu_per_k"] if e["pooler_cpu_per_k"] else None
+             for p, e in zip(prep, ext)]
+    links = max(c1[3], 1)
+    res = {
+        "title": "7. prepared statements: select-only, -M prepared vs -M extended, linkpool",
+        "args": ["-S", "-M", "prepared|extended"], "seconds": T, "user": "bench",
+        "systems": [("linkpool-extended", 100), ("linkpool-prepared", 100)],
+        "runs": {"linkpool-extended": ext, "linkpool-prepared": prep},
+        "tps_ratio": tps_r, "cpu_ratio": cpu_r,
+        "client_parses": c1[0] - c0[0], "server_parses": c1[1] - c0[1], "binds": c1[2] - c0[2],
+        "links": c1[3],
+        # pgbench -S runs one statement
+        "server_parses_per_stmt_link": (c1[1] - c0[1]) / links,
+        "memory": prepared_memory(base, pg),
+    }
+    log(f"  prepared/extended TPS {[fmt(x, 2) for x in tps_r]}, pooler CPU per tx {[fmt(x, 2) for x in cpu_r]}; "
+        f"parses: client {res['client_parses']}, server {res['server_parses']} on {res['links']} links")
+    return res
+
+
 # ---------------------------------------------------------------- report
 
 def med(vals):
@@ -572,7 +698,10 @@ def machine_text():
         model = next((ln.split(":", 1)[1].strip() for ln in f if ln.startswith("model name")), "?")
     with open("/proc/meminfo") as f:
         mem = int(f.readline().split()[1]) // 1024
-    pgb = subprocess.run([PGBOUNCER_BIN, "--version"], capture_output=True, text=True).stdout.split("\n")[0]
+    try:
+        pgb = subprocess.run([PGBOUNCER_BIN, "--version"], capture_output=True, text=True).stdout.split("\n")[0]
+    except OSError:
+        pgb = "no PgBouncer"
     pgv = subprocess.run([f"{PG_BINDIR}/postgres", "--version"], capture_output=True, text=True).stdout.strip()
     commit = git_commit()
     return (f"- CPU: {os.cpu_count()} × {model}; RAM {mem} MB; kernel {platform.release()}\n"
@@ -637,6 +766,27 @@ def write_report(results, started, load0, load1):
     for key in ("s1", "s2", "s3", "s4md5", "s4scram"):
         if key in results:
             scenario_table(results[key], lines)
+    if "s7" in results:
+        r7 = results["s7"]
+        scenario_table(r7, lines)
+        mem = r7["memory"]
+        lines += [
+            "PgBouncer 1.18 has no prepared statements in transaction pooling (1.21+ has): linkpool only.",
+            "",
+            f"- TPS prepared / extended per repetition: {', '.join(fmt(x, 2) for x in r7['tps_ratio'])} "
+            f"(median **{fmt(med(r7['tps_ratio']), 2)}**; target ≥ 1.10)",
+            f"- pooler CPU per transaction, prepared / extended: {', '.join(fmt(x, 2) for x in r7['cpu_ratio'])} "
+            f"(median **{fmt(med(r7['cpu_ratio']), 2)}**; target ≤ 1.10)",
+            f"- parses over all repetitions: {r7['client_parses']} by clients, {r7['server_parses']} on servers, "
+            f"{r7['binds']} binds; {r7['links']} server links: **{fmt(r7['server_parses_per_stmt_link'], 2)}** "
+            "server parses per statement per link (target ≤ 1)",
+            f"- memory per statement (RSS of a linkpool of its own, {mem['n']} statements of "
+            f"{mem['text_bytes']}-byte texts, {mem['name_bytes']}-byte client names; "
+            f"{'steps checked' if mem['valid'] else 'STEPS DID NOT GO AS PLANNED: ' + repr(mem['server_parses'])}): "
+            f"per-client map **{fmt(mem['client_map'], 0)} B**, per-server cache **{fmt(mem['server_cache'], 0)} B**, "
+            f"the shared statement (text, once per instance) **{fmt(mem['statement'], 0)} B**; "
+            f"the first client to prepare a new text on a server pays {fmt(mem['first_client_total'], 0)} B",
+            ""]
     if "s5" in results:
         r5 = results["s5"]
         lines += ["### 5. Idle clients (raw-protocol md5 logins, held idle; bench/pgwire.py)", "",
@@ -703,16 +853,19 @@ def main():
     try:
         pg.init()
         write_userlist(base, pg)
+        # PgBouncer (1.18) takes part in scenarios 1-6 only
+        with_pgb = bool(set(SCENARIOS) & set("123456"))
         for name, binary in (("linkpool", LINKPOOL_BIN), ("pgbouncer", PGBOUNCER_BIN)):
-            poolers[name] = Pooler(name, binary, base, pg)
+            if name == "linkpool" or with_pgb:
+                poolers[name] = Pooler(name, binary, base, pg)
         chown_tree(base, pw)
         for p in poolers.values():
             p.start()
         ctx = Ctx(base, pg, poolers)
         lp = System("linkpool", poolers["linkpool"].port, "linkpool", 100)
-        pb = System("pgbouncer", poolers["pgbouncer"].port, "pgbouncer", 100)
+        pb = System("pgbouncer", poolers["pgbouncer"].port, "pgbouncer", 100) if with_pgb else None
         log("warm-up")
-        for s in (lp, pb):
+        for s in (lp, pb) if with_pgb else (lp,):
             for user in USERS:
                 run_pgbench(ctx, s, ["-S"], 2, user=user, clients=40)
         results = {}
@@ -746,6 +899,8 @@ def main():
             results["s5"] = idle_scenario(ctx, {"linkpool": lp, "pgbouncer": pb})
         if "6" in SCENARIOS:
             results["s6"] = stream_scenario(ctx, [lp, pb, System("direct", pg.port, None, 1)])
+        if "7" in SCENARIOS:
+            results["s7"] = prepared_scenario(ctx, lp.port, base, pg)
         load1 = " ".join(open("/proc/loadavg").read().split()[:3])
         for v in results.values():
             v["run"] = f"{started}, linkpool {git_commit()}, load {load0} / {load1}"

@@ -1,5 +1,7 @@
 """A minimal PostgreSQL v3 client for the benchmark: md5 login, idle
-connections, and streaming a large result or COPY without holding it.
+connections, streaming a large result or COPY without holding it, small
+text results (the admin console's SHOW) and pipelined extended-protocol
+messages (prepared statements).
 
 Only what bench.py needs; blocking sockets with timeouts so nothing hangs.
 """
@@ -17,6 +19,20 @@ class PgError(Exception):
 
 def _msg(t, body):
     return t + struct.pack("!I", len(body) + 4) + body
+
+
+def parse(name, sql):
+    """Parse of a named statement without parameter types."""
+    return _msg(b"P", name.encode() + b"\0" + sql.encode() + b"\0" + b"\0\0")
+
+
+def bind_execute(name):
+    """Bind of the statement (no parameters, text results) and Execute."""
+    return (_msg(b"B", b"\0" + name.encode() + b"\0" + b"\0\0" + b"\0\0" + b"\0\0") +
+            _msg(b"E", b"\0" + b"\0\0\0\0"))
+
+
+SYNC = _msg(b"S", b"")
 
 
 def _startup(user, db):
@@ -95,6 +111,41 @@ class Conn:
 
     def query(self, sql):
         self.sock.sendall(_msg(b"Q", sql.encode() + b"\0"))
+        self._until_ready()
+
+    def rows(self, sql):
+        """A simple query's rows as dicts of text values (NULL: None)."""
+        self.sock.sendall(_msg(b"Q", sql.encode() + b"\0"))
+        cols, out, err = [], [], None
+        while True:
+            t, body = self.read_msg()
+            if t == b"T":
+                n = struct.unpack_from("!H", body)[0]
+                pos, cols = 2, []
+                for _ in range(n):
+                    end = body.index(b"\0", pos)
+                    cols.append(body[pos:end].decode())
+                    pos = end + 1 + 18
+            elif t == b"D":
+                n = struct.unpack_from("!H", body)[0]
+                pos, vals = 2, []
+                for _ in range(n):
+                    ln = struct.unpack_from("!i", body, pos)[0]
+                    pos += 4
+                    vals.append(None if ln < 0 else body[pos:pos + ln].decode())
+                    pos += max(ln, 0)
+                out.append(dict(zip(cols, vals)))
+            elif t == b"E":
+                err = body.decode(errors="replace")
+            elif t == b"Z":
+                if err:
+                    raise PgError(err)
+                return out
+
+    def pipeline(self, data):
+        """Sends pipelined messages ending with one Sync; waits for its
+        ReadyForQuery (raises on an ErrorResponse)."""
+        self.sock.sendall(data)
         self._until_ready()
 
     def drain_query(self, sql):

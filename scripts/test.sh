@@ -47,7 +47,15 @@ die_stage() { # a stage that later stages depend on failed
 # ---------------------------------------------------------------- packages
 PKGS=(build-essential meson ninja-build pkg-config libevent-dev libssl-dev
 	libcmocka-dev clang libclang-rt-14-dev postgresql-15 postgresql-client-15
-	python3-pytest python3-psycopg python3-yaml shellcheck prometheus curl)
+	python3-pytest python3-psycopg python3-yaml shellcheck prometheus curl
+	python3-asyncpg libpostgresql-jdbc-java)
+# Client libraries of test_prepared_clients.py: a JDK for pgJDBC, Node.js and
+# npm for node-postgres (which the test installs from its package-lock.json).
+# Only when the command is missing: a machine may have them from elsewhere
+# (a nodejs package that bundles npm conflicts with Debian's npm).
+command -v javac >/dev/null || PKGS+=(default-jdk-headless)
+command -v node >/dev/null || PKGS+=(nodejs)
+command -v npm >/dev/null || PKGS+=(npm)
 
 # shellcheck source=scripts/lib/packages.sh
 . "$ROOT/scripts/lib/packages.sh"

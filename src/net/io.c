@@ -10,6 +10,8 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include "core/assert.h"
+
 /* Buffer cache: a free list of equally sized blocks, counted for SHOW MEM. */
 static struct {
 	uint32_t size;
@@ -331,6 +333,18 @@ void lp_io_consume(struct lp_io *io, uint32_t n)
 	memmove(io->buf + io->pos, io->buf + io->pos + n, io->end - io->pos - n);
 	io->end -= n;
 	lp_io_trim(io);
+}
+
+bool lp_io_splice(struct lp_io *io, uint32_t old_len, const void *data, uint32_t len)
+{
+	lp_assert(io->buf && old_len <= io->end - io->pos);
+	if (io->end - old_len + len > cache.size)
+		return false;
+	memmove(io->buf + io->pos + len, io->buf + io->pos + old_len, io->end - io->pos - old_len);
+	memcpy(io->buf + io->pos, data, len);
+	io->end = io->end - old_len + len;
+	io->pos += len;
+	return true;
 }
 
 /* Writes what the queue holds; true when empty afterwards. */

@@ -162,6 +162,11 @@ static inline const uint8_t *lp_io_parse_ptr(const struct lp_io *io) { return io
 
 /* Removes n bytes at pos (a consumed, not forwarded, message). */
 void lp_io_consume(struct lp_io *io, uint32_t n);
+/* Replaces the old_len bytes at pos (a message head being rewritten) with
+ * len bytes of data and marks them for forwarding (pos moves past them), so
+ * that one write carries them with what follows. false, nothing changed,
+ * when the buffer has no room for the difference. */
+bool lp_io_splice(struct lp_io *io, uint32_t old_len, const void *data, uint32_t len);
 
 /*
  * Writes src's [start,pos) to dst. Returns true when everything is written

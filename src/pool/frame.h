@@ -44,7 +44,8 @@ enum lp_frame_act {
  * the owner answers CONSUMED once done with it (STOP keeps it, CLOSED drops
  * it with the connection). FORWARD after the owner consumed the first n
  * bytes of the message (lp_io_consume at pos, having sent a rewritten head
- * itself) forwards the remaining bytes.
+ * itself), or replaced them with a rewritten head marked for forwarding
+ * (lp_io_splice), forwards the remaining bytes.
  */
 typedef enum lp_frame_act (*lp_frame_fn)(void *owner, const struct lp_msg_hdr *h,
 					 const uint8_t *msg, uint32_t avail);

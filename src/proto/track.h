@@ -156,6 +156,10 @@ static inline bool lp_track_synth_due(const struct lp_track *t)
 }
 void lp_track_synth_done(struct lp_track *t);
 
+/* An error ended the client's batch: PostgreSQL discards what the client
+ * sends until its Sync (the requests get no answer). */
+static inline bool lp_track_discarding(const struct lp_track *t) { return t->fe_skip; }
+
 /* A request is waiting for its answer (a query runs, as far as anyone
  * outside can tell). */
 static inline bool lp_track_busy(const struct lp_track *t) { return t->n > 0; }

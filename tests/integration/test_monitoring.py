@@ -136,6 +136,14 @@ def test_prometheus_scrapes_dashboard_and_alerts(linkpool, tmp_path):
                               "-f", str(script), "-c", "6", "-j", "2", "-T", "6", "testdb"],
                              capture_output=True, text=True, env=env, timeout=60)
         assert out.returncode == 0, out.stdout + out.stderr
+        # Named prepared statements for the prepared-statement panels: 4
+        # clients prepare one statement, on at most 2 servers.
+        one = tmp_path / "one.sql"
+        one.write_text("SELECT 1;\n")
+        out = subprocess.run(["pgbench", "-n", "-h", lp.host, "-p", str(lp.port), "-U", "scram_user",
+                              "-M", "prepared", "-f", str(one), "-c", "4", "-j", "2", "-T", "3", "testdb"],
+                             capture_output=True, text=True, env=env, timeout=60)
+        assert out.returncode == 0, out.stdout + out.stderr
         # Two more scrapes after the run so that every rate window holds it.
         time.sleep(2.5)
 
@@ -146,6 +154,12 @@ def test_prometheus_scrapes_dashboard_and_alerts(linkpool, tmp_path):
             if not res:
                 empty.append((title, e))
         assert not empty, f"dashboard expressions without data: {empty}"
+        ratio = [e for title, e in exprs if title.startswith("Server-parse hit ratio")]
+        assert len(ratio) == 1
+        by_db = {r["metric"]["database"]: float(r["value"][1]) for r in prom.query(_substitute(ratio[0]))}
+        # 4 client parses, at most 2 on servers; no parses: no value (NaN)
+        assert 0.4 <= by_db["testdb"] <= 1, by_db
+        assert by_db["otherdb"] != by_db["otherdb"], by_db
 
         for metric in ("linkpool_query_duration_seconds", "linkpool_client_wait_seconds",
                        "linkpool_transaction_duration_seconds"):

@@ -340,3 +340,83 @@ def test_sql_statements_in_quotes_and_multi_statement_texts(linkpool):
     c.execute("PREPARE m AS SELECT 7; SELECT 1")
     assert c.execute("EXECUTE m").fetchone() == (7,)
     c.execute("DEALLOCATE m")
+
+
+def _until_rfq(c):
+    """Message types up to ReadyForQuery; errors as E:<sqlstate>."""
+    out = []
+    while True:
+        t, body = c.recv_msg()
+        if t == "E":
+            t = "E:" + rawpg.PgError(rawpg.parse_error_fields(body)).sqlstate
+        out.append(t)
+        if t == "Z":
+            return out
+
+
+def test_messages_the_server_discards_after_an_error(linkpool, pg):
+    """After an error PostgreSQL discards what the client sends until its
+    Sync: a Parse there prepares nothing, a second Parse of a live name is
+    no error and a Close closes nothing. The pooler answers as PostgreSQL
+    does, and its statement cache stays true for the other clients of the
+    server."""
+    def P(name, q):
+        return rawpg.msg("P", rawpg.cstr(name) + rawpg.cstr(q) + b"\0\0")
+
+    def B(name):
+        return rawpg.msg("B", rawpg.cstr("") + rawpg.cstr(name) + b"\0\0\0\0\0\0")
+
+    E = rawpg.msg("E", rawpg.cstr("") + b"\0\0\0\0")
+    S = rawpg.msg("S", b"")
+    H = rawpg.msg("H", b"")
+
+    def conversation(c):
+        c.send(P("s1", "SELECT 1") + S)
+        got = [_until_rfq(c)]
+        # an error, answered at the Flush: the server discards until Sync
+        c.send(P("bad", "SELEC") + H)
+        t, _ = c.recv_msg()
+        got.append(t)
+        c.send(P("s2", "SELECT 'discarded'") + B("s2") + E + P("s1", "SELECT 1") +
+               rawpg.msg("C", b"S" + rawpg.cstr("s1")) + S)
+        got.append(_until_rfq(c))
+        c.send(B("s1") + E + S)             # s1 was neither replaced nor closed
+        got.append(_until_rfq(c))
+        c.send(B("s2") + E + S)             # s2 was never prepared
+        got.append(_until_rfq(c))
+        c.send(P("s2", "SELECT 'discarded'") + B("s2") + E + S)
+        got.append(_until_rfq(c))
+        return got
+
+    direct = rawpg.RawConn(pg.host, pg.port)
+    direct.login("scram_user", "testdb", "scram-secret-1")
+    want = conversation(direct)
+    direct.close()
+    assert want == [["1", "Z"], "E", ["Z"], ["2", "D", "C", "Z"], ["E:26000", "Z"],
+                    ["1", "2", "D", "C", "Z"]]
+    lp = tx_pool(linkpool, pool_size="1")
+    a = lp.raw_login()
+    assert conversation(a) == want
+    # the same text from another client on the same server
+    b = lp.raw_login()
+    b.send(P("other", "SELECT 'discarded'") + B("other") + E + S)
+    assert _until_rfq(b) == ["1", "2", "D", "C", "Z"]
+    b.send(P("o1", "SELECT 1") + B("o1") + E + S)
+    assert _until_rfq(b) == ["1", "2", "D", "C", "Z"]
+
+
+def test_a_discarded_parse_leaves_no_statement_for_other_clients(linkpool):
+    """A Parse the server discarded (after an error, before Sync) must not
+    make the pooler believe the statement is on that server: another
+    client's statement of the same text would get 26000 there."""
+    lp = tx_pool(linkpool, pool_size="1")
+    a = lp.raw_login()
+    a.send(rawpg.msg("P", rawpg.cstr("bad") + rawpg.cstr("SELEC") + b"\0\0") + rawpg.msg("H", b""))
+    assert a.recv_msg()[0] == "E"
+    a.send(rawpg.msg("P", rawpg.cstr("s") + rawpg.cstr("SELECT 3") + b"\0\0") + rawpg.msg("S", b""))
+    assert _until_rfq(a) == ["Z"]
+    b = lp.raw_login()
+    b.send(rawpg.msg("P", rawpg.cstr("x") + rawpg.cstr("SELECT 3") + b"\0\0") +
+           rawpg.msg("B", rawpg.cstr("") + rawpg.cstr("x") + b"\0\0\0\0\0\0") +
+           rawpg.msg("E", rawpg.cstr("") + b"\0\0\0\0") + rawpg.msg("S", b""))
+    assert _until_rfq(b) == ["1", "2", "D", "C", "Z"]

@@ -3,6 +3,7 @@
  * listener carries is what every accepted socket gets (the accept path sets
  * no option of its own), a re-tune reaches later connections, and
  * TCP_DEFER_ACCEPT holds a connection back until its first bytes arrive.
+ * Also lp_io_splice, the in-place rewrite of a message head.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -15,11 +16,13 @@
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <event2/event.h>
 
 #include "net/io.h"
 #include "net/listen.h"
@@ -148,12 +151,49 @@ static void test_defer_accept_waits_for_first_bytes(void **state)
 	close(l.fd);
 }
 
+/* A rewritten head replaces the old one in the buffer and is marked for
+ * forwarding, the bytes after it intact; without room nothing changes. */
+static void test_splice_rewrites_a_head_in_place(void **state)
+{
+	(void)state;
+	int sv[2];
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv), 0);
+	struct event_base *base = event_base_new();
+	lp_io_set_buf_size(32);
+	struct lp_io io;
+	lp_io_init(&io, base, sv[0], NULL, NULL);
+	assert_int_equal(write(sv[1], "headREST", 8), 8);
+	assert_int_equal(lp_io_fill(&io), 8);
+	assert_true(lp_io_splice(&io, 4, "longer-head", 11));
+	assert_int_equal(io.start, 0);
+	assert_int_equal(io.pos, 11);
+	assert_int_equal(lp_io_unparsed(&io), 4);
+	assert_memory_equal(io.buf, "longer-headREST", 15);
+	/* 15 + big - 2 > the buffer (pkt_buf's floor): refused, untouched */
+	uint32_t big = lp_io_buf_size();
+	char *fill = calloc(1, big);
+	assert_non_null(fill);
+	assert_false(lp_io_splice(&io, 2, fill, big));
+	free(fill);
+	assert_int_equal(io.pos, 11);
+	assert_int_equal(lp_io_unparsed(&io), 4);
+	assert_memory_equal(io.buf, "longer-headREST", 15);
+	/* shorter works too */
+	assert_true(lp_io_splice(&io, 2, "r", 1));
+	assert_int_equal(io.pos, 12);
+	assert_memory_equal(io.buf, "longer-headrST", 14);
+	lp_io_close(&io);
+	close(sv[1]);
+	event_base_free(base);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_accepted_socket_inherits_listener_options),
 		cmocka_unit_test(test_accepted_socket_gets_os_default_overrides),
 		cmocka_unit_test(test_defer_accept_waits_for_first_bytes),
+		cmocka_unit_test(test_splice_rewrites_a_head_in_place),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
