@@ -1,5 +1,5 @@
 /*
- * SHOW POOLS, DATABASES, USERS, PEERS, PEER_POOLS, LISTS, STATE, MEM,
+ * SHOW POOLS, DATABASES, USERS, LISTS, STATE, MEM,
  * DNS_HOSTS, DNS_ZONES:
  * one column table per command, in PgBouncer 1.25's order and types.
  * The console itself appears as database/user "pgbouncer", as in PgBouncer.
@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "admin/internal.h"
+#include "pool/cancel.h"
 #include "pool/link.h"
 #include "pool/stats.h"
 
@@ -209,42 +210,12 @@ static void show_users(struct lp_client *c, const char *arg)
 	lp_result_send(&r, c, "SHOW");
 }
 
-/* ---- SHOW PEERS / PEER_POOLS: PgBouncer's columns; linkpool has no
- * [peers] yet, so both are empty. ---- */
-
-static const struct lp_col peers_cols[] = {
-	{ "peer_id", LP_COL_INT4 },
-	{ "host", LP_COL_TEXT },
-	{ "port", LP_COL_INT4 },
-	{ "pool_size", LP_COL_INT4 },
-};
-
-static const struct lp_col peer_pools_cols[] = {
-	{ "peer_id", LP_COL_INT4 },
-	{ "cl_active_cancel_req", LP_COL_INT4 },
-	{ "cl_waiting_cancel_req", LP_COL_INT4 },
-	{ "sv_active_cancel", LP_COL_INT4 },
-	{ "sv_login", LP_COL_INT4 },
-};
-
 /* A SHOW with its columns and no rows. */
 static void empty_table(struct lp_client *c, const struct lp_col *cols, int ncols)
 {
 	struct lp_result r;
 	lp_result_begin(&r, cols, ncols);
 	lp_result_send(&r, c, "SHOW");
-}
-
-static void show_peers(struct lp_client *c, const char *arg)
-{
-	(void)arg;
-	empty_table(c, peers_cols, LP_NCOLS(peers_cols));
-}
-
-static void show_peer_pools(struct lp_client *c, const char *arg)
-{
-	(void)arg;
-	empty_table(c, peer_pools_cols, LP_NCOLS(peer_pools_cols));
 }
 
 /* ---- SHOW LISTS ---- */
@@ -278,9 +249,13 @@ static void show_lists(struct lp_client *c, const char *arg)
 	/* linkpool allocates per object: nothing is kept free for reuse. */
 	list_row(&r, "databases", dbs + 1);
 	list_row(&r, "users", inst->users.count);
-	list_row(&r, "peers", 0);
+	/* Peers as SHOW PEERS lists them: [peers] entries and peers_dns
+	 * addresses, each with its pool of cancel connections. */
+	const struct sockaddr_storage *addrs;
+	int peers = (int)inst->cfg.npeers + lp_cancel_dns_peers(inst, &addrs);
+	list_row(&r, "peers", peers);
 	list_row(&r, "pools", inst->pools.count + 1);
-	list_row(&r, "peer_pools", 0);
+	list_row(&r, "peer_pools", peers);
 	list_row(&r, "free_clients", 0);
 	list_row(&r, "used_clients", inst->client_count);
 	list_row(&r, "login_clients", inst->login_clients.count);
@@ -406,8 +381,6 @@ const struct lp_admin_show lp_admin_shows_pools[] = {
 	{ "pools", show_pools, false },
 	{ "databases", show_databases, false },
 	{ "users", show_users, false },
-	{ "peers", show_peers, false },
-	{ "peer_pools", show_peer_pools, false },
 	{ "lists", show_lists, false },
 	{ "state", show_state, false },
 	{ "mem", show_mem, false },

@@ -526,11 +526,13 @@ static const char *server_password(const struct lp_server *s)
  * the reason itself, and the clients waiting on the pool told the same
  * SQLSTATE and text -- unless transient: then they stay for the retry
  * (lp_link_login_failed). severity: NULL when the pooler gave up by itself;
- * kind: the metrics' reason class.
+ * kind: the metrics' reason class. A server never reached closes "because:
+ * connect failed" (PgBouncer's line; the cause was logged just before).
  */
 static int login_failed(struct lp_server *s, const char *severity, const char *code,
 			const char *msg, bool transient, const char *kind)
 {
+	bool unreached = strcmp(kind, "connect failed") == 0;
 	struct lp_pool *pool = s->pool;
 	char m[300];
 	snprintf(m, sizeof(m), "server login failed: %s%s%s", severity ? severity : "",
@@ -538,7 +540,7 @@ static int login_failed(struct lp_server *s, const char *severity, const char *c
 	server_log(s, LP_LOG_WARNING, m);
 	/* Mark the failure first: closing must not start a retry at once. */
 	pool->last_login_fail_us = lp_now_us();
-	server_close(s, msg, kind);
+	server_close(s, unreached ? kind : msg, kind);
 	lp_link_login_failed(pool, code, msg, transient);
 	return -1;
 }
