@@ -20,6 +20,7 @@
 #include "pool/client.h"
 #include "pool/params.h"
 #include "pool/prepared.h"
+#include "pool/server.h"
 #include "pool/takeover.h"
 #include "proto/handoff.h"
 
@@ -163,7 +164,7 @@ static void server_row(struct lp_result *r, const struct lp_server *s, const cha
 	lp_row_text(r, p->db->name);
 	lp_row_text(r, "none");
 	lp_row_text(r, state ? state : server_state(s));
-	lp_row_text(r, dc->host && dc->host[0] != '/' ? dc->host : "unix");
+	lp_row_text(r, lp_server_host_text(s));
 	lp_row_int(r, dc->port > 0 ? dc->port : 5432);
 	lp_row_text(r, laddr);
 	lp_row_int(r, lport);
@@ -326,7 +327,7 @@ static void fd_server(struct lp_result *r, const struct lp_server *s)
 {
 	const struct lp_db_conf *dc = &s->pool->db->conf;
 	fd_row(r, s->io.fd, "server", s->pool->user->name, s->pool->db->name,
-	       dc->host && dc->host[0] != '/' ? dc->host : "unix", dc->port > 0 ? dc->port : 5432,
+	       lp_server_host_text(s), dc->port > 0 ? dc->port : 5432,
 	       s->client ? s->client->io.fd : 0, &s->params);
 }
 

@@ -291,6 +291,12 @@ static void parse_db(struct parser *p, const char *name, const char *value, cons
 	}
 	if (!parse_connstr(p, "database", name, keys, nkeys, &d, value, file, line))
 		goto fail;
+	char why[120];
+	if (d.host && lp_config_check_host_list(d.host, why, sizeof(why)) < 0) {
+		perr(p, file, line, "database \"%s\": invalid value \"%s\" for host: %s", name,
+		     d.host, why);
+		goto fail;
+	}
 
 	/* A later definition of the same name replaces the earlier one. */
 	for (i = 0; i < c->ndbs; i++)

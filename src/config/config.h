@@ -23,9 +23,9 @@ enum lp_pool_mode { LP_POOL_SESSION, LP_POOL_TRANSACTION, LP_POOL_STATEMENT };
 enum lp_auth_type { LP_AUTH_TRUST, LP_AUTH_ANY, LP_AUTH_PLAIN, LP_AUTH_MD5, LP_AUTH_SCRAM,
 		    LP_AUTH_HBA, LP_AUTH_CERT,
 		    LP_AUTH_PEER /* only from an auth_hba_file rule: not an auth_type */ };
-/* libpq's sslmode values, for both TLS sides. */
 /* A database's load_balance_hosts (PgBouncer 1.24). */
 enum lp_load_balance { LP_LB_ROUND_ROBIN, LP_LB_DISABLE };
+/* libpq's sslmode values, for both TLS sides. */
 enum lp_sslmode { LP_SSLMODE_DISABLE, LP_SSLMODE_ALLOW, LP_SSLMODE_PREFER, LP_SSLMODE_REQUIRE,
 		  LP_SSLMODE_VERIFY_CA, LP_SSLMODE_VERIFY_FULL };
 
@@ -292,5 +292,15 @@ const char *lp_sslmode_name(enum lp_sslmode m);
 
 /* true when name is in a comma/space separated list (case-sensitive names). */
 bool lp_config_list_has(const char *list, const char *name);
+
+/* A database's host= is a comma-separated list of host names, addresses and
+ * unix socket directories (PgBouncer 1.17+), at most LP_HOSTS_MAX entries of
+ * fewer than LP_HOST_LEN bytes each, none empty (checked when the file is
+ * read). */
+#define LP_HOSTS_MAX 16
+#define LP_HOST_LEN 256
+int lp_config_host_count(const char *list);
+/* Copies entry idx % count of list into out (LP_HOST_LEN bytes). */
+void lp_config_host_at(const char *list, int idx, char *out);
 
 #endif

@@ -54,5 +54,6 @@ const struct lp_conn_key *lp_config_peer_keys(size_t *n);
 int lp_config_parse_seconds(const char *text, int64_t min_s, int64_t max_s, int64_t *out_us,
 			    char *why, size_t whycap);
 int lp_config_parse_load_balance(const char *text, int64_t *out, char *why, size_t whycap);
+int lp_config_check_host_list(const char *list, char *why, size_t whycap);
 
 #endif

@@ -406,7 +406,13 @@ static const struct lp_option options[] = {
 #define DBK(n, t, lo, hi, text) { #n, LP_CKEY_##t, offsetof(struct lp_db_conf, n), lo, hi, text }
 
 static const struct lp_conn_key db_keys[] = {
-	DBK(host, STR, 0, 0, "Server host name or IP; an absolute path is a unix socket directory."),
+	DBK(host, STR, 0, 0,
+	    "Server host name or IP; an absolute path is a unix socket directory. A "
+	    "comma-separated list (at most 16) names several servers: each new server "
+	    "connection takes one as load_balance_hosts says, and one that cannot be reached "
+	    "(refused, no answer within server_connect_timeout, a name that does not "
+	    "resolve) is skipped for the next at once; only when every host failed does "
+	    "the pool wait server_login_retry. The port is the same for all."),
 	DBK(port, INT, 1, 65535, "Server port (default 5432)."),
 	DBK(dbname, STR, 0, 0, "Database name on the server (default: the entry's name)."),
 	DBK(user, STR, 0, 0, "Connect to the server as this user, whoever the client is."),
@@ -431,8 +437,9 @@ static const struct lp_conn_key db_keys[] = {
 	DBK(query_wait_timeout, TIME, 0, LONG_S,
 	    "Overrides query_wait_timeout (and a [users] entry's) for this database's clients."),
 	DBK(load_balance_hosts, LB, 0, 0,
-	    "round-robin or disable. Accepted for compatibility; no effect because linkpool "
-	    "takes one host per database (the addresses a name resolves to are tried in turn)."),
+	    "With a host list: round-robin (default) gives each new server connection the "
+	    "next host; disable keeps using one host until a connection to it fails, then "
+	    "moves to the next."),
 };
 
 #define UK(n, t, lo, hi, text) { #n, LP_CKEY_##t, offsetof(struct lp_user_conf, n), lo, hi, text }
@@ -524,6 +531,52 @@ int lp_config_parse_load_balance(const char *text, int64_t *out, char *why, size
 	}
 	snprintf(why, whycap, "expected round-robin or disable");
 	return -1;
+}
+
+/* Entries of a host list are separated by commas; the list was checked
+ * when read (check_host_list). */
+int lp_config_host_count(const char *list)
+{
+	int n = 1;
+	for (const char *p = list; *p; p++)
+		n += *p == ',';
+	return n;
+}
+
+void lp_config_host_at(const char *list, int idx, char *out)
+{
+	const char *p = list;
+	for (int i = idx % lp_config_host_count(list); i > 0; i--)
+		p = strchr(p, ',') + 1;
+	size_t len = strcspn(p, ",");
+	if (len >= LP_HOST_LEN)
+		len = LP_HOST_LEN - 1;
+	memcpy(out, p, len);
+	out[len] = '\0';
+}
+
+int lp_config_check_host_list(const char *list, char *why, size_t whycap)
+{
+	int n = 0;
+	for (const char *p = list;; p++) {
+		size_t len = strcspn(p, ",");
+		if (len == 0) {
+			snprintf(why, whycap, "empty entry in the host list");
+			return -1;
+		}
+		if (len >= LP_HOST_LEN) {
+			snprintf(why, whycap, "a host name of the list is %zu bytes (at most %d)", len,
+				 LP_HOST_LEN - 1);
+			return -1;
+		}
+		if (++n > LP_HOSTS_MAX) {
+			snprintf(why, whycap, "more than %d hosts in the list", LP_HOSTS_MAX);
+			return -1;
+		}
+		p += len;
+		if (!*p)
+			return 0;
+	}
 }
 
 int lp_config_parse_seconds(const char *text, int64_t min_s, int64_t max_s, int64_t *out_us,

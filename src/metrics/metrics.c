@@ -54,6 +54,7 @@ enum lp_sv_close_reason lp_metrics_close_reason(const char *r)
 	    has(r, "RECONNECT") || has(r, "reload"))
 		return LP_SVC_RELOAD;
 	if (has(r, "login failed") || has(r, "connect failed") || has(r, "server_connect_timeout") ||
+	    has(r, "connect timeout") || has(r, "DNS lookup failed") ||
 	    has(r, "connect_query"))
 		return LP_SVC_LOGIN_FAILED;
 	if (has(r, "check failed"))

@@ -197,6 +197,9 @@ static void check_servers(struct lp_instance *inst, struct lp_pool *p, int64_t n
 		if (s->server_connect_timeout > 0 && now - sv->connect_us > s->server_connect_timeout) {
 			/* PgBouncer's words; the waiting clients stay for the
 			 * retry, within query_timeout / query_wait_timeout. */
+			if (lp_server_host_failed(sv, "connect timeout",
+						  "server_connect_timeout: server did not answer"))
+				continue;
 			lp_server_close(sv, "connect timeout");
 			lp_link_login_failed(p, "08006", "server_connect_timeout: server did not answer",
 					     true);

@@ -161,6 +161,10 @@ struct lp_server {
 	struct sockaddr_storage peer;   /* where we connected: cancels go there too */
 	socklen_t peer_len;
 	int naddr, addr_tries;          /* addresses of the host name, connects tried */
+	/* The entry of the database's host list this connection uses ("":
+	 * the default unix socket directory), and its index. */
+	char host[LP_HOST_LEN];
+	int host_idx;
 	struct lp_scram_client *scram;
 	int login_step;
 	/* what to do when a pooler query finishes */
@@ -188,6 +192,11 @@ struct lp_db {
 	int64_t idle_since_us;          /* auto or removed database unused since; 0: in use */
 	struct lp_list_node idle_node;  /* in inst->idle_dbs while idle_since_us is set */
 	int server_count;               /* for max_db_connections */
+	/* A host list (server.c): the entry the next server connection takes
+	 * (load_balance_hosts), and how many hosts failed in a row since the
+	 * last login that worked. */
+	unsigned host_next;
+	int host_fails;
 	int client_count;
 	struct lp_db_metrics metrics;   /* histograms and counters for /metrics */
 	uint64_t metrics_id;            /* order of first sight by a scrape; 0: not yet (exporter.c) */

@@ -45,9 +45,38 @@ static void server_log(const struct lp_server *s, enum lp_log_level lvl, const c
 {
 	if (lp_log_enabled(lvl))
 		lp_log_write(lvl, "S-%llu: %s/%s@%s:%d %s", (unsigned long long)s->id,
-			     s->pool->db->name, sv_user(s),
-			     s->pool->db->conf.host ? s->pool->db->conf.host : "unix",
+			     s->pool->db->name, sv_user(s), s->host[0] ? s->host : "unix",
 			     s->pool->db->conf.port, what);
+}
+
+/* The host this connection uses: NULL for the default unix socket
+ * directory. */
+static const char *server_host(const struct lp_server *s)
+{
+	return s->host[0] ? s->host : NULL;
+}
+
+static bool host_is_tcp(const struct lp_server *s)
+{
+	return s->host[0] && s->host[0] != '/';
+}
+
+/* Takes the host of a new connection from the database's list, as
+ * load_balance_hosts says: round-robin moves on with every connection,
+ * disable only when one fails (lp_server_host_failed). */
+static void pick_host(struct lp_server *s)
+{
+	struct lp_db *db = s->pool->db;
+	const struct lp_db_conf *dc = &db->conf;
+	if (!dc->host) {
+		s->host[0] = '\0';
+		return;
+	}
+	int n = lp_config_host_count(dc->host);
+	s->host_idx = (int)(db->host_next % (unsigned)n);
+	if (n > 1 && dc->load_balance_hosts != LP_LB_DISABLE)
+		db->host_next++;
+	lp_config_host_at(dc->host, s->host_idx, s->host);
 }
 
 /* A unix socket path for the pool's database, or NULL when it uses TCP. */
@@ -55,12 +84,12 @@ static bool unix_path(const struct lp_server *s, struct sockaddr_un *sun)
 {
 	const struct lp_db_conf *dc = &s->pool->db->conf;
 	const struct lp_settings *st = &s->pool->inst->cfg.s;
-	if (dc->host && dc->host[0] != '/')
+	if (host_is_tcp(s))
 		return false;
 	memset(sun, 0, sizeof(*sun));
 	sun->sun_family = AF_UNIX;
 	int n = snprintf(sun->sun_path, sizeof(sun->sun_path), "%s/.s.PGSQL.%d",
-			 dc->host ? dc->host : st->unix_socket_dir, dc->port > 0 ? dc->port : 5432);
+			 s->host[0] ? s->host : st->unix_socket_dir, dc->port > 0 ? dc->port : 5432);
 	if (n < 0 || (size_t)n >= sizeof(sun->sun_path))
 		sun->sun_path[0] = '\0';
 	return true;
@@ -133,8 +162,7 @@ static int send_startup(struct lp_server *s)
 /* As libpq: unix sockets never negotiate TLS. */
 static bool tls_wanted(const struct lp_server *s)
 {
-	const struct lp_db_conf *dc = &s->pool->db->conf;
-	return s->pool->inst->sec.server_tls && dc->host && dc->host[0] && dc->host[0] != '/';
+	return s->pool->inst->sec.server_tls && host_is_tcp(s);
 }
 
 static int tls_request(struct lp_server *s)
@@ -201,7 +229,7 @@ static void tls_answer(struct lp_server *s)
 		login_fail(s, "08P01", "invalid answer to SSLRequest");
 		return;
 	}
-	const char *host = s->pool->db->conf.host;
+	const char *host = server_host(s);
 	if (lp_io_tls_connect(io, s->pool->inst->sec.server_tls, host,
 			      mode == LP_SSLMODE_VERIFY_FULL ? host : NULL, server_tls_done, err,
 			      sizeof(err)) < 0)
@@ -226,7 +254,7 @@ static void connect_failed(struct lp_server *s, const char *why)
 	lp_io_close(&s->io);
 	s->io.fd = -1;
 	const struct lp_db_conf *dc = &s->pool->db->conf;
-	s->dns_req = lp_dns_lookup(s->pool->inst->dns, dc->host, dc->port > 0 ? dc->port : 5432,
+	s->dns_req = lp_dns_lookup(s->pool->inst->dns, s->host, dc->port > 0 ? dc->port : 5432,
 				   resolved, s);
 }
 
@@ -278,8 +306,9 @@ static void resolved(const char *err, const struct sockaddr *sa, socklen_t len, 
 	s->naddr = naddr;
 	if (err) {
 		char msg[300];
-		snprintf(msg, sizeof(msg), "could not resolve host \"%s\": %s",
-			 s->pool->db->conf.host, err);
+		snprintf(msg, sizeof(msg), "could not resolve host \"%s\": %s", s->host, err);
+		if (lp_server_host_failed(s, "server DNS lookup failed", msg))
+			return;
 		/* Unlike a refused connection, told to the waiting clients at
 		 * once: a name that does not resolve is most often a typo, and
 		 * they would wait for it in vain (PgBouncer keeps them). */
@@ -308,6 +337,7 @@ struct lp_server *lp_server_connect(struct lp_pool *pool)
 	pool->user->server_count++;
 	lp_metrics_server_opened(&pool->db->metrics);
 	lp_server_set_state(s, LP_SV_LOGIN);
+	pick_host(s);
 
 	struct sockaddr_un sun;
 	const struct lp_db_conf *dc = &pool->db->conf;
@@ -319,7 +349,7 @@ struct lp_server *lp_server_connect(struct lp_pool *pool)
 		start_login(s, (struct sockaddr *)&sun, sizeof(sun));
 	} else {
 		/* May answer at once (numeric address, cached name). */
-		s->dns_req = lp_dns_lookup(inst->dns, dc->host, dc->port > 0 ? dc->port : 5432,
+		s->dns_req = lp_dns_lookup(inst->dns, s->host, dc->port > 0 ? dc->port : 5432,
 					   resolved, s);
 	}
 	return s->state == LP_SV_JUSTFREE ? NULL : s;
@@ -342,6 +372,17 @@ struct lp_server *lp_server_adopt(struct lp_pool *pool, int fd, uint64_t id)
 	if (getpeername(fd, (struct sockaddr *)&s->peer, &s->peer_len) < 0)
 		s->peer_len = 0;
 	s->naddr = 1;
+	/* Which host of a list it reached: its address (a unix socket keeps
+	 * the list's first entry, a directory or the default). */
+	if (s->peer_len == 0 || s->peer.ss_family == AF_UNIX ||
+	    getnameinfo((struct sockaddr *)&s->peer, s->peer_len, s->host, sizeof(s->host), NULL, 0,
+			NI_NUMERICHOST) != 0) {
+		const char *list = pool->db->conf.host;
+		if (list && list[0] == '/')
+			lp_config_host_at(list, 0, s->host);
+		else
+			s->host[0] = '\0';
+	}
 	pool->db->server_count++;
 	pool->user->server_count++;
 	lp_metrics_server_opened(&pool->db->metrics);
@@ -554,7 +595,35 @@ static int login_fail(struct lp_server *s, const char *code, const char *msg)
  * words): nothing says the next try fails too. */
 static int connect_lost(struct lp_server *s, const char *msg)
 {
+	if (lp_server_host_failed(s, "connect failed", msg))
+		return -1;
 	return login_failed(s, NULL, "08006", msg, true, "connect failed");
+}
+
+/* Skipping a host logs PgBouncer's "closing because: <reason>"; the new
+ * connection waits for the next loop turn (no connect from inside a close),
+ * and nothing counts as a failed login, so the waiting clients never hear of
+ * it. */
+bool lp_server_host_failed(struct lp_server *s, const char *reason, const char *msg)
+{
+	struct lp_pool *pool = s->pool;
+	struct lp_db *db = pool->db;
+	int n = db->conf.host ? lp_config_host_count(db->conf.host) : 1;
+	if (n < 2)
+		return false;
+	if (db->conf.load_balance_hosts == LP_LB_DISABLE &&
+	    (int)(db->host_next % (unsigned)n) == s->host_idx)
+		db->host_next++;
+	if (++db->host_fails >= n) {
+		db->host_fails = 0;
+		return false;
+	}
+	char m[400];
+	snprintf(m, sizeof(m), "%s; trying the next host", msg);
+	server_log(s, LP_LOG_WARNING, m);
+	server_close(s, reason, "connect failed");
+	lp_link_grow_later(pool);
+	return true;
 }
 
 static void login_done(struct lp_server *s)
@@ -562,6 +631,7 @@ static void login_done(struct lp_server *s)
 	struct lp_pool *pool = s->pool;
 	s->ready = true;
 	pool->last_login_ok_us = lp_now_us();
+	pool->db->host_fails = 0;
 	pool->last_login_fail_us = 0;
 	if (!pool->welcome_ready) {
 		lp_params_clear(&pool->welcome);
@@ -855,8 +925,7 @@ static int idle_msg(struct lp_server *s, uint8_t type, const uint8_t *body, uint
 
 static void server_died(struct lp_server *s, const char *why)
 {
-	if (s->state == LP_SV_LOGIN && !s->io.got_input && s->dns_req == NULL &&
-	    s->pool->db->conf.host && s->pool->db->conf.host[0] != '/') {
+	if (s->state == LP_SV_LOGIN && !s->io.got_input && s->dns_req == NULL && host_is_tcp(s)) {
 		connect_failed(s, why);
 		return;
 	}

@@ -15,6 +15,18 @@ struct lp_server *lp_server_connect(struct lp_pool *pool);
 /* Makes s's request ring bigger; false at LP_TRACK_MAX or out of memory. */
 bool lp_server_track_grow(struct lp_server *s);
 void lp_server_close(struct lp_server *s, const char *reason);
+/* A logging-in server could not reach its host. With another host of the
+ * database's list left to try, closes it with reason, posts a connection to
+ * the next host and returns true; false: every host failed (or there is
+ * only one), and the caller's failure path runs. */
+bool lp_server_host_failed(struct lp_server *s, const char *reason, const char *msg);
+
+/* The host a connection uses as SHOW SERVERS / FDS show it ("unix" for a
+ * unix socket). */
+static inline const char *lp_server_host_text(const struct lp_server *s)
+{
+	return s->host[0] && s->host[0] != '/' ? s->host : "unix";
+}
 /* Runs sql as a pooler query; done() is called when it finishes. */
 void lp_server_internal(struct lp_server *s, const char *sql,
 			void (*done)(struct lp_server *s, bool ok));

@@ -164,7 +164,7 @@ static bool server_row(const struct lp_server *s, int64_t now, lp_takeover_row_f
 	const struct lp_db_conf *dc = &p->db->conf;
 	struct lp_takeover_row row = {
 		.fd = s->io.fd, .task = "server", .user = p->user->name, .db = p->db->name,
-		.addr = dc->host && dc->host[0] != '/' ? dc->host : "unix",
+		.addr = lp_server_host_text(s),
 		.port = dc->port > 0 ? dc->port : 5432,
 		.cancel = (uint64_t)s->be_pid << 32 | s->be_key,
 		.link = s->client ? s->client->io.fd : 0,

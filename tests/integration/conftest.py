@@ -493,6 +493,14 @@ class Linkpool:
             cur = conn.execute(sql)
             return cur.fetchall() if cur.description else []
 
+    def admin_rows(self, sql):
+        """Rows of a console command, each a dict by column name."""
+        with psycopg.connect(self.dsn("admin", "pgbouncer"), autocommit=True,
+                             prepare_threshold=None) as conn:
+            cur = conn.execute(sql)
+            names = [d.name for d in cur.description]
+            return [dict(zip(names, row)) for row in cur.fetchall()]
+
     def close_clients(self):
         for c in self._conns:
             with contextlib.suppress(Exception):
