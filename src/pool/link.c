@@ -193,6 +193,13 @@ void lp_link_grow(struct lp_pool *pool)
 	/* Only clients that wait may take another pool's idle server; filling
 	 * min_pool_size never does. */
 	bool may_evict = waiting > pool->login_servers.count + pool->idle_servers.count;
+	/* Until one login worked the server is unproven (a wrong host, a name
+	 * that does not resolve): one attempt at a time, as PgBouncer makes
+	 * them, rather than a burst of failures; then as many as are wanted. */
+	if (!pool->welcome_ready && pool->login_servers.count > 0)
+		return;
+	if (!pool->welcome_ready && want > 1)
+		want = 1;
 	while (want-- > 0 && (total = lp_pool_server_total(pool)) < limit) {
 		if (max_db > 0 && pool->db->server_count >= max_db &&
 		    !(may_evict && evict_for(pool, pool->db, NULL)))

@@ -193,10 +193,10 @@ struct lp_db {
 	struct lp_list_node idle_node;  /* in inst->idle_dbs while idle_since_us is set */
 	int server_count;               /* for max_db_connections */
 	/* A host list (server.c): the entry the next server connection takes
-	 * (load_balance_hosts), and how many hosts failed in a row since the
-	 * last login that worked. */
+	 * (load_balance_hosts), and the hosts (bit i: entry i) that could not
+	 * be reached since one last could. */
 	unsigned host_next;
-	int host_fails;
+	uint32_t hosts_down;
 	int client_count;
 	struct lp_db_metrics metrics;   /* histograms and counters for /metrics */
 	uint64_t metrics_id;            /* order of first sight by a scrape; 0: not yet (exporter.c) */

@@ -73,9 +73,16 @@ static void pick_host(struct lp_server *s)
 		return;
 	}
 	int n = lp_config_host_count(dc->host);
-	s->host_idx = (int)(db->host_next % (unsigned)n);
-	if (n > 1 && dc->load_balance_hosts != LP_LB_DISABLE)
-		db->host_next++;
+	uint32_t all = n >= 32 ? UINT32_MAX : (1u << n) - 1;
+	/* Hosts known to be down are passed over while another may work. */
+	for (int tries = 0; tries < n; tries++) {
+		s->host_idx = (int)(db->host_next % (unsigned)n);
+		bool down = (db->hosts_down >> s->host_idx) & 1;
+		if (n > 1 && (dc->load_balance_hosts != LP_LB_DISABLE || down))
+			db->host_next++;
+		if (!down || (db->hosts_down & all) == all)
+			break;
+	}
 	lp_config_host_at(dc->host, s->host_idx, s->host);
 }
 
@@ -614,8 +621,10 @@ bool lp_server_host_failed(struct lp_server *s, const char *reason, const char *
 	if (db->conf.load_balance_hosts == LP_LB_DISABLE &&
 	    (int)(db->host_next % (unsigned)n) == s->host_idx)
 		db->host_next++;
-	if (++db->host_fails >= n) {
-		db->host_fails = 0;
+	uint32_t all = n >= 32 ? UINT32_MAX : (1u << n) - 1;
+	db->hosts_down |= 1u << s->host_idx;
+	if ((db->hosts_down & all) == all) {
+		db->hosts_down = 0;     /* every host failed: the next round tries them all */
 		return false;
 	}
 	char m[400];
@@ -631,7 +640,7 @@ static void login_done(struct lp_server *s)
 	struct lp_pool *pool = s->pool;
 	s->ready = true;
 	pool->last_login_ok_us = lp_now_us();
-	pool->db->host_fails = 0;
+	pool->db->hosts_down &= ~(1u << s->host_idx);
 	pool->last_login_fail_us = 0;
 	if (!pool->welcome_ready) {
 		lp_params_clear(&pool->welcome);
