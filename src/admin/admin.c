@@ -250,7 +250,7 @@ static const struct lp_admin_show *find_show(const char *name)
 {
 	const struct lp_admin_show *const tables[] = { lp_admin_shows_pools, lp_admin_shows_sockets,
 						       lp_admin_shows_stats, lp_admin_shows_misc,
-						       lp_admin_shows_peers };
+						       lp_admin_shows_peers, lp_admin_shows_hosts };
 	for (size_t t = 0; t < sizeof(tables) / sizeof(tables[0]); t++)
 		for (const struct lp_admin_show *s = tables[t]; s->name; s++)
 			if (strcasecmp(s->name, name) == 0)

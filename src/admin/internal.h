@@ -43,6 +43,7 @@ extern const struct lp_admin_show lp_admin_shows_sockets[];
 extern const struct lp_admin_show lp_admin_shows_stats[];
 extern const struct lp_admin_show lp_admin_shows_misc[];
 extern const struct lp_admin_show lp_admin_shows_peers[];
+extern const struct lp_admin_show lp_admin_shows_hosts[];
 /* commands.c table, NULL-terminated. */
 extern const struct lp_admin_command lp_admin_commands[];
 

@@ -13,7 +13,7 @@ static void show_help(struct lp_client *c, const char *arg)
 			"\tSHOW PEERS|PEER_POOLS\n"
 			"\tSHOW FDS|SOCKETS|ACTIVE_SOCKETS|LISTS|MEM|STATE\n"
 			"\tSHOW DNS_HOSTS|DNS_ZONES\n"
-			"\tSHOW PEERS|PEER_POOLS\n"
+			"\tSHOW HOSTS\n"
 			"\tSHOW STATS|STATS_TOTALS|STATS_AVERAGES|TOTALS\n"
 			"\tSET key = arg\n"
 			"\tRELOAD\n"

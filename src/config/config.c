@@ -220,6 +220,11 @@ static int conn_key_set(void *entry, const struct lp_conn_key *k, const char *v,
 			return -1;
 		*(int *)field = (int)iv;
 		return 0;
+	case LP_CKEY_TSA:
+		if (lp_config_parse_tsa(v, &iv, why, whycap) < 0)
+			return -1;
+		*(int *)field = (int)iv;
+		return 0;
 	case LP_CKEY_TIME:
 		if (lp_config_parse_seconds(v, k->min, k->max, &iv, why, whycap) < 0)
 			return -1;

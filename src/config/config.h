@@ -25,6 +25,13 @@ enum lp_auth_type { LP_AUTH_TRUST, LP_AUTH_ANY, LP_AUTH_PLAIN, LP_AUTH_MD5, LP_A
 		    LP_AUTH_PEER /* only from an auth_hba_file rule: not an auth_type */ };
 /* A database's load_balance_hosts (PgBouncer 1.24). */
 enum lp_load_balance { LP_LB_ROUND_ROBIN, LP_LB_DISABLE };
+/* A database's target_session_attrs: which servers of its host list a
+ * connection may use, in libpq's meanings (pool/hosts.c decides). */
+enum lp_tsa {
+	LP_TSA_ANY, LP_TSA_READ_WRITE, LP_TSA_READ_ONLY, LP_TSA_PRIMARY, LP_TSA_STANDBY,
+	LP_TSA_PREFER_STANDBY,
+};
+const char *lp_config_tsa_name(int tsa);
 /* libpq's sslmode values, for both TLS sides. */
 enum lp_sslmode { LP_SSLMODE_DISABLE, LP_SSLMODE_ALLOW, LP_SSLMODE_PREFER, LP_SSLMODE_REQUIRE,
 		  LP_SSLMODE_VERIFY_CA, LP_SSLMODE_VERIFY_FULL };
@@ -179,6 +186,7 @@ struct lp_db_conf {
 	lp_usec server_lifetime;        /* -1: the global server_lifetime */
 	lp_usec query_wait_timeout;     /* -1: the [users] entry's, else the global */
 	int load_balance_hosts;         /* enum lp_load_balance or -1 */
+	int target_session_attrs;       /* enum lp_tsa */
 	char *file;                     /* where it was defined */
 	int line;
 };

@@ -54,7 +54,8 @@ static void conn_keys(FILE *f, const struct lp_conn_key *keys, size_t n)
 		const char *type = k->type == LP_CKEY_STR ? "string" :
 				   k->type == LP_CKEY_INT ? "integer" :
 				   k->type == LP_CKEY_TIME ? "time (s)" :
-				   k->type == LP_CKEY_LB ? "load balance" : "pool mode";
+				   k->type == LP_CKEY_LB ? "load balance" :
+				   k->type == LP_CKEY_TSA ? "session attributes" : "pool mode";
 
 		fprintf(f, "| `%s` | %s | ", k->name, type);
 		if (k->type == LP_CKEY_INT)

@@ -35,8 +35,9 @@ int lp_config_parse_pool_mode(const char *text, int64_t *out, char *why, size_t 
 const char *lp_config_type_doc(enum lp_opt_type t);
 
 /* Keys of the libpq-style strings in [databases] and [users]. */
-/* TIME: seconds like the TIME options, stored as lp_usec; LB: load_balance_hosts. */
-enum lp_ckey_type { LP_CKEY_STR, LP_CKEY_INT, LP_CKEY_POOL_MODE, LP_CKEY_TIME, LP_CKEY_LB };
+/* TIME: seconds like the TIME options, stored as lp_usec; LB: load_balance_hosts;
+ * TSA: target_session_attrs. */
+enum lp_ckey_type { LP_CKEY_STR, LP_CKEY_INT, LP_CKEY_POOL_MODE, LP_CKEY_TIME, LP_CKEY_LB, LP_CKEY_TSA };
 
 struct lp_conn_key {
 	const char *name;
@@ -54,6 +55,7 @@ const struct lp_conn_key *lp_config_peer_keys(size_t *n);
 int lp_config_parse_seconds(const char *text, int64_t min_s, int64_t max_s, int64_t *out_us,
 			    char *why, size_t whycap);
 int lp_config_parse_load_balance(const char *text, int64_t *out, char *why, size_t whycap);
+int lp_config_parse_tsa(const char *text, int64_t *out, char *why, size_t whycap);
 int lp_config_check_host_list(const char *list, char *why, size_t whycap);
 
 #endif

@@ -440,6 +440,13 @@ static const struct lp_conn_key db_keys[] = {
 	    "With a host list: round-robin (default) gives each new server connection the "
 	    "next host; disable keeps using one host until a connection to it fails, then "
 	    "moves to the next."),
+	DBK(target_session_attrs, TSA, 0, 0,
+	    "Which of the hosts a server connection may use, in libpq's words: any (default), "
+	    "read-write, read-only, primary, standby or prefer-standby (a standby if one is up, "
+	    "else any). Decided at login from the in_hot_standby and "
+	    "default_transaction_read_only values PostgreSQL 14+ reports (no extra query); a "
+	    "host in the wrong role is skipped for server_login_retry, and a connection whose "
+	    "server changes role is closed when next released (linkpool only)."),
 };
 
 #define UK(n, t, lo, hi, text) { #n, LP_CKEY_##t, offsetof(struct lp_user_conf, n), lo, hi, text }
@@ -530,6 +537,30 @@ int lp_config_parse_load_balance(const char *text, int64_t *out, char *why, size
 		return 0;
 	}
 	snprintf(why, whycap, "expected round-robin or disable");
+	return -1;
+}
+
+static const char *const tsa_names[] = {
+	[LP_TSA_ANY] = "any",         [LP_TSA_READ_WRITE] = "read-write",
+	[LP_TSA_READ_ONLY] = "read-only", [LP_TSA_PRIMARY] = "primary",
+	[LP_TSA_STANDBY] = "standby", [LP_TSA_PREFER_STANDBY] = "prefer-standby",
+};
+
+const char *lp_config_tsa_name(int tsa)
+{
+	return tsa >= 0 && tsa <= LP_TSA_PREFER_STANDBY ? tsa_names[tsa] : "any";
+}
+
+int lp_config_parse_tsa(const char *text, int64_t *out, char *why, size_t whycap)
+{
+	for (int i = 0; i <= LP_TSA_PREFER_STANDBY; i++) {
+		if (strcasecmp(text, tsa_names[i]) == 0) {
+			*out = i;
+			return 0;
+		}
+	}
+	snprintf(why, whycap,
+		 "expected any, read-write, read-only, primary, standby or prefer-standby");
 	return -1;
 }
 

@@ -165,6 +165,7 @@ struct lp_server {
 	 * the default unix socket directory), and its index. */
 	char host[LP_HOST_LEN];
 	int host_idx;
+	bool any_role;                  /* prefer-standby found no standby: any role will do */
 	struct lp_scram_client *scram;
 	int login_step;
 	/* what to do when a pooler query finishes */
@@ -192,11 +193,14 @@ struct lp_db {
 	int64_t idle_since_us;          /* auto or removed database unused since; 0: in use */
 	struct lp_list_node idle_node;  /* in inst->idle_dbs while idle_since_us is set */
 	int server_count;               /* for max_db_connections */
-	/* A host list (server.c): the entry the next server connection takes
-	 * (load_balance_hosts), and the hosts (bit i: entry i) that could not
-	 * be reached since one last could. */
+	/* The host list's state (hosts.c): the entry the next server
+	 * connection takes (load_balance_hosts), what is known of each entry
+	 * (made on first use, nhosts entries), and the entries (bit i) that
+	 * failed in a row since a connection last found a usable host. */
 	unsigned host_next;
-	uint32_t hosts_down;
+	struct lp_host_state *hosts;
+	int nhosts;
+	uint32_t hosts_failed_in_row;
 	int client_count;
 	struct lp_db_metrics metrics;   /* histograms and counters for /metrics */
 	uint64_t metrics_id;            /* order of first sight by a scrape; 0: not yet (exporter.c) */

@@ -13,6 +13,7 @@
 #include "pool/instance.h"
 #include "pool/link.h"
 #include "pool/params.h"
+#include "pool/hosts.h"
 #include "pool/registry.h"
 #include "pool/server.h"
 
@@ -71,11 +72,13 @@ static bool db_conn_changed(const struct lp_db_conf *a, const struct lp_db_conf 
 {
 	return !streq(a->host, b->host) || a->port != b->port || !streq(a->dbname, b->dbname) ||
 	       !streq(a->user, b->user) || !streq(a->password, b->password) ||
-	       !streq(a->connect_query, b->connect_query);
+	       !streq(a->connect_query, b->connect_query) ||
+	       a->target_session_attrs != b->target_session_attrs;
 }
 
 static void db_free(struct lp_db *db)
 {
+	lp_hosts_reset(db);
 	db_conf_free(&db->conf);
 	free(db->name);
 	free(db);
@@ -490,6 +493,7 @@ void lp_registry_apply(struct lp_instance *inst)
 		db->conf = tmp;
 		db->removed = false;
 		if (changed) {
+			lp_hosts_reset(db);
 			lp_log_info("database %s changed: servers reconnect when released", db->name);
 			pool_mark_reconnect(inst, db);
 		}

@@ -22,6 +22,7 @@
 #include "pool/cancel.h"
 #include "pool/client.h"
 #include "pool/frame.h"
+#include "pool/hosts.h"
 #include "pool/instance.h"
 #include "pool/link.h"
 #include "pool/params.h"
@@ -61,29 +62,16 @@ static bool host_is_tcp(const struct lp_server *s)
 	return s->host[0] && s->host[0] != '/';
 }
 
-/* Takes the host of a new connection from the database's list, as
- * load_balance_hosts says: round-robin moves on with every connection,
- * disable only when one fails (lp_server_host_failed). */
+/* Takes the host of a new connection from the database's list
+ * (hosts.c). */
 static void pick_host(struct lp_server *s)
 {
 	struct lp_db *db = s->pool->db;
-	const struct lp_db_conf *dc = &db->conf;
-	if (!dc->host) {
+	s->host_idx = lp_hosts_pick(db, lp_now_us(), &s->any_role);
+	if (!db->conf.host)
 		s->host[0] = '\0';
-		return;
-	}
-	int n = lp_config_host_count(dc->host);
-	uint32_t all = n >= 32 ? UINT32_MAX : (1u << n) - 1;
-	/* Hosts known to be down are passed over while another may work. */
-	for (int tries = 0; tries < n; tries++) {
-		s->host_idx = (int)(db->host_next % (unsigned)n);
-		bool down = (db->hosts_down >> s->host_idx) & 1;
-		if (n > 1 && (dc->load_balance_hosts != LP_LB_DISABLE || down))
-			db->host_next++;
-		if (!down || (db->hosts_down & all) == all)
-			break;
-	}
-	lp_config_host_at(dc->host, s->host_idx, s->host);
+	else
+		lp_config_host_at(db->conf.host, s->host_idx, s->host);
 }
 
 /* A unix socket path for the pool's database, or NULL when it uses TCP. */
@@ -614,19 +602,9 @@ static int connect_lost(struct lp_server *s, const char *msg)
 bool lp_server_host_failed(struct lp_server *s, const char *reason, const char *msg)
 {
 	struct lp_pool *pool = s->pool;
-	struct lp_db *db = pool->db;
-	int n = db->conf.host ? lp_config_host_count(db->conf.host) : 1;
-	if (n < 2)
+	if (!lp_hosts_unreachable(pool->db, s->host_idx, msg, lp_now_us(),
+				  pool->inst->cfg.s.server_login_retry))
 		return false;
-	if (db->conf.load_balance_hosts == LP_LB_DISABLE &&
-	    (int)(db->host_next % (unsigned)n) == s->host_idx)
-		db->host_next++;
-	uint32_t all = n >= 32 ? UINT32_MAX : (1u << n) - 1;
-	db->hosts_down |= 1u << s->host_idx;
-	if ((db->hosts_down & all) == all) {
-		db->hosts_down = 0;     /* every host failed: the next round tries them all */
-		return false;
-	}
 	char m[400];
 	snprintf(m, sizeof(m), "%s; trying the next host", msg);
 	server_log(s, LP_LOG_WARNING, m);
@@ -635,12 +613,53 @@ bool lp_server_host_failed(struct lp_server *s, const char *reason, const char *
 	return true;
 }
 
+/* Logged in: is the server in a role target_session_attrs allows? When
+ * not, it is closed (returns -1) and the next host tried, or, with none
+ * left, the login fails and the waiting clients stay for the retry. */
+static int check_role(struct lp_server *s)
+{
+	struct lp_pool *pool = s->pool;
+	char why[200];
+	switch (lp_hosts_logged_in(pool->db, s->host_idx, &s->params, s->any_role, lp_now_us(),
+				   pool->inst->cfg.s.server_login_retry, why, sizeof(why))) {
+	case LP_HOSTS_USE:
+		return 0;
+	case LP_HOSTS_SKIP: {
+		char m[300];
+		snprintf(m, sizeof(m), "%s; trying the next host", why);
+		server_log(s, LP_LOG_WARNING, m);
+		server_close(s, "wrong server role", "login failed");
+		lp_link_grow_later(pool);
+		return -1;
+	}
+	case LP_HOSTS_NONE:
+	default:
+		return login_failed(s, NULL, "08006", why, true, "login failed");
+	}
+}
+
+/* A ParameterStatus of a logged-in server. in_hot_standby changes when a
+ * standby is promoted: a server that no longer suits its database is
+ * closed when next released (at once when idle). */
+static void param_status(struct lp_server *s, const char *name, const char *value)
+{
+	lp_params_set(&s->params, name, value);
+	struct lp_db *db = s->pool->db;
+	if (db->conf.target_session_attrs == LP_TSA_ANY || !s->ready ||
+	    strcmp(name, "in_hot_standby") != 0)
+		return;
+	if (!lp_hosts_role_changed(db, s->host_idx, strcmp(value, "on") == 0, lp_now_us(),
+				   s->pool->inst->cfg.s.server_login_retry)) {
+		server_log(s, LP_LOG_LOG, "server changed role: closed when released");
+		s->close_needed = true;
+	}
+}
+
 static void login_done(struct lp_server *s)
 {
 	struct lp_pool *pool = s->pool;
 	s->ready = true;
 	pool->last_login_ok_us = lp_now_us();
-	pool->db->hosts_down &= ~(1u << s->host_idx);
 	pool->last_login_fail_us = 0;
 	if (!pool->welcome_ready) {
 		lp_params_clear(&pool->welcome);
@@ -835,6 +854,8 @@ static int login_msg(struct lp_server *s, uint8_t type, const uint8_t *body, uin
 		if (lp_msg_parse_rfq(body, blen, &st, &err) != LP_PROTO_OK)
 			return login_fail(s, "08P01", err);
 		lp_track_reset(&s->trk, st);
+		if (check_role(s) < 0)
+			return -1;
 		const char *cq = s->pool->db->conf.connect_query;
 		if (cq && cq[0]) {
 			s->ready = true;
@@ -887,7 +908,7 @@ static int internal_msg(struct lp_server *s, uint8_t type, const uint8_t *body, 
 	}
 	case 'S':
 		if (lp_msg_parse_param_status(body, blen, &name, &value, &err) == LP_PROTO_OK)
-			lp_params_set(&s->params, name, value);
+			param_status(s, name, value);
 		return 0;
 	case 'Z': {
 		void (*done)(struct lp_server *, bool) = s->internal_done;
@@ -912,7 +933,11 @@ static int idle_msg(struct lp_server *s, uint8_t type, const uint8_t *body, uint
 	switch (type) {
 	case 'S':
 		if (lp_msg_parse_param_status(body, blen, &name, &value, &err) == LP_PROTO_OK)
-			lp_params_set(&s->params, name, value);
+			param_status(s, name, value);
+		if (s->close_needed) {
+			lp_server_close(s, "server changed role");
+			return -1;
+		}
 		return 0;
 	case 'N':
 	case 'A':
@@ -1037,7 +1062,7 @@ static enum lp_frame_act to_client(struct lp_server *s, const struct lp_msg_hdr 
 		const char *name, *value;
 		if (lp_msg_parse_param_status(msg + LP_PROTO_HDR_LEN, h->len - 4, &name, &value,
 					      &err) == LP_PROTO_OK) {
-			lp_params_set(&s->params, name, value);
+			param_status(s, name, value);
 			if (lp_param_is_tracked(s->pool->inst, name))
 				lp_params_set(&c->params, name, value);
 		}

@@ -1031,7 +1031,18 @@ static void test_host_list(void **state)
 		 "load_balance_hosts=disable\n[pgbouncer]\nauth_type = trust\n", &c);
 	assert_string_equal(c.dbs[0].host, "127.0.0.1,/tmp,db.example");
 	assert_int_equal(c.dbs[0].load_balance_hosts, LP_LB_DISABLE);
+	assert_int_equal(c.dbs[0].target_session_attrs, LP_TSA_ANY);
 	lp_config_free(&c);
+
+	parse_ok("[databases]\nx = host=a,b target_session_attrs=Prefer-Standby\n"
+		 "[pgbouncer]\nauth_type = trust\n", &c);
+	assert_int_equal(c.dbs[0].target_session_attrs, LP_TSA_PREFER_STANDBY);
+	assert_string_equal(lp_config_tsa_name(c.dbs[0].target_session_attrs), "prefer-standby");
+	lp_config_free(&c);
+	struct lp_diag d = parse_bad("[databases]\nx = host=a target_session_attrs=master\n");
+	assert_non_null(strstr(d.msgs[0], "t.ini:2: database \"x\": invalid value \"master\" for "
+				      "target_session_attrs: expected any, read-write"));
+	lp_diag_cleanup(&d);
 }
 
 /*

@@ -12,6 +12,7 @@
 
 #include <cmocka.h>
 
+#include "pool/hosts.h"
 #include "pool/instance.h"
 #include "pool/link.h"
 #include "pool/params.h"
@@ -202,6 +203,138 @@ static void test_tracked(void **state)
 	assert_false(lp_param_is_tracked(&inst, "search"));       /* whole names only */
 }
 
+/* A host list's bookkeeping (hosts.c): which host is next, which are
+ * passed over, and what target_session_attrs accepts. */
+static void params_role(struct lp_params *p, const char *hot, const char *ro)
+{
+	lp_params_clear(p);
+	if (hot)
+		lp_params_set(p, "in_hot_standby", hot);
+	lp_params_set(p, "default_transaction_read_only", ro);
+}
+
+static void test_hosts_roles(void **state)
+{
+	(void)state;
+	bool ro;
+	struct lp_params p = { 0 };
+	params_role(&p, "off", "off");
+	assert_int_equal(lp_hosts_role_of(&p, &ro), LP_HOST_ROLE_PRIMARY);
+	assert_false(ro);
+	params_role(&p, "on", "off");
+	assert_int_equal(lp_hosts_role_of(&p, &ro), LP_HOST_ROLE_STANDBY);
+	params_role(&p, NULL, "on");
+	assert_int_equal(lp_hosts_role_of(&p, &ro), LP_HOST_ROLE_UNKNOWN);
+	assert_true(ro);
+	lp_params_clear(&p);
+
+	/* libpq's meanings */
+	const enum lp_host_role P = LP_HOST_ROLE_PRIMARY, S = LP_HOST_ROLE_STANDBY;
+	assert_true(lp_hosts_role_fits(LP_TSA_READ_WRITE, P, false));
+	assert_false(lp_hosts_role_fits(LP_TSA_READ_WRITE, P, true));
+	assert_false(lp_hosts_role_fits(LP_TSA_READ_WRITE, S, true));
+	assert_true(lp_hosts_role_fits(LP_TSA_READ_ONLY, P, true));
+	assert_true(lp_hosts_role_fits(LP_TSA_READ_ONLY, S, false));
+	assert_false(lp_hosts_role_fits(LP_TSA_READ_ONLY, P, false));
+	assert_true(lp_hosts_role_fits(LP_TSA_PRIMARY, P, true));
+	assert_false(lp_hosts_role_fits(LP_TSA_PRIMARY, S, false));
+	assert_true(lp_hosts_role_fits(LP_TSA_STANDBY, S, false));
+	assert_false(lp_hosts_role_fits(LP_TSA_PREFER_STANDBY, P, false));
+	assert_true(lp_hosts_role_fits(LP_TSA_ANY, LP_HOST_ROLE_UNKNOWN, false));
+	assert_false(lp_hosts_role_fits(LP_TSA_STANDBY, LP_HOST_ROLE_UNKNOWN, false));
+}
+
+static void test_hosts_pick_and_skip(void **state)
+{
+	(void)state;
+	struct lp_db db;
+	memset(&db, 0, sizeof(db));
+	char hosts[] = "a,b,c";
+	db.conf.host = hosts;
+	bool any;
+	const int64_t retry = 1000;
+	/* round-robin */
+	assert_int_equal(lp_hosts_pick(&db, 0, &any), 0);
+	assert_int_equal(lp_hosts_pick(&db, 0, &any), 1);
+	assert_int_equal(lp_hosts_pick(&db, 0, &any), 2);
+	assert_false(any);
+	/* b unreachable: passed over until the retry */
+	assert_true(lp_hosts_unreachable(&db, 1, "refused", 10, retry));
+	assert_int_equal(lp_hosts_pick(&db, 20, &any), 0);
+	assert_int_equal(lp_hosts_pick(&db, 20, &any), 2);
+	assert_int_equal(lp_hosts_pick(&db, 20, &any), 0);
+	assert_string_equal(lp_hosts_state(&db, 1)->last_error, "refused");
+	assert_int_equal(lp_hosts_pick(&db, 10 + retry, &any), 1);
+	struct lp_params p = { 0 };
+	char why[200];
+	params_role(&p, "off", "off");
+	assert_int_equal(lp_hosts_logged_in(&db, 1, &p, false, 1500, retry, why, sizeof(why)),
+			 LP_HOSTS_USE);
+	/* every host failing in a row since one last worked fails the
+	 * login (no spinning) */
+	assert_true(lp_hosts_unreachable(&db, 0, "x", 2000, retry));
+	assert_true(lp_hosts_unreachable(&db, 2, "x", 2000, retry));
+	assert_false(lp_hosts_unreachable(&db, 1, "x", 2000, retry));
+	/* and the row starts again */
+	assert_true(lp_hosts_unreachable(&db, 1, "x", 4000, retry));
+	lp_hosts_reset(&db);
+	lp_params_clear(&p);
+}
+
+static void test_hosts_target_session_attrs(void **state)
+{
+	(void)state;
+	struct lp_db db;
+	memset(&db, 0, sizeof(db));
+	char hosts[] = "standby,primary";
+	db.conf.host = hosts;
+	db.conf.target_session_attrs = LP_TSA_READ_WRITE;
+	struct lp_params sb = { 0 }, pr = { 0 };
+	params_role(&sb, "on", "on");
+	params_role(&pr, "off", "off");
+	char why[200];
+	bool any;
+	const int64_t retry = 1000;
+	assert_int_equal(lp_hosts_pick(&db, 0, &any), 0);
+	assert_int_equal(lp_hosts_logged_in(&db, 0, &sb, any, 0, retry, why, sizeof(why)),
+			 LP_HOSTS_SKIP);
+	assert_string_equal(why, "target_session_attrs=read-write: the host is a standby");
+	assert_int_equal(lp_hosts_pick(&db, 1, &any), 1);
+	assert_int_equal(lp_hosts_logged_in(&db, 1, &pr, any, 1, retry, why, sizeof(why)),
+			 LP_HOSTS_USE);
+	/* the standby is passed over while it is known to be one */
+	assert_int_equal(lp_hosts_pick(&db, 2, &any), 1);
+	assert_int_equal(lp_hosts_pick(&db, 2, &any), 1);
+	/* failover: the primary goes away; the host last seen a standby is
+	 * tried at once, and suits once promoted */
+	assert_true(lp_hosts_unreachable(&db, 1, "refused", 3, retry));
+	assert_int_equal(lp_hosts_pick(&db, 4, &any), 0);
+	assert_false(any);
+	assert_int_equal(lp_hosts_logged_in(&db, 0, &sb, any, 4, retry, why, sizeof(why)),
+			 LP_HOSTS_NONE);       /* not yet promoted: every host failed */
+	assert_int_equal(lp_hosts_logged_in(&db, 0, &pr, false, 5, retry, why, sizeof(why)),
+			 LP_HOSTS_USE);
+	/* a live link told of a promotion under a standby-only database */
+	db.conf.target_session_attrs = LP_TSA_STANDBY;
+	assert_false(lp_hosts_role_changed(&db, 0, false, 6, retry));
+	db.conf.target_session_attrs = LP_TSA_PREFER_STANDBY;
+	assert_true(lp_hosts_role_changed(&db, 0, false, 6, retry));
+	lp_hosts_reset(&db);
+
+	/* prefer-standby with no standby reachable takes the primary */
+	assert_int_equal(lp_hosts_pick(&db, 0, &any), 0);
+	assert_int_equal(lp_hosts_logged_in(&db, 0, &pr, any, 0, retry, why, sizeof(why)),
+			 LP_HOSTS_SKIP);
+	assert_true(lp_hosts_unreachable(&db, 1, "refused", 1, retry));
+	assert_int_equal(lp_hosts_pick(&db, 2, &any), 0);
+	assert_true(any);
+	assert_int_equal(lp_hosts_logged_in(&db, 0, &pr, any, 2, retry, why, sizeof(why)),
+			 LP_HOSTS_USE);
+	lp_hosts_reset(&db);
+	lp_params_clear(&sb);
+	lp_params_clear(&pr);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -211,6 +344,9 @@ int main(void)
 		cmocka_unit_test(test_owes_response),
 		cmocka_unit_test(test_params),
 		cmocka_unit_test(test_tracked),
+		cmocka_unit_test(test_hosts_roles),
+		cmocka_unit_test(test_hosts_pick_and_skip),
+		cmocka_unit_test(test_hosts_target_session_attrs),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,220 @@
+"""target_session_attrs: a database's host list holds a primary and a
+standby; a pool asks for one role and gets it, and follows a failover
+without a reload.
+
+A primary listens on 127.0.0.1 and a streaming standby (pg_basebackup -R)
+on 127.0.0.2, same port. Which server a session reached shows in
+inet_server_addr() and pg_is_in_recovery().
+"""
+
+import os
+import subprocess
+import threading
+import time
+
+import psycopg
+import pytest
+
+from conftest import PG_BINDIR, PgCluster, _as_postgres, wait_for
+
+PRIMARY, STANDBY = "127.0.0.1", "127.0.0.2"
+
+
+class Pair:
+    """A primary and its streaming standby on one port. sync: commits wait
+    for the standby (so a failover loses no acknowledged commit)."""
+
+    def __init__(self, sync=False):
+        self.primary = PgCluster()
+        self.primary.init()
+        with open(os.path.join(self.primary.data, "pg_hba.conf"), "a") as f:
+            f.write("local replication all trust\n"
+                    "host all all 127.0.0.0/8 scram-sha-256\n")
+        self.primary.sql("SELECT pg_reload_conf()")
+        self.standby = PgCluster()
+        self.standby.port = self.primary.port
+        self.standby.host = STANDBY
+        subprocess.run(_as_postgres([f"{PG_BINDIR}/pg_basebackup", "-h", self.primary.socket_dir,
+                                     "-p", str(self.primary.port), "-U", "postgres",
+                                     "-D", self.standby.data, "-R", "-X", "stream", "-c", "fast"]),
+                       check=True, capture_output=True, text=True, timeout=120)
+        with open(os.path.join(self.standby.data, "postgresql.conf"), "a") as f:
+            f.write(f"\nlisten_addresses = '{STANDBY}'\n"
+                    f"unix_socket_directories = '{self.standby.socket_dir}'\n")
+        self.standby.start()
+        wait_for(lambda: self.primary.sql(
+            "SELECT count(*) FROM pg_stat_replication WHERE state = 'streaming'")[0][0] == 1,
+            timeout=30, what="the standby streaming")
+        if sync:
+            self.primary.sql("ALTER SYSTEM SET synchronous_standby_names = '*'")
+            self.primary.sql("ALTER SYSTEM SET synchronous_commit = 'on'")
+            self.primary.sql("SELECT pg_reload_conf()")
+
+    def entry(self, hosts, **kw):
+        parts = [f"host={hosts}", f"port={self.primary.port}", "dbname=testdb"]
+        parts += [f"{k}={v}" for k, v in kw.items()]
+        return " ".join(parts)
+
+    def promote(self):
+        self.standby._run([f"{PG_BINDIR}/pg_ctl", "-D", self.standby.data, "-w", "-t", "60",
+                           "promote"])
+
+    def destroy(self):
+        self.standby.destroy()
+        self.primary.destroy()
+
+
+@pytest.fixture(scope="module")
+def pair():
+    p = Pair()
+    yield p
+    p.destroy()
+
+
+def _where(lp, db, n=4):
+    """(server address, in recovery) of n sessions held open at once."""
+    conns = [lp.connect(db=db) for _ in range(n)]
+    try:
+        return [c.execute("SELECT host(inet_server_addr()), pg_is_in_recovery()").fetchone()
+                for c in conns]
+    finally:
+        for c in conns:
+            c.close()
+
+
+def _pool(linkpool, pair, hosts, tsa, **ini):
+    settings = {"pool_mode": "session", "server_login_retry": "30",
+                "server_tls_sslmode": "disable"}
+    settings.update(ini)
+    return linkpool(settings, databases={"tsa": pair.entry(hosts, target_session_attrs=tsa)})
+
+
+@pytest.mark.parametrize("tsa", ["read-write", "primary"])
+def test_read_write_and_primary_land_on_the_primary(linkpool, pair, tsa):
+    lp = _pool(linkpool, pair, f"{STANDBY},{PRIMARY}", tsa)
+    assert _where(lp, "tsa") == [(PRIMARY, False)] * 4
+    lp.wait_log(rf"S-\d+: tsa/\S+@127\.0\.0\.2:\d+ target_session_attrs={tsa}: the host is a "
+                r"standby; trying the next host")
+    # The client never heard of the skipped host.
+    assert "wrong server role" in lp.log_text()
+
+
+@pytest.mark.parametrize("tsa", ["standby", "read-only", "prefer-standby"])
+def test_standby_read_only_and_prefer_standby_land_on_the_standby(linkpool, pair, tsa):
+    lp = _pool(linkpool, pair, f"{PRIMARY},{STANDBY}", tsa)
+    assert _where(lp, "tsa") == [(STANDBY, True)] * 4
+
+
+def test_any_uses_both_hosts(linkpool, pair):
+    lp = _pool(linkpool, pair, f"{PRIMARY},{STANDBY}", "any")
+    assert sorted(_where(lp, "tsa")) == [(PRIMARY, False)] * 2 + [(STANDBY, True)] * 2
+
+
+def test_prefer_standby_takes_the_primary_when_no_standby_is_up(linkpool, pair):
+    """127.0.0.3 refuses: with no standby to be had, prefer-standby uses the
+    primary (libpq's meaning), at once."""
+    lp = _pool(linkpool, pair, f"{PRIMARY},127.0.0.3", "prefer-standby")
+    start = time.monotonic()
+    assert _where(lp, "tsa", 2) == [(PRIMARY, False)] * 2
+    assert time.monotonic() - start < 5
+    rows = {r["host"]: r for r in lp.admin_rows("SHOW HOSTS") if r["database"] == "tsa"}
+    assert rows[PRIMARY]["role"] == "primary" and rows[PRIMARY]["state"] == "fallback"
+    assert rows["127.0.0.3"]["state"] == "down"
+    assert "could not connect" in rows["127.0.0.3"]["last_error"] or \
+        "refused" in rows["127.0.0.3"]["last_error"], rows
+
+
+def test_show_hosts(linkpool, pair):
+    lp = _pool(linkpool, pair, f"{STANDBY},{PRIMARY}", "read-write")
+    with lp.connect(db="tsa") as c:
+        c.execute("SELECT 1")
+        rows = {r["host"]: r for r in lp.admin_rows("SHOW HOSTS") if r["database"] == "tsa"}
+    assert rows[PRIMARY]["role"] == "primary" and rows[PRIMARY]["state"] == "up"
+    assert rows[PRIMARY]["servers"] == 1 and rows[PRIMARY]["target_session_attrs"] == "read-write"
+    assert rows[STANDBY]["role"] == "standby" and rows[STANDBY]["state"] == "wrong role"
+    assert rows[STANDBY]["servers"] == 0
+    assert "the host is a standby" in rows[STANDBY]["last_error"]
+    # A database without a host list is one row; nothing known before use.
+    other = [r for r in lp.admin_rows("SHOW HOSTS") if r["database"] == "otherdb"]
+    assert len(other) == 1 and other[0]["state"] == "untried" and other[0]["role"] == "unknown"
+
+
+def test_no_host_in_the_role_keeps_clients_waiting_then_fails(linkpool, pair):
+    """Only a standby for a read-write pool: the client waits (a failover may
+    be under way) and hears query_wait_timeout's error, not a refusal."""
+    lp = _pool(linkpool, pair, STANDBY, "read-write", server_login_retry="1",
+               query_wait_timeout="3")
+    start = time.monotonic()
+    with pytest.raises(psycopg.OperationalError):
+        with lp.connect(db="tsa") as c:
+            c.execute("SELECT 1")
+    assert 2 < time.monotonic() - start < 10
+    lp.wait_log(r"target_session_attrs=read-write: the host is a standby")
+
+
+def test_reload_changes_target_session_attrs(linkpool, pair):
+    lp = _pool(linkpool, pair, f"{PRIMARY},{STANDBY}", "standby")
+    assert _where(lp, "tsa", 1) == [(STANDBY, True)]
+    lp.write_ini(databases={"tsa": pair.entry(f"{PRIMARY},{STANDBY}",
+                                              target_session_attrs="primary")})
+    lp.reload()
+    wait_for(lambda: [r for r in lp.admin_rows("SHOW HOSTS") if r["database"] == "tsa"][0]
+             ["target_session_attrs"] == "primary", what="the reload")
+    assert _where(lp, "tsa", 2) == [(PRIMARY, False)] * 2
+
+
+def test_failover_without_reload(linkpool, pg):
+    """Under a write load, the primary stops and the standby is promoted: the
+    read-write pool serves from the new primary within 10 s of the promotion,
+    with no reload, and every commit a client saw acknowledged is there."""
+    pair = Pair(sync=True)
+    try:
+        pair.primary.sql("CREATE TABLE ledger (id bigint PRIMARY KEY)", db="testdb")
+        pair.primary.sql("GRANT ALL ON ledger TO PUBLIC", db="testdb")
+        lp = linkpool({"pool_mode": "transaction", "server_login_retry": "1",
+                       "query_wait_timeout": "60", "default_pool_size": "4",
+                       "server_tls_sslmode": "disable"},
+                      databases={"rw": pair.entry(f"{PRIMARY},{STANDBY}",
+                                                  target_session_attrs="read-write")})
+        acked, lock, stop = [], threading.Lock(), threading.Event()
+
+        def writer(k):
+            i, conn = 0, None
+            while not stop.is_set():
+                i += 1
+                try:
+                    if conn is None:
+                        conn = lp.connect(db="rw")
+                    conn.execute("INSERT INTO ledger VALUES (%s)", (k * 10_000_000 + i,))
+                    with lock:
+                        acked.append(k * 10_000_000 + i)
+                except psycopg.Error:
+                    if conn is not None:
+                        conn.close()
+                    conn = None
+                    time.sleep(0.05)
+            if conn is not None:
+                conn.close()
+
+        threads = [threading.Thread(target=writer, args=(k,)) for k in range(6)]
+        for t in threads:
+            t.start()
+        wait_for(lambda: len(acked) > 50, timeout=10, what="writes through linkpool")
+        pair.primary.stop("fast")
+        time.sleep(1)
+        before = len(acked)
+        promoted = time.monotonic()
+        pair.promote()
+        wait_for(lambda: len(acked) > before + 20, timeout=10, what="writes on the new primary")
+        took = time.monotonic() - promoted
+        stop.set()
+        for t in threads:
+            t.join(30)
+        assert took < 10
+        stored = {r[0] for r in pair.standby.sql("SELECT id FROM ledger", db="testdb")}
+        assert set(acked) <= stored
+        assert "reload" not in lp.log_text().lower()
+        rows = {r["host"]: r for r in lp.admin_rows("SHOW HOSTS") if r["database"] == "rw"}
+        assert rows[STANDBY]["role"] == "primary" and rows[STANDBY]["state"] == "up"
+    finally:
+        pair.destroy()
