@@ -1,7 +1,8 @@
 /*
  * SHOW HOSTS (linkpool only): each entry of each database's host list, the
- * role its servers last reported, whether new connections use it now, the
- * server connections open to it and the last thing that went wrong there.
+ * role its servers last reported, whether new connections use it now, its
+ * replay lag when max_replica_lag has it measured, the server connections
+ * open to it and the last thing that went wrong there.
  */
 #include <stdio.h>
 
@@ -15,6 +16,7 @@ static const struct lp_col host_cols[] = {
 	{ "target_session_attrs", LP_COL_TEXT },
 	{ "role", LP_COL_TEXT },
 	{ "state", LP_COL_TEXT },
+	{ "lag", LP_COL_INT8 },
 	{ "servers", LP_COL_INT4 },
 	{ "last_error", LP_COL_TEXT },
 };
@@ -81,6 +83,10 @@ static void show_hosts(struct lp_client *c, const char *arg)
 			lp_row_text(&r, lp_config_tsa_name(dc->target_session_attrs));
 			lp_row_text(&r, role_name(h));
 			lp_row_text(&r, state_name(h, dc->target_session_attrs, now));
+			if (h && h->lag_checked_us)
+				lp_row_int(&r, h->lag_us);      /* microseconds, as SHOW's times */
+			else
+				lp_row_null(&r);
 			lp_row_int(&r, servers_on(inst, db, i));
 			lp_row_text(&r, h && h->last_error[0] ? h->last_error : NULL);
 			lp_row_end(&r);

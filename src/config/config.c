@@ -287,6 +287,7 @@ static void parse_db(struct parser *p, const char *name, const char *value, cons
 	d.server_lifetime = -1;
 	d.query_wait_timeout = -1;
 	d.load_balance_hosts = -1;
+	d.max_replica_lag = -1;
 	d.line = line;
 	d.name = strdup(name);
 	d.file = strdup(file);

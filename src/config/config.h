@@ -187,6 +187,7 @@ struct lp_db_conf {
 	lp_usec query_wait_timeout;     /* -1: the [users] entry's, else the global */
 	int load_balance_hosts;         /* enum lp_load_balance or -1 */
 	int target_session_attrs;       /* enum lp_tsa */
+	lp_usec max_replica_lag;        /* -1 or 0: not checked */
 	char *file;                     /* where it was defined */
 	int line;
 };

@@ -447,6 +447,11 @@ static const struct lp_conn_key db_keys[] = {
 	    "default_transaction_read_only values PostgreSQL 14+ reports (no extra query); a "
 	    "host in the wrong role is skipped for server_login_retry, and a connection whose "
 	    "server changes role is closed when next released (linkpool only)."),
+	DBK(max_replica_lag, TIME, 0, LONG_S,
+	    "With target_session_attrs read-only, standby or prefer-standby: a standby whose "
+	    "replay lag exceeds this many seconds is passed over until it catches up "
+	    "(measured at login and every second on an idle connection; 0: not checked; "
+	    "linkpool only)."),
 };
 
 #define UK(n, t, lo, hi, text) { #n, LP_CKEY_##t, offsetof(struct lp_user_conf, n), lo, hi, text }

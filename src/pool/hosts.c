@@ -65,13 +65,24 @@ int lp_hosts_pick(struct lp_db *db, int64_t now_us, bool *any_role)
 			return idx;
 	}
 	/* Nothing usable: a host reachable in the wrong role before the one
-	 * that could not be reached (its role may have changed). */
+	 * that could not be reached (its role may have changed); for
+	 * prefer-standby, a primary before a standby behind on replay. */
+	bool prefer = db->conf.target_session_attrs == LP_TSA_PREFER_STANDBY;
+	int found = -1;
 	for (int tries = 0; tries < n; tries++) {
 		int idx = (int)((db->host_next + (unsigned)tries) % (unsigned)n);
-		if (hs[idx].wrong_role) {
-			*any_role = db->conf.target_session_attrs == LP_TSA_PREFER_STANDBY;
-			return idx;
+		if (!hs[idx].wrong_role)
+			continue;
+		if (!prefer || hs[idx].role == LP_HOST_ROLE_PRIMARY) {
+			found = idx;
+			break;
 		}
+		if (found < 0)
+			found = idx;
+	}
+	if (found >= 0) {
+		*any_role = prefer;
+		return found;
 	}
 	return (int)(db->host_next % (unsigned)n);
 }
@@ -153,6 +164,12 @@ static const char *role_text(enum lp_host_role role, bool read_only)
 	return read_only ? "a read-only primary" : "a primary";
 }
 
+/* Whether tsa asks for standbys, so that max_replica_lag applies. */
+static bool wants_standby(int tsa)
+{
+	return tsa == LP_TSA_READ_ONLY || tsa == LP_TSA_STANDBY || tsa == LP_TSA_PREFER_STANDBY;
+}
+
 static struct lp_host_state *note_role(struct lp_db *db, int idx, const struct lp_params *p,
 				       bool *fits)
 {
@@ -165,7 +182,19 @@ static struct lp_host_state *note_role(struct lp_db *db, int idx, const struct l
 	hs[idx].seen = true;
 	hs[idx].role = (uint8_t)role;
 	hs[idx].read_only = ro;
+	if (role != LP_HOST_ROLE_STANDBY)
+		hs[idx].lagging = false;
+	else if (hs[idx].lagging && wants_standby(db->conf.target_session_attrs))
+		*fits = false;
 	return &hs[idx];
+}
+
+/* Entry i was last seen a primary and is reachable. */
+static bool hs_primary(const struct lp_db *db, int i)
+{
+	const struct lp_host_state *h = &db->hosts[i];
+	return h->role == LP_HOST_ROLE_PRIMARY && h->seen &&
+	       (h->skip_until_us == 0 || h->wrong_role);
 }
 
 enum lp_hosts_verdict lp_hosts_logged_in(struct lp_db *db, int idx, const struct lp_params *p,
@@ -185,20 +214,73 @@ enum lp_hosts_verdict lp_hosts_logged_in(struct lp_db *db, int idx, const struct
 	}
 	bool ro;
 	enum lp_host_role role = lp_hosts_role_of(p, &ro);
-	snprintf(why, whycap, "target_session_attrs=%s: the host is %s",
-		 lp_config_tsa_name(db->conf.target_session_attrs), role_text(role, ro));
+	if (h && h->lagging && role == LP_HOST_ROLE_STANDBY)
+		snprintf(why, whycap, "target_session_attrs=%s: the standby's %s",
+			 lp_config_tsa_name(db->conf.target_session_attrs), h->last_error);
+	else
+		snprintf(why, whycap, "target_session_attrs=%s: the host is %s",
+			 lp_config_tsa_name(db->conf.target_session_attrs), role_text(role, ro));
 	int n = host_count(db);
 	bool prefer = db->conf.target_session_attrs == LP_TSA_PREFER_STANDBY;
 	if (!h || n < 2)
 		return prefer ? LP_HOSTS_USE : LP_HOSTS_NONE;
 	h->wrong_role = true;
 	h->skip_until_us = now_us + (retry_us > 0 ? retry_us : 1);
-	snprintf(h->last_error, sizeof(h->last_error), "%s", why);
+	if (!h->lagging)
+		snprintf(h->last_error, sizeof(h->last_error), "%s", why);
 	if (!row_complete(db, idx, n))
 		return LP_HOSTS_SKIP;
 	/* Every host failed or is in the wrong role: prefer-standby takes
-	 * what it found; the others fail as a single host would. */
-	return prefer ? LP_HOSTS_USE : LP_HOSTS_NONE;
+	 * what it found (a primary before a standby behind on replay, which
+	 * the next pick offers); the others fail as a single host would. */
+	if (!prefer)
+		return LP_HOSTS_NONE;
+	if (h->lagging)
+		for (int i = 0; i < n; i++)
+			if (i != idx && hs_primary(db, i))
+				return LP_HOSTS_SKIP;
+	return LP_HOSTS_USE;
+}
+
+bool lp_hosts_lag_wanted(const struct lp_db *db, int idx, const struct lp_params *p)
+{
+	(void)idx;
+	bool ro;
+	return db->conf.max_replica_lag > 0 && wants_standby(db->conf.target_session_attrs) &&
+	       lp_hosts_role_of(p, &ro) == LP_HOST_ROLE_STANDBY;
+}
+
+bool lp_hosts_lag_due(struct lp_db *db, int idx, int64_t now_us)
+{
+	struct lp_host_state *hs = states(db);
+	if (!hs || idx >= db->nhosts || db->conf.max_replica_lag <= 0 ||
+	    !wants_standby(db->conf.target_session_attrs) || hs[idx].role != LP_HOST_ROLE_STANDBY ||
+	    now_us - hs[idx].lag_checked_us < 1000000)
+		return false;
+	hs[idx].lag_checked_us = now_us;
+	return true;
+}
+
+bool lp_hosts_lag_measured(struct lp_db *db, int idx, int64_t lag_us, int64_t now_us,
+			   int64_t retry_us)
+{
+	struct lp_host_state *hs = states(db);
+	if (!hs || idx >= db->nhosts)
+		return true;
+	struct lp_host_state *h = &hs[idx];
+	h->lag_us = lag_us;
+	h->lag_checked_us = now_us;
+	h->lagging = db->conf.max_replica_lag > 0 && lag_us > db->conf.max_replica_lag;
+	if (!h->lagging)
+		return true;
+	snprintf(h->last_error, sizeof(h->last_error),
+		 "replay lag %.1f s over max_replica_lag %.1f s", (double)lag_us / 1e6,
+		 (double)db->conf.max_replica_lag / 1e6);
+	if (db->nhosts > 1) {
+		h->wrong_role = true;
+		h->skip_until_us = now_us + (retry_us > 0 ? retry_us : 1);
+	}
+	return false;
 }
 
 bool lp_hosts_role_changed(struct lp_db *db, int idx, bool standby, int64_t now_us,

@@ -23,6 +23,9 @@ struct lp_host_state {
 	bool wrong_role;                /* reached, but in the wrong role */
 	bool read_only;                 /* default_transaction_read_only = on */
 	uint8_t role;                   /* enum lp_host_role */
+	bool lagging;                   /* a standby behind more than max_replica_lag */
+	int64_t lag_us;                 /* replay lag last measured */
+	int64_t lag_checked_us;         /* when; 0: never */
 	char last_error[160];
 };
 
@@ -58,6 +61,18 @@ enum lp_hosts_verdict lp_hosts_logged_in(struct lp_db *db, int idx, const struct
  * promotion): false when it no longer suits the database (the caller
  * closes it, never mid-transaction). */
 bool lp_hosts_role_changed(struct lp_db *db, int idx, bool standby, int64_t now_us,
+			   int64_t retry_us);
+
+/* max_replica_lag: whether a server of entry idx reporting params is a
+ * standby whose replay lag the database wants measured before use. */
+bool lp_hosts_lag_wanted(const struct lp_db *db, int idx, const struct lp_params *p);
+/* Whether entry idx, a standby, is due for its periodic lag check (at most
+ * one a second); true claims the check. */
+bool lp_hosts_lag_due(struct lp_db *db, int idx, int64_t now_us);
+/* Records a measured replay lag of entry idx; false when it exceeds
+ * max_replica_lag (the host is then passed over like one in the wrong
+ * role, for retry_us). */
+bool lp_hosts_lag_measured(struct lp_db *db, int idx, int64_t lag_us, int64_t now_us,
 			   int64_t retry_us);
 
 /* The state of entry idx, or NULL when nothing is known yet. */

@@ -14,7 +14,9 @@
 #include "pool/client_auth.h"
 #include "pool/control.h"
 #include "pool/instance.h"
+#include "pool/hosts.h"
 #include "pool/janitor.h"
+#include "pool/lag.h"
 #include "pool/link.h"
 #include "pool/registry.h"
 #include "pool/server.h"
@@ -175,8 +177,13 @@ static void check_servers(struct lp_instance *inst, struct lp_pool *p, int64_t n
 			continue;
 		}
 		if (s->server_idle_timeout > 0 && now - sv->last_used_us > s->server_idle_timeout &&
-		    lp_pool_server_total(p) > min_pool_size(p))
+		    lp_pool_server_total(p) > min_pool_size(p)) {
 			lp_server_close(sv, "server_idle_timeout");
+			continue;
+		}
+		/* max_replica_lag: one idle server per standby, every second. */
+		if (lp_hosts_lag_due(p->db, sv->host_idx, now))
+			lp_lag_check_idle(sv);
 	}
 	/* A reset, rollback, check or SET that gets no answer: the server is
 	 * stuck, and a client may be waiting behind it. */

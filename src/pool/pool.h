@@ -166,6 +166,7 @@ struct lp_server {
 	char host[LP_HOST_LEN];
 	int host_idx;
 	bool any_role;                  /* prefer-standby found no standby: any role will do */
+	int64_t lag_us;                 /* max_replica_lag: the lag query's answer; -1: none */
 	struct lp_scram_client *scram;
 	int login_step;
 	/* what to do when a pooler query finishes */

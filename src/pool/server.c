@@ -24,6 +24,7 @@
 #include "pool/frame.h"
 #include "pool/hosts.h"
 #include "pool/instance.h"
+#include "pool/lag.h"
 #include "pool/link.h"
 #include "pool/params.h"
 #include "pool/prepared.h"
@@ -586,6 +587,11 @@ static int login_fail(struct lp_server *s, const char *code, const char *msg)
 	return login_failed(s, NULL, code, msg, false, "login failed");
 }
 
+int lp_server_login_fail(struct lp_server *s, const char *code, const char *msg)
+{
+	return login_fail(s, code, msg);
+}
+
 /* The server could not be reached at all ("connect failed", PgBouncer's
  * words): nothing says the next try fails too. */
 static int connect_lost(struct lp_server *s, const char *msg)
@@ -691,6 +697,21 @@ static void connect_query_done(struct lp_server *s, bool ok)
 	}
 	login_done(s);
 }
+
+int lp_server_login_checks(struct lp_server *s)
+{
+	if (check_role(s) < 0)
+		return -1;
+	const char *cq = s->pool->db->conf.connect_query;
+	if (cq && cq[0]) {
+		s->ready = true;
+		lp_server_internal(s, cq, connect_query_done);
+		return 0;
+	}
+	login_done(s);
+	return 0;
+}
+
 
 /* An answer to the server's authentication request; -1 when s was closed. */
 static int login_send(struct lp_server *s, struct lp_writer *w)
@@ -854,16 +875,9 @@ static int login_msg(struct lp_server *s, uint8_t type, const uint8_t *body, uin
 		if (lp_msg_parse_rfq(body, blen, &st, &err) != LP_PROTO_OK)
 			return login_fail(s, "08P01", err);
 		lp_track_reset(&s->trk, st);
-		if (check_role(s) < 0)
-			return -1;
-		const char *cq = s->pool->db->conf.connect_query;
-		if (cq && cq[0]) {
-			s->ready = true;
-			lp_server_internal(s, cq, connect_query_done);
-			return 0;
-		}
-		login_done(s);
-		return 0;
+		if (lp_lag_login(s))
+			return 0;       /* measured first; lp_server_login_checks follows */
+		return lp_server_login_checks(s);
 	}
 	case 'E': {
 		char code[8], msg[256], sev[16];

@@ -35,6 +35,12 @@ void lp_server_internal(struct lp_server *s, const char *sql,
 void lp_server_internal_param(struct lp_server *s, const char *sql, const char *param,
 			      void (*done)(struct lp_server *s, bool ok),
 			      void (*row)(struct lp_server *s, const uint8_t *body, uint32_t len));
+/* The end of a login once the server answered (after lag.c's measure):
+ * its role for target_session_attrs, then connect_query. -1 when s was
+ * closed. */
+int lp_server_login_checks(struct lp_server *s);
+/* Fails a login with code and msg (the clients waiting hear it). -1. */
+int lp_server_login_fail(struct lp_server *s, const char *code, const char *msg);
 void lp_server_kick(struct lp_server *s);
 void lp_server_free(struct lp_server *s);
 /* Online restart (takeover.c): a logged-in server connection handed over

@@ -163,6 +163,46 @@ def test_reload_changes_target_session_attrs(linkpool, pair):
     assert _where(lp, "tsa", 2) == [(PRIMARY, False)] * 2
 
 
+def test_replica_lag_moves_reads_to_the_primary(linkpool, pair):
+    """max_replica_lag: replay paused on the standby while the primary
+    writes -- within a few seconds prefer-standby reads go to the primary and
+    the standby's idle servers are closed; once replay resumes, new server
+    connections go to the standby again."""
+    pair.primary.sql("CREATE TABLE IF NOT EXISTS lagtest (x int)", db="testdb")
+    lp = _pool(linkpool, pair, f"{PRIMARY},{STANDBY}", "prefer-standby",
+               server_login_retry="1")
+    lp.write_ini(databases={"tsa": pair.entry(f"{PRIMARY},{STANDBY}",
+                                              target_session_attrs="prefer-standby",
+                                              max_replica_lag="2")})
+    lp.reload()
+    wait_for(lambda: [r for r in lp.admin_rows("SHOW DATABASES") if r["name"] == "tsa"],
+             what="the reload")
+    assert _where(lp, "tsa", 2) == [(STANDBY, True)] * 2
+    pair.standby.sql("SELECT pg_wal_replay_pause()")
+    try:
+        def lagging():
+            pair.primary.sql("INSERT INTO lagtest VALUES (1)", db="testdb")
+            return any(r["state"] == "fallback" or r["last_error"] and "replay lag" in
+                       r["last_error"] for r in lp.admin_rows("SHOW HOSTS")
+                       if r["database"] == "tsa" and r["host"] == STANDBY)
+        wait_for(lagging, timeout=15, interval=0.5, what="the standby found lagging")
+        lp.wait_log(r"closing because: replica lag over max_replica_lag", timeout=10)
+        assert _where(lp, "tsa", 2) == [(PRIMARY, False)] * 2
+        row = [r for r in lp.admin_rows("SHOW HOSTS")
+               if r["database"] == "tsa" and r["host"] == STANDBY][0]
+        assert row["lag"] is not None and int(row["lag"]) > 2_000_000
+    finally:
+        pair.standby.sql("SELECT pg_wal_replay_resume()")
+    # caught up: new server connections use the standby again
+    wait_for(lambda: pair.standby.sql(
+        "SELECT pg_last_wal_receive_lsn() = pg_last_wal_replay_lsn()")[0][0], timeout=10,
+        what="the standby caught up")
+    time.sleep(1.5)      # server_login_retry: the standby is tried again
+    lp.admin("RECONNECT tsa")
+    wait_for(lambda: _where(lp, "tsa", 1) == [(STANDBY, True)], timeout=10, interval=0.5,
+             what="reads back on the standby")
+
+
 def test_failover_without_reload(linkpool, pg):
     """Under a write load, the primary stops and the standby is promoted: the
     read-write pool serves from the new primary within 10 s of the promotion,

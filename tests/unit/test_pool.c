@@ -331,6 +331,33 @@ static void test_hosts_target_session_attrs(void **state)
 	assert_int_equal(lp_hosts_logged_in(&db, 0, &pr, any, 2, retry, why, sizeof(why)),
 			 LP_HOSTS_USE);
 	lp_hosts_reset(&db);
+
+	/* max_replica_lag: a standby behind is passed over for the primary */
+	char two[] = "primary,standby";
+	db.conf.host = two;
+	db.conf.max_replica_lag = 2000000;
+	assert_false(lp_hosts_lag_wanted(&db, 0, &pr));
+	assert_true(lp_hosts_lag_wanted(&db, 1, &sb));
+	assert_int_equal(lp_hosts_pick(&db, 0, &any), 0);
+	assert_int_equal(lp_hosts_logged_in(&db, 0, &pr, any, 0, retry, why, sizeof(why)),
+			 LP_HOSTS_SKIP);
+	assert_int_equal(lp_hosts_pick(&db, 1, &any), 1);
+	assert_int_equal(lp_hosts_logged_in(&db, 1, &sb, any, 1, retry, why, sizeof(why)),
+			 LP_HOSTS_USE);
+	assert_true(lp_hosts_lag_due(&db, 1, 2000000));
+	assert_false(lp_hosts_lag_due(&db, 1, 2500000));      /* once a second */
+	assert_false(lp_hosts_lag_measured(&db, 1, 3000000, 2500000, retry));
+	assert_non_null(strstr(lp_hosts_state(&db, 1)->last_error, "replay lag 3.0 s"));
+	/* the primary: once asked again (its own pass-over ended), then
+	 * taken for want of a standby */
+	assert_int_equal(lp_hosts_pick(&db, 2500001, &any), 0);
+	assert_false(any);
+	assert_int_equal(lp_hosts_logged_in(&db, 0, &pr, any, 2500001, retry, why, sizeof(why)),
+			 LP_HOSTS_SKIP);
+	assert_int_equal(lp_hosts_pick(&db, 2500002, &any), 0);
+	assert_true(any);
+	assert_true(lp_hosts_lag_measured(&db, 1, 0, 2600000, retry));
+	lp_hosts_reset(&db);
 	lp_params_clear(&sb);
 	lp_params_clear(&pr);
 }
