@@ -37,11 +37,16 @@ tests.append({"interval": "1m", "input_series": [
     {"series": sel("linkpool_backend_up", **db_ok), "values": "1x22"},
     {"series": sel("linkpool_process_start_time_seconds", **J), "values": "100 100 100 200x20"},
     {"series": sel("linkpool_process_start_time_seconds", **J2), "values": "100x22"},
+    {"series": sel("linkpool_host_up", **dict(db, host="a")), "values": "1 1 0x20"},
+    {"series": sel("linkpool_host_up", **dict(db, host="b")), "values": "0x22"},
+    {"series": sel("linkpool_host_up", **dict(db_ok, host="a")), "values": "1x22"},
+    {"series": sel("linkpool_host_up", **dict(db_ok, host="b")), "values": "0x22"},
 ], "alert_rule_test": [
     quiet("PoolerDown", "1m"), fire("PoolerDown", "4m", J),
     quiet("PoolerNotReady", "1m"), fire("PoolerNotReady", "4m", J),
     quiet("PoolerPaused", "5m"), fire("PoolerPaused", "11m", J),
     quiet("BackendUnavailable", "1m"), fire("BackendUnavailable", "4m", db),
+    quiet("NoUsableHost", "1m"), fire("NoUsableHost", "4m", db),
     quiet("PoolerRestarted", "1m"), fire("PoolerRestarted", "4m", J), quiet("PoolerRestarted", "20m"),
 ]})
 # pools

@@ -26,6 +26,7 @@
  */
 #include "pool/exporter.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,6 +37,7 @@
 #include "metrics/http.h"
 #include "metrics/metrics.h"
 #include "pool/cancel.h"
+#include "pool/hosts.h"
 #include "pool/instance.h"
 #include "pool/link.h"
 #include "pool/server.h"
@@ -289,6 +291,46 @@ static void db_histo(struct scrape *s, const struct family *f, const void *obj)
 	const char *lb[] = { "database", db->name, NULL };
 	lp_expo_histo(&s->out, f->name, lb,
 		      (const struct lp_histo *)((const char *)&db->metrics + f->arg));
+}
+
+enum host_value { HV_UP, HV_ROLE, HV_LAG, HV_CONNECT_FAILURES };
+
+/* One series per entry of the database's host list (hosts.c's state). */
+static void db_hosts(struct scrape *s, const struct family *f, const void *obj)
+{
+	const struct lp_db *db = obj;
+	const struct lp_db_conf *c = &db->conf;
+	int n = c->host ? lp_config_host_count(c->host) : 1;
+	int64_t now = lp_now_us();
+	for (int i = 0; i < n; i++) {
+		char host[LP_HOST_LEN] = "unix";
+		if (c->host)
+			lp_config_host_at(c->host, i, host);
+		const struct lp_host_state *h = lp_hosts_state(db, i);
+		const char *lb[] = { "database", db->name, "host", host, NULL, NULL, NULL };
+		switch ((enum host_value)f->arg) {
+		case HV_UP:
+			/* usable for new connections: not passed over, right role */
+			lp_expo_i64(&s->out, f->name, lb,
+				    !(h && ((h->skip_until_us > now) || h->wrong_role)));
+			break;
+		case HV_ROLE: {
+			const char *role = !h || !h->seen || h->role == LP_HOST_ROLE_UNKNOWN ? "unknown" :
+					   h->role == LP_HOST_ROLE_STANDBY ? "standby" : "primary";
+			lb[4] = "role";
+			lb[5] = role;
+			lp_expo_i64(&s->out, f->name, lb, 1);
+			break;
+		}
+		case HV_LAG:
+			lp_expo_f64(&s->out, f->name, lb,
+				    h && h->lag_checked_us ? (double)h->lag_us / 1e6 : NAN);
+			break;
+		case HV_CONNECT_FAILURES:
+			lp_expo_u64(&s->out, f->name, lb, h ? h->connect_failures : 0);
+			break;
+		}
+	}
 }
 
 enum pool_value { PV_CL_ACTIVE, PV_CL_WAITING, PV_ZERO, PV_SV_ACTIVE, PV_SV_IDLE, PV_SV_USED,
@@ -594,6 +636,19 @@ static const struct family families[] = {
 	ONE("linkpool_ready", GAUGE, "1 when /readyz answers 200.", OV_READY),
 	ONE("linkpool_paused", GAUGE, "1 while PAUSE (or SIGUSR1) is in force.", OV_PAUSED),
 	ONE("linkpool_shutting_down", GAUGE, "1 once a shutdown has begun.", OV_SHUTTING_DOWN),
+	{ "linkpool_host_up", LP_EXPO_GAUGE,
+	  "1 when new server connections of the database may use the host (not passed over "
+	  "for a failure, in the role target_session_attrs asks, not behind max_replica_lag).",
+	  D_LIVE_DB, 0, HV_UP, 0, db_hosts },
+	{ "linkpool_host_role", LP_EXPO_GAUGE,
+	  "1 for the role the host last reported: primary, standby or unknown.",
+	  D_LIVE_DB, 0, HV_ROLE, 0, db_hosts },
+	{ "linkpool_host_replay_lag_seconds", LP_EXPO_GAUGE,
+	  "A standby's replay lag as max_replica_lag last measured it (NaN: not measured).",
+	  D_LIVE_DB, 0, HV_LAG, 0, db_hosts },
+	{ "linkpool_host_connect_failures_total", LP_EXPO_COUNTER,
+	  "Server connections that could not reach the host (refused, timeout, DNS).",
+	  D_LIVE_DB, 0, HV_CONNECT_FAILURES, 0, db_hosts },
 	{ "linkpool_backend_up", LP_EXPO_GAUGE,
 	  "0 while the latest server login for the database failed, else 1.", D_DB, 1, 0, 0,
 	  db_up },
@@ -672,11 +727,16 @@ static bool walk(struct scrape *s, const struct family *f)
 		if (id <= s->last_id || id > s->max_id)
 			continue;
 		s->last_id = id;
-		if (s->series + f->per_obj > s->cap) {
-			inst->metrics.series_dropped += f->per_obj;
+		uint64_t per = f->per_obj;
+		if (per == 0) {         /* one per host of the database's list */
+			const struct lp_db *db = obj;
+			per = db->conf.host ? (uint64_t)lp_config_host_count(db->conf.host) : 1;
+		}
+		if (s->series + per > s->cap) {
+			inst->metrics.series_dropped += per;
 			continue;
 		}
-		s->series += f->per_obj;
+		s->series += per;
 		f->render(s, f, obj);
 		if (s->out.len >= SCRAPE_PIECE_BYTES)
 			return false;

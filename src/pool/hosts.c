@@ -106,6 +106,7 @@ bool lp_hosts_unreachable(struct lp_db *db, int idx, const char *why, int64_t no
 	if (!hs || idx >= n)
 		return false;
 	struct lp_host_state *h = &hs[idx];
+	h->connect_failures++;
 	snprintf(h->last_error, sizeof(h->last_error), "%s", why);
 	h->skip_until_us = now_us + (retry_us > 0 ? retry_us : 1);
 	if (n < 2)

@@ -26,6 +26,7 @@ struct lp_host_state {
 	bool lagging;                   /* a standby behind more than max_replica_lag */
 	int64_t lag_us;                 /* replay lag last measured */
 	int64_t lag_checked_us;         /* when; 0: never */
+	uint64_t connect_failures;      /* connections that could not reach it */
 	char last_error[160];
 };
 

@@ -134,6 +134,13 @@ def test_show_hosts(linkpool, pair):
     assert rows[STANDBY]["role"] == "standby" and rows[STANDBY]["state"] == "wrong role"
     assert rows[STANDBY]["servers"] == 0
     assert "the host is a standby" in rows[STANDBY]["last_error"]
+    # The same on /metrics, for the NoUsableHost alert and the dashboard.
+    page = lp.http_get("/metrics")[2]
+    page = page.decode() if isinstance(page, bytes) else page
+    assert 'linkpool_host_up{database="tsa",host="127.0.0.1"} 1' in page
+    assert 'linkpool_host_up{database="tsa",host="127.0.0.2"} 0' in page
+    assert 'linkpool_host_role{database="tsa",host="127.0.0.2",role="standby"} 1' in page
+    assert 'linkpool_host_connect_failures_total{database="tsa",host="127.0.0.2"} 0' in page
     # A database without a host list is one row; nothing known before use.
     other = [r for r in lp.admin_rows("SHOW HOSTS") if r["database"] == "otherdb"]
     assert len(other) == 1 and other[0]["state"] == "untried" and other[0]["role"] == "unknown"
