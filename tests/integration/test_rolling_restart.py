@@ -87,7 +87,14 @@ def test_rolling_restart_under_write_load(linkpool, pg, mode):
             before = sum(len(w.acked) for w in writers)
             p.signal(signal.SIGTERM)
             # /readyz turns 503 at once, while clients are still being served
-            wait_for(lambda: p.http_get("/readyz")[0] == 503, 2, what="readyz 503")
+            # -- unless the drain was quicker than the first look (then the
+            # process has exited, and nothing answers at all)
+            def not_ready(p=p):
+                try:
+                    return p.http_get("/readyz", timeout=1)[0] == 503
+                except OSError:
+                    return p.proc.poll() is not None
+            wait_for(not_ready, 2, what="readyz 503")
             rc = p.wait_exit(30)
             assert rc == 0, f"exit {rc}\n{p.output_text()[-3000:]}"
             assert "terminating connection due to administrator command" in p.log_text() \
