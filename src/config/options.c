@@ -444,7 +444,8 @@ static const struct lp_conn_key db_keys[] = {
 	    "Which of the hosts a server connection may use, in libpq's words: any (default), "
 	    "read-write, read-only, primary, standby or prefer-standby (a standby if one is up, "
 	    "else any). Decided at login from the in_hot_standby and "
-	    "default_transaction_read_only values PostgreSQL 14+ reports (no extra query); a "
+	    "default_transaction_read_only values PostgreSQL 14+ reports (no extra query; an "
+	    "older server is asked once, at login, as libpq asks); a "
 	    "host in the wrong role is skipped for server_login_retry, and a connection whose "
 	    "server changes role is closed when next released (linkpool only)."),
 	DBK(max_replica_lag, TIME, 0, LONG_S,

@@ -159,7 +159,7 @@ bool lp_hosts_role_fits(int tsa, enum lp_host_role role, bool read_only)
 static const char *role_text(enum lp_host_role role, bool read_only)
 {
 	if (role == LP_HOST_ROLE_UNKNOWN)
-		return "a server that does not report in_hot_standby (PostgreSQL 14 or later needed)";
+		return "a server whose role could not be learnt";
 	if (role == LP_HOST_ROLE_STANDBY)
 		return "a standby";
 	return read_only ? "a read-only primary" : "a primary";
@@ -171,11 +171,9 @@ static bool wants_standby(int tsa)
 	return tsa == LP_TSA_READ_ONLY || tsa == LP_TSA_STANDBY || tsa == LP_TSA_PREFER_STANDBY;
 }
 
-static struct lp_host_state *note_role(struct lp_db *db, int idx, const struct lp_params *p,
-				       bool *fits)
+static struct lp_host_state *note_role(struct lp_db *db, int idx, enum lp_host_role role,
+				       bool ro, bool *fits)
 {
-	bool ro;
-	enum lp_host_role role = lp_hosts_role_of(p, &ro);
 	*fits = lp_hosts_role_fits(db->conf.target_session_attrs, role, ro);
 	struct lp_host_state *hs = states(db);
 	if (!hs || idx >= db->nhosts)
@@ -198,12 +196,12 @@ static bool hs_primary(const struct lp_db *db, int i)
 	       (h->skip_until_us == 0 || h->wrong_role);
 }
 
-enum lp_hosts_verdict lp_hosts_logged_in(struct lp_db *db, int idx, const struct lp_params *p,
-					 bool any_role, int64_t now_us, int64_t retry_us, char *why,
-					 size_t whycap)
+enum lp_hosts_verdict lp_hosts_logged_in(struct lp_db *db, int idx, enum lp_host_role role,
+					 bool ro, bool any_role, int64_t now_us, int64_t retry_us,
+					 char *why, size_t whycap)
 {
 	bool fits;
-	struct lp_host_state *h = note_role(db, idx, p, &fits);
+	struct lp_host_state *h = note_role(db, idx, role, ro, &fits);
 	if (fits || any_role) {
 		if (h) {
 			h->wrong_role = !fits;
@@ -213,8 +211,6 @@ enum lp_hosts_verdict lp_hosts_logged_in(struct lp_db *db, int idx, const struct
 		db->hosts_failed_in_row = 0;
 		return LP_HOSTS_USE;
 	}
-	bool ro;
-	enum lp_host_role role = lp_hosts_role_of(p, &ro);
 	if (h && h->lagging && role == LP_HOST_ROLE_STANDBY)
 		snprintf(why, whycap, "target_session_attrs=%s: the standby's %s",
 			 lp_config_tsa_name(db->conf.target_session_attrs), h->last_error);
@@ -243,12 +239,10 @@ enum lp_hosts_verdict lp_hosts_logged_in(struct lp_db *db, int idx, const struct
 	return LP_HOSTS_USE;
 }
 
-bool lp_hosts_lag_wanted(const struct lp_db *db, int idx, const struct lp_params *p)
+bool lp_hosts_lag_wanted(const struct lp_db *db, enum lp_host_role role)
 {
-	(void)idx;
-	bool ro;
 	return db->conf.max_replica_lag > 0 && wants_standby(db->conf.target_session_attrs) &&
-	       lp_hosts_role_of(p, &ro) == LP_HOST_ROLE_STANDBY;
+	       role == LP_HOST_ROLE_STANDBY;
 }
 
 bool lp_hosts_lag_due(struct lp_db *db, int idx, int64_t now_us)

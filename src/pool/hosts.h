@@ -43,7 +43,7 @@ bool lp_hosts_unreachable(struct lp_db *db, int idx, const char *why, int64_t no
 			  int64_t retry_us);
 
 /* The role a logged-in server reports (PostgreSQL 14+: in_hot_standby;
- * unknown without it). */
+ * unknown without it, and probe.c asks). */
 enum lp_host_role lp_hosts_role_of(const struct lp_params *p, bool *read_only);
 /* Whether a server of role / read_only suits target_session_attrs tsa. */
 bool lp_hosts_role_fits(int tsa, enum lp_host_role role, bool read_only);
@@ -53,20 +53,21 @@ enum lp_hosts_verdict {
 	LP_HOSTS_SKIP,          /* wrong role, another host may suit: try it at once */
 	LP_HOSTS_NONE,          /* wrong role and no host left to try: the login fails */
 };
-/* A server of entry idx logged in reporting params; any_role from pick.
- * Records the host's role. why (when not USE): the reason, for the log. */
-enum lp_hosts_verdict lp_hosts_logged_in(struct lp_db *db, int idx, const struct lp_params *p,
-					 bool any_role, int64_t now_us, int64_t retry_us, char *why,
-					 size_t whycap);
+/* A server of entry idx logged in, in role / read_only (reported, or
+ * probed for a server before PostgreSQL 14); any_role from pick. Records
+ * the host's role. why (when not USE): the reason, for the log. */
+enum lp_hosts_verdict lp_hosts_logged_in(struct lp_db *db, int idx, enum lp_host_role role,
+					 bool read_only, bool any_role, int64_t now_us,
+					 int64_t retry_us, char *why, size_t whycap);
 /* A logged-in server of entry idx reported a new in_hot_standby (a
  * promotion): false when it no longer suits the database (the caller
  * closes it, never mid-transaction). */
 bool lp_hosts_role_changed(struct lp_db *db, int idx, bool standby, int64_t now_us,
 			   int64_t retry_us);
 
-/* max_replica_lag: whether a server of entry idx reporting params is a
- * standby whose replay lag the database wants measured before use. */
-bool lp_hosts_lag_wanted(const struct lp_db *db, int idx, const struct lp_params *p);
+/* max_replica_lag: whether a server in role is a standby whose replay lag
+ * the database wants measured before use. */
+bool lp_hosts_lag_wanted(const struct lp_db *db, enum lp_host_role role);
 /* Whether entry idx, a standby, is due for its periodic lag check (at most
  * one a second); true claims the check. */
 bool lp_hosts_lag_due(struct lp_db *db, int idx, int64_t now_us);

@@ -16,8 +16,8 @@
 #include "pool/instance.h"
 #include "pool/hosts.h"
 #include "pool/janitor.h"
-#include "pool/lag.h"
 #include "pool/link.h"
+#include "pool/probe.h"
 #include "pool/registry.h"
 #include "pool/server.h"
 #include "pool/stats.h"
@@ -183,7 +183,7 @@ static void check_servers(struct lp_instance *inst, struct lp_pool *p, int64_t n
 		}
 		/* max_replica_lag: one idle server per standby, every second. */
 		if (lp_hosts_lag_due(p->db, sv->host_idx, now))
-			lp_lag_check_idle(sv);
+			lp_probe_lag_idle(sv);
 	}
 	/* A reset, rollback, check or SET that gets no answer: the server is
 	 * stuck, and a client may be waiting behind it. */

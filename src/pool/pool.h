@@ -166,7 +166,12 @@ struct lp_server {
 	char host[LP_HOST_LEN];
 	int host_idx;
 	bool any_role;                  /* prefer-standby found no standby: any role will do */
-	int64_t lag_us;                 /* max_replica_lag: the lag query's answer; -1: none */
+	/* What the server is (enum lp_host_role), from in_hot_standby or, for
+	 * PostgreSQL before 14, asked (probe.c); and its replay lag as the
+	 * max_replica_lag query answered (-1: none). */
+	uint8_t role;
+	bool read_only;
+	int64_t lag_us;
 	struct lp_scram_client *scram;
 	int login_step;
 	/* what to do when a pooler query finishes */

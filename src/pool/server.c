@@ -24,9 +24,9 @@
 #include "pool/frame.h"
 #include "pool/hosts.h"
 #include "pool/instance.h"
-#include "pool/lag.h"
 #include "pool/link.h"
 #include "pool/params.h"
+#include "pool/probe.h"
 #include "pool/prepared.h"
 #include "pool/registry.h"
 #include "pool/server.h"
@@ -626,8 +626,9 @@ static int check_role(struct lp_server *s)
 {
 	struct lp_pool *pool = s->pool;
 	char why[200];
-	switch (lp_hosts_logged_in(pool->db, s->host_idx, &s->params, s->any_role, lp_now_us(),
-				   pool->inst->cfg.s.server_login_retry, why, sizeof(why))) {
+	switch (lp_hosts_logged_in(pool->db, s->host_idx, (enum lp_host_role)s->role, s->read_only,
+				   s->any_role, lp_now_us(), pool->inst->cfg.s.server_login_retry,
+				   why, sizeof(why))) {
 	case LP_HOSTS_USE:
 		return 0;
 	case LP_HOSTS_SKIP: {
@@ -654,7 +655,9 @@ static void param_status(struct lp_server *s, const char *name, const char *valu
 	if (db->conf.target_session_attrs == LP_TSA_ANY || !s->ready ||
 	    strcmp(name, "in_hot_standby") != 0)
 		return;
-	if (!lp_hosts_role_changed(db, s->host_idx, strcmp(value, "on") == 0, lp_now_us(),
+	bool standby = strcmp(value, "on") == 0;
+	s->role = standby ? LP_HOST_ROLE_STANDBY : LP_HOST_ROLE_PRIMARY;
+	if (!lp_hosts_role_changed(db, s->host_idx, standby, lp_now_us(),
 				   s->pool->inst->cfg.s.server_login_retry)) {
 		server_log(s, LP_LOG_LOG, "server changed role: closed when released");
 		s->close_needed = true;
@@ -875,8 +878,11 @@ static int login_msg(struct lp_server *s, uint8_t type, const uint8_t *body, uin
 		if (lp_msg_parse_rfq(body, blen, &st, &err) != LP_PROTO_OK)
 			return login_fail(s, "08P01", err);
 		lp_track_reset(&s->trk, st);
-		if (lp_lag_login(s))
-			return 0;       /* measured first; lp_server_login_checks follows */
+		bool ro;
+		s->role = (uint8_t)lp_hosts_role_of(&s->params, &ro);
+		s->read_only = ro;
+		if (lp_probe_login(s))
+			return 0;       /* asked first; lp_server_login_checks follows */
 		return lp_server_login_checks(s);
 	}
 	case 'E': {

@@ -8,6 +8,8 @@ inet_server_addr() and pg_is_in_recovery().
 """
 
 import os
+import socket
+import struct
 import subprocess
 import threading
 import time
@@ -15,6 +17,7 @@ import time
 import psycopg
 import pytest
 
+import rawpg
 from conftest import PG_BINDIR, PgCluster, _as_postgres, wait_for
 
 PRIMARY, STANDBY = "127.0.0.1", "127.0.0.2"
@@ -265,3 +268,108 @@ def test_failover_without_reload(linkpool, pg):
         assert rows[STANDBY]["role"] == "primary" and rows[STANDBY]["state"] == "up"
     finally:
         pair.destroy()
+
+
+class Pg13:
+    """Plays a PostgreSQL 13 on host:port, which reports no in_hot_standby:
+    trust login; the role query (pg_is_in_recovery) answered as a standby or
+    a primary; any other Query with one row, the server's name."""
+
+    def __init__(self, host, port, standby):
+        self.name = "standby" if standby else "primary"
+        self.standby, self.role_queries, self.stop = standby, 0, False
+        self.sock = socket.socket()
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind((host, port))
+        self.sock.listen(8)
+        self.sock.settimeout(0.2)
+        self.t = threading.Thread(target=self._accept, daemon=True)
+        self.t.start()
+
+    def _accept(self):
+        while not self.stop:
+            try:
+                c, _ = self.sock.accept()
+            except OSError:
+                continue
+            threading.Thread(target=self._serve, args=(c,), daemon=True).start()
+
+    def _serve(self, c):
+        with c:
+            c.settimeout(10)
+            try:
+                self._session(c)
+            except OSError:
+                pass
+
+    def _startup(self, c):
+        while True:
+            (n,) = struct.unpack("!I", rawpg.recv_exact(c, 4))
+            body = rawpg.recv_exact(c, n - 4)
+            if struct.unpack("!I", body[:4])[0] != 80877103:    # not an SSLRequest
+                return
+            c.sendall(b"N")
+
+    @staticmethod
+    def _row(cols, vals):
+        desc = struct.pack("!H", len(cols)) + b"".join(
+            rawpg.cstr(col) + struct.pack("!IhIhih", 0, 0, 25, -1, -1, 0) for col in cols)
+        row = struct.pack("!H", len(vals)) + b"".join(
+            struct.pack("!I", len(v)) + v.encode() for v in vals)
+        return rawpg.msg("T", desc) + rawpg.msg("D", row)
+
+    def _session(self, c):
+        self._startup(c)
+        out = rawpg.msg("R", struct.pack("!I", 0))
+        for k, v in (("server_version", "13.11"), ("server_encoding", "UTF8"),
+                     ("client_encoding", "UTF8"), ("DateStyle", "ISO, MDY"),
+                     ("TimeZone", "UTC"), ("integer_datetimes", "on"),
+                     ("standard_conforming_strings", "on")):
+            out += rawpg.msg("S", rawpg.cstr(k) + rawpg.cstr(v))
+        c.sendall(out + rawpg.msg("K", struct.pack("!II", 4242, 1)) + rawpg.msg("Z", b"I"))
+        while True:
+            t = rawpg.recv_exact(c, 1)
+            (n,) = struct.unpack("!I", rawpg.recv_exact(c, 4))
+            body = rawpg.recv_exact(c, n - 4)
+            if t == b"X":
+                return
+            if t != b"Q":
+                continue
+            if b"pg_is_in_recovery" in body:
+                self.role_queries += 1
+                out = self._row(["pg_is_in_recovery", "current_setting"],
+                                ["t" if self.standby else "f", "off"])
+            else:
+                out = self._row(["name"], [self.name])
+            c.sendall(out + rawpg.msg("C", rawpg.cstr("SELECT 1")) + rawpg.msg("Z", b"I"))
+
+    def close(self):
+        self.stop = True
+        self.t.join(5)
+        self.sock.close()
+
+
+@pytest.mark.parametrize("tsa, expect", [("standby", "standby"), ("read-write", "primary")])
+def test_server_before_14_is_asked_its_role(linkpool, tsa, expect):
+    """A server that does not report in_hot_standby is asked once, at login,
+    as libpq asks it; the client never sees the question."""
+    port = rawpg.free_port()
+    servers = [Pg13(PRIMARY, port, standby=False), Pg13(STANDBY, port, standby=True)]
+    try:
+        lp = linkpool({"pool_mode": "session", "server_tls_sslmode": "disable",
+                       "server_login_retry": "30", "server_reset_query": "DISCARD ALL"},
+                      databases={"old": f"host={PRIMARY},{STANDBY} port={port} dbname=x "
+                                        f"user=old_user target_session_attrs={tsa}"})
+        for _ in range(2):
+            c = lp.raw_login(db="old")
+            rows, _, _ = c.run("SELECT name")
+            assert rows == [(expect,)]
+            assert "in_hot_standby" not in c.params
+            c.close()
+        # asked once per server login: both hosts were tried, none asked per query
+        assert all(1 <= s.role_queries <= 2 for s in servers), [s.role_queries for s in servers]
+        rows = {r["host"]: r for r in lp.admin_rows("SHOW HOSTS") if r["database"] == "old"}
+        assert rows[PRIMARY]["role"] == "primary" and rows[STANDBY]["role"] == "standby"
+    finally:
+        for s in servers:
+            s.close()

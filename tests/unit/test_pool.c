@@ -268,7 +268,7 @@ static void test_hosts_pick_and_skip(void **state)
 	struct lp_params p = { 0 };
 	char why[200];
 	params_role(&p, "off", "off");
-	assert_int_equal(lp_hosts_logged_in(&db, 1, &p, false, 1500, retry, why, sizeof(why)),
+	assert_int_equal(lp_hosts_logged_in(&db, 1, LP_HOST_ROLE_PRIMARY, false, false, 1500, retry, why, sizeof(why)),
 			 LP_HOSTS_USE);
 	/* every host failing in a row since one last worked fails the
 	 * login (no spinning) */
@@ -296,11 +296,11 @@ static void test_hosts_target_session_attrs(void **state)
 	bool any;
 	const int64_t retry = 1000;
 	assert_int_equal(lp_hosts_pick(&db, 0, &any), 0);
-	assert_int_equal(lp_hosts_logged_in(&db, 0, &sb, any, 0, retry, why, sizeof(why)),
+	assert_int_equal(lp_hosts_logged_in(&db, 0, LP_HOST_ROLE_STANDBY, true, any, 0, retry, why, sizeof(why)),
 			 LP_HOSTS_SKIP);
 	assert_string_equal(why, "target_session_attrs=read-write: the host is a standby");
 	assert_int_equal(lp_hosts_pick(&db, 1, &any), 1);
-	assert_int_equal(lp_hosts_logged_in(&db, 1, &pr, any, 1, retry, why, sizeof(why)),
+	assert_int_equal(lp_hosts_logged_in(&db, 1, LP_HOST_ROLE_PRIMARY, false, any, 1, retry, why, sizeof(why)),
 			 LP_HOSTS_USE);
 	/* the standby is passed over while it is known to be one */
 	assert_int_equal(lp_hosts_pick(&db, 2, &any), 1);
@@ -310,9 +310,9 @@ static void test_hosts_target_session_attrs(void **state)
 	assert_true(lp_hosts_unreachable(&db, 1, "refused", 3, retry));
 	assert_int_equal(lp_hosts_pick(&db, 4, &any), 0);
 	assert_false(any);
-	assert_int_equal(lp_hosts_logged_in(&db, 0, &sb, any, 4, retry, why, sizeof(why)),
+	assert_int_equal(lp_hosts_logged_in(&db, 0, LP_HOST_ROLE_STANDBY, true, any, 4, retry, why, sizeof(why)),
 			 LP_HOSTS_NONE);       /* not yet promoted: every host failed */
-	assert_int_equal(lp_hosts_logged_in(&db, 0, &pr, false, 5, retry, why, sizeof(why)),
+	assert_int_equal(lp_hosts_logged_in(&db, 0, LP_HOST_ROLE_PRIMARY, false, false, 5, retry, why, sizeof(why)),
 			 LP_HOSTS_USE);
 	/* a live link told of a promotion under a standby-only database */
 	db.conf.target_session_attrs = LP_TSA_STANDBY;
@@ -323,12 +323,12 @@ static void test_hosts_target_session_attrs(void **state)
 
 	/* prefer-standby with no standby reachable takes the primary */
 	assert_int_equal(lp_hosts_pick(&db, 0, &any), 0);
-	assert_int_equal(lp_hosts_logged_in(&db, 0, &pr, any, 0, retry, why, sizeof(why)),
+	assert_int_equal(lp_hosts_logged_in(&db, 0, LP_HOST_ROLE_PRIMARY, false, any, 0, retry, why, sizeof(why)),
 			 LP_HOSTS_SKIP);
 	assert_true(lp_hosts_unreachable(&db, 1, "refused", 1, retry));
 	assert_int_equal(lp_hosts_pick(&db, 2, &any), 0);
 	assert_true(any);
-	assert_int_equal(lp_hosts_logged_in(&db, 0, &pr, any, 2, retry, why, sizeof(why)),
+	assert_int_equal(lp_hosts_logged_in(&db, 0, LP_HOST_ROLE_PRIMARY, false, any, 2, retry, why, sizeof(why)),
 			 LP_HOSTS_USE);
 	lp_hosts_reset(&db);
 
@@ -336,13 +336,13 @@ static void test_hosts_target_session_attrs(void **state)
 	char two[] = "primary,standby";
 	db.conf.host = two;
 	db.conf.max_replica_lag = 2000000;
-	assert_false(lp_hosts_lag_wanted(&db, 0, &pr));
-	assert_true(lp_hosts_lag_wanted(&db, 1, &sb));
+	assert_false(lp_hosts_lag_wanted(&db, LP_HOST_ROLE_PRIMARY));
+	assert_true(lp_hosts_lag_wanted(&db, LP_HOST_ROLE_STANDBY));
 	assert_int_equal(lp_hosts_pick(&db, 0, &any), 0);
-	assert_int_equal(lp_hosts_logged_in(&db, 0, &pr, any, 0, retry, why, sizeof(why)),
+	assert_int_equal(lp_hosts_logged_in(&db, 0, LP_HOST_ROLE_PRIMARY, false, any, 0, retry, why, sizeof(why)),
 			 LP_HOSTS_SKIP);
 	assert_int_equal(lp_hosts_pick(&db, 1, &any), 1);
-	assert_int_equal(lp_hosts_logged_in(&db, 1, &sb, any, 1, retry, why, sizeof(why)),
+	assert_int_equal(lp_hosts_logged_in(&db, 1, LP_HOST_ROLE_STANDBY, true, any, 1, retry, why, sizeof(why)),
 			 LP_HOSTS_USE);
 	assert_true(lp_hosts_lag_due(&db, 1, 2000000));
 	assert_false(lp_hosts_lag_due(&db, 1, 2500000));      /* once a second */
@@ -352,7 +352,7 @@ static void test_hosts_target_session_attrs(void **state)
 	 * taken for want of a standby */
 	assert_int_equal(lp_hosts_pick(&db, 2500001, &any), 0);
 	assert_false(any);
-	assert_int_equal(lp_hosts_logged_in(&db, 0, &pr, any, 2500001, retry, why, sizeof(why)),
+	assert_int_equal(lp_hosts_logged_in(&db, 0, LP_HOST_ROLE_PRIMARY, false, any, 2500001, retry, why, sizeof(why)),
 			 LP_HOSTS_SKIP);
 	assert_int_equal(lp_hosts_pick(&db, 2500002, &any), 0);
 	assert_true(any);

@@ -1,12 +1,12 @@
 /*
- * max_replica_lag: measuring a standby's replay lag (see lag.h).
+ * Role and replay-lag probes (see probe.h).
  */
 #include <stdlib.h>
 #include <string.h>
 
 #include "pool/hosts.h"
 #include "pool/instance.h"
-#include "pool/lag.h"
+#include "pool/probe.h"
 #include "pool/link.h"
 #include "pool/server.h"
 
@@ -18,19 +18,40 @@ static const char lag_sql[] =
 	"pg_catalog.pg_last_wal_replay_lsn() THEN 0 ELSE COALESCE(EXTRACT(EPOCH FROM "
 	"now() - pg_catalog.pg_last_xact_replay_timestamp()) * 1000000, 0) END::bigint";
 
-/* The lag query's one DataRow: one text column. */
+/* Column col of a DataRow body as text in out; false when absent, NULL or
+ * longer than cap - 1. */
+static bool row_text(const uint8_t *body, uint32_t len, int col, char *out, size_t cap)
+{
+	if (len < 2 || (int)((unsigned)body[0] << 8 | body[1]) <= col)
+		return false;
+	uint32_t pos = 2;
+	for (int i = 0;; i++) {
+		if (len - pos < 4)
+			return false;
+		uint32_t vlen = (uint32_t)body[pos] << 24 | (uint32_t)body[pos + 1] << 16 |
+				(uint32_t)body[pos + 2] << 8 | body[pos + 3];
+		pos += 4;
+		if (vlen == UINT32_MAX)         /* NULL */
+			vlen = 0;
+		else if (vlen > len - pos)
+			return false;
+		if (i == col) {
+			if (vlen == 0 || vlen >= cap)
+				return false;
+			memcpy(out, body + pos, vlen);
+			out[vlen] = '\0';
+			return true;
+		}
+		pos += vlen;
+	}
+}
+
+/* The lag query's one DataRow: microseconds as text. */
 static void lag_row(struct lp_server *s, const uint8_t *body, uint32_t len)
 {
-	char text[24];
-	if (len < 6 || body[0] != 0 || body[1] != 1)
+	char text[24], *end;
+	if (!row_text(body, len, 0, text, sizeof(text)))
 		return;
-	uint32_t vlen = (uint32_t)body[2] << 24 | (uint32_t)body[3] << 16 |
-			(uint32_t)body[4] << 8 | body[5];
-	if (vlen == 0 || vlen >= sizeof(text) || vlen > len - 6)
-		return;
-	memcpy(text, body + 6, vlen);
-	text[vlen] = '\0';
-	char *end;
 	long long v = strtoll(text, &end, 10);
 	if (*end == '\0' && v >= 0)
 		s->lag_us = v;
@@ -108,16 +129,51 @@ static void lag_idle_done(struct lp_server *s, bool ok)
 	}
 }
 
-bool lp_lag_login(struct lp_server *s)
+static bool lag_login(struct lp_server *s)
 {
-	if (!lp_hosts_lag_wanted(s->pool->db, s->host_idx, &s->params))
+	if (!lp_hosts_lag_wanted(s->pool->db, (enum lp_host_role)s->role))
 		return false;
 	s->ready = true;
 	start_lag_query(s, lag_login_done);
 	return true;
 }
 
-void lp_lag_check_idle(struct lp_server *s)
+/* PostgreSQL before 14 does not report in_hot_standby: asked as libpq asks
+ * it, once, at login. */
+static const char role_sql[] =
+	"SELECT pg_catalog.pg_is_in_recovery(), pg_catalog.current_setting('transaction_read_only')";
+
+static void role_row(struct lp_server *s, const uint8_t *body, uint32_t len)
+{
+	char rec[8], ro[8];
+	if (!row_text(body, len, 0, rec, sizeof(rec)) || !row_text(body, len, 1, ro, sizeof(ro)))
+		return;
+	s->role = strcmp(rec, "t") == 0 ? LP_HOST_ROLE_STANDBY : LP_HOST_ROLE_PRIMARY;
+	s->read_only = strcmp(ro, "on") == 0;
+}
+
+static void role_login_done(struct lp_server *s, bool ok)
+{
+	if (!ok) {
+		lp_server_login_fail(s, "08006", "server role query failed");
+		return;
+	}
+	if (!lag_login(s))
+		(void)lp_server_login_checks(s);
+}
+
+bool lp_probe_login(struct lp_server *s)
+{
+	if (s->pool->db->conf.target_session_attrs != LP_TSA_ANY &&
+	    s->role == LP_HOST_ROLE_UNKNOWN) {
+		s->ready = true;
+		lp_server_internal_param(s, role_sql, NULL, role_login_done, role_row);
+		return true;
+	}
+	return lag_login(s);
+}
+
+void lp_probe_lag_idle(struct lp_server *s)
 {
 	start_lag_query(s, lag_idle_done);
 }
