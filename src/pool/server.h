@@ -35,7 +35,7 @@ void lp_server_internal(struct lp_server *s, const char *sql,
 void lp_server_internal_param(struct lp_server *s, const char *sql, const char *param,
 			      void (*done)(struct lp_server *s, bool ok),
 			      void (*row)(struct lp_server *s, const uint8_t *body, uint32_t len));
-/* The end of a login once the server answered (after lag.c's measure):
+/* The end of a login once the server answered (after probe.c's questions):
  * its role for target_session_attrs, then connect_query. -1 when s was
  * closed. */
 int lp_server_login_checks(struct lp_server *s);
