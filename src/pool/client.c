@@ -22,6 +22,7 @@
 #include "pool/client.h"
 #include "pool/client_auth.h"
 #include "pool/control.h"
+#include "pool/extauth.h"
 #include "pool/frame.h"
 #include "pool/instance.h"
 #include "pool/link.h"
@@ -166,6 +167,7 @@ void lp_client_adopt_finish(struct lp_client *c)
 void lp_client_free(struct lp_client *c)
 {
 	lp_registry_db_release(c->login_db);    /* a login that never finished */
+	lp_extauth_forget(c);
 	lp_params_clear(&c->params);
 	free(c->scram);
 	lp_login_buf_free(c->login_buf);
@@ -193,6 +195,7 @@ static void client_close(struct lp_client *c, const char *reason, bool logged)
 	if (c->server)
 		lp_link_release(c, true);
 	lp_authq_forget(c);
+	lp_extauth_forget(c);
 	lp_prep_client_gone(c);
 	lp_login_buf_free(c->login_buf);
 	c->login_buf = NULL;
