@@ -26,7 +26,7 @@ static int fail(struct parse *p, const char *fmt, const char *arg)
 
 static bool sep(char ch)
 {
-	return ch == ' ' || ch == '\t' || ch == '\r' || ch == '\n' || ch == ',';
+	return ch == ' ' || ch == '\t' || ch == '\r' || ch == '\n';
 }
 
 static bool blank(char ch)

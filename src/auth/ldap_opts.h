@@ -5,7 +5,7 @@
  * allocation (the strings live in the struct), so that --check, the login
  * path and the fuzzer all run the same code.
  *
- * Syntax: NAME=VALUE items separated by blanks or commas; VALUE (and NAME)
+ * Syntax: NAME=VALUE items separated by blanks; VALUE (and NAME)
  * may be double-quoted, "" inside quotes is one quote. Names:
  *   ldapserver (blank-separated host list), ldapport, ldapscheme (ldap |
  *   ldaps), ldaptls (0/1: StartTLS), ldapprefix, ldapsuffix (simple bind:
