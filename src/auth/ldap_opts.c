@@ -1,7 +1,9 @@
 /* LDAP option parser; see ldap_opts.h. */
 #include "auth/ldap_opts.h"
 
+#include <ctype.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -100,17 +102,6 @@ static int parse_port(struct parse *p, const char *s, size_t n)
 	return 0;
 }
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* s[0..n) percent-decoded into dst (LP_LDAP_STR_MAX). */
 static int url_part(struct parse *p, const char *s, size_t n, char *dst)
 {
@@ -118,11 +109,11 @@ static int url_part(struct parse *p, const char *s, size_t n, char *dst)
 	for (size_t i = 0; i < n; i++) {
 		char ch = s[i];
 		if (ch == '%') {
-			int hi = i + 2 < n ? hexval(s[i + 1]) : -1;
-			int lo = i + 2 < n ? hexval(s[i + 2]) : -1;
-			if (hi < 0 || lo < 0)
+			if (i + 2 >= n || !isxdigit((unsigned char)s[i + 1]) ||
+			    !isxdigit((unsigned char)s[i + 2]))
 				return fail(p, "%s", "invalid %-escape in ldapurl");
-			ch = (char)(hi * 16 + lo);
+			char hex[3] = { s[i + 1], s[i + 2], '\0' };
+			ch = (char)strtol(hex, NULL, 16);
 			if (ch == '\0')
 				return fail(p, "%s", "NUL byte in ldapurl");
 			i += 2;

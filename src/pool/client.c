@@ -712,7 +712,9 @@ static enum lp_frame_act login_msg(struct lp_client *c, const struct lp_msg_hdr 
 			       h->type >= 32 && h->type < 127 ? h->type : '?');
 		return LP_FRAME_CLOSED;
 	}
-	uint32_t max = c->auth == LP_AUTH_WAIT_PASSWORD ? PASSWORD_MSG_MAX : LOGIN_MSG_MAX;
+	uint32_t max = c->auth == LP_AUTH_WAIT_PASSWORD || c->auth == LP_AUTH_WAIT_EXT_PASSWORD
+			       ? PASSWORD_MSG_MAX
+			       : LOGIN_MSG_MAX;
 	if (h->len > max) {
 		lp_metrics_protocol_error(&c->inst->metrics, LP_PE_CLIENT);
 		lp_client_fail(c, "08P01", "authentication message too long (%u bytes, at most %u)",

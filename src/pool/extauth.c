@@ -308,11 +308,6 @@ void lp_extauth_forget(struct lp_client *c)
 		job_free(j);
 }
 
-int lp_extauth_in_flight(const struct lp_instance *inst)
-{
-	return inst->extauth ? inst->extauth->in_flight : 0;
-}
-
 void lp_extauth_cleanup(struct lp_instance *inst)
 {
 	struct lp_extauth *x = inst->extauth;

@@ -31,8 +31,6 @@ int lp_extauth_begin(struct lp_client *c, enum lp_extauth_kind kind, const char 
 int lp_extauth_password(struct lp_client *c, const char *password);
 /* c is going: its job's answer, if one is running, will be dropped. */
 void lp_extauth_forget(struct lp_client *c);
-/* Jobs in flight (SHOW-free counter for tests and metrics). */
-int lp_extauth_in_flight(const struct lp_instance *inst);
 /* At exit: idle workers end; a worker inside a check finishes it and
  * frees what is left. */
 void lp_extauth_cleanup(struct lp_instance *inst);
