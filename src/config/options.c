@@ -142,7 +142,7 @@ static const struct lp_option options[] = {
 	    "How clients authenticate: trust, any, plain, md5, scram-sha-256, hba, cert, ldap "
 	    "(an LDAP bind, auth_ldap_options) or pam (PAM service `pgbouncer`). ldap and pam ask "
 	    "the client for its password in clear text (require client TLS) and check it on "
-	    "worker threads; auth_file is not used for them."),
+	    "worker threads; auth_file and auth_query play no part in their logins."),
 	OPT(auth_file, STR, "", 0, 0, true,
 	    "userlist.txt with user names and passwords; required for plain, md5 and scram-sha-256."),
 	OPT(auth_user, STR, "", 0, 0, true,

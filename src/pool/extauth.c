@@ -272,8 +272,6 @@ int lp_extauth_password(struct lp_client *c, const char *password)
 		return -1;
 	}
 	if (x->in_flight >= LP_EXTAUTH_MAX_JOBS) {
-		lp_client_log(c, LP_LOG_WARNING, "%s login refused: %d checks already in flight",
-			      j->kind == LP_EXTAUTH_PAM ? "PAM" : "LDAP", x->in_flight);
 		lp_client_fail(c, "53300", "too many %s logins in progress, try again later",
 			       j->kind == LP_EXTAUTH_PAM ? "PAM" : "LDAP");
 		return -1;

@@ -279,3 +279,20 @@ def test_password_not_in_log(linkpool, slapd):
     for secret in (USERS["ldap_alice"], "bobs-wrong-password-5", ADMIN_PW):
         assert secret not in text
     assert "LDAP authentication failed" in text
+
+
+def test_bind_password_not_in_log_or_errors(linkpool, slapd, tmp_path):
+    lp = linkpool({"verbose": "2"})
+    good = (f'ldapserver=127.0.0.1 ldapport={slapd.port} ldapbasedn="{BASE}" '
+            f'ldapbinddn="{ADMIN_DN}" ldapbindpasswd="{ADMIN_PW}"')
+    lp.admin(f"SET auth_ldap_options = '{good}'")
+    with pytest.raises(psycopg.Error) as ei:
+        lp.admin(f"SET auth_ldap_options = '{good} ldapprefix=x'")
+    assert "cannot be mixed" in str(ei.value) and ADMIN_PW not in str(ei.value)
+    # a bad value in the file: --check names the line, not the password
+    ini = tmp_path / "bad.ini"
+    ini.write_text(f"[databases]\n[pgbouncer]\nauth_ldap_options = {good} ldapfoo=1\n")
+    r = subprocess.run([LINKPOOL_BIN, "--check", str(ini)], capture_output=True, text=True)
+    assert r.returncode == 1 and "bad.ini:3:" in r.stdout + r.stderr
+    assert ADMIN_PW not in r.stdout + r.stderr
+    assert ADMIN_PW not in lp.output_text()

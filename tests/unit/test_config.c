@@ -277,9 +277,9 @@ static void test_bad_values(void **state)
 		  "invalid value \"password\" for parameter auth_type: expected trust, any, plain, md5, scram-sha-256, hba, cert, ldap or pam" },
 		{ "pkt_buf = 0", "invalid value \"0\" for parameter pkt_buf: out of range (1..1048576)" },
 		{ "auth_ldap_options = ldapurl=\"ldap://x\"",
-		  "invalid value \"ldapurl=\"ldap://x\"\" for parameter auth_ldap_options: LDAP authentication requires ldapbasedn, ldapprefix or ldapsuffix" },
-		{ "auth_ldap_options = ldapserver=h ldapfoo=1",
-		  "invalid value \"ldapserver=h ldapfoo=1\" for parameter auth_ldap_options: unknown LDAP option \"ldapfoo\"" },
+		  "invalid value for parameter auth_ldap_options: LDAP authentication requires ldapbasedn, ldapprefix or ldapsuffix" },
+		{ "auth_ldap_options = ldapserver=h ldapfoo=1 ldapbindpasswd=sekrit",
+		  "invalid value for parameter auth_ldap_options: unknown LDAP option \"ldapfoo\"" },
 	};
 	char text[512], msg[512];
 
