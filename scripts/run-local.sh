@@ -45,7 +45,7 @@ log() { printf '[run-local] %s\n' "$*"; }
 
 # ---------------------------------------------------------------- packages
 PKGS=(build-essential meson ninja-build pkg-config libevent-dev libssl-dev
-	postgresql-15 postgresql-client-15 python3)
+	libldap-dev libpam0g-dev postgresql-15 postgresql-client-15 python3)
 # shellcheck source=scripts/lib/packages.sh
 . "$ROOT/scripts/lib/packages.sh"
 if [ "${LP_SKIP_INSTALL:-0}" != 1 ]; then

@@ -48,7 +48,10 @@ die_stage() { # a stage that later stages depend on failed
 PKGS=(build-essential meson ninja-build pkg-config libevent-dev libssl-dev
 	libcmocka-dev clang libclang-rt-14-dev postgresql-15 postgresql-client-15
 	python3-pytest python3-psycopg python3-yaml shellcheck prometheus curl
-	python3-asyncpg libpostgresql-jdbc-java)
+	python3-asyncpg libpostgresql-jdbc-java
+	libldap-dev libpam0g-dev slapd ldap-utils)
+# slapd and ldap-utils: test_ldap.py (and the conformance suite's LDAP test)
+# start their own throwaway slapd; the packaged one is stopped below.
 # Client libraries of test_prepared_clients.py: a JDK for pgJDBC, Node.js and
 # npm for node-postgres (which the test installs from its package-lock.json).
 # Only when the command is missing: a machine may have them from elsewhere
@@ -66,7 +69,7 @@ if [ "${LP_SKIP_INSTALL:-0}" = 1 ]; then
 else
 	lp_install_missing "${PKGS[@]}" || die_stage "packages"
 fi
-lp_stop_packaged postgresql pgbouncer prometheus
+lp_stop_packaged postgresql pgbouncer prometheus slapd
 record "packages" pass
 
 # ---------------------------------------------------------------- build + unit

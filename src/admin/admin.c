@@ -276,7 +276,11 @@ static void run_set(struct lp_client *c, const struct lp_admin_cmd *cmd)
 		lp_admin_err(c, "22023", "%s", err);
 		return;
 	}
-	lp_client_log(c, LP_LOG_LOG, "SET %s = %s", cmd->key, cmd->value);
+	/* auth_ldap_options may hold ldapbindpasswd: never in the log. */
+	if (strcasecmp(cmd->key, "auth_ldap_options") == 0)
+		lp_client_log(c, LP_LOG_LOG, "SET %s (value not logged)", cmd->key);
+	else
+		lp_client_log(c, LP_LOG_LOG, "SET %s = %s", cmd->key, cmd->value);
 	lp_admin_ok(c, "SET");
 }
 
@@ -285,7 +289,10 @@ static void run_query(struct lp_client *c, const char *sql)
 	struct lp_admin_cmd cmd;
 	const char *err;
 
-	lp_client_log(c, LP_LOG_DEBUG, "admin query: %s", sql);
+	if (strcasestr(sql, "ldapbindpasswd"))
+		lp_client_log(c, LP_LOG_DEBUG, "admin query: (holds ldapbindpasswd, not logged)");
+	else
+		lp_client_log(c, LP_LOG_DEBUG, "admin query: %s", sql);
 	if (lp_admin_parse(sql, &cmd, &err) < 0) {
 		lp_admin_err(c, "42601", "invalid command '%.200s' (%s), use SHOW HELP;", sql, err);
 		return;

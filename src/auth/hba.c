@@ -10,6 +10,7 @@
  * "@file" inclusion too.
  */
 #include "auth/hba.h"
+#include "auth/ldap_opts.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -518,7 +519,7 @@ static int parse_address(const struct line_toks *lt, int *i, struct lp_hba_rule 
 static const char *const method_names[] = {
 	[LP_HBA_TRUST] = "trust", [LP_HBA_REJECT] = "reject", [LP_HBA_PASSWORD] = "password",
 	[LP_HBA_MD5] = "md5",     [LP_HBA_SCRAM] = "scram-sha-256", [LP_HBA_CERT] = "cert",
-	[LP_HBA_PEER] = "peer",
+	[LP_HBA_PEER] = "peer",   [LP_HBA_LDAP] = "ldap",  [LP_HBA_PAM] = "pam",
 };
 
 const char *lp_hba_method_name(enum lp_hba_method m)
@@ -537,6 +538,7 @@ static void rule_free(struct lp_hba_rule *r)
 	free(r->dbs);
 	free(r->users);
 	free(r->map);
+	free(r->ldap_opts);
 	memset(r, 0, sizeof(*r));
 }
 
@@ -552,18 +554,80 @@ static int parse_method(const struct line_toks *lt, int *i, struct lp_hba_rule *
 			r->method = (enum lp_hba_method)m;
 			return 0;
 		}
-	if (kw(t, "ldap") || kw(t, "pam") || kw(t, "gss") || kw(t, "sspi") || kw(t, "radius") ||
-	    kw(t, "ident"))
+	if (kw(t, "gss") || kw(t, "sspi") || kw(t, "radius") || kw(t, "ident"))
 		snprintf(err, ERR_MAX, "authentication method %s is not supported by linkpool", t->s);
 	else
 		snprintf(err, ERR_MAX, "unsupported authentication method (trust, reject, password, "
-				       "md5, scram-sha-256, cert, peer)");
+				       "md5, scram-sha-256, cert, peer, ldap, pam)");
 	return -1;
+}
+
+/*
+ * An ldap rule's options, as one auth_ldap_options text: name="value" each,
+ * quotes in values doubled, then checked by the one LDAP option parser.
+ */
+static int ldap_options(const struct line_toks *lt, int i, struct lp_hba_rule *r, char *err)
+{
+	size_t cap = 1, n = 0;
+	for (int k = i; k < lt->n; k++)
+		cap += 2 * strlen(lt->t[k].s) + 4;
+	char *text = malloc(cap);
+	struct lp_ldap_opts *o = malloc(sizeof(*o));
+	char why[ERR_MAX - 40];
+	int rc = -1;
+	if (!text || !o) {
+		snprintf(err, ERR_MAX, "out of memory");
+		goto done;
+	}
+	for (; i < lt->n; i++) {
+		const struct token *t = &lt->t[i];
+		if (t->comma)
+			continue;
+		if (t->eq < 0) {
+			snprintf(err, ERR_MAX, "authentication option \"%.64s\" is not name=value", t->s);
+			goto done;
+		}
+		if (n)
+			text[n++] = ' ';
+		memcpy(text + n, t->s, (size_t)t->eq + 1);
+		n += (size_t)t->eq + 1;
+		text[n++] = '"';
+		for (const char *v = t->s + t->eq + 1; *v; v++) {
+			if (*v == '"')
+				text[n++] = '"';
+			text[n++] = *v;
+		}
+		text[n++] = '"';
+	}
+	text[n] = '\0';
+	if (!n) {
+		snprintf(err, ERR_MAX, "ldap needs options (ldapserver=..., ldapurl=...)");
+		goto done;
+	}
+	if (lp_ldap_opts_parse(text, n, o, why, sizeof(why)) < 0) {
+		snprintf(err, ERR_MAX, "invalid ldap options: %s", why);
+		goto done;
+	}
+	r->ldap_opts = text;
+	text = NULL;
+	rc = 0;
+done:
+	if (o) {
+		memset(o, 0, sizeof(*o));       /* ldapbindpasswd */
+		free(o);
+	}
+	if (text) {
+		memset(text, 0, cap);
+		free(text);
+	}
+	return rc;
 }
 
 /* name=value options after the method; commas between them are ignored. */
 static int parse_options(const struct line_toks *lt, int i, struct lp_hba_rule *r, char *err)
 {
+	if (r->method == LP_HBA_LDAP)
+		return ldap_options(lt, i, r, err);
 	for (; i < lt->n; i++) {
 		const struct token *t = &lt->t[i];
 		if (t->comma)

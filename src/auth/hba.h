@@ -13,16 +13,19 @@
  * literal ("all" is a name, blanks and commas are kept, "" is one quote).
  * ADDRESS is "all", an IPv4/IPv6 address with /prefix, or an address and a
  * separate netmask. METHOD is trust, reject, password, md5, scram-sha-256,
- * cert or peer (cert needs a TLS client certificate and peer a unix socket
- * connection at login time, whatever the line's type). OPTIONS: map=NAME
- * (cert and peer), a map of auth_ident_file. '#' starts a comment, a
+ * cert, peer, ldap or pam (cert needs a TLS client certificate and peer a
+ * unix socket connection at login time, whatever the line's type; pam uses
+ * the PAM service "pgbouncer" and takes no options -- PgBouncer 1.25 has no
+ * HBA pam, linkpool does). OPTIONS: map=NAME (cert and peer), a map of
+ * auth_ident_file; ldap's options (ldapserver=..., see auth/ldap_opts.h),
+ * of which one is required. '#' starts a comment, a
  * trailing backslash continues the line. The first matching rule decides;
  * no match means the connection is refused.
  *
  * Refused with a reason (PgBouncer skips such a line; linkpool refuses the
  * whole file, as PostgreSQL does, so that a rule never silently vanishes):
- * samerole, samegroup, +group, samehost, samenet, host names, the ldap, pam
- * and gss methods, any other option. Every error is reported as file:line.
+ * samerole, samegroup, +group, samehost, samenet, host names, the gss,
+ * sspi, radius and ident methods, any other option, invalid ldap options. Every error is reported as file:line.
  *
  * auth_ident_file lines are "MAPNAME SYSTEM-USERNAME DATABASE-USERNAME";
  * DATABASE-USERNAME may be "all". No regular expressions, +group or
@@ -39,7 +42,7 @@
 
 enum lp_hba_conn { LP_HBA_LOCAL, LP_HBA_HOST, LP_HBA_HOSTSSL, LP_HBA_HOSTNOSSL };
 enum lp_hba_method { LP_HBA_TRUST, LP_HBA_REJECT, LP_HBA_PASSWORD, LP_HBA_MD5, LP_HBA_SCRAM,
-		     LP_HBA_CERT, LP_HBA_PEER };
+		     LP_HBA_CERT, LP_HBA_PEER, LP_HBA_LDAP, LP_HBA_PAM };
 
 struct lp_hba_rule {
 	enum lp_hba_conn type;
@@ -52,6 +55,9 @@ struct lp_hba_rule {
 	uint8_t addr[16], mask[16];
 	enum lp_hba_method method;
 	char *map;                      /* map= of cert and peer; NULL: none */
+	/* ldap: its options as one auth_ldap_options text (auth/ldap_opts.h),
+	 * checked when read; NULL for other methods */
+	char *ldap_opts;
 	int line;
 };
 

@@ -415,6 +415,13 @@ fail:
 	peer_conf_cleanup(&pc);
 }
 
+/* A value that may hold a password (auth_ldap_options' ldapbindpasswd):
+ * an error about it names the parameter, never echoes the value. */
+static bool secret_value(const struct lp_option *o)
+{
+	return strcmp(o->name, "auth_ldap_options") == 0;
+}
+
 static void set_option(struct parser *p, const char *key, const char *value, const char *file,
 		       int line)
 {
@@ -427,7 +434,11 @@ static void set_option(struct parser *p, const char *key, const char *value, con
 		return;
 	}
 	if (lp_config_value_parse(o, value, &v, why, sizeof(why)) < 0) {
-		perr(p, file, line, "invalid value \"%s\" for parameter %s: %s", value, o->name, why);
+		if (secret_value(o))
+			perr(p, file, line, "invalid value for parameter %s: %s", o->name, why);
+		else
+			perr(p, file, line, "invalid value \"%s\" for parameter %s: %s", value, o->name,
+			     why);
 		return;
 	}
 	lp_config_value_store(&p->c->s, o, v);
@@ -826,8 +837,12 @@ int lp_config_change_prepare(const struct lp_config *c, const char *key, const c
 		goto fail;
 	}
 	if (lp_config_value_parse(o, value, &v, why, sizeof(why)) < 0) {
-		snprintf(errbuf, sizeof(errbuf), "invalid value \"%s\" for parameter %s: %s", value,
-			 o->name, why);
+		if (secret_value(o))
+			snprintf(errbuf, sizeof(errbuf), "invalid value for parameter %s: %s", o->name,
+				 why);
+		else
+			snprintf(errbuf, sizeof(errbuf), "invalid value \"%s\" for parameter %s: %s",
+				 value, o->name, why);
 		goto fail;
 	}
 	ch->o = o;

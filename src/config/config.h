@@ -21,7 +21,7 @@ typedef int64_t lp_usec;                /* durations, microseconds */
 
 enum lp_pool_mode { LP_POOL_SESSION, LP_POOL_TRANSACTION, LP_POOL_STATEMENT };
 enum lp_auth_type { LP_AUTH_TRUST, LP_AUTH_ANY, LP_AUTH_PLAIN, LP_AUTH_MD5, LP_AUTH_SCRAM,
-		    LP_AUTH_HBA, LP_AUTH_CERT,
+		    LP_AUTH_HBA, LP_AUTH_CERT, LP_AUTH_LDAP, LP_AUTH_PAM,
 		    LP_AUTH_PEER /* only from an auth_hba_file rule: not an auth_type */ };
 /* A database's load_balance_hosts (PgBouncer 1.24). */
 enum lp_load_balance { LP_LB_ROUND_ROBIN, LP_LB_DISABLE };

@@ -6,6 +6,7 @@
  * SHOW CONFIG and docs/config.md all read it. The keys of [databases] and
  * [users] have their own, smaller tables here too.
  */
+#include "auth/ldap_opts.h"
 #include "config/config.h"
 #include "config/internal.h"
 #include "core/cidr.h"
@@ -64,14 +65,22 @@ static int check_auth_dbname(const char *text, char *why, size_t whycap)
 	return 0;
 }
 
+/* The one check that reaches into auth/: its LDAP option parser is pure (no
+ * I/O, no state), and --check must say file:line of a bad value. */
 static int check_ldap_options(const char *text, char *why, size_t whycap)
 {
-	if (*text) {
-		snprintf(why, whycap, "not supported by linkpool: it has no LDAP authentication "
-				      "(auth_type ldap)");
+	struct lp_ldap_opts *o;
+	if (!*text)
+		return 0;
+	o = malloc(sizeof(*o));
+	if (!o) {
+		snprintf(why, whycap, "out of memory");
 		return -1;
 	}
-	return 0;
+	int rc = lp_ldap_opts_parse(text, strlen(text), o, why, whycap);
+	memset(o, 0, sizeof(*o));       /* ldapbindpasswd */
+	free(o);
+	return rc;
 }
 
 static int check_notify_message(const char *text, char *why, size_t whycap)
@@ -130,8 +139,10 @@ static const struct lp_option options[] = {
 	    "Interval between statistics log lines and averages updates."),
 
 	OPT(auth_type, AUTH_TYPE, "md5", 0, 0, true,
-	    "How clients authenticate: trust, any, plain, md5, scram-sha-256, hba or cert. "
-	    "PgBouncer's ldap and pam are refused: not supported by linkpool."),
+	    "How clients authenticate: trust, any, plain, md5, scram-sha-256, hba, cert, ldap "
+	    "(an LDAP bind, auth_ldap_options) or pam (PAM service `pgbouncer`). ldap and pam ask "
+	    "the client for its password in clear text (require client TLS) and check it on "
+	    "worker threads; auth_file and auth_query play no part in their logins."),
 	OPT(auth_file, STR, "", 0, 0, true,
 	    "userlist.txt with user names and passwords; required for plain, md5 and scram-sha-256."),
 	OPT(auth_user, STR, "", 0, 0, true,
@@ -144,8 +155,9 @@ static const struct lp_option options[] = {
 	    "pg_hba.conf-style rules used when auth_type is hba, as PgBouncer reads them: local, "
 	    "host, hostssl, hostnossl lines; database all, sameuser, replication (matches no "
 	    "linkpool connection), @file or names; user all, @file or names; methods trust, "
-	    "reject, password, md5, scram-sha-256, cert and peer, with map= (auth_ident_file) "
-	    "for cert and peer. A file with any line linkpool cannot honour is refused whole."),
+	    "reject, password, md5, scram-sha-256, cert, peer, ldap (with its ldap* options) and "
+	    "pam, with map= (auth_ident_file) for cert and peer. A file with any line linkpool "
+	    "cannot honour is refused whole."),
 	OPT(auth_query, STR,
 	    "SELECT rolname, rolpassword FROM pg_catalog.pg_authid WHERE rolname OPERATOR(pg_catalog.=) $1 "
 	    "AND rolcanlogin AND (rolvaliduntil IS NULL OR rolvaliduntil OPERATOR(pg_catalog.>) "
@@ -379,8 +391,12 @@ static const struct lp_option options[] = {
 	    "may be all) for the map= option of cert and peer rules in auth_hba_file; read "
 	    "when auth_type is hba."),
 	OPTC(auth_ldap_options, STR, "", 0, 0, true,
-	     "LDAP options of auth_type ldap in PgBouncer. Not supported by linkpool, which has "
-	     "no LDAP authentication: any value but the empty default is refused.",
+	     "LDAP options of auth_type ldap, as PostgreSQL's pg_hba.conf ldap options: "
+	     "`ldapserver`, `ldapport`, `ldapscheme`, `ldaptls`, `ldapprefix`/`ldapsuffix` "
+	     "(simple bind) or `ldapbasedn`, `ldapbinddn`, `ldapbindpasswd`, "
+	     "`ldapsearchattribute`, `ldapsearchfilter` (search+bind), or `ldapurl`; "
+	     "NAME=VALUE items separated by blanks, values may be double-quoted. Checked at "
+	     "load; required with auth_type ldap.",
 	     check_ldap_options),
 
 	OPT(metrics_listen_addr, STR, "127.0.0.1", 0, 0, true,
@@ -491,6 +507,7 @@ static const char *const auth_type_names[] = {
 	[LP_AUTH_TRUST] = "trust", [LP_AUTH_ANY] = "any",   [LP_AUTH_PLAIN] = "plain",
 	[LP_AUTH_MD5] = "md5",     [LP_AUTH_SCRAM] = "scram-sha-256",
 	[LP_AUTH_HBA] = "hba",     [LP_AUTH_CERT] = "cert",
+	[LP_AUTH_LDAP] = "ldap",   [LP_AUTH_PAM] = "pam",
 };
 
 static const char *const sslmode_names[] = {
@@ -884,12 +901,8 @@ int lp_config_value_parse(const struct lp_option *o, const char *text, union lp_
 				v->i = (int64_t)i;
 				return 0;
 			}
-		if (strcasecmp(text, "ldap") == 0 || strcasecmp(text, "pam") == 0) {
-			snprintf(why, whycap, "not supported by linkpool: it has no %s authentication",
-				 strcasecmp(text, "ldap") == 0 ? "LDAP" : "PAM");
-			return -1;
-		}
-		snprintf(why, whycap, "expected trust, any, plain, md5, scram-sha-256, hba or cert");
+		snprintf(why, whycap,
+			 "expected trust, any, plain, md5, scram-sha-256, hba, cert, ldap or pam");
 		return -1;
 	case LP_OPT_SSLMODE:
 		for (size_t i = 0; i < sizeof(sslmode_names) / sizeof(sslmode_names[0]); i++)

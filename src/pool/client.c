@@ -22,6 +22,7 @@
 #include "pool/client.h"
 #include "pool/client_auth.h"
 #include "pool/control.h"
+#include "pool/extauth.h"
 #include "pool/frame.h"
 #include "pool/instance.h"
 #include "pool/link.h"
@@ -166,6 +167,7 @@ void lp_client_adopt_finish(struct lp_client *c)
 void lp_client_free(struct lp_client *c)
 {
 	lp_registry_db_release(c->login_db);    /* a login that never finished */
+	lp_extauth_forget(c);
 	lp_params_clear(&c->params);
 	free(c->scram);
 	lp_login_buf_free(c->login_buf);
@@ -193,6 +195,7 @@ static void client_close(struct lp_client *c, const char *reason, bool logged)
 	if (c->server)
 		lp_link_release(c, true);
 	lp_authq_forget(c);
+	lp_extauth_forget(c);
 	lp_prep_client_gone(c);
 	lp_login_buf_free(c->login_buf);
 	c->login_buf = NULL;
@@ -709,7 +712,9 @@ static enum lp_frame_act login_msg(struct lp_client *c, const struct lp_msg_hdr 
 			       h->type >= 32 && h->type < 127 ? h->type : '?');
 		return LP_FRAME_CLOSED;
 	}
-	uint32_t max = c->auth == LP_AUTH_WAIT_PASSWORD ? PASSWORD_MSG_MAX : LOGIN_MSG_MAX;
+	uint32_t max = c->auth == LP_AUTH_WAIT_PASSWORD || c->auth == LP_AUTH_WAIT_EXT_PASSWORD
+			       ? PASSWORD_MSG_MAX
+			       : LOGIN_MSG_MAX;
 	if (h->len > max) {
 		lp_metrics_protocol_error(&c->inst->metrics, LP_PE_CLIENT);
 		lp_client_fail(c, "08P01", "authentication message too long (%u bytes, at most %u)",

@@ -25,6 +25,7 @@
 #include "pool/auth_query.h"
 #include "pool/client.h"
 #include "pool/client_auth.h"
+#include "pool/extauth.h"
 #include "pool/registry.h"
 #include "proto/proto.h"
 
@@ -252,6 +253,8 @@ static const struct lp_hba_rule *hba_rule(struct lp_client *c, enum lp_auth_type
 	case LP_HBA_SCRAM: *out = LP_AUTH_SCRAM; return r;
 	case LP_HBA_CERT: *out = LP_AUTH_CERT; return r;
 	case LP_HBA_PEER: *out = LP_AUTH_PEER; return r;
+	case LP_HBA_LDAP: *out = LP_AUTH_LDAP; return r;
+	case LP_HBA_PAM: *out = LP_AUTH_PAM; return r;
 	case LP_HBA_REJECT:
 		break;
 	}
@@ -443,7 +446,7 @@ int lp_client_auth_start(struct lp_client *c)
 	bool lookup = lp_authq_configured(c) &&
 		      !(c->login_db && c->login_db->unknown && !st->auth_dbname[0]);
 	if (!u && !lp_authq_answered(c) && method != LP_AUTH_ANY && method != LP_AUTH_CERT &&
-	    lookup) {
+	    method != LP_AUTH_LDAP && method != LP_AUTH_PAM && lookup) {
 		int r = lp_authq_lookup(c);
 		if (r <= 0)
 			return r;     /* waiting (called again with the answer), or closed */
@@ -489,6 +492,16 @@ int lp_client_auth_start(struct lp_client *c)
 			return -1;
 		}
 		return peer_auth(c, rule->map);
+	case LP_AUTH_LDAP:
+	case LP_AUTH_PAM:
+		/* The password in clear text, as PgBouncer asks it: only the
+		 * LDAP server or PAM can judge it (extauth.c). */
+		if (lp_extauth_begin(c, method == LP_AUTH_PAM ? LP_EXTAUTH_PAM : LP_EXTAUTH_LDAP,
+				     method == LP_AUTH_PAM ? NULL
+				     : rule ? rule->ldap_opts : st->auth_ldap_options) < 0)
+			return -1;
+		c->auth = LP_AUTH_WAIT_EXT_PASSWORD;
+		return send_auth(c, 3, NULL, 0, false);
 	case LP_AUTH_HBA:
 		break;
 	}
@@ -548,6 +561,15 @@ int lp_client_auth_msg(struct lp_client *c, const uint8_t *body, uint32_t len)
 		if (!check_plain(c, u, pw))
 			return auth_failed(c);
 		return finish(c);
+	}
+	case LP_AUTH_WAIT_EXT_PASSWORD: {
+		const char *pw;
+		if (lp_msg_parse_password(body, len, &pw, &err) != LP_PROTO_OK) {
+			lp_client_fail(c, "08P01", "%s", err);
+			return -1;
+		}
+		c->auth = LP_AUTH_WAIT_EXT;
+		return lp_extauth_password(c, pw);
 	}
 	case LP_AUTH_WAIT_MD5: {
 		const char *resp;
@@ -624,4 +646,51 @@ int lp_client_auth_msg(struct lp_client *c, const uint8_t *body, uint32_t len)
 		lp_client_fail(c, "08P01", "unexpected password message");
 		return -1;
 	}
+}
+
+/*
+ * The answer of c's LDAP or PAM check (extauth.c, from the loop). A wrong
+ * password, an unknown user and a refused user name end alike; the log
+ * line says which (detail never holds a password). A proven password
+ * becomes the user's server password (PgBouncer keeps it the same way),
+ * replacing an older one.
+ */
+int lp_client_auth_external_done(struct lp_client *c, enum lp_ext_result r, const char *detail,
+				 const char *password)
+{
+	const char *what = c->extauth_pam ? "PAM" : "LDAP";
+	switch (r) {
+	case LP_EXT_OK:
+		break;
+	case LP_EXT_UNAVAILABLE:
+		lp_client_log(c, LP_LOG_WARNING, "%s authentication of user \"%s\": %s", what,
+			      c->user_name, detail);
+		lp_client_fail(c, "08006", "%s", c->extauth_pam ? "PAM authentication unavailable"
+								: "LDAP server unavailable");
+		return -1;
+	case LP_EXT_DENIED:
+	case LP_EXT_ERROR:
+		lp_client_log(c, r == LP_EXT_ERROR ? LP_LOG_WARNING : LP_LOG_LOG,
+			      "%s authentication failed for user \"%s\": %s", what, c->user_name,
+			      detail);
+		lp_client_fail(c, "28P01", "%s authentication failed for user \"%s\"", what,
+			       c->user_name);
+		return -1;
+	}
+	struct lp_user *u = lp_registry_get_user(c->inst, c->user_name);
+	char *copy = password ? strdup(password) : NULL;
+	if (!u || !copy) {
+		free(copy);
+		lp_client_fail(c, "53200", "out of memory");
+		return -1;
+	}
+	if (u->ext_secret) {
+		OPENSSL_cleanse(u->ext_secret, strlen(u->ext_secret));
+		free(u->ext_secret);
+	}
+	u->ext_secret = copy;
+	int rc = finish(c);
+	if (rc == 0)
+		lp_client_kick(c);
+	return rc;
 }

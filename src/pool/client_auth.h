@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "auth/external.h"
 #include "core/log.h"
 #include "pool/instance.h"
 
@@ -16,6 +17,11 @@
 int lp_client_auth_start(struct lp_client *c);
 /* One PasswordMessage-family body. Returns -1 when c was closed. */
 int lp_client_auth_msg(struct lp_client *c, const uint8_t *body, uint32_t len);
+
+/* The answer of c's LDAP / PAM check (pool/extauth.c): the login goes on
+ * or is refused. password: the one proven (OK only). -1 when c was closed. */
+int lp_client_auth_external_done(struct lp_client *c, enum lp_ext_result r, const char *detail,
+				 const char *password);
 
 /* A deterministic, secret-keyed salt for user's SCRAM exchange, so repeated
  * probes for one unknown user see the same salt as a real user would show

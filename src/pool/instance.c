@@ -24,6 +24,7 @@
 #include "pool/client.h"
 #include "pool/client_auth.h"
 #include "pool/exporter.h"
+#include "pool/extauth.h"
 #include "pool/generation.h"
 #include "pool/instance.h"
 #include "pool/link.h"
@@ -687,6 +688,7 @@ void lp_instance_cleanup(struct lp_instance *inst)
 	reap(inst);
 	lp_cancel_cleanup(inst);
 	lp_authq_cleanup(inst);
+	lp_extauth_cleanup(inst);
 	lp_exporter_stop(inst);
 	lp_registry_cleanup(inst);
 	lp_prep_cleanup(inst);

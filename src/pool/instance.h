@@ -101,6 +101,7 @@ struct lp_instance {
 	struct lp_metrics metrics;      /* process-wide counters (src/metrics) */
 	const struct lp_console_ops *console; /* the admin console's hooks (console.h); set by main.c */
 	struct lp_exporter *exporter;   /* the /metrics endpoint, or NULL (pool/exporter.c) */
+	struct lp_extauth *extauth;     /* LDAP / PAM worker threads, or NULL (pool/extauth.c) */
 };
 
 /* instance.c */

@@ -69,7 +69,10 @@ enum lp_server_state {
 
 enum lp_auth_phase { LP_AUTH_NONE, LP_AUTH_WAIT_PASSWORD, LP_AUTH_WAIT_MD5,
 		     LP_AUTH_WAIT_SCRAM_FIRST, LP_AUTH_WAIT_SCRAM_FINAL, LP_AUTH_DONE,
-		     LP_AUTH_WAIT_QUERY /* auth_query running for this user */ };
+		     LP_AUTH_WAIT_QUERY, /* auth_query running for this user */
+		     LP_AUTH_WAIT_EXT_PASSWORD, /* cleartext password asked for LDAP / PAM */
+		     LP_AUTH_WAIT_EXT /* LDAP / PAM check running (extauth.c) */ };
+struct lp_extauth_job;
 struct lp_authq_pool;
 struct lp_authq_wait;
 struct lp_login_buf;
@@ -99,6 +102,7 @@ struct lp_client {
 	bool tls_direct;                /* TLS began without SSLRequest (sslnegotiation=direct) */
 	bool wait_notified;             /* query_wait_notify's notice sent for this wait */
 	bool over_limit;                /* past max_client_conn: refused at its StartupMessage */
+	bool extauth_pam;               /* its external check is PAM (else LDAP) */
 	char *user_name, *db_name;      /* one block: free user_name only */
 	struct lp_params params;        /* values the client expects on its server */
 	uint32_t cancel_pid, cancel_key;
@@ -108,6 +112,8 @@ struct lp_client {
 	/* auth_query state of a login that used it (auth_query.c), else NULL:
 	 * allocated only then, so an idle client does not carry it */
 	struct lp_authq_wait *authq;
+	/* LDAP / PAM check of a login using one (extauth.c), else NULL */
+	struct lp_extauth_job *extauth;
 	/* a login packet longer than pkt_buf being assembled (login_buf.h) */
 	struct lp_login_buf *login_buf;
 	int64_t connect_us, request_us, wait_start_us, last_active_us;
@@ -221,6 +227,9 @@ struct lp_user {
 	uint8_t scram_client_key[LP_SCRAM_KEY_LEN];
 	bool have_client_key;           /* learnt from a client's SCRAM proof */
 	char *authq_secret;             /* from auth_query; NULL: none (or unknown user) */
+	/* The cleartext password a client proved by LDAP or PAM (extauth.c):
+	 * the server login's password when neither of the above gives one */
+	char *ext_secret;
 	struct lp_user_scram *scram_cache;  /* lp_user_scram: the secret parsed once */
 	const struct lp_pool *authq_pool;  /* the auth pool that answered, */
 	uint64_t authq_query_hash;      /* with which query (auth_query.c) */

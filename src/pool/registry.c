@@ -400,6 +400,12 @@ const char *lp_user_secret(const struct lp_user *u)
 	return u->in_auth_file ? u->secret : u->authq_secret;
 }
 
+const char *lp_user_server_secret(const struct lp_user *u)
+{
+	const char *s = lp_user_secret(u);
+	return s ? s : u->ext_secret;
+}
+
 /* A parsed verifier with the text it came from: a reload or an auth_query
  * answer that changes the secret, at whatever address, is parsed again. */
 struct lp_user_scram {
@@ -565,6 +571,9 @@ void lp_registry_cleanup(struct lp_instance *inst)
 		if (u->authq_secret)
 			memset(u->authq_secret, 0, strlen(u->authq_secret));
 		free(u->authq_secret);
+		if (u->ext_secret)
+			memset(u->ext_secret, 0, strlen(u->ext_secret));
+		free(u->ext_secret);
 		explicit_bzero(&u->plain_scram, sizeof(u->plain_scram));
 		user_scram_drop(u);
 		free(u->name);

@@ -45,6 +45,9 @@ void lp_registry_apply(struct lp_instance *inst);
 void lp_registry_cleanup(struct lp_instance *inst);
 /* The secret a user authenticates with: auth_file's, else auth_query's. */
 const char *lp_user_secret(const struct lp_user *u);
+/* The password a server login of u uses: lp_user_secret, else the one a
+ * client proved by LDAP or PAM (ext_secret); NULL: none. */
+const char *lp_user_server_secret(const struct lp_user *u);
 /* Whether the user's secret is a SCRAM verifier; its parsed form into out
  * (may be NULL). Parsed once per secret text, not at every login. */
 bool lp_user_scram(struct lp_user *u, struct lp_scram_secret *out);

@@ -53,6 +53,11 @@ int lp_security_load(const struct lp_settings *s, struct lp_security *out, struc
 			goto fail;
 		}
 	}
+	/* Its syntax was checked with the option; only emptiness is left. */
+	if (s->auth_type == LP_AUTH_LDAP && !s->auth_ldap_options[0]) {
+		lp_diag_add(diag, "auth_ldap_options", 0, "auth_type ldap requires auth_ldap_options");
+		goto fail;
+	}
 	if (s->auth_type == LP_AUTH_HBA) {
 		if (!s->auth_hba_file[0]) {
 			lp_diag_add(diag, "auth_hba_file", 0, "auth_type hba requires auth_hba_file");

@@ -554,7 +554,7 @@ static const char *server_password(const struct lp_server *s)
 	const struct lp_db_conf *dc = &s->pool->db->conf;
 	if (dc->password && dc->password[0])
 		return dc->password;
-	return lp_user_secret(s->pool->user);
+	return lp_user_server_secret(s->pool->user);
 }
 
 /*

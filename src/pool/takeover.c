@@ -26,6 +26,7 @@
 #include "pool/control.h"
 #include "pool/instance.h"
 #include "pool/params.h"
+#include "pool/registry.h"
 #include "pool/server.h"
 #include "proto/handoff.h"
 #include "proto/proto.h"
@@ -98,7 +99,7 @@ static bool emit(struct lp_takeover_row *row, const struct lp_handoff *h, lp_tak
 /* The pool user's secrets a new process needs for its server logins. */
 static void user_secrets(struct lp_takeover_row *row, const struct lp_user *u)
 {
-	row->password = !u->in_auth_file ? u->authq_secret : NULL;
+	row->password = !u->in_auth_file ? lp_user_server_secret(u) : NULL;
 	row->client_key = u->have_client_key ? u->scram_client_key : NULL;
 }
 

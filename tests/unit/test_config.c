@@ -274,14 +274,12 @@ static void test_bad_values(void **state)
 		{ "pool_mode = sometimes",
 		  "invalid value \"sometimes\" for parameter pool_mode: expected session, transaction or statement" },
 		{ "auth_type = password",
-		  "invalid value \"password\" for parameter auth_type: expected trust, any, plain, md5, scram-sha-256, hba or cert" },
+		  "invalid value \"password\" for parameter auth_type: expected trust, any, plain, md5, scram-sha-256, hba, cert, ldap or pam" },
 		{ "pkt_buf = 0", "invalid value \"0\" for parameter pkt_buf: out of range (1..1048576)" },
-		{ "auth_type = ldap",
-		  "invalid value \"ldap\" for parameter auth_type: not supported by linkpool: it has no LDAP authentication" },
-		{ "auth_type = pam",
-		  "invalid value \"pam\" for parameter auth_type: not supported by linkpool: it has no PAM authentication" },
 		{ "auth_ldap_options = ldapurl=\"ldap://x\"",
-		  "invalid value \"ldapurl=\"ldap://x\"\" for parameter auth_ldap_options: not supported by linkpool: it has no LDAP authentication (auth_type ldap)" },
+		  "invalid value for parameter auth_ldap_options: LDAP authentication requires ldapbasedn, ldapprefix or ldapsuffix" },
+		{ "auth_ldap_options = ldapserver=h ldapfoo=1 ldapbindpasswd=sekrit",
+		  "invalid value for parameter auth_ldap_options: unknown LDAP option \"ldapfoo\"" },
 	};
 	char text[512], msg[512];
 
