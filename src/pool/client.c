@@ -24,6 +24,7 @@
 #include "pool/control.h"
 #include "pool/extauth.h"
 #include "pool/frame.h"
+#include "pool/hosts.h"
 #include "pool/instance.h"
 #include "pool/link.h"
 #include "pool/login_buf.h"
@@ -463,7 +464,7 @@ void lp_client_login_ok(struct lp_client *c, struct lp_db *db, struct lp_user *p
 	c->wait_start_us = lp_now_us();
 	if (pool->last_login_fail_us &&
 	    lp_now_us() - pool->last_login_fail_us < inst->cfg.s.server_login_retry &&
-	    pool->login_servers.count == 0) {
+	    pool->login_servers.count == 0 && !lp_hosts_may_fail_over(db)) {
 		lp_client_fail(c, pool->login_error_code[0] ? pool->login_error_code : "08006", "%s",
 			       pool->login_error);
 		return;

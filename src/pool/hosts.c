@@ -303,6 +303,11 @@ bool lp_hosts_role_changed(struct lp_db *db, int idx, bool standby, int64_t now_
 	return false;
 }
 
+bool lp_hosts_may_fail_over(const struct lp_db *db)
+{
+	return host_count(db) > 1 || db->conf.target_session_attrs != LP_TSA_ANY;
+}
+
 const struct lp_host_state *lp_hosts_state(const struct lp_db *db, int idx)
 {
 	return db->hosts && idx < db->nhosts && idx >= 0 ? &db->hosts[idx] : NULL;

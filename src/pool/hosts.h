@@ -77,6 +77,11 @@ bool lp_hosts_lag_due(struct lp_db *db, int idx, int64_t now_us);
 bool lp_hosts_lag_measured(struct lp_db *db, int idx, int64_t lag_us, int64_t now_us,
 			   int64_t retry_us);
 
+/* Whether db's servers may come back on another host or in another role
+ * at any moment (a host list, or target_session_attrs): its clients then
+ * wait through a login backoff instead of hearing the last error at once. */
+bool lp_hosts_may_fail_over(const struct lp_db *db);
+
 /* The state of entry idx, or NULL when nothing is known yet. */
 const struct lp_host_state *lp_hosts_state(const struct lp_db *db, int idx);
 /* Forgets everything (the host list changed on reload). */

@@ -13,6 +13,7 @@
 #include "core/log.h"
 #include "pool/auth_query.h"
 #include "pool/client.h"
+#include "pool/hosts.h"
 #include "pool/instance.h"
 #include "pool/link.h"
 #include "pool/params.h"
@@ -538,8 +539,11 @@ void lp_link_request(struct lp_client *c)
 			return;
 		}
 	}
+	/* A pool whose logins have been failing refuses at once, as
+	 * PgBouncer does -- unless another host may take over any moment
+	 * (a failover): then the client waits, within query_wait_timeout. */
 	if (in_login_backoff(pool) && pool->login_servers.count == 0 &&
-	    lp_pool_server_total(pool) == 0) {
+	    lp_pool_server_total(pool) == 0 && !lp_hosts_may_fail_over(pool->db)) {
 		lp_client_fail(c, pool->login_error_code[0] ? pool->login_error_code : "08006",
 			       "%s", pool->login_error[0] ? pool->login_error
 							  : "server login has been failing");

@@ -640,8 +640,17 @@ static int check_role(struct lp_server *s)
 		return -1;
 	}
 	case LP_HOSTS_NONE:
-	default:
-		return login_failed(s, NULL, "08006", why, true, "login failed");
+	default: {
+		/* Reachable, but no host in the role yet: a promotion may come
+		 * any moment, so the pool looks again within a second rather
+		 * than after a whole server_login_retry (a failover then takes
+		 * seconds whatever the setting). */
+		int64_t retry = pool->inst->cfg.s.server_login_retry;
+		int rc = login_failed(s, NULL, "08006", why, true, "login failed");
+		if (retry > 1000000)
+			pool->last_login_fail_us -= retry - 1000000;
+		return rc;
+	}
 	}
 }
 
@@ -889,8 +898,12 @@ static int login_msg(struct lp_server *s, uint8_t type, const uint8_t *body, uin
 		char code[8], msg[256], sev[16];
 		error_text(body, blen, code, sizeof(code), msg, sizeof(msg), sev);
 		/* 57P03 (cannot_connect_now): starting up, shutting down, in
-		 * recovery. The clients wait for the retry, as in PgBouncer. */
-		return login_failed(s, sev, code, msg, strcmp(code, "57P03") == 0, "login failed");
+		 * recovery. The clients wait for the retry, as in PgBouncer;
+		 * with a host list, the next host is tried at once. */
+		bool not_now = strcmp(code, "57P03") == 0;
+		if (not_now && lp_server_host_failed(s, "login failed", msg))
+			return -1;
+		return login_failed(s, sev, code, msg, not_now, "login failed");
 	}
 	case 'N':
 	case 'v':

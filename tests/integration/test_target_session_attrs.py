@@ -218,15 +218,17 @@ def test_failover_without_reload(linkpool, pg):
     read-write pool serves from the new primary within 10 s of the promotion,
     with no reload, and every commit a client saw acknowledged is there."""
     pair = Pair(sync=True)
+    acked, lock, stop = [], threading.Lock(), threading.Event()
     try:
         pair.primary.sql("CREATE TABLE ledger (id bigint PRIMARY KEY)", db="testdb")
         pair.primary.sql("GRANT ALL ON ledger TO PUBLIC", db="testdb")
-        lp = linkpool({"pool_mode": "transaction", "server_login_retry": "1",
+        # server_login_retry at PgBouncer's default (15 s): with the standby
+        # reachable, the pool looks again every second until it is promoted
+        lp = linkpool({"pool_mode": "transaction",
                        "query_wait_timeout": "60", "default_pool_size": "4",
                        "server_tls_sslmode": "disable"},
                       databases={"rw": pair.entry(f"{PRIMARY},{STANDBY}",
                                                   target_session_attrs="read-write")})
-        acked, lock, stop = [], threading.Lock(), threading.Event()
 
         def writer(k):
             i, conn = 0, None
@@ -267,6 +269,7 @@ def test_failover_without_reload(linkpool, pg):
         rows = {r["host"]: r for r in lp.admin_rows("SHOW HOSTS") if r["database"] == "rw"}
         assert rows[STANDBY]["role"] == "primary" and rows[STANDBY]["state"] == "up"
     finally:
+        stop.set()
         pair.destroy()
 
 
