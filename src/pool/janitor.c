@@ -129,7 +129,10 @@ static void check_clients(struct lp_instance *inst, struct lp_pool *p, int64_t n
 			continue;
 		int64_t query = USER_TIMEOUT(c, s, query_timeout);
 		bool running = lp_track_busy(&sv->trk);
-		if (query > 0 && running && sv->request_us && now - sv->request_us > query) {
+		/* A replication stream is one command as long as the connection:
+		 * query_timeout would end every one. */
+		if (query > 0 && running && sv->request_us && !sv->replication &&
+		    now - sv->request_us > query) {
 			query_timed_out(c, sv);
 			continue;
 		}

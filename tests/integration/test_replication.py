@@ -300,8 +300,9 @@ def test_hba_replication_keyword(rlp, pg, tmp_path):
 def test_copy_both_stream_ends_in_step(rlp, pg):
     """START_REPLICATION streams in COPY BOTH; the client ends it with
     CopyDone, the server answers CopyDone, CommandComplete, ReadyForQuery, and
-    the connection goes on."""
-    lp = rlp()
+    the connection goes on. A stream is one long command: query_timeout does
+    not end it."""
+    lp = rlp(ini_overrides={"query_timeout": "1"})
     c = lp.raw()
     c.login("repl_user", "testdb", REPL_PASSWORD, replication="true")
     rows, _, _ = c.run("IDENTIFY_SYSTEM")
@@ -309,6 +310,7 @@ def test_copy_both_stream_ends_in_step(rlp, pg):
     c.send(rawpg.query(f"START_REPLICATION PHYSICAL {xlogpos}"))
     mtype, _ = c.recv_msg()
     assert mtype == "W"
+    time.sleep(2)                  # past query_timeout, linkpool's janitor ran
     # a standby status update, then the end of our half
     c.send(rawpg.msg("d", b"r" + struct.pack("!QQQqB", 0, 0, 0, 0, 0)))
     c.send(rawpg.msg("c"))
