@@ -212,7 +212,7 @@ void lp_link_grow(struct lp_pool *pool)
 	    pool->db->disabled || lp_pool_paused(pool))
 		return;
 	/* Replication clients first (replication.c): each waits for a server
-	 * of its own; repl_login of the servers logging in are theirs. */
+	 * of its own; repl_login: how many of the servers logging in are theirs. */
 	int repl_login = pool->repl_waiting > 0 ? lp_repl_grow(pool) : 0;
 	if (in_login_backoff(pool))
 		return;
