@@ -23,6 +23,7 @@
 #include "pool/server.h"
 #include "pool/takeover.h"
 #include "proto/handoff.h"
+#include "proto/proto.h"
 
 #define SOCKET_STD_COLS                                                              \
 	{ "type", LP_COL_TEXT }, { "user", LP_COL_TEXT }, { "database", LP_COL_TEXT },   \
@@ -87,7 +88,8 @@ static void client_row(struct lp_result *r, const struct lp_client *c, const cha
 	char ptr[32], link[32], laddr[64];
 	int lport;
 	const char *app = lp_params_get(&c->params, "application_name");
-	int64_t wait = (c->state == LP_CL_WAITING || c->state == LP_CL_WAIT_LOGIN) &&
+	int64_t wait = (c->state == LP_CL_WAITING || c->state == LP_CL_WAIT_LOGIN ||
+			c->state == LP_CL_WAIT_REPL) &&
 				       c->wait_start_us
 			       ? now - c->wait_start_us
 			       : 0;
@@ -104,7 +106,7 @@ static void client_row(struct lp_result *r, const struct lp_client *c, const cha
 	lp_row_text(r, "C");
 	lp_row_text(r, c->user_name ? c->user_name : "(nouser)");
 	lp_row_text(r, c->admin ? LP_ADMIN_DB : c->pool ? c->pool->db->name : "(nodb)");
-	lp_row_text(r, "none");
+	lp_row_text(r, lp_repl_name((enum lp_repl)c->replication));
 	lp_row_text(r, state);
 	char addr[LP_ADDR_TEXT];
 	lp_row_text(r, lp_client_addr(c, addr));
@@ -162,7 +164,7 @@ static void server_row(struct lp_result *r, const struct lp_server *s, const cha
 	lp_row_text(r, "S");
 	lp_row_text(r, p->user->name);
 	lp_row_text(r, p->db->name);
-	lp_row_text(r, "none");
+	lp_row_text(r, lp_repl_name((enum lp_repl)s->replication));
 	lp_row_text(r, state ? state : server_state(s));
 	lp_row_text(r, lp_server_host_text(s));
 	lp_row_int(r, dc->port > 0 ? dc->port : 5432);

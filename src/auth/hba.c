@@ -804,7 +804,7 @@ static bool in_list(char *const *v, int n, const char *name)
 }
 
 const struct lp_hba_rule *lp_hba_match(const struct lp_hba *h, const char *addr, bool tls,
-				       const char *db, const char *user)
+				       const char *db, const char *user, bool physical)
 {
 	uint8_t a[16];
 	int fam = 0;
@@ -832,11 +832,16 @@ const struct lp_hba_rule *lp_hba_match(const struct lp_hba *h, const char *addr,
 					continue;
 			}
 		}
-		/* Not a replication connection (linkpool takes none): "all",
-		 * "sameuser" and names may match, "replication" never does. */
-		if (!r->all_dbs && !(r->db_sameuser && strcmp(db, user) == 0) &&
-		    !in_list(r->dbs, r->ndbs, db))
+		/* As PostgreSQL: a physical replication connection matches only
+		 * the "replication" keyword; any other connection (a logical
+		 * one too) "all", "sameuser" or its name, never "replication". */
+		if (physical) {
+			if (!r->db_replication)
+				continue;
+		} else if (!r->all_dbs && !(r->db_sameuser && strcmp(db, user) == 0) &&
+			   !in_list(r->dbs, r->ndbs, db)) {
 			continue;
+		}
 		if (!r->all_users && !in_list(r->users, r->nusers, user))
 			continue;
 		return r;

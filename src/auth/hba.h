@@ -6,8 +6,8 @@
  *   host       DATABASE USER ADDRESS METHOD [OPTIONS]   (hostssl, hostnossl alike)
  *
  * DATABASE is a comma list of names, "all", "sameuser" (the database named
- * as the user), "replication" (replication connections, which linkpool does
- * not take: such an entry matches nothing) or "@file" (names read from a
+ * as the user), "replication" (physical replication connections, and only
+ * those, as in PostgreSQL) or "@file" (names read from a
  * file, relative to the including file); USER a comma list of names, "all"
  * or "@file". Blanks may surround the commas. A double-quoted token is
  * literal ("all" is a name, blanks and commas are kept, "" is one quote).
@@ -48,7 +48,7 @@ struct lp_hba_rule {
 	enum lp_hba_conn type;
 	bool all_dbs, all_users;
 	bool db_sameuser;               /* "sameuser" */
-	bool db_replication;            /* "replication": matches no linkpool connection */
+	bool db_replication;            /* "replication": physical replication connections */
 	char **dbs, **users;
 	int ndbs, nusers;
 	int family;                     /* 0: any address; AF_INET or AF_INET6 */
@@ -79,10 +79,12 @@ void lp_hba_free(struct lp_hba *h);
 
 /*
  * The first rule matching a connection: addr is the client's numeric IPv4 or
- * IPv6 address, or NULL for a unix socket. NULL when no rule matches.
+ * IPv6 address, or NULL for a unix socket; physical: a physical replication
+ * connection (replication=true), which only the "replication" keyword
+ * matches. NULL when no rule matches.
  */
 const struct lp_hba_rule *lp_hba_match(const struct lp_hba *h, const char *addr, bool tls,
-				       const char *db, const char *user);
+				       const char *db, const char *user, bool physical);
 
 const char *lp_hba_method_name(enum lp_hba_method m);
 

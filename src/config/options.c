@@ -153,11 +153,11 @@ static const struct lp_option options[] = {
 	    "Comma-separated users allowed read-only SHOW commands on the admin console."),
 	OPT(auth_hba_file, STR, "", 0, 0, true,
 	    "pg_hba.conf-style rules used when auth_type is hba, as PgBouncer reads them: local, "
-	    "host, hostssl, hostnossl lines; database all, sameuser, replication (matches no "
-	    "linkpool connection), @file or names; user all, @file or names; methods trust, "
-	    "reject, password, md5, scram-sha-256, cert, peer, ldap (with its ldap* options) and "
-	    "pam, with map= (auth_ident_file) for cert and peer. A file with any line linkpool "
-	    "cannot honour is refused whole."),
+	    "host, hostssl, hostnossl lines; database all, sameuser, replication (physical "
+	    "replication connections only, as in PostgreSQL), @file or names; user all, @file or "
+	    "names; methods trust, reject, password, md5, scram-sha-256, cert, peer, ldap (with "
+	    "its ldap* options) and pam, with map= (auth_ident_file) for cert and peer. A file "
+	    "with any line linkpool cannot honour is refused whole."),
 	OPT(auth_query, STR,
 	    "SELECT rolname, rolpassword FROM pg_catalog.pg_authid WHERE rolname OPERATOR(pg_catalog.=) $1 "
 	    "AND rolcanlogin AND (rolvaliduntil IS NULL OR rolvaliduntil OPERATOR(pg_catalog.>) "

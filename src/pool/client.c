@@ -31,6 +31,7 @@
 #include "pool/params.h"
 #include "pool/prepared.h"
 #include "pool/registry.h"
+#include "pool/replication.h"
 #include "pool/server.h"
 #include "proto/proto.h"
 
@@ -171,6 +172,7 @@ void lp_client_free(struct lp_client *c)
 	lp_extauth_forget(c);
 	lp_params_clear(&c->params);
 	free(c->scram);
+	free(c->repl_params);
 	lp_login_buf_free(c->login_buf);
 	free(c->user_name);             /* db_name shares the block */
 	free(c);
@@ -367,6 +369,26 @@ static void build_welcome_params(struct lp_writer *w, struct lp_client *c)
 			lp_build_param_status(w, c->params.name[j], c->params.value[j]);
 }
 
+/* The welcome's tail, after its parameters: 0, or -1 when c failed. */
+static int welcome_send(struct lp_client *c, struct lp_writer *w)
+{
+	lp_build_backend_key(w, c->cancel_pid, c->cancel_key);
+	/* login_notify_message (≤ 1000 bytes, options.c) */
+	if (c->inst->cfg.s.login_notify_message[0])
+		lp_build_notice(w, "NOTICE", "00000", c->inst->cfg.s.login_notify_message);
+	lp_build_rfq(w, 'I');
+	if (w->overflow) {
+		lp_client_fail(c, "08P01", "startup parameters too large");
+		return -1;
+	}
+	(void)lp_io_send(&c->io, w->buf, w->len);
+	c->startup_done = true;
+	c->wait_start_us = 0;
+	lp_cancel_register(c);
+	lp_client_set_state(c, LP_CL_ACTIVE);
+	return 0;
+}
+
 void lp_client_welcome(struct lp_client *c)
 {
 	struct lp_pool *pool = c->pool;
@@ -376,24 +398,36 @@ void lp_client_welcome(struct lp_client *c)
 	lp_wr_init(&w, buf, sizeof(buf));
 	lp_build_auth(&w, 0, NULL, 0);
 	build_welcome_params(&w, c);
-	lp_build_backend_key(&w, c->cancel_pid, c->cancel_key);
-	/* login_notify_message (≤ 1000 bytes, options.c) */
-	if (c->inst->cfg.s.login_notify_message[0])
-		lp_build_notice(&w, "NOTICE", "00000", c->inst->cfg.s.login_notify_message);
-	lp_build_rfq(&w, 'I');
-	if (w.overflow) {
-		lp_client_fail(c, "08P01", "startup parameters too large");
+	if (welcome_send(c, &w) < 0)
 		return;
-	}
-	(void)lp_io_send(&c->io, buf, w.len);
-	c->startup_done = true;
-	c->wait_start_us = 0;
-	lp_cancel_register(c);
-	lp_client_set_state(c, LP_CL_ACTIVE);
 	if (lp_pool_mode_of(pool) == LP_POOL_SESSION && !c->admin)
 		lp_link_request(c);
 	else
 		lp_client_kick(c);
+}
+
+void lp_client_welcome_repl(struct lp_client *c)
+{
+	const struct lp_server *s = c->server;
+	const struct lp_params *sp = &s->params;
+	uint8_t buf[4096];
+	struct lp_writer w;
+
+	lp_wr_init(&w, buf, sizeof(buf));
+	lp_build_auth(&w, 0, NULL, 0);
+	/* Its server's own values: the client's parameters went there in the
+	 * startup packet. */
+	for (int i = 0; i < sp->n; i++)
+		lp_build_param_status(&w, sp->name[i], sp->value[i]);
+	if (c->wait_start_us) {
+		int64_t waited = lp_now_us() - c->wait_start_us;
+		lp_metrics_wait(&c->pool->db->metrics, waited);
+		c->pool->stats.wait_time_us += (uint64_t)waited;
+	}
+	c->pool->stats.server_assignments++;
+	if (welcome_send(c, &w) < 0)
+		return;
+	lp_client_kick(c);
 }
 
 /* ---- startup ---- */
@@ -457,6 +491,12 @@ void lp_client_login_ok(struct lp_client *c, struct lp_db *db, struct lp_user *p
 	if (inst->cfg.s.log_connections)
 		lp_client_log(c, LP_LOG_LOG, "login attempt: db=%s user=%s tls=%s", c->db_name,
 			      c->user_name, lp_io_is_tls(&c->io) ? lp_io_tls_version(&c->io) : "no");
+	if (c->replication) {
+		/* A server of its own (replication.c), welcomed with what
+		 * that server reports. */
+		lp_repl_start(c);
+		return;
+	}
 	if (pool->welcome_ready) {
 		lp_client_welcome(c);
 		return;
@@ -527,6 +567,47 @@ static int apply_options(struct lp_client *c, const char *options)
 	return rc == LP_PROTO_INCOMPLETE ? 0 : -1;
 }
 
+/*
+ * A replication client's server is its own, opened with the client's startup
+ * parameters (a walsender takes no SET afterwards): all of them but user,
+ * database, replication, protocol extensions (_pq_.) and those
+ * ignore_startup_parameters names, kept as "name\0value\0" pairs. PostgreSQL
+ * judges them. 0, or -1 when c failed.
+ */
+static int keep_repl_params(struct lp_client *c, const struct lp_startup *su)
+{
+	size_t len = 0;
+	int n = 0;
+	for (int pass = 0; pass < 2; pass++) {
+		char *out = c->repl_params;
+		for (int i = 0; i < su->nparams; i++) {
+			const char *name = su->params[i].name, *v = su->params[i].value;
+			if (strcmp(name, "user") == 0 || strcmp(name, "database") == 0 ||
+			    strcmp(name, "replication") == 0 || strncmp(name, "_pq_.", 5) == 0 ||
+			    ignorable(c->inst, name))
+				continue;
+			size_t nl = strlen(name) + 1, vl = strlen(v) + 1;
+			if (pass == 0) {
+				len += nl + vl;
+				n++;
+				continue;
+			}
+			memcpy(out, name, nl);
+			memcpy(out + nl, v, vl);
+			out += nl + vl;
+		}
+		if (pass == 0) {
+			c->repl_params = malloc(len + 1);
+			if (!c->repl_params) {
+				lp_client_fail(c, "53200", "out of memory");
+				return -1;
+			}
+			c->repl_nparams = (uint16_t)n;
+		}
+	}
+	return 0;
+}
+
 static int handle_startup(struct lp_client *c, struct lp_startup *su)
 {
 	struct lp_instance *inst = c->inst;
@@ -561,9 +642,22 @@ static int handle_startup(struct lp_client *c, struct lp_startup *su)
 		lp_client_fail(c, "53300", "no more connections allowed (max_client_conn)");
 		return -1;
 	}
+	const char *repl = lp_startup_get(su, "replication");
+	if (repl) {
+		enum lp_repl kind;
+		if (lp_startup_replication(repl, &kind) < 0) {
+			lp_client_fail(c, "22023", "invalid value for parameter \"replication\": \"%s\"",
+				       repl);
+			return -1;
+		}
+		c->replication = (uint8_t)kind;
+		if (kind != LP_REPL_NONE && keep_repl_params(c, su) < 0)
+			return -1;
+	}
 	for (int i = 0; i < su->nparams; i++) {
 		const char *n = su->params[i].name, *v = su->params[i].value;
-		if (strcmp(n, "user") == 0 || strcmp(n, "database") == 0)
+		if (strcmp(n, "user") == 0 || strcmp(n, "database") == 0 ||
+		    strcmp(n, "replication") == 0)
 			continue;
 		if (strncmp(n, "_pq_.", 5) == 0) {
 			unknown[nunknown++] = n;
@@ -576,11 +670,13 @@ static int handle_startup(struct lp_client *c, struct lp_startup *su)
 		if (c->inst->console->startup_param(c->db_name, n))
 			continue;
 		if (strcmp(n, "options") == 0) {
-			if (apply_options(c, v) < 0)
+			/* A replication server gets the client's options as
+			 * sent (repl_params): SET cannot follow on a walsender. */
+			if (!c->replication && apply_options(c, v) < 0)
 				return -1;
 			continue;
 		}
-		if (ignorable(inst, n))
+		if (ignorable(inst, n) || c->replication)
 			continue;
 		lp_client_fail(c, "08P01", "unsupported startup parameter: %s", n);
 		return -1;
@@ -933,7 +1029,7 @@ static void client_on_read(struct lp_io *io, short what)
 	if (c->inst->shutdown != LP_RUN && lp_control_drain_client(c))
 		return;
 	if (c->state == LP_CL_WAITING || c->state == LP_CL_WAIT_LOGIN ||
-	    (c->server && !server_takes_input(c->server))) {
+	    c->state == LP_CL_WAIT_REPL || (c->server && !server_takes_input(c->server))) {
 		/* Hold the client's bytes until a server is ready for them. */
 		lp_io_read_off(io);
 		return;

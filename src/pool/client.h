@@ -24,6 +24,9 @@ void lp_client_close(struct lp_client *c, const char *reason);
 void lp_client_server_ready(struct lp_client *c);
 /* The pool got its first server: finish the client's login. */
 void lp_client_welcome(struct lp_client *c);
+/* A replication client's own server logged in: finish its login with the
+ * server's parameters (replication.h). */
+void lp_client_welcome_repl(struct lp_client *c);
 /* Resume parsing the client's buffered bytes (after a server was released). */
 void lp_client_kick(struct lp_client *c);
 void lp_client_free(struct lp_client *c);

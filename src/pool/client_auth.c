@@ -236,8 +236,17 @@ static const struct lp_hba_rule *hba_rule(struct lp_client *c, enum lp_auth_type
 	bool tls = lp_io_is_tls(&c->io);
 	char addr[LP_ADDR_TEXT];
 	lp_client_addr(c, addr);
+	bool physical = c->replication == LP_REPL_PHYSICAL;
 	const struct lp_hba_rule *r = lp_hba_match(&c->inst->sec.hba, is_unix(c) ? NULL : addr,
-						   tls, c->db_name, c->user_name);
+						   tls, c->db_name, c->user_name, physical);
+	if (!r && physical) {
+		/* PostgreSQL's words for a physical replication connection */
+		lp_client_fail(c, "28000",
+			       "no pg_hba.conf entry for replication connection from host \"%s\", "
+			       "user \"%s\", %s",
+			       addr, c->user_name, tls ? "SSL encryption" : "no encryption");
+		return NULL;
+	}
 	if (!r) {
 		lp_client_fail(c, "28000",
 			       "no pg_hba.conf entry for host \"%s\", user \"%s\", database \"%s\", %s",
@@ -403,6 +412,12 @@ int lp_client_auth_start(struct lp_client *c)
 	const struct lp_settings *st = &inst->cfg.s;
 
 	if (lp_registry_console_name(c->db_name)) {
+		if (c->replication) {
+			/* The console speaks no replication protocol. */
+			lp_client_fail(c, "0A000",
+				       "replication connections to the admin console are not supported");
+			return -1;
+		}
 		c->admin = true;
 	} else if (!c->login_db) {
 		/* Whether the database exists or is disabled is told only

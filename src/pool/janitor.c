@@ -91,7 +91,8 @@ static void check_waiting(struct lp_instance *inst, struct lp_pool *p, int64_t n
 		int64_t age = now - c->wait_start_us;
 		int64_t query = USER_TIMEOUT(c, s, query_timeout);
 		int64_t wait = wait_timeout(c, s);
-		if (c->state == LP_CL_WAIT_LOGIN && s->client_login_timeout > 0 &&
+		if ((c->state == LP_CL_WAIT_LOGIN || c->state == LP_CL_WAIT_REPL) &&
+		    s->client_login_timeout > 0 &&
 		    now - c->connect_us > s->client_login_timeout) {
 			lp_client_fail(c, "08P01", "client_login_timeout (server down)");
 		} else if (query > 0 && age > query) {
@@ -130,7 +131,10 @@ static void check_clients(struct lp_instance *inst, struct lp_pool *p, int64_t n
 			continue;
 		int64_t query = USER_TIMEOUT(c, s, query_timeout);
 		bool running = lp_track_busy(&sv->trk);
-		if (query > 0 && running && sv->request_us && now - sv->request_us > query) {
+		/* A replication stream is one command as long as the connection:
+		 * query_timeout would end every one. */
+		if (query > 0 && running && sv->request_us && !sv->replication &&
+		    now - sv->request_us > query) {
 			query_timed_out(c, sv);
 			continue;
 		}

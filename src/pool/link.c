@@ -18,6 +18,7 @@
 #include "pool/link.h"
 #include "pool/params.h"
 #include "pool/prepared.h"
+#include "pool/replication.h"
 #include "pool/server.h"
 
 static struct lp_list *client_list(struct lp_client *c)
@@ -27,6 +28,7 @@ static struct lp_list *client_list(struct lp_client *c)
 		return &c->inst->login_clients;
 	case LP_CL_WAIT_LOGIN:
 	case LP_CL_WAITING:
+	case LP_CL_WAIT_REPL:
 		return &c->pool->waiting_clients;
 	case LP_CL_ACTIVE:
 		return c->admin ? &c->inst->admin_clients : &c->pool->active_clients;
@@ -40,6 +42,8 @@ void lp_client_set_state(struct lp_client *c, enum lp_client_state st)
 {
 	if (c->node.next != &c->node)
 		lp_list_remove(client_list(c), &c->node);
+	if (c->pool)
+		c->pool->repl_waiting += (st == LP_CL_WAIT_REPL) - (c->state == LP_CL_WAIT_REPL);
 	c->state = st;
 	lp_list_append(client_list(c), &c->node);
 }
@@ -161,6 +165,44 @@ static bool evict_for(struct lp_pool *pool, const struct lp_db *db, const struct
 	return true;
 }
 
+static int max_db_of(const struct lp_pool *pool)
+{
+	return pool->db->conf.max_db_connections >= 0 ? pool->db->conf.max_db_connections
+						       : pool->inst->cfg.s.max_db_connections;
+}
+
+static int max_user_of(const struct lp_pool *pool)
+{
+	return pool->user->conf.max_user_connections >= 0 ? pool->user->conf.max_user_connections
+							  : pool->inst->cfg.s.max_user_connections;
+}
+
+/*
+ * Room for one more server in pool for a replication client, whose server
+ * counts as any other against pool_size, max_db_connections and
+ * max_user_connections: the pool's own longest-idle server is closed to
+ * make room ("evicted", as PgBouncer does for them), else one of another
+ * pool of the same database (user) at those limits. False: it must wait.
+ */
+bool lp_link_repl_room(struct lp_pool *pool)
+{
+	int max_db = max_db_of(pool), max_user = max_user_of(pool);
+	bool full = lp_pool_server_total(pool) >= lp_pool_size_of(pool) ||
+		    (max_db > 0 && pool->db->server_count >= max_db) ||
+		    (max_user > 0 && pool->user->server_count >= max_user);
+	struct lp_list_node *last = lp_list_last(&pool->idle_servers);
+	if (full && last)
+		lp_server_close(lp_container_of(last, struct lp_server, node), "evicted");
+	if (lp_pool_server_total(pool) >= lp_pool_size_of(pool))
+		return false;
+	if (max_db > 0 && pool->db->server_count >= max_db && !evict_for(pool, pool->db, NULL))
+		return false;
+	if (max_user > 0 && pool->user->server_count >= max_user &&
+	    !evict_for(pool, NULL, pool->user))
+		return false;
+	return true;
+}
+
 void lp_link_grow(struct lp_pool *pool)
 {
 	struct lp_instance *inst = pool->inst;
@@ -168,7 +210,12 @@ void lp_link_grow(struct lp_pool *pool)
 
 	/* WAIT_FOR_CLIENTS goes on pooling for the clients still there. */
 	if (inst->shutdown == LP_SHUTDOWN_WAIT_SERVERS || inst->shutdown == LP_SHUTDOWN_NOW ||
-	    pool->db->disabled || in_login_backoff(pool) || lp_pool_paused(pool))
+	    pool->db->disabled || lp_pool_paused(pool))
+		return;
+	/* Replication clients first (replication.c): each waits for a server
+	 * of its own; repl_login: how many of the servers logging in are theirs. */
+	int repl_login = pool->repl_waiting > 0 ? lp_repl_grow(pool) : 0;
+	if (in_login_backoff(pool))
 		return;
 	int size = lp_pool_size_of(pool);
 	int limit = size;
@@ -181,23 +228,20 @@ void lp_link_grow(struct lp_pool *pool)
 	if (oldest && reserve > 0 && lp_now_us() - oldest->wait_start_us >= s->reserve_pool_timeout)
 		limit += reserve;
 	int min = pool->db->conf.min_pool_size >= 0 ? pool->db->conf.min_pool_size : s->min_pool_size;
-	int waiting = pool->waiting_clients.count + lp_authq_queued(pool);
-	int want = waiting - pool->login_servers.count - pool->idle_servers.count;
+	int waiting = pool->waiting_clients.count - pool->repl_waiting + lp_authq_queued(pool);
+	int logging_in = pool->login_servers.count - repl_login;
+	int want = waiting - logging_in - pool->idle_servers.count;
 	int total = lp_pool_server_total(pool);
 	if (total < min && min - total > want)
 		want = min - total;
-	int max_db = pool->db->conf.max_db_connections >= 0 ? pool->db->conf.max_db_connections
-							    : s->max_db_connections;
-	int max_user = pool->user->conf.max_user_connections >= 0
-			       ? pool->user->conf.max_user_connections
-			       : s->max_user_connections;
+	int max_db = max_db_of(pool), max_user = max_user_of(pool);
 	/* Only clients that wait may take another pool's idle server; filling
 	 * min_pool_size never does. */
-	bool may_evict = waiting > pool->login_servers.count + pool->idle_servers.count;
+	bool may_evict = waiting > logging_in + pool->idle_servers.count;
 	/* Until one login worked the server is unproven (a wrong host, a name
 	 * that does not resolve): one attempt at a time, as PgBouncer makes
 	 * them, rather than a burst of failures; then as many as are wanted. */
-	if (!pool->welcome_ready && pool->login_servers.count > 0)
+	if (!pool->welcome_ready && logging_in > 0)
 		return;
 	if (!pool->welcome_ready && want > 1)
 		want = 1;
@@ -648,6 +692,11 @@ void lp_link_release(struct lp_client *c, bool client_leaving)
 	s->client = NULL;
 	s->release_pending = false;
 	s->xact_start_us = 0;
+	if (s->replication) {
+		/* Never pooled: a walsender serves one client. */
+		lp_server_close(s, "replication client left");
+		return;
+	}
 	if (s->io.dead || s->io.fd < 0) {
 		lp_server_close(s, "server gone");
 		return;

@@ -33,6 +33,10 @@ bool lp_pool_paused(const struct lp_pool *pool);
 bool lp_pool_draining(const struct lp_pool *pool);
 /* Open new servers if clients wait and limits allow. */
 void lp_link_grow(struct lp_pool *pool);
+/* Room for a replication client's server in pool, made by closing an idle
+ * server if need be (its own pool's, else one at the database's or user's
+ * limit); false when the client must wait. */
+bool lp_link_repl_room(struct lp_pool *pool);
 /* The same, posted to the end of this loop turn: for paths that close a
  * server, which must never connect from inside the close (a connect that
  * fails at once would close again, and so on down the stack). */

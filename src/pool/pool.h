@@ -55,6 +55,8 @@ enum lp_client_state {
 	LP_CL_WAIT_LOGIN,   /* authenticated, waiting for the pool's first server */
 	LP_CL_ACTIVE,       /* logged in; may or may not hold a server */
 	LP_CL_WAITING,      /* needs a server, queued FIFO in its pool */
+	LP_CL_WAIT_REPL,    /* replication: authenticated, its own server is being
+			     * opened (or waits for room); in waiting_clients */
 	LP_CL_JUSTFREE,     /* closed; freed at the end of the loop turn */
 };
 
@@ -130,6 +132,12 @@ struct lp_client {
 	struct lp_db *admin_wait_db;    /* NULL: every database */
 	struct lp_user *login_user;     /* counted in its client_count while logged in */
 	struct lp_prep_client *prep;    /* its named prepared statements (prepared.c), or NULL */
+	/* A replication connection (enum lp_repl, not NONE): its server is its
+	 * own (replication.c), opened with these startup parameters --
+	 * "name\0value\0" pairs, the client's own but user and database. */
+	uint8_t replication;
+	uint16_t repl_nparams;
+	char *repl_params;
 };
 
 struct lp_server {
@@ -159,6 +167,9 @@ struct lp_server {
 	bool ready;                     /* login finished */
 	bool reused;                    /* released by a client at least once (server_check_query) */
 	bool tls_answer_pending;        /* SSLRequest sent, 'S'/'N' not read yet */
+	/* enum lp_repl: a replication connection, opened for ->client alone
+	 * and closed when it leaves (replication.c); never pooled */
+	uint8_t replication;
 	int64_t connect_us, last_used_us, lifetime_us, request_us;
 	int64_t xact_start_us;          /* first query of the open transaction; 0: none */
 	int64_t last_rfq_us;            /* last ReadyForQuery passed to the client */
@@ -265,7 +276,8 @@ struct lp_pool {
 	struct lp_db *db;
 	struct lp_user *user;           /* the user servers log in as */
 	struct lp_list active_clients;  /* LP_CL_ACTIVE */
-	struct lp_list waiting_clients; /* LP_CL_WAITING and LP_CL_WAIT_LOGIN */
+	struct lp_list waiting_clients; /* LP_CL_WAITING, LP_CL_WAIT_LOGIN, LP_CL_WAIT_REPL */
+	int repl_waiting;               /* of those, LP_CL_WAIT_REPL (lp_client_set_state) */
 	struct lp_list idle_servers;
 	struct lp_list used_servers;    /* LP_SV_USED and LP_SV_INTERNAL */
 	struct lp_list active_servers;

@@ -581,8 +581,9 @@ bool lp_prep_ensure_on_server(struct lp_client *c, struct lp_server *s, struct l
 
 bool lp_prep_on(const struct lp_client *c)
 {
+	/* A replication client keeps its server: its statements stay there. */
 	return c->pool && c->pool->inst->cfg.s.max_prepared_statements > 0 &&
-	       lp_pool_mode_of(c->pool) != LP_POOL_SESSION;
+	       lp_pool_mode_of(c->pool) != LP_POOL_SESSION && !c->replication;
 }
 
 /* The whole message is needed: wait for it, or take it beyond the buffer. */

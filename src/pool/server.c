@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -123,24 +124,53 @@ static void resolved(const char *err, const struct sockaddr *sa, socklen_t len, 
 		     void *arg);
 static void connect_failed(struct lp_server *s, const char *why);
 
-/* The StartupMessage: only the database's own parameters, never a client's. */
+/* A startup parameter a replication client set itself (repl_params). */
+static bool repl_has(const struct lp_client *c, const char *name)
+{
+	const char *p = c->repl_params;
+	for (int i = 0; i < c->repl_nparams; i++) {
+		if (strcasecmp(p, name) == 0)
+			return true;
+		p += strlen(p) + 1;
+		p += strlen(p) + 1;
+	}
+	return false;
+}
+
+/*
+ * The StartupMessage: the database's own parameters, never a pooled
+ * client's. A replication server (s->replication, linked to its client from
+ * the start) asks for the same replication and takes the client's
+ * parameters as sent, which win over the database's.
+ */
 static int send_startup(struct lp_server *s)
 {
 	struct lp_pool *pool = s->pool;
-	const char *names[8], *values[8];
+	const struct lp_client *rc = s->replication ? s->client : NULL;
+	const char *names[8 + LP_STARTUP_MAX_PARAMS], *values[8 + LP_STARTUP_MAX_PARAMS];
 	int n = 0;
 	const struct lp_db_conf *dc = &pool->db->conf;
 	names[n] = "user", values[n++] = sv_user(s);
 	names[n] = "database", values[n++] = dc->dbname ? dc->dbname : pool->db->name;
-	if (dc->client_encoding)
-		names[n] = "client_encoding", values[n++] = dc->client_encoding;
-	if (dc->datestyle)
-		names[n] = "DateStyle", values[n++] = dc->datestyle;
-	if (dc->timezone)
-		names[n] = "TimeZone", values[n++] = dc->timezone;
-	if (dc->application_name)
-		names[n] = "application_name", values[n++] = dc->application_name;
-	uint8_t buf[1024];
+	const char *own[] = { "client_encoding", "DateStyle", "TimeZone", "application_name" };
+	const char *val[] = { dc->client_encoding, dc->datestyle, dc->timezone,
+			      dc->application_name };
+	for (int i = 0; i < 4; i++)
+		if (val[i] && !(rc && repl_has(rc, own[i])))
+			names[n] = own[i], values[n++] = val[i];
+	if (rc) {
+		names[n] = "replication";
+		values[n++] = s->replication == LP_REPL_LOGICAL ? "database" : "true";
+		const char *p = rc->repl_params;
+		for (int i = 0; i < rc->repl_nparams && n < 8 + LP_STARTUP_MAX_PARAMS; i++) {
+			names[n] = p;
+			p += strlen(p) + 1;
+			values[n++] = p;
+			p += strlen(p) + 1;
+		}
+	}
+	/* What a client sent fits in its own limit, plus ours above. */
+	uint8_t buf[LP_STARTUP_MAX_LEN + 1024];
 	struct lp_writer w;
 	lp_wr_init(&w, buf, sizeof(buf));
 	lp_build_startup(&w, names, values, n);
@@ -314,7 +344,8 @@ static void resolved(const char *err, const struct sockaddr *sa, socklen_t len, 
 	start_login(s, sa, len);
 }
 
-struct lp_server *lp_server_connect(struct lp_pool *pool)
+/* repl: the replication client the server is opened for, else NULL. */
+static struct lp_server *server_open(struct lp_pool *pool, struct lp_client *repl)
 {
 	struct lp_instance *inst = pool->inst;
 	struct lp_server *s = calloc(1, sizeof(*s));
@@ -322,6 +353,11 @@ struct lp_server *lp_server_connect(struct lp_pool *pool)
 		return NULL;
 	s->id = ++inst->next_socket_id;
 	s->pool = pool;
+	if (repl) {
+		s->replication = repl->replication;
+		s->client = repl;
+		repl->server = s;
+	}
 	lp_track_init(&s->trk, s->trk_inline, LP_TRACK_INLINE);
 	s->io.fd = -1;
 	lp_list_node_init(&s->node);
@@ -349,6 +385,17 @@ struct lp_server *lp_server_connect(struct lp_pool *pool)
 					   resolved, s);
 	}
 	return s->state == LP_SV_JUSTFREE ? NULL : s;
+}
+
+struct lp_server *lp_server_connect(struct lp_pool *pool)
+{
+	return server_open(pool, NULL);
+}
+
+struct lp_server *lp_server_connect_replication(struct lp_pool *pool, struct lp_client *c)
+{
+	lp_assert(c->replication != LP_REPL_NONE && !c->server);
+	return server_open(pool, c);
 }
 
 struct lp_server *lp_server_adopt(struct lp_pool *pool, int fd, uint64_t id)
@@ -575,6 +622,22 @@ static int login_failed(struct lp_server *s, const char *severity, const char *c
 	snprintf(m, sizeof(m), "server login failed: %s%s%s", severity ? severity : "",
 		 severity ? " " : "", msg);
 	server_log(s, LP_LOG_WARNING, m);
+	if (s->replication) {
+		/* Its own client only hears of it, as PgBouncer tells it; what
+		 * PostgreSQL said (no replication privilege, no pg_hba.conf
+		 * line) is in the line above. The pool's ordinary logins are
+		 * none the worse: no server_login_retry for them. */
+		struct lp_client *c = s->client;
+		if (c) {
+			c->server = NULL;
+			s->client = NULL;
+		}
+		server_close(s, unreached ? kind : "login failed", kind);
+		(void)transient;
+		if (c)
+			lp_client_fail(c, code, "login failed");
+		return -1;
+	}
 	/* Mark the failure first: closing must not start a retry at once. */
 	pool->last_login_fail_us = lp_now_us();
 	server_close(s, unreached ? kind : msg, kind);
@@ -614,6 +677,11 @@ bool lp_server_host_failed(struct lp_server *s, const char *reason, const char *
 	char m[400];
 	snprintf(m, sizeof(m), "%s; trying the next host", msg);
 	server_log(s, LP_LOG_WARNING, m);
+	if (s->replication && s->client) {
+		/* Its client waits for the connection to the next host. */
+		s->client->server = NULL;
+		s->client = NULL;
+	}
 	server_close(s, reason, "connect failed");
 	lp_link_grow_later(pool);
 	return true;
@@ -677,6 +745,17 @@ static void login_done(struct lp_server *s)
 {
 	struct lp_pool *pool = s->pool;
 	s->ready = true;
+	if (s->replication) {
+		/* Its client's, with the client's parameters: not the pool's
+		 * welcome, nor a sign for the pool's ordinary logins. */
+		free(s->scram);
+		s->scram = NULL;
+		s->last_used_us = lp_now_us();
+		lp_server_set_state(s, LP_SV_ACTIVE);
+		if (s->client)
+			lp_client_welcome_repl(s->client);
+		return;
+	}
 	pool->last_login_ok_us = lp_now_us();
 	pool->last_login_fail_us = 0;
 	if (!pool->welcome_ready) {
@@ -712,10 +791,12 @@ static void connect_query_done(struct lp_server *s, bool ok)
 
 int lp_server_login_checks(struct lp_server *s)
 {
-	if (check_role(s) < 0)
+	/* A replication client chose its server itself, and a walsender
+	 * runs no SQL. */
+	if (!s->replication && check_role(s) < 0)
 		return -1;
 	const char *cq = s->pool->db->conf.connect_query;
-	if (cq && cq[0]) {
+	if (cq && cq[0] && !s->replication) {   /* no SQL on a walsender */
 		s->ready = true;
 		lp_server_internal(s, cq, connect_query_done);
 		return 0;
@@ -890,7 +971,7 @@ static int login_msg(struct lp_server *s, uint8_t type, const uint8_t *body, uin
 		bool ro;
 		s->role = (uint8_t)lp_hosts_role_of(&s->params, &ro);
 		s->read_only = ro;
-		if (lp_probe_login(s))
+		if (!s->replication && lp_probe_login(s))
 			return 0;       /* asked first; lp_server_login_checks follows */
 		return lp_server_login_checks(s);
 	}
@@ -1029,7 +1110,9 @@ static void answered(struct lp_server *s, struct lp_client *c, char st)
 			s->xact_start_us = 0;
 		}
 	}
-	enum lp_pool_mode mode = lp_pool_mode_of(pool);
+	/* A replication server is its client's until it leaves, whatever the
+	 * pool mode. */
+	enum lp_pool_mode mode = s->replication ? LP_POOL_SESSION : lp_pool_mode_of(pool);
 	/* The tracker says whether anything is owed; a client still sending a
 	 * message (CopyData outside COPY owes no answer) keeps the server
 	 * until its next ReadyForQuery: releasing now would cut the message. */

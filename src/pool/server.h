@@ -12,6 +12,9 @@
 #include "pool/pool.h"
 
 struct lp_server *lp_server_connect(struct lp_pool *pool);
+/* A server of pool for replication client c alone (replication.h), linked
+ * to it from the start; NULL when it failed at once (c was told). */
+struct lp_server *lp_server_connect_replication(struct lp_pool *pool, struct lp_client *c);
 /* Makes s's request ring bigger; false at LP_TRACK_MAX or out of memory. */
 bool lp_server_track_grow(struct lp_server *s);
 void lp_server_close(struct lp_server *s, const char *reason);

@@ -31,14 +31,18 @@
 #include "proto/handoff.h"
 #include "proto/proto.h"
 
+/* Replication connections do not go: the takeover record has no place for
+ * their startup parameters, and a stream resumes from the client's side. */
 static bool client_parked(const struct lp_client *c)
 {
-	return c->io.parked && !lp_io_is_tls(&c->io) && lp_control_client_at_rest(c);
+	return c->io.parked && !lp_io_is_tls(&c->io) && !c->replication &&
+	       lp_control_client_at_rest(c);
 }
 
 static bool server_parked(const struct lp_server *s)
 {
-	return s->io.parked && !lp_io_is_tls(&s->io) && lp_control_server_at_rest(s);
+	return s->io.parked && !lp_io_is_tls(&s->io) && !s->replication &&
+	       lp_control_server_at_rest(s);
 }
 
 static bool client_goes(const struct lp_client *c)

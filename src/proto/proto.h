@@ -66,6 +66,19 @@ int lp_startup_parse(const uint8_t *buf, size_t len, struct lp_startup *out,
 /* Finds a startup parameter by exact name; NULL when absent. */
 const char *lp_startup_get(const struct lp_startup *s, const char *name);
 
+/* What the "replication" startup parameter asks for (PostgreSQL's walsender
+ * modes): nothing, logical ("database") or physical (a true boolean). */
+enum lp_repl { LP_REPL_NONE, LP_REPL_LOGICAL, LP_REPL_PHYSICAL };
+
+/*
+ * Reads the value of the "replication" startup parameter as PostgreSQL
+ * does: "database" (logical), or a boolean -- true, on, yes, 1 (physical);
+ * false, off, no, 0 (none) -- case-insensitive. -1 for anything else.
+ */
+int lp_startup_replication(const char *value, enum lp_repl *out);
+/* "none", "logical" or "physical": the SHOW CLIENTS / SERVERS spelling. */
+const char *lp_repl_name(enum lp_repl r);
+
 /*
  * The next item of the "options" startup parameter, read as PgBouncer reads
  * it: "-c name=value" or "--name=value", items apart by white space, a

@@ -10,6 +10,7 @@
 #include "proto/proto.h"
 
 #include <string.h>
+#include <strings.h>
 
 static uint32_t get_u32(const uint8_t *p)
 {
@@ -175,6 +176,32 @@ const char *lp_startup_get(const struct lp_startup *s, const char *name)
 		if (strcmp(s->params[i].name, name) == 0)
 			return s->params[i].value;
 	return NULL;
+}
+
+int lp_startup_replication(const char *value, enum lp_repl *out)
+{
+	static const char *const on[] = { "true", "on", "yes", "1" };
+	static const char *const off[] = { "false", "off", "no", "0" };
+	if (strcasecmp(value, "database") == 0) {
+		*out = LP_REPL_LOGICAL;
+		return 0;
+	}
+	for (size_t i = 0; i < sizeof(on) / sizeof(on[0]); i++) {
+		if (strcasecmp(value, on[i]) == 0) {
+			*out = LP_REPL_PHYSICAL;
+			return 0;
+		}
+		if (strcasecmp(value, off[i]) == 0) {
+			*out = LP_REPL_NONE;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+const char *lp_repl_name(enum lp_repl r)
+{
+	return r == LP_REPL_LOGICAL ? "logical" : r == LP_REPL_PHYSICAL ? "physical" : "none";
 }
 
 static bool opt_space(char c)

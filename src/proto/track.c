@@ -81,7 +81,7 @@ void lp_track_save(const struct lp_track *t, struct lp_trk_req *out)
 bool lp_track_restore(struct lp_track *t, const struct lp_trk_req *reqs, uint32_t n, char tx,
 		      uint8_t copy, bool copy_in_fe, bool batch_open, bool fe_skip)
 {
-	if (n > t->cap || (tx != 'I' && tx != 'T' && tx != 'E') || copy > LP_TRK_COPY_BOTH)
+	if (n > t->cap || (tx != 'I' && tx != 'T' && tx != 'E') || copy > LP_TRK_COPY_BOTH_FE)
 		return false;
 	uint32_t rfq = 0;
 	for (uint32_t i = 0; i < n; i++) {
@@ -182,8 +182,11 @@ enum lp_trk_fe lp_track_frontend(struct lp_track *t, uint8_t type, uint8_t sub,
 	case 'c':
 	case 'f':
 		/* CopyDone / CopyFail end the client's side of a copy-in; outside
-		 * one PostgreSQL ignores them, as it does stray CopyData. */
+		 * one PostgreSQL ignores them, as it does stray CopyData. The
+		 * client's CopyDone after the server's ends a COPY BOTH. */
 		t->copy_in_fe = false;
+		if (t->copy == LP_TRK_COPY_BOTH_FE)
+			t->copy = LP_TRK_COPY_NONE;
 		return LP_TRK_FE_SENT;
 	default:
 		return LP_TRK_FE_SENT;  /* CopyData and the like owe no answer */
@@ -389,7 +392,8 @@ backend_slow(struct lp_track *t, uint8_t type, char status, struct lp_trk_req *d
 		if (t->copy == LP_TRK_COPY_OUT)
 			t->copy = LP_TRK_COPY_NONE;
 		else if (t->copy == LP_TRK_COPY_BOTH)
-			t->copy = LP_TRK_COPY_IN;   /* the client's half goes on */
+			/* the client's half goes on, unless it ended first */
+			t->copy = t->copy_in_fe ? LP_TRK_COPY_BOTH_FE : LP_TRK_COPY_NONE;
 		else
 			return violation(t);
 		return verdict(h);

@@ -63,7 +63,12 @@ struct lp_trk_req {
 	uint32_t tag;           /* the caller's (e.g. a prepared statement's id) */
 };
 
-enum lp_trk_copy { LP_TRK_COPY_NONE, LP_TRK_COPY_IN, LP_TRK_COPY_OUT, LP_TRK_COPY_BOTH };
+/* COPY BOTH (CopyBothResponse: replication streaming) ends with a CopyDone
+ * from each side, in either order; a result set and CommandComplete may
+ * follow both (the next timeline of START_REPLICATION). COPY_BOTH_FE: the
+ * server sent its CopyDone, the client's half goes on. */
+enum lp_trk_copy { LP_TRK_COPY_NONE, LP_TRK_COPY_IN, LP_TRK_COPY_OUT, LP_TRK_COPY_BOTH,
+		   LP_TRK_COPY_BOTH_FE };
 
 struct lp_track {
 	struct lp_trk_req *ring;

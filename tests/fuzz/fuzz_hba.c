@@ -31,7 +31,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		abort();
 	for (size_t i = 0; i < sizeof(addrs) / sizeof(addrs[0]); i++)
 		for (int tls = 0; tls < 2; tls++) {
-			const struct lp_hba_rule *r = lp_hba_match(&h, addrs[i], tls, "db", "all");
+			const struct lp_hba_rule *r = lp_hba_match(&h, addrs[i], tls, "db", "all", i & 1);
 			if (r && (r < h.rules || r >= h.rules + h.n))
 				abort();
 			if (r && r->map && r->method != LP_HBA_CERT && r->method != LP_HBA_PEER)

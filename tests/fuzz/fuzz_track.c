@@ -5,8 +5,9 @@
  * what the client sends next (queries that succeed, fail, are empty, open or
  * close a transaction; Parse/Bind/Describe/Execute/Close/Sync/Flush with
  * errors that make the server skip to Sync; function calls; COPY in and out
- * over both protocols; notices at any time), and the model writes down the
- * answers PostgreSQL would give. The pooler's own traffic around prepared
+ * over both protocols; COPY BOTH (replication streams, either side ending
+ * first); notices at any time), and the model writes down the answers
+ * PostgreSQL would give. The pooler's own traffic around prepared
  * statements (pool/prepared.c) is in the model too: requests it injects
  * (SWALLOW: a Parse before the client's Bind, a Close that evicts; answered
  * by the server, the answer dropped, or failing) and requests it answers
@@ -188,7 +189,7 @@ static bool step(struct model *m, uint8_t b, uint8_t k)
 	unsigned n = k % 4;
 	if (m->nfe + 16 >= MAX_EV || m->nbe + 16 >= MAX_EV)
 		return false;
-	switch (b % 24) {
+	switch (b % 25) {
 	case 0: /* a query that succeeds */
 		fe(m, 'Q', 0, 0);
 		if (m->skip)
@@ -235,8 +236,8 @@ static bool step(struct model *m, uint8_t b, uint8_t k)
 		return true;
 	case 5: case 6: case 7: case 8: case 9: case 10: {
 		static const uint8_t types[] = { 'P', 'B', 'D', 'D', 'E', 'C' };
-		uint8_t t = types[b % 24 - 5];
-		uint8_t sub = (b % 24 == 7 || (t == 'C' && (k & 1))) ? 'S' : 'P';
+		uint8_t t = types[b % 25 - 5];
+		uint8_t sub = (b % 25 == 7 || (t == 'C' && (k & 1))) ? 'S' : 'P';
 		ext(m, t, sub, k, LP_TRK_FORWARD);
 		return true;
 	}
@@ -342,6 +343,35 @@ static bool step(struct model *m, uint8_t b, uint8_t k)
 	case 22: /* CloseComplete from the pooler */
 		synth(m, 'C', 'S');
 		return true;
+	case 23: { /* COPY BOTH: a replication stream, data both ways, either side ends first */
+		if (m->skip)
+			return true;
+		fe(m, 'Q', 0, m->nbe);
+		be(m, 'W', 0);
+		uint32_t g = m->nbe;
+		for (unsigned i = 0; i < n; i++) {
+			be(m, 'd', 0);
+			fe(m, 'd', 0, g);
+		}
+		if (k & 0x80) {         /* the server's CopyDone first (end of timeline) */
+			be(m, 'c', 0);
+			fe(m, 'd', 0, g);
+			fe(m, 'c', 0, g);
+		} else {
+			fe(m, 'c', 0, g);
+			be(m, 'd', 0);
+			be(m, 'c', 0);
+		}
+		if (k & 0x40) {         /* the next timeline, as a result set */
+			be(m, 'T', 0);
+			be(m, 'D', 0);
+			be(m, 'C', 0);
+		}
+		be(m, 'C', 0);
+		be(m, 'Z', m->tx);
+		m->barrier = m->nbe;
+		return true;
+	}
 	default: /* a simple Query the pooler answers (SQL-level PREPARE) */
 		synth(m, 'Q', 0);
 		return true;

@@ -33,7 +33,7 @@ static bool diag_has(const struct lp_diag *d, const char *needle)
 static int method(const struct lp_hba *h, const char *addr, bool tls, const char *db,
 		  const char *user)
 {
-	const struct lp_hba_rule *r = lp_hba_match(h, addr, tls, db, user);
+	const struct lp_hba_rule *r = lp_hba_match(h, addr, tls, db, user, false);
 	return r ? (int)r->method : -1;
 }
 
@@ -170,7 +170,7 @@ static void test_limits(void **state)
 	lp_diag_cleanup(&d);
 	/* empty file: no rules, so everything is refused */
 	assert_int_equal(parse("# nothing\n", &h, &d), 0);
-	assert_null(lp_hba_match(&h, "1.2.3.4", false, "d", "u"));
+	assert_null(lp_hba_match(&h, "1.2.3.4", false, "d", "u", false));
 	lp_hba_free(&h);
 }
 
@@ -209,6 +209,7 @@ static void test_pgbouncer_syntax(void **state)
 	assert_int_equal(lp_hba_parse(text, strlen(text), hba_path, &h, &d), 0);
 	assert_int_equal(d.n, 0);
 	assert_int_equal(h.n, 9);
+	const struct lp_hba_rule *r;
 	assert_int_equal(method(&h, "10.1.1.1", false, "db2", "u3"), LP_HBA_MD5);
 	assert_int_equal(method(&h, "10.1.1.1", false, "db3", "u3"), -1);
 	assert_int_equal(method(&h, "11.1.1.1", false, "q1\"q2", "x , y"), LP_HBA_TRUST);
@@ -219,15 +220,22 @@ static void test_pgbouncer_syntax(void **state)
 	/* replication matches no (non-replication) connection; db2 still does */
 	assert_int_equal(method(&h, NULL, false, "replication", "alice"), LP_HBA_REJECT);
 	assert_int_equal(method(&h, NULL, false, "db2", "alice"), LP_HBA_MD5);
+	/* a physical replication connection matches the keyword line only,
+	 * whatever database it names ("all" and sameuser lines pass it by) */
+	r = lp_hba_match(&h, NULL, false, "carl", "carl", true);
+	assert_non_null(r);
+	assert_true(r->db_replication);
+	assert_int_equal(r->method, LP_HBA_TRUST);
+	assert_null(lp_hba_match(&h, "12.1.1.1", false, "d", "u", true));
 	/* names from @team.txt, and from @more.txt inside it */
-	const struct lp_hba_rule *r = lp_hba_match(&h, NULL, false, "x", "bea");
+	r = lp_hba_match(&h, NULL, false, "x", "bea", false);
 	assert_non_null(r);
 	assert_int_equal(r->method, LP_HBA_PEER);
 	assert_string_equal(r->map, "m1");
 	assert_int_equal(method(&h, NULL, false, "x", "c d"), LP_HBA_PEER);
 	assert_int_equal(method(&h, NULL, false, "x", "dan"), LP_HBA_PEER);
 	assert_int_equal(method(&h, NULL, false, "x", "eve"), LP_HBA_REJECT);
-	r = lp_hba_match(&h, "13.1.1.1", true, "x", "y");
+	r = lp_hba_match(&h, "13.1.1.1", true, "x", "y", false);
 	assert_non_null(r);
 	assert_string_equal(r->map, "m 2");
 	lp_hba_free(&h);

@@ -43,6 +43,32 @@ static size_t mk_startup(uint8_t *buf, uint32_t code, const void *body, size_t b
 
 /* ---- startup ---- */
 
+static void test_startup_replication(void **state)
+{
+	(void)state;
+	enum lp_repl r = LP_REPL_NONE;
+	assert_int_equal(lp_startup_replication("database", &r), 0);
+	assert_int_equal(r, LP_REPL_LOGICAL);
+	const char *phys[] = { "true", "On", "YES", "1" };
+	for (size_t i = 0; i < 4; i++) {
+		r = LP_REPL_NONE;
+		assert_int_equal(lp_startup_replication(phys[i], &r), 0);
+		assert_int_equal(r, LP_REPL_PHYSICAL);
+	}
+	const char *none[] = { "false", "off", "No", "0" };
+	for (size_t i = 0; i < 4; i++) {
+		r = LP_REPL_PHYSICAL;
+		assert_int_equal(lp_startup_replication(none[i], &r), 0);
+		assert_int_equal(r, LP_REPL_NONE);
+	}
+	assert_int_equal(lp_startup_replication("", &r), -1);
+	assert_int_equal(lp_startup_replication("databases", &r), -1);
+	assert_int_equal(lp_startup_replication("2", &r), -1);
+	assert_string_equal(lp_repl_name(LP_REPL_NONE), "none");
+	assert_string_equal(lp_repl_name(LP_REPL_LOGICAL), "logical");
+	assert_string_equal(lp_repl_name(LP_REPL_PHYSICAL), "physical");
+}
+
 static void test_startup_normal(void **state)
 {
 	uint8_t buf[256];
@@ -1023,6 +1049,7 @@ int main(void)
 		cmocka_unit_test(test_parse_password),
 		cmocka_unit_test(test_writer_basic),
 		cmocka_unit_test(test_writer_overflow),
+		cmocka_unit_test(test_startup_replication),
 		cmocka_unit_test(test_roundtrip_backend),
 		cmocka_unit_test(test_roundtrip_frontend),
 		cmocka_unit_test(test_build_exact_bytes),

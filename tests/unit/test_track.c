@@ -229,6 +229,34 @@ static void test_copy_in_out_and_fail(void **state)
 	assert_true(f.t.broken);
 }
 
+/* Replication streaming: START_REPLICATION answers CopyBothResponse, both
+ * sides send CopyData, each ends with CopyDone in either order; a result
+ * set (the next timeline) may follow before the command's tag. */
+static void test_copy_both(void **state)
+{
+	(void)state;
+	struct fixture f;
+	setup_cap(&f, 64);
+	run(&f, ">Q <T <D <C <Z:I");               /* IDENTIFY_SYSTEM */
+	run(&f, ">Q <W <d >d <d >d <d");
+	assert_false(lp_track_quiet(&f.t));
+	/* the server ends first (end of timeline), the client follows */
+	run(&f, "<c");
+	assert_int_equal(f.t.copy, LP_TRK_COPY_BOTH_FE);
+	run(&f, ">d >c");
+	assert_int_equal(f.t.copy, LP_TRK_COPY_NONE);
+	assert_false(lp_track_quiet(&f.t));       /* the Query is still owed */
+	run(&f, "<T <D <C <C <Z:I");
+	assert_true(lp_track_releasable(&f.t));
+	/* the client ends first: the server may still send data */
+	run(&f, ">Q <W <d >d >c <d <d <c <C <Z:I");
+	assert_true(lp_track_releasable(&f.t));
+	assert_false(f.t.broken);
+	/* CopyData from the server after its own CopyDone is out of step */
+	run(&f, ">Q <W <c <dx");
+	assert_true(f.t.broken);
+}
+
 static void test_copy_in_over_extended_protocol(void **state)
 {
 	(void)state;
@@ -380,6 +408,7 @@ int main(void)
 		cmocka_unit_test(test_flush_without_sync_keeps_the_link),
 		cmocka_unit_test(test_describe_statement_and_portal),
 		cmocka_unit_test(test_copy_in_out_and_fail),
+		cmocka_unit_test(test_copy_both),
 		cmocka_unit_test(test_copy_in_over_extended_protocol),
 		cmocka_unit_test(test_async_messages_anywhere),
 		cmocka_unit_test(test_fatal_mid_pipeline),
