@@ -476,8 +476,10 @@ static void server_close(struct lp_server *s, const char *reason, const char *ki
 		(void)lp_io_send(&s->io, term, w.len);
 	}
 	if (pool->inst->cfg.s.log_disconnections || !s->ready) {
-		char msg[300];
-		snprintf(msg, sizeof(msg), "closing because: %s", reason);
+		/* PgBouncer's line, age and all: operators grep for it. */
+		char msg[340];
+		snprintf(msg, sizeof(msg), "closing because: %s (age=%llds)", reason,
+			 (long long)((lp_now_us() - s->connect_us) / 1000000));
 		server_log(s, LP_LOG_LOG, msg);
 	}
 	lp_metrics_server_closed(&pool->inst->metrics, &pool->db->metrics, kind);
