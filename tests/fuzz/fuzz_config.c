@@ -3,12 +3,13 @@
  * reload included.
  *
  * The input is split at its first NUL byte: the bytes before it are written
- * to main.ini, the bytes after it to inc.ini, in a private directory made at
- * start (no NUL: inc.ini holds a fixed [databases] entry). main.ini is then
- * loaded from disk as linkpool loads its file, so "%include inc.ini" (and
- * main.ini including itself, sub/loop.ini including ../main.ini, a missing
- * file, a directory) take the real path. An input with an %include naming
- * any other path with a '/' is skipped: it could name a FIFO or /dev/zero.
+ * to main.ini, the bytes after it to inc.ini (no NUL: a fixed [databases]
+ * entry), in a private directory made at start and removed at exit.
+ * main.ini is then loaded from disk as linkpool loads its file, so
+ * "%include inc.ini" (and main.ini including itself, sub/loop.ini including
+ * ../main.ini, a missing file, a directory) take the real path. An input
+ * with an %include naming any other path with a '/' is skipped: it could
+ * name a FIFO or /dev/zero.
  *
  * A refusal must report every problem as "file: ..." naming one of the files
  * read. An accepted configuration must have every string option set (never
@@ -42,13 +43,29 @@ static void put(const char *path, const void *buf, size_t len)
 	close(fd);
 }
 
+/* At exit (the end of a run, not a finding: its files stay). */
+static void cleanup(void)
+{
+	static const char *const files[] = { "main.ini", "inc.ini", "users.txt", "sub/loop.ini" };
+	char path[128];
+
+	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+		snprintf(path, sizeof(path), "%s/%s", dir, files[i]);
+		unlink(path);
+	}
+	snprintf(path, sizeof(path), "%s/sub", dir);
+	rmdir(path);
+	rmdir(dir);
+}
+
 static void setup(void)
 {
 	char path[128];
 
-	strcpy(dir, "/tmp/linkpool-fuzz-config.XXXXXX");
+	strcpy(dir, "/tmp/linkpool-fuzz-ini-files.XXXXXX");
 	if (!mkdtemp(dir))
 		abort();
+	atexit(cleanup);
 	snprintf(main_path, sizeof(main_path), "%s/main.ini", dir);
 	snprintf(inc_path, sizeof(inc_path), "%s/inc.ini", dir);
 	snprintf(path, sizeof(path), "%s/sub", dir);
