@@ -73,6 +73,19 @@ static bool token(struct scan *s, char q, bool (*ok)(char), char *out, size_t ca
 	return true;
 }
 
+/* A command word, its argument or a SET key: a word, or a "quoted" name
+ * that is not empty ("" would make "SHOW """ read as a bare SHOW). */
+static bool name_token(struct scan *s, char *out, size_t cap)
+{
+	if (!token(s, '"', is_word_char, out, cap))
+		return false;
+	if (!out[0]) {
+		s->err = "zero-length quoted name";
+		return false;
+	}
+	return true;
+}
+
 /* Optional ';' then the end of the string. */
 static bool at_end(struct scan *s)
 {
@@ -97,7 +110,7 @@ static void lower(char *w)
 static bool parse_set(struct scan *s, struct lp_admin_cmd *out)
 {
 	skip_ws(s);
-	if (!token(s, '"', is_word_char, out->key, sizeof(out->key)))
+	if (!name_token(s, out->key, sizeof(out->key)))
 		return false;
 	skip_ws(s);
 	if (*s->p == '=') {
@@ -129,7 +142,7 @@ int lp_admin_parse(const char *query, struct lp_admin_cmd *out, const char **err
 		*err = "empty command";
 		return -1;
 	}
-	if (!token(&s, '"', is_word_char, out->word, sizeof(out->word)))
+	if (!name_token(&s, out->word, sizeof(out->word)))
 		goto fail;
 	lower(out->word);
 	if (strcmp(out->word, "set") == 0) {
@@ -140,7 +153,7 @@ int lp_admin_parse(const char *query, struct lp_admin_cmd *out, const char **err
 	const char *before = s.p;
 	skip_ws(&s);
 	if (s.p != before && *s.p != '\0' && *s.p != ';') {
-		if (!token(&s, '"', is_word_char, out->arg, sizeof(out->arg)))
+		if (!name_token(&s, out->arg, sizeof(out->arg)))
 			goto fail;
 	} else if (s.p == before && *s.p != '\0' && *s.p != ';') {
 		s.err = "syntax error";

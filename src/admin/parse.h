@@ -5,7 +5,8 @@
  * Grammar, as PgBouncer's console accepts it (case-insensitive):
  *   WORD [WORD] [;]
  *   SET WORD (= | TO) (WORD | 'string') [;]
- * where WORD is [0-9A-Za-z_]+ or a "double-quoted" name ("" for a quote).
+ * where WORD is [0-9A-Za-z_]+ or a non-empty "double-quoted" name ("" for a
+ * quote).
  * An unquoted SET value may also hold the characters . - + : / (so that
  * numbers, durations and paths need no quotes).
  */

@@ -48,7 +48,7 @@ struct lp_cidr;
 #define LP_HTTP_MAX_LISTENERS 8
 #define LP_HTTP_TURN_BYTES (256 * 1024)
 
-/* ---- request parsing (pure) ---- */
+/* ---- request parsing (pure: http_parse.c) ---- */
 enum lp_http_parse { LP_HTTP_INCOMPLETE, LP_HTTP_OK, LP_HTTP_BAD, LP_HTTP_TOO_LARGE };
 
 enum lp_http_method { LP_HTTP_GET, LP_HTTP_HEAD, LP_HTTP_OTHER };

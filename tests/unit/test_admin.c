@@ -105,6 +105,13 @@ static void test_rejects(void **state)
 	bad("PAUSE db extra");
 	bad("PAUSE-db");
 	bad("SHOW\x01POOLS");
+	/* A zero-length quoted name is no name (found by fuzz_admin: "" was
+	 * taken as an empty command word, SHOW "" as a bare SHOW). */
+	bad("\"\"");
+	bad(" \"\";");
+	bad("SHOW \"\"");
+	bad("PAUSE \"\";");
+	bad("SET \"\" = 1");
 }
 
 static void test_limits(void **state)
