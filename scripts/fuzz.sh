@@ -20,6 +20,7 @@ if ! [[ $SECONDS_EACH =~ ^[0-9]+$ ]] || [ "$SECONDS_EACH" -lt 1 ]; then
 	exit 2
 fi
 shift
+# shellcheck disable=SC2054 # commas are part of the meson option
 ARGS=(-Dfuzz=true -Db_sanitize=address,undefined -Db_lundef=false)
 if [ -f build-fuzz/build.ninja ]; then
 	CC=clang meson setup --reconfigure build-fuzz "${ARGS[@]}" >/dev/null || exit 1
