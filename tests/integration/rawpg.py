@@ -383,19 +383,35 @@ def recv_exact(sock, n):
 
 class FakeServer:
     """A loopback listener for tests that play PostgreSQL: each accepted
-    connection goes to self.handle(conn) (5 s socket timeout; OSError ends
-    that connection quietly). close() stops it."""
+    connection goes to self.handle(conn) (timeout-second socket timeout;
+    OSError ends that connection quietly). host/port: where to listen (a
+    free low port on 127.0.0.1 by default); concurrent: a thread per
+    connection instead of one at a time. close() stops it."""
 
-    def __init__(self):
+    def __init__(self, host="127.0.0.1", port=None, concurrent=False, timeout=5):
         self.sock = socket.socket()
-        self.port = bind_low_port(self.sock)
+        if port is None:
+            self.port = bind_low_port(self.sock, host)
+        else:
+            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            self.sock.bind((host, port))
+            self.port = port
         self.sock.listen(8)
         self.stop = False
+        self.concurrent, self.timeout = concurrent, timeout
         self.t = threading.Thread(target=self._run, daemon=True)
         self.t.start()
 
     def handle(self, conn):
         raise NotImplementedError
+
+    def _serve(self, c):
+        with c:
+            c.settimeout(self.timeout)
+            try:
+                self.handle(c)
+            except OSError:
+                pass
 
     def _run(self):
         self.sock.settimeout(0.2)
@@ -404,12 +420,10 @@ class FakeServer:
                 c, _ = self.sock.accept()
             except OSError:
                 continue
-            with c:
-                c.settimeout(5)
-                try:
-                    self.handle(c)
-                except OSError:
-                    pass
+            if self.concurrent:
+                threading.Thread(target=self._serve, args=(c,), daemon=True).start()
+            else:
+                self._serve(c)
 
     def close(self):
         self.stop = True

@@ -8,7 +8,6 @@ inet_server_addr() and pg_is_in_recovery().
 """
 
 import os
-import socket
 import struct
 import subprocess
 import threading
@@ -273,37 +272,15 @@ def test_failover_without_reload(linkpool, pg):
         pair.destroy()
 
 
-class Pg13:
+class Pg13(rawpg.FakeServer):
     """Plays a PostgreSQL 13 on host:port, which reports no in_hot_standby:
     trust login; the role query (pg_is_in_recovery) answered as a standby or
     a primary; any other Query with one row, the server's name."""
 
     def __init__(self, host, port, standby):
         self.name = "standby" if standby else "primary"
-        self.standby, self.role_queries, self.logins, self.stop = standby, 0, 0, False
-        self.sock = socket.socket()
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.bind((host, port))
-        self.sock.listen(8)
-        self.sock.settimeout(0.2)
-        self.t = threading.Thread(target=self._accept, daemon=True)
-        self.t.start()
-
-    def _accept(self):
-        while not self.stop:
-            try:
-                c, _ = self.sock.accept()
-            except OSError:
-                continue
-            threading.Thread(target=self._serve, args=(c,), daemon=True).start()
-
-    def _serve(self, c):
-        with c:
-            c.settimeout(10)
-            try:
-                self._session(c)
-            except OSError:
-                pass
+        self.standby, self.role_queries, self.logins = standby, 0, 0
+        super().__init__(host, port, concurrent=True, timeout=10)
 
     def _startup(self, c):
         while True:
@@ -321,7 +298,7 @@ class Pg13:
             struct.pack("!I", len(v)) + v.encode() for v in vals)
         return rawpg.msg("T", desc) + rawpg.msg("D", row)
 
-    def _session(self, c):
+    def handle(self, c):
         self._startup(c)
         self.logins += 1
         out = rawpg.msg("R", struct.pack("!I", 0))
@@ -346,12 +323,6 @@ class Pg13:
             else:
                 out = self._row(["name"], [self.name])
             c.sendall(out + rawpg.msg("C", rawpg.cstr("SELECT 1")) + rawpg.msg("Z", b"I"))
-
-    def close(self):
-        self.stop = True
-        self.t.join(5)
-        self.sock.close()
-
 
 @pytest.mark.parametrize("tsa, expect", [("standby", "standby"), ("read-write", "primary")])
 def test_server_before_14_is_asked_its_role(linkpool, tsa, expect):

@@ -265,9 +265,7 @@ static void test_hosts_pick_and_skip(void **state)
 	assert_int_equal(lp_hosts_pick(&db, 20, &any), 0);
 	assert_string_equal(lp_hosts_state(&db, 1)->last_error, "refused");
 	assert_int_equal(lp_hosts_pick(&db, 10 + retry, &any), 1);
-	struct lp_params p = { 0 };
 	char why[200];
-	params_role(&p, "off", "off");
 	assert_int_equal(lp_hosts_logged_in(&db, 1, LP_HOST_ROLE_PRIMARY, false, false, 1500, retry, why, sizeof(why)),
 			 LP_HOSTS_USE);
 	/* every host failing in a row since one last worked fails the
@@ -278,7 +276,6 @@ static void test_hosts_pick_and_skip(void **state)
 	/* and the row starts again */
 	assert_true(lp_hosts_unreachable(&db, 1, "x", 4000, retry));
 	lp_hosts_reset(&db);
-	lp_params_clear(&p);
 }
 
 static void test_hosts_target_session_attrs(void **state)
@@ -289,9 +286,6 @@ static void test_hosts_target_session_attrs(void **state)
 	char hosts[] = "standby,primary";
 	db.conf.host = hosts;
 	db.conf.target_session_attrs = LP_TSA_READ_WRITE;
-	struct lp_params sb = { 0 }, pr = { 0 };
-	params_role(&sb, "on", "on");
-	params_role(&pr, "off", "off");
 	char why[200];
 	bool any;
 	const int64_t retry = 1000;
@@ -358,8 +352,6 @@ static void test_hosts_target_session_attrs(void **state)
 	assert_true(any);
 	assert_true(lp_hosts_lag_measured(&db, 1, 0, 2600000, retry));
 	lp_hosts_reset(&db);
-	lp_params_clear(&sb);
-	lp_params_clear(&pr);
 }
 
 int main(void)
