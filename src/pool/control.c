@@ -78,18 +78,7 @@ void lp_control_disable(struct lp_db *db, bool disabled)
 
 void lp_control_reconnect(struct lp_instance *inst, struct lp_db *db)
 {
-	struct lp_list_node *n, *t, *m, *mt;
-	lp_list_foreach_safe(&inst->pools, n, t) {
-		struct lp_pool *p = lp_container_of(n, struct lp_pool, node);
-		if (!in_scope(p, db))
-			continue;
-		struct lp_list *lists[] = POOL_SERVER_LISTS(p);
-		for (size_t i = 0; i < 4; i++)
-			lp_list_foreach_safe(lists[i], m, mt)
-				lp_container_of(m, struct lp_server, node)->close_needed = true;
-		lp_list_foreach_safe(&p->idle_servers, m, mt)
-			lp_server_close(lp_container_of(m, struct lp_server, node), "reconnect needed");
-	}
+	lp_server_retire(inst, db, -1, "reconnect needed");
 }
 
 static void kill_pool(struct lp_pool *p)

@@ -86,37 +86,18 @@ static void lag_login_done(struct lp_server *s, bool ok)
 
 /* Closes the other idle servers of s's host in s's database; the busy ones
  * close when released. */
-static void close_host_servers(struct lp_server *s, const char *why)
-{
-	struct lp_db *db = s->pool->db;
-	struct lp_list_node *n, *t, *m, *mt;
-	lp_list_foreach_safe(&s->pool->inst->pools, n, t) {
-		struct lp_pool *p = lp_container_of(n, struct lp_pool, node);
-		if (p->db != db)
-			continue;
-		struct lp_list *busy[] = { &p->used_servers, &p->active_servers };
-		for (size_t i = 0; i < 2; i++)
-			lp_list_foreach_safe(busy[i], m, mt) {
-				struct lp_server *o = lp_container_of(m, struct lp_server, node);
-				if (o->host_idx == s->host_idx)
-					o->close_needed = true;
-			}
-		lp_list_foreach_safe(&p->idle_servers, m, mt) {
-			struct lp_server *o = lp_container_of(m, struct lp_server, node);
-			if (o != s && o->host_idx == s->host_idx)
-				lp_server_close(o, why);
-		}
-	}
-}
-
 static void lag_idle_done(struct lp_server *s, bool ok)
 {
 	if (!lag_recorded(s, ok)) {
 		const char *why = ok && s->lag_us >= 0 ? "replica lag over max_replica_lag"
 						      : "replica lag query failed";
-		if (ok)
-			close_host_servers(s, why);
+		/* A lagging host: every server on it goes, this one first. */
+		struct lp_instance *inst = s->pool->inst;
+		const struct lp_db *db = s->pool->db;
+		int host = s->host_idx;
 		lp_server_close(s, why);
+		if (ok)
+			lp_server_retire(inst, db, host, why);
 		return;
 	}
 	/* Back to idle as it was: the check is not a use. */

@@ -451,21 +451,13 @@ bool lp_user_scram(struct lp_user *u, struct lp_scram_secret *out)
 
 static void pool_mark_reconnect(struct lp_instance *inst, struct lp_db *db)
 {
-	struct lp_list_node *n, *t, *m, *mt;
+	struct lp_list_node *n, *t;
 	lp_list_foreach_safe(&inst->pools, n, t) {
 		struct lp_pool *p = lp_container_of(n, struct lp_pool, node);
-		if (p->db != db)
-			continue;
-		p->welcome_ready = false;
-		struct lp_list *lists[] = { &p->idle_servers, &p->used_servers,
-					    &p->active_servers, &p->login_servers };
-		for (size_t i = 0; i < 4; i++)
-			lp_list_foreach_safe(lists[i], m, mt)
-				lp_container_of(m, struct lp_server, node)->close_needed = true;
-		/* Idle ones can go now; the rest go when released. */
-		lp_list_foreach_safe(&p->idle_servers, m, mt)
-			lp_server_close(lp_container_of(m, struct lp_server, node), "database changed");
+		if (p->db == db)
+			p->welcome_ready = false;
 	}
+	lp_server_retire(inst, db, -1, "database changed");
 }
 
 void lp_registry_apply(struct lp_instance *inst)

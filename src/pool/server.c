@@ -527,6 +527,30 @@ void lp_server_close(struct lp_server *s, const char *reason)
 	server_close(s, reason, reason);
 }
 
+void lp_server_retire(struct lp_instance *inst, const struct lp_db *db, int host_idx,
+		      const char *reason)
+{
+	struct lp_list_node *n, *t, *m, *mt;
+	lp_list_foreach_safe(&inst->pools, n, t) {
+		struct lp_pool *p = lp_container_of(n, struct lp_pool, node);
+		if (db && p->db != db)
+			continue;
+		struct lp_list *lists[] = { &p->idle_servers, &p->used_servers,
+					    &p->active_servers, &p->login_servers };
+		for (size_t i = 0; i < sizeof(lists) / sizeof(lists[0]); i++)
+			lp_list_foreach_safe(lists[i], m, mt) {
+				struct lp_server *s = lp_container_of(m, struct lp_server, node);
+				if (host_idx < 0 || s->host_idx == host_idx)
+					s->close_needed = true;
+			}
+		lp_list_foreach_safe(&p->idle_servers, m, mt) {
+			struct lp_server *s = lp_container_of(m, struct lp_server, node);
+			if (s->close_needed)
+				lp_server_close(s, reason);
+		}
+	}
+}
+
 void lp_server_internal(struct lp_server *s, const char *sql,
 			void (*done)(struct lp_server *s, bool ok))
 {

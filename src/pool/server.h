@@ -18,6 +18,12 @@ struct lp_server *lp_server_connect_replication(struct lp_pool *pool, struct lp_
 /* Makes s's request ring bigger; false at LP_TRACK_MAX or out of memory. */
 bool lp_server_track_grow(struct lp_server *s);
 void lp_server_close(struct lp_server *s, const char *reason);
+/* Every server of db's pools (db NULL: of every pool) connected to host
+ * host_idx of its list (-1: any host) is retired: the idle ones close now
+ * with reason, the others when next released (close_needed). RECONNECT,
+ * a changed database entry and a lagging replica all end servers so. */
+void lp_server_retire(struct lp_instance *inst, const struct lp_db *db, int host_idx,
+		      const char *reason);
 /* A logging-in server could not reach its host. With another host of the
  * database's list left to try, closes it with reason, posts a connection to
  * the next host and returns true; false: every host failed (or there is
