@@ -6,6 +6,7 @@ the way networks do:
 
   latency(seconds)       every chunk waits this long before it is forwarded
   bandwidth(bytes_per_s) each direction is capped at this rate
+  degrade(latency, rate) both of the above
   slice()                every write goes out in 1-byte pieces (TCP_NODELAY)
   blackhole()            nothing is forwarded either way and nothing is
                          closed: no RST, no FIN (new connections are accepted
@@ -236,6 +237,10 @@ class FaultProxy:
 
     def bandwidth(self, bytes_per_s, live=True, new=True):
         self._apply(Fault(rate=bytes_per_s), live, new)
+
+    def degrade(self, latency=0.0, rate=0, live=True, new=True):
+        """Latency and a bandwidth cap at once (a slow, far link)."""
+        self._apply(Fault(latency=latency, rate=rate), live, new)
 
     def slice(self, live=True, new=True):
         self._apply(Fault("slice"), live, new)
