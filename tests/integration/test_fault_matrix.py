@@ -41,8 +41,9 @@ from faultproxy import FaultProxy
 from record import record
 
 # linkpool settings of every case: the detection bounds below follow from them
-QUERY_TIMEOUT = 2          # s: a query (or a queued client) unanswered this long fails
-CONNECT_TIMEOUT = 2        # s: server login, and pooler queries (check, reset)
+QUERY_TIMEOUT = 2          # s: the blackhole and SIGSTOP cases' query_timeout: a query
+                           #    (or a queued client) unanswered this long fails
+CONNECT_TIMEOUT = 5        # s: server login, and pooler queries (check, reset)
 JANITOR = 0.25             # s: linkpool checks its timers this often
 SLACK = 1.5                # s: scheduling under ASan on a shared 2-core machine
 STALL_BOUND = QUERY_TIMEOUT + JANITOR + SLACK
@@ -85,7 +86,7 @@ def proxy(fpg):
 def fault_lp(linkpool, pg, proxy):
     def make(**ini):
         conf = {"pool_mode": "transaction", "default_pool_size": "4",
-                "query_timeout": str(QUERY_TIMEOUT), "server_connect_timeout": str(CONNECT_TIMEOUT),
+                "query_timeout": "10", "server_connect_timeout": str(CONNECT_TIMEOUT),
                 "server_login_retry": "1", "query_wait_timeout": "10",
                 "server_reset_query": "DISCARD ALL"}
         conf.update(ini)
@@ -378,7 +379,7 @@ def test_blackholed_server(fault_lp, fpg, proxy, scope):
     query_timeout fails the clients whose query is out, server_connect_timeout
     the logins, within QUERY_TIMEOUT + janitor period (+ slack); with only
     the old links dead, writes go on over new ones while the fault lasts."""
-    lp = fault_lp()
+    lp = fault_lp(query_timeout=str(QUERY_TIMEOUT))
 
     def fault(load):
         t0 = time.monotonic()
@@ -529,7 +530,7 @@ def test_terminate_backends(fault_lp, fpg, proxy, state):
 def test_sigstop_backend(fault_lp, fpg, proxy):
     """A backend frozen (SIGSTOP) for 4 s: the client on it fails by
     query_timeout; the others keep going; SIGCONT afterwards."""
-    lp = fault_lp()
+    lp = fault_lp(query_timeout=str(QUERY_TIMEOUT))
 
     def fault(load):
         pid = wait_for(lambda: next((r[0] for r in fpg.backends(db="testdb")
@@ -599,7 +600,8 @@ def test_client_rst_mid_transaction_and_copy(fault_lp, fpg, proxy):
 @pytest.mark.timeout(90)
 def test_pause_resume_under_load(fault_lp, fpg, proxy):
     """PAUSE testdb waits for the running transactions, holds the writers
-    queued, RESUME lets them on: no write fails, otherdb is not paused."""
+    queued, RESUME lets them on: no write fails, otherdb is not paused.
+    (query_timeout, 10 s here, counts a queued client's wait, paused or not.)"""
     lp = fault_lp()
 
     def fault(load):
