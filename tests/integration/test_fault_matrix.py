@@ -29,6 +29,7 @@ import itertools
 import os
 import random
 import signal
+import struct
 import threading
 import time
 
@@ -276,9 +277,9 @@ def assert_alive(lp):
 
 
 def run_case(name, lp, fpg, proxy, fault, writers=6, result_rows=0, probe=True, alive=True,
-             recover=True):
+             recover=True, think=0.005):
     """Load, fault (a function returning its figures), recovery, checks, record."""
-    load = Load(lp, writers, result_rows).start()
+    load = Load(lp, writers, result_rows, think).start()
     try:
         wait_for(lambda: load.acked_count() >= 10, timeout=20, what="the write load to get going")
         t0 = time.monotonic()
@@ -401,6 +402,34 @@ def test_blackholed_server(fault_lp, fpg, proxy, scope):
     figures, load = run_case(name, lp, fpg, proxy, fault)
     assert load.failed or load.unknown
     assert figures["longest_call_s"] <= STALL_BOUND + 0.5
+
+
+@pytest.mark.timeout(90)
+def test_blackholed_idle_links(fault_lp, fpg, proxy):
+    """Links blackholed while idle in the pool (new logins pass): with
+    server_check_delay 0 each is checked at reuse, the check goes unanswered
+    for server_connect_timeout, the link is closed and the client is given
+    another one -- it waits, it does not fail. Each idle link is checked in
+    turn, so a client may wait server_connect_timeout once per blackholed
+    idle link it is handed: at most default_pool_size (4) times."""
+    lp = fault_lp(server_check_delay="0", server_connect_timeout="2")
+    bound = 4 * (2 + JANITOR) + SLACK
+
+    def fault(load):
+        # writers think 0.3 s between transactions: the links are mostly idle
+        t0 = time.monotonic()
+        proxy.blackhole(new=False)
+        time.sleep(bound + 1)
+        base = load.acked_count()
+        wait_for(lambda: load.acked_count() >= base + 5, timeout=bound + 5,
+                 what="writes over new links")
+        return {"bound_s": bound, "checks_unanswered": proxy.live_count(),
+                "fault_window_s": round(time.monotonic() - t0, 2)}
+
+    figures, load = run_case("blackholed idle links (server_check_delay 0)", lp, fpg, proxy,
+                             fault, writers=3, think=0.3)
+    assert figures["longest_call_s"] <= bound + 0.5
+    assert figures["failed"] + figures["unknown"] <= 1, figures["errors"]
 
 
 @pytest.mark.timeout(90)
@@ -566,18 +595,55 @@ def _copy_then_rst(lp, in_tx):
     c.close(abort=True)
 
 
+def _big_result_then_rst(lp):
+    """Killed while a ~5 MB result streams to it, inside a transaction."""
+    c = rawpg.RawConn(lp.host, lp.port, timeout=3)
+    c.login("scram_user", "testdb", "scram-secret-1")
+    c.run("BEGIN")
+    c.run("SET LOCAL lp.sentinel = 'dirty'")
+    c.run(f"INSERT INTO sentinel VALUES ({next_id()})")
+    c.send(rawpg.query("SELECT repeat('z', 1000) FROM generate_series(1, 5000)"))
+    while c.recv_msg()[0] != "D":
+        pass
+    c.close(abort=True)
+
+
+def _unsynced_insert_then_rst(lp, in_tx):
+    """Extended protocol: an INSERT executed but no Sync yet (in autocommit
+    its implicit transaction commits only at Sync), then killed."""
+    c = rawpg.RawConn(lp.host, lp.port, timeout=3)
+    c.login("scram_user", "testdb", "scram-secret-1")
+    if in_tx:
+        c.run("BEGIN")
+    sql = f"INSERT INTO sentinel VALUES ({next_id()})"
+    c.send(rawpg.msg("P", rawpg.cstr("") + rawpg.cstr(sql) + struct.pack("!H", 0))
+           + rawpg.msg("B", rawpg.cstr("") + rawpg.cstr("") + struct.pack("!HHH", 0, 0, 0))
+           + rawpg.msg("E", rawpg.cstr("") + struct.pack("!I", 0))
+           + rawpg.msg("H"))
+    while c.recv_msg()[0] != "C":
+        pass
+    c.close(abort=True)
+
+
 @pytest.mark.timeout(90)
 def test_client_rst_mid_transaction_and_copy(fault_lp, fpg, proxy):
-    """Clients killed (RST) inside a transaction and in the middle of COPY
-    FROM STDIN (autocommit and inside a transaction): none of their rows is
-    ever committed, no one inherits their state."""
+    """Clients killed (RST) inside a transaction, in the middle of COPY FROM
+    STDIN (autocommit and inside a transaction), while a big result streams
+    to them, and after an extended-protocol INSERT with no Sync yet: none of
+    their rows is ever committed, no one inherits their state."""
     lp = fault_lp()
 
     def fault(load):
         n = collections.Counter()
-        for i in range(30):
+        for i in range(40):
             try:
-                if i % 3 == 0:
+                if i % 5 == 3:
+                    _big_result_then_rst(lp)
+                    n["rst_mid_result"] += 1
+                elif i % 5 == 4:
+                    _unsynced_insert_then_rst(lp, in_tx=(i % 2 == 0))
+                    n["rst_before_sync"] += 1
+                elif i % 5 == 0:
                     c = rawpg.RawConn(lp.host, lp.port, timeout=3)
                     c.login("scram_user", "testdb", "scram-secret-1")
                     c.run("BEGIN")
@@ -587,7 +653,7 @@ def test_client_rst_mid_transaction_and_copy(fault_lp, fpg, proxy):
                     c.close(abort=True)
                     n["rst_mid_transaction"] += 1
                 else:
-                    _copy_then_rst(lp, in_tx=(i % 3 == 2))
+                    _copy_then_rst(lp, in_tx=(i % 5 == 2))
                     n["rst_mid_copy"] += 1
             except (OSError, rawpg.PgError, rawpg.Closed, TimeoutError) as e:
                 n[f"refused:{type(e).__name__}"] += 1
