@@ -68,12 +68,16 @@ def fpg():
     """A cluster of this module's own, durable commits (synchronous_commit on:
     a crash must not lose what PostgreSQL acknowledged)."""
     cluster = PgCluster()
-    cluster.init()
-    cluster.sql("ALTER SYSTEM SET synchronous_commit = on")
-    cluster.sql("SELECT pg_reload_conf()")
-    cluster.sql("CREATE TABLE ledger (id bigint PRIMARY KEY, writer int); "
-                "CREATE TABLE sentinel (id bigint); "
-                "GRANT ALL ON ledger, sentinel TO PUBLIC", db="testdb")
+    try:
+        cluster.init()
+        cluster.sql("ALTER SYSTEM SET synchronous_commit = on")
+        cluster.sql("SELECT pg_reload_conf()")
+        cluster.sql("CREATE TABLE ledger (id bigint PRIMARY KEY, writer int); "
+                    "CREATE TABLE sentinel (id bigint); "
+                    "GRANT ALL ON ledger, sentinel TO PUBLIC", db="testdb")
+    except Exception:
+        cluster.destroy()
+        raise
     yield cluster
     cluster.destroy()
 
