@@ -74,7 +74,8 @@ def fpg():
         cluster.sql("SELECT pg_reload_conf()")
         cluster.sql("CREATE TABLE ledger (id bigint PRIMARY KEY, writer int); "
                     "CREATE TABLE sentinel (id bigint); "
-                    "GRANT ALL ON ledger, sentinel TO PUBLIC", db="testdb")
+                    "CREATE TABLE copyin (batch bigint, n int, t text); "
+                    "GRANT ALL ON ledger, sentinel, copyin TO PUBLIC", db="testdb")
     except Exception:
         cluster.destroy()
         raise
@@ -513,9 +514,10 @@ QUERIES = [
 @pytest.mark.timeout(120)
 @pytest.mark.parametrize("how", ["slice", "slow"])
 def test_one_byte_slices_and_slow_link(fault_lp, fpg, proxy, how):
-    """Every write on the server path in 1-byte pieces, or a slow link (30 ms
-    each way, 64 KB/s): no error, and results (simple and extended protocol,
-    an error, COPY out) identical to a direct connection's."""
+    """Every write on the server path in 1-byte pieces (and, for the results
+    check, on the client path too), or a slow link (30 ms each way, 64 KB/s):
+    no error, and results (simple and extended protocol, an error, COPY out,
+    COPY in) identical to a direct connection's."""
     lp = fault_lp()
 
     def outcome(conn, q, params=None):
@@ -540,6 +542,14 @@ def test_one_byte_slices_and_slow_link(fault_lp, fpg, proxy, how):
     with psycopg.connect(fpg.dsn(), autocommit=True) as direct:
         expected = answers(direct)
 
+    def copy_in(conn):
+        batch = next_id()
+        with conn.cursor().copy("COPY copyin FROM STDIN") as cp:
+            for i in range(300):
+                cp.write_row((batch, i, "t" * (i % 40)))
+        return fpg.sql("SELECT count(*), sum(length(t)) FROM copyin WHERE batch = %s", (batch,),
+                       db="testdb")[0]
+
     def fault(load):
         if how == "slice":
             proxy.slice()
@@ -547,9 +557,22 @@ def test_one_byte_slices_and_slow_link(fault_lp, fpg, proxy, how):
             proxy.degrade(latency=0.03, rate=64 * 1024)
         with lp.connect() as c:
             got = answers(c)
+            assert copy_in(c) == (300, sum(i % 40 for i in range(300)))
         assert got == expected
-        time.sleep(3)
-        return {"identical_results": len(expected)}
+        figures = {"identical_results": len(expected) + 1}
+        if how == "slice":
+            # and between the client and linkpool too: linkpool reads every
+            # message of the client's (startup, SCRAM, Parse/Bind, COPY data)
+            # one byte at a time
+            with FaultProxy(lp.host, lp.port) as front:
+                front.slice()
+                dsn = lp.dsn().replace(f"port={lp.port}", f"port={front.port}")
+                with psycopg.connect(dsn, autocommit=True, prepare_threshold=None) as c:
+                    assert answers(c) == expected
+                    assert copy_in(c) == (300, sum(i % 40 for i in range(300)))
+            figures["client_side_sliced_too"] = True
+        time.sleep(2)
+        return figures
 
     name = "1-byte slices" if how == "slice" else "slow link (30 ms, 64 KB/s)"
     figures, load = run_case(name, lp, fpg, proxy, fault, writers=3, result_rows=20)
