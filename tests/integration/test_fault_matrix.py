@@ -288,7 +288,7 @@ def assert_alive(lp):
 
 
 def run_case(name, lp, fpg, proxy, fault, writers=6, result_rows=0, probe=True, alive=True,
-             recover=True, think=0.005):
+             recover=True, think=0.005, probe_bound=PROBE_BOUND):
     """Load, fault (a function returning its figures), recovery, checks, record."""
     load = Load(lp, writers, result_rows, think).start()
     try:
@@ -318,7 +318,7 @@ def run_case(name, lp, fpg, proxy, fault, writers=6, result_rows=0, probe=True, 
     figures["errors"] = dict(load.errors)
     if probe:
         assert not load.probe_fail, f"the other pool failed during the fault: {load.probe_fail[:3]}"
-        assert load.probe_max < PROBE_BOUND, f"the other pool stalled {load.probe_max:.2f}s"
+        assert load.probe_max < probe_bound, f"the other pool stalled {load.probe_max:.2f}s"
         figures["other_pool_queries"] = load.probe_ok
         figures["other_pool_max_s"] = round(load.probe_max, 3)
     record("faults", name, writers=writers, **figures)
@@ -575,7 +575,10 @@ def test_one_byte_slices_and_slow_link(fault_lp, fpg, proxy, how):
         return figures
 
     name = "1-byte slices" if how == "slice" else "slow link (30 ms, 64 KB/s)"
-    figures, load = run_case(name, lp, fpg, proxy, fault, writers=3, result_rows=20)
+    # the proxy's byte-at-a-time pumps share this process (and its GIL) with
+    # the probe: its bound is wider here
+    figures, load = run_case(name, lp, fpg, proxy, fault, writers=3, result_rows=20,
+                             probe_bound=2 * PROBE_BOUND)
     assert figures["failed"] == 0 and figures["unknown"] == 0, figures["errors"]
 
 
