@@ -12,8 +12,10 @@ and Linkpool, from conftest.py), then for MINUTES keeps up at once:
     linkpool must refuse, keeping the running configuration) and the next
     one a good file again.
 
-linkpool's RSS (VmRSS) and open descriptors are sampled every
-LP_SOAK_INTERVAL seconds (5). Past the warm-up (a fifth of the run, at least
+linkpool's RSS (VmRSS) and open descriptors are looked at ten times every
+LP_SOAK_INTERVAL seconds (5); a sample is the interval's RSS peak and its
+descriptor floor (leaving out the churn's connections of the moment, so
+that a leaked descriptor raises it). Past the warm-up (a fifth of the run, at least
 30 s) the samples must be flat: the median of the last quarter at most 5%
 above the median of the first quarter, for both. Both pgbench runs must end
 without a failed transaction and linkpool without a sanitizer report. Prints
@@ -141,15 +143,22 @@ def main():
         reloader.start()
         t0 = time.monotonic()
         samples = []
-        print(f"{'t_s':>6} {'rss_kb':>9} {'fds':>5}", flush=True)
+        print(f"{'t_s':>6} {'rss_kb':>9} {'fds':>5}    (RSS peak, descriptor floor of each interval)", flush=True)
         while time.monotonic() - t0 < seconds - 1:
-            time.sleep(INTERVAL_S - (time.monotonic() - t0) % INTERVAL_S)
+            # ten looks per interval: the RSS peak, and the descriptor floor
+            # (the churn's connections of the moment left out)
+            rss, fds = 0, None
+            for _ in range(10):
+                time.sleep(INTERVAL_S / 10)
+                if lp.proc.poll() is not None:
+                    break
+                rss, n = max(rss, lp.rss_kb()), fd_count(lp.pid)
+                fds = n if fds is None else min(fds, n)
             t = time.monotonic() - t0
-            if t >= seconds - 1 or lp.proc.poll() is not None:
+            if lp.proc.poll() is not None:
                 break
-            s = (round(t), lp.rss_kb(), fd_count(lp.pid))
-            samples.append(s)
-            print(f"{s[0]:>6} {s[1]:>9} {s[2]:>5}{'' if t >= warmup else '  (warm-up)'}", flush=True)
+            samples.append((round(t), rss, fds))
+            print(f"{round(t):>6} {rss:>9} {fds:>5}{'' if t >= warmup else '  (warm-up)'}", flush=True)
         reloader.stop.set()
         reloader.join(30)
         load_out = load.communicate(timeout=120)[0]
