@@ -49,8 +49,8 @@ LOGIN_BUF_TOTAL = 16 * 1024 * 1024
 ALLOCATOR_SLACK = 1024 * 1024
 ASAN_QUARANTINE_MB = 16
 ASAN_FACTOR = 3
-PROBE_MAX_LATENCY_S = 5.0
-PG_LARGEST_MESSAGE = (1 << 30) - 2  # PostgreSQL's PQ_LARGE_MESSAGE_LIMIT (MaxAllocSize - 1)  # an ASan build on a shared 2-core machine
+PROBE_MAX_LATENCY_S = 8.0  # ASan on a busy machine; the probe shares the GIL with the test
+PG_LARGEST_MESSAGE = (1 << 30) - 2  # PostgreSQL's PQ_LARGE_MESSAGE_LIMIT (MaxAllocSize - 1)
 
 
 def _is_asan(path=LINKPOOL_BIN):
@@ -262,7 +262,6 @@ def test_ten_thousand_unfinished_startup_packets(linkpool):
                  what=f"linkpool holding {held} clients")
         time.sleep(3)
         rss_held = lp.rss_kb()
-        closed_t0 = time.monotonic()
         # client_login_timeout (30 s after each accept) closes them all
         wait_for(lambda: _fd_count(lp) <= base_fds + 5, timeout=60, interval=0.5,
                  what="client_login_timeout closing the unfinished logins")
