@@ -180,7 +180,9 @@ def main():
             if proc.returncode != 0 or fig["failed"] or not fig["transactions"]:
                 problems.append(f"pgbench {name}: exit {proc.returncode}, {fig}\n{out[-2000:]}")
         problems += reloader.errors
-        lp.stop()
+        rc = lp.stop()
+        if alive and rc != 0:
+            problems.append(f"linkpool exited with {rc} on SIGTERM")
         problems += lp.problems()
         ok = not problems
         figures = dict(minutes=minutes, samples=len(steady), warmup_s=round(warmup),
