@@ -75,7 +75,9 @@ def flatness(values):
     """(first-quarter median, last-quarter median, growth in %)."""
     q = max(1, len(values) // 4)
     first, last = statistics.median(values[:q]), statistics.median(values[-q:])
-    return first, last, round((last / first - 1) * 100, 2)
+    growth = round((last / first - 1) * 100, 2)
+    whole = lambda v: int(v) if v == int(v) else v  # noqa: E731
+    return whole(first), whole(last), growth
 
 
 class Reloader(threading.Thread):
