@@ -9,6 +9,8 @@
 # Environment:
 #   LP_FUZZ_JOBS      ninja -j for the build (default: ninja's own)
 #   LP_FUZZ_KEEP=1    keep every work directory (corpus, log), not only failing ones
+#   LP_RECORD         also append one JSON line per harness to this file (the
+#                     reliability record: suite "fuzz"; scripts/reliability.sh)
 # Exit status: 0 when every harness ran its time without a finding, 1 otherwise;
 # a finding's input is kept in /tmp/linkpool-fuzz-NAME.*/artifacts.
 set -uo pipefail
@@ -68,6 +70,12 @@ for exe in "${EXES[@]}"; do
 	cov=$(grep -E '^#[0-9]+' "$work/log" | tail -n 1 | sed -n 's/.*cov: \([0-9]*\) ft: \([0-9]*\) corp: \([0-9]*\).*/\1 \2 \3/p')
 	read -r edges feats corp <<<"${cov:-- - -}"
 	ROWS+=("$(printf '%-16s %-8s %14s %8s %8s %8s' "$short" "$result" "${execs:--}" "$edges" "$feats" "$corp")")
+	if [ -n "${LP_RECORD:-}" ]; then
+		num() { [[ $1 =~ ^[0-9]+$ ]] && echo "$1" || echo null; }
+		printf '{"suite": "fuzz", "case": "%s", "at": "%s", "seconds": %s, "result": "%s", "executions": %s, "edges": %s, "features": %s, "corpus": %s}\n' \
+			"$name" "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$SECONDS_EACH" "$result" \
+			"$(num "${execs:-}")" "$(num "$edges")" "$(num "$feats")" "$(num "$corp")" >>"$LP_RECORD"
+	fi
 	if [ $result = FINDING ]; then
 		tail -n 60 "$work/log" >&2
 		echo "finding kept in $work/artifacts" >&2

@@ -2,7 +2,8 @@
 # linkpool's full test run: installs what is missing (Debian 12, as root),
 # builds with ASan+UBSan, runs the cmocka unit tests, the libFuzzer harnesses
 # for LP_FUZZ_SECONDS each (default 60), then the pytest integration suite
-# against a real PostgreSQL 15. Idempotent; safe to run again.
+# against a real PostgreSQL 15, then the soak (scripts/soak.sh) for
+# LP_SOAK_MINUTES. Idempotent; safe to run again.
 #
 #   bash scripts/test.sh
 #
@@ -10,6 +11,7 @@
 #   LP_FUZZ_SECONDS   seconds per fuzz harness (default 60; 0 skips fuzzing)
 #   LP_SKIP_INSTALL=1 do not touch apt
 #   LP_PYTEST_TIMEOUT seconds for the whole integration suite (default 2400)
+#   LP_SOAK_MINUTES   minutes of soak on the ASan build (default 5; 0 skips it)
 #   PYTEST_ARGS       extra pytest arguments, shell-quoted (e.g. '-x -k "auth or modes"')
 set -uo pipefail
 
@@ -183,5 +185,18 @@ case $rc in
 	;;
 *) record "integration" fail ;;
 esac
+
+# ---------------------------------------------------------------- soak
+SOAK_MINUTES=${LP_SOAK_MINUTES:-5}
+say "soak (${SOAK_MINUTES} min)"
+if [ "$SOAK_MINUTES" = 0 ]; then
+	echo "LP_SOAK_MINUTES=0: soak skipped"
+	record "soak" skip
+elif timeout --kill-after=30 "$(awk -v m="$SOAK_MINUTES" 'BEGIN { print int(m * 60 + 300) }')" \
+	bash scripts/soak.sh "$SOAK_MINUTES"; then
+	record "soak" pass
+else
+	record "soak" fail
+fi
 
 finish
