@@ -53,7 +53,12 @@ KINDS = ("linkpool", "pgbouncer")
 # PostgreSQL's max_connections when these scenarios run: 11b's largest step
 # has a server connection per pool.
 MAX_CONNECTIONS = max(300, max(POOL_STEPS) + 200)
-SCENARIOS = ("8", "9", "10", "11", "12")
+SCENARIOS = ("8", "9", "10", "11", "11a", "11b", "11c", "12")
+
+
+def wanted(name):
+    """Scenario 8..12, or one part of 11 (11a, 11b, 11c)."""
+    return name in B.SCENARIOS or (name.startswith("11") and "11" in B.SCENARIOS)
 
 
 def binary(kind):
@@ -255,7 +260,7 @@ def scenario_tls(ctx, results):
     saved = B.REPS
     B.REPS = SREPS
     try:
-        if "8" in B.SCENARIOS:
+        if wanted("8"):
             sel = [B.System(k, pls[k].port, k, 100) for k in KINDS]
             tpcb = [B.System(k, pls[k].port, k, 50) for k in KINDS]
             for s in sel:
@@ -270,7 +275,7 @@ def scenario_tls(ctx, results):
                                    env_extra=env, dist=True)
             r["summary"] = summarize(r["runs"])
             results["s8b"] = r
-        if "12" in B.SCENARIOS:
+        if wanted("12"):
             churn = [B.System(k, pls[k].port, k, 20) for k in KINDS]
             for key, title, user in (("s12tls", "12a. churn, TLS from clients, md5", "bench"),
                                      ("s12tlsscram", "12b. churn, TLS from clients, SCRAM", "bench_scram")):
@@ -281,7 +286,7 @@ def scenario_tls(ctx, results):
     finally:
         B.REPS = saved
         stop_all(pls)
-    if "12" in B.SCENARIOS:
+    if wanted("12"):
         plain = [B.System(k, ctx.poolers[k].port, k, 20) for k in KINDS]
         saved = B.REPS
         B.REPS = SREPS
@@ -314,11 +319,11 @@ def scenario_saturation(ctx, results):
     start_all(pls)
     try:
         c = B.Ctx(ctx.base, ctx.pg, pls)
-        if "10" in B.SCENARIOS:
+        if wanted("10"):
             results["s10"] = loadgen_scenario(
                 c, f"10. saturation: {LINK_CLIENTS} clients on one pool of {LINK_POOL}, select-only",
                 ["bench"], LINK_CLIENTS, 0)
-        if "11" in B.SCENARIOS:
+        if wanted("11a"):
             B.log(f"scenario 11a: active clients {CLIENT_STEPS} on one pool of {LINK_POOL}")
             pts = []
             for n in CLIENT_STEPS:
@@ -399,6 +404,9 @@ def scenario_databases(ctx, results):
                 rss0 = B.rss_kb(pl.proc.pid)
                 probe = Probe(pl.port, "db0")
                 probe.start()
+                deadline = time.monotonic() + 30
+                while len(probe.samples) < 20 and probe.error is None and time.monotonic() < deadline:
+                    time.sleep(0.05)    # its server connection is open
                 time.sleep(0.5)
                 reloads, worst = [], []
                 for _ in range(3):
@@ -430,14 +438,15 @@ def scenario_databases(ctx, results):
 
 def run(ctx, results):
     """Runs the selected scenarios 8-12 (ctx: bench.py's main poolers)."""
-    if "8" in B.SCENARIOS or "12" in B.SCENARIOS:
+    if wanted("8") or wanted("12"):
         scenario_tls(ctx, results)
-    if "9" in B.SCENARIOS:
+    if wanted("9"):
         scenario_link(ctx, results)
-    if "10" in B.SCENARIOS or "11" in B.SCENARIOS:
+    if wanted("10") or wanted("11a"):
         scenario_saturation(ctx, results)
-    if "11" in B.SCENARIOS:
+    if wanted("11b"):
         scenario_pools(ctx, results)
+    if wanted("11c"):
         scenario_databases(ctx, results)
 
 
