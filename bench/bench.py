@@ -3,14 +3,15 @@
 
 Run through bench/run.sh (it installs and builds). Environment knobs:
   BENCH_QUICK=1        smoke run: short runs, 1 repetition, fewer idle clients
-  BENCH_T              seconds per pgbench run (default 20; quick 4)
+  BENCH_T              seconds per pgbench run (default 12; quick 4)
   BENCH_CHURN_T        seconds per connection-churn run (default 10; quick 3)
   BENCH_REPS           repetitions, systems alternating (default 3; quick 1)
   BENCH_IDLE_N         idle clients for scenario 5 (default 10000; quick 1000)
   BENCH_IDLE_BIG       also hold this many idle clients on linkpool alone
                        (default 100000; quick 0 = skip)
   BENCH_STREAM_MB      size of the streamed result / COPY (default 100; quick 20)
-  BENCH_SCENARIOS      which scenarios to run (default "1 2 3 4 5 6 7")
+  BENCH_SCENARIOS      which scenarios to run (default "1 2 3 4 5 6 7 8 9 10 11 12";
+                       8-12 and their knobs: bench/scale.py)
   BENCH_PREP_N         statements of scenario 7's memory measurement
                        (default 10000; quick 2000)
   BENCH_OUT            markdown output (default bench/RESULTS.md; the part of
@@ -42,6 +43,10 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import pgwire  # noqa: E402
 
+if __name__ == "__main__":
+    # bench/scale.py imports this module as `bench`: one copy, one set of globals
+    sys.modules["bench"] = sys.modules["__main__"]
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 QUICK = os.environ.get("BENCH_QUICK") == "1"
@@ -51,13 +56,13 @@ def env_int(name, full, quick):
     return int(os.environ.get(name, quick if QUICK else full))
 
 
-T = env_int("BENCH_T", 20, 4)
+T = env_int("BENCH_T", 12, 4)
 CHURN_T = env_int("BENCH_CHURN_T", 10, 3)
 REPS = env_int("BENCH_REPS", 3, 1)
 IDLE_N = env_int("BENCH_IDLE_N", 10000, 1000)
 IDLE_BIG = env_int("BENCH_IDLE_BIG", 100000, 0)
 STREAM_MB = env_int("BENCH_STREAM_MB", 100, 20)
-SCENARIOS = os.environ.get("BENCH_SCENARIOS", "1 2 3 4 5 6 7").split()
+SCENARIOS = os.environ.get("BENCH_SCENARIOS", "1 2 3 4 5 6 7 8 9 10 11 12").split()
 PREP_N = env_int("BENCH_PREP_N", 10000, 2000)
 OUT = os.environ.get("BENCH_OUT", os.path.join(HERE, "RESULTS.md"))
 LINKPOOL_BIN = os.environ.get("LINKPOOL_BIN", os.path.join(ROOT, "build-bench", "linkpool"))
@@ -176,11 +181,16 @@ def machine_busy_ticks():
 # ---------------------------------------------------------------- PostgreSQL
 
 class Postgres:
-    def __init__(self, base):
+    def __init__(self, base, max_connections=300, ssl=False):
         self.base = base
         self.data = os.path.join(base, "pg")
         self.port = free_port()
         self.log = os.path.join(base, "postgresql.log")
+        self.max_connections, self.ssl = max_connections, ssl
+        # a throwaway self-signed certificate: PostgreSQL's, and the poolers'
+        # for their clients (scenarios 8 and 12)
+        self.cert = os.path.join(base, "server.crt")
+        self.key = os.path.join(base, "server.key")
 
     def run(self, *cmd, **kw):
         c = list(cmd)
@@ -203,7 +213,7 @@ class Postgres:
 port = {self.port}
 listen_addresses = '127.0.0.1'
 unix_socket_directories = '{self.base}'
-max_connections = 300
+max_connections = {self.max_connections}
 fsync = off
 synchronous_commit = off
 full_page_writes = off
@@ -211,6 +221,16 @@ shared_buffers = 256MB
 logging_collector = off
 log_min_messages = warning
 """)
+        if self.ssl:
+            subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+                            "-subj", "/CN=127.0.0.1", "-keyout", self.key, "-out", self.cert],
+                           check=True, capture_output=True)
+            pw = pg_user()
+            for fn in (self.cert, self.key):
+                os.chown(fn, pw.pw_uid, pw.pw_gid)
+                os.chmod(fn, 0o600)
+            with open(os.path.join(self.data, "postgresql.conf"), "a") as f:
+                f.write(f"ssl = on\nssl_cert_file = '{self.cert}'\nssl_key_file = '{self.key}'\n")
         with open(os.path.join(self.data, "pg_hba.conf"), "w") as f:
             f.write("local all all trust\n"
                     "host all bench 127.0.0.1/32 md5\n"
@@ -273,26 +293,35 @@ def chown_tree(base, pw):
 # ---------------------------------------------------------------- poolers
 
 class Pooler:
-    def __init__(self, name, binary, base, pg, extra="", pool=POOL):
+    def __init__(self, name, binary, base, pg, extra="", pool=POOL, dirname=None, dbs=("bench",),
+                 admin="postgres", server_tls="disable"):
+        """dbs: the [databases] names, all leading to PostgreSQL's bench;
+        dirname: the work directory's name when one pooler kind runs in
+        several configurations (scenarios 8-12)."""
         self.name = name
         self.binary = binary
-        self.dir = os.path.join(base, name)
+        self.dir = os.path.join(base, dirname or name)
         os.makedirs(self.dir)
         self.port = free_port()
         self.ini = os.path.join(self.dir, "pooler.ini")
         userlist = os.path.join(base, "userlist.txt")
+        host = pg.base if SERVER_UNIX else "127.0.0.1"
+        # linkpool's /metrics endpoint (default port 9127) off: several
+        # linkpools run at once here, and PgBouncer has none
+        metrics = "" if "pgbouncer" in os.path.basename(binary) else "metrics_port = 0\n"
+        dblines = "".join(f"{d} = host={host} port={pg.port} dbname=bench\n" for d in dbs)
         with open(self.ini, "w") as f:
             f.write(f"""[databases]
-bench = host={pg.base if SERVER_UNIX else "127.0.0.1"} port={pg.port} dbname=bench
-
+{dblines}
 [pgbouncer]
 listen_addr = 127.0.0.1
 listen_port = {self.port}
 unix_socket_dir = {self.dir}
 auth_type = md5
 auth_file = {userlist}
-admin_users = postgres
+admin_users = {admin}
 stats_users = bench
+server_tls_sslmode = {server_tls}
 pool_mode = transaction
 default_pool_size = {pool}
 max_client_conn = {NOFILE - 1000}
@@ -300,7 +329,7 @@ logfile = {self.dir}/pooler.log
 pidfile = {self.dir}/pooler.pid
 log_connections = 0
 log_disconnections = 0
-{extra}""")
+{metrics}{extra}""")
         self.proc = None
 
     def start(self, wrapper=(), timeout=15):
@@ -315,7 +344,7 @@ log_disconnections = 0
                 socket.create_connection(("127.0.0.1", self.port), 0.5).close()
                 return
             except OSError:
-                time.sleep(0.05)
+                time.sleep(0.01)
         raise RuntimeError(f"{self.name} did not listen")
 
     def stop(self):
@@ -347,12 +376,16 @@ def percentile(sorted_vals, q):
     return sorted_vals[min(len(sorted_vals) - 1, int(q * (len(sorted_vals) - 1) + 0.5))]
 
 
-def run_pgbench(ctx, system, args, seconds, user="bench", clients=None):
+# Percentiles kept for the latency-distribution plots (scenarios 8-12).
+DIST_Q = (0.01, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.98, 0.99, 0.995, 0.999, 0.9999)
+
+
+def run_pgbench(ctx, system, args, seconds, user="bench", clients=None, env_extra=None, dist=False):
     logdir = tempfile.mkdtemp(prefix="pgbench-log-", dir=ctx.base)
     n = clients or system.clients
     cmd = [PGBENCH, "-h", "127.0.0.1", "-p", str(system.port), "-U", user, "-n", "-T", str(seconds),
            "-c", str(n), "-j", "2", "--log", "--log-prefix", os.path.join(logdir, "pgbench"), *args, "bench"]
-    env = dict(os.environ, PGPASSWORD=USERS[user])
+    env = dict(os.environ, PGPASSWORD=USERS[user], **(env_extra or {}))
     before = ctx.snapshot()
     t0 = time.monotonic()
     out = open(os.path.join(logdir, "out"), "w+")
@@ -400,6 +433,9 @@ def run_pgbench(ctx, system, args, seconds, user="bench", clients=None):
         "wall_s": wall,
         "rc": p.returncode,
     }
+    if dist:
+        r["p999_ms"] = percentile(lat, 0.999) / 1000.0
+        r["dist_ms"] = [percentile(lat, q) / 1000.0 for q in DIST_Q]
     log(f"  {system.label:<14} tps={r['tps']:9.1f} p50={r['p50_ms']:.3f}ms p99={r['p99_ms']:.3f}ms "
         f"pooler={fmt(r['pooler_cpu_per_k'])} pg={r['pg_cpu_per_k']:.1f} pgbench={r['pgbench_cpu_per_k']:.1f} "
         f"cpu-ms/1k others={r['others_cpu_pct']:.0f}%")
@@ -430,12 +466,12 @@ def rotated(systems, rep):
     return systems[k:] + systems[:k]
 
 
-def pgbench_scenario(ctx, title, systems, args, seconds, user="bench"):
+def pgbench_scenario(ctx, title, systems, args, seconds, user="bench", env_extra=None, dist=False):
     log(f"scenario: {title}")
     runs = {s.label: [] for s in systems}
     for rep in range(REPS):
         for s in rotated(systems, rep):
-            runs[s.label].append(run_pgbench(ctx, s, args, seconds, user=user))
+            runs[s.label].append(run_pgbench(ctx, s, args, seconds, user=user, env_extra=env_extra, dist=dist))
     return {"title": title, "args": args, "seconds": seconds, "user": user,
             "systems": [(s.label, s.clients) for s in systems], "runs": runs}
 
@@ -713,8 +749,9 @@ def scenario_table(sc, lines):
     if sc.get("run"):
         lines.append(f"Run: {sc['run']}\n")
     a = " ".join(sc["args"])
+    reps = max(len(v) for v in sc["runs"].values())
     lines.append(f"`pgbench -h 127.0.0.1 -p PORT -U {sc['user']} -n -T {sc['seconds']} -c N -j 2 --log {a} bench`"
-                 f" ({REPS} repetitions, order rotated)\n")
+                 f" ({reps} repetitions, order rotated)\n")
     lines.append("| system | clients | TPS (median) | TPS per rep | p50 ms | p99 ms | pooler CPU-ms/1k tx | "
                  "postgres CPU-ms/1k | pgbench CPU-ms/1k | other load % |")
     lines.append("|---|---:|---:|---|---:|---:|---:|---:|---:|---:|")
@@ -817,6 +854,15 @@ def write_report(results, started, load0, load1):
             lines.append(f"| {label} | {fmt(r['result']['mb_s'])} | {fmt(r['result']['growth_kb'], 0)} | "
                          f"{fmt(r['copy']['mb_s'])} | {fmt(r['copy']['growth_kb'], 0)} |")
         lines.append("")
+    import scale
+    rows = scale.report(results, lines)
+    scale.print_targets(rows)
+    try:
+        import plots
+        for fn in plots.plot_all(results, os.path.join(os.path.dirname(OUT), "plots")):
+            log(f"wrote {fn}")
+    except ImportError as e:
+        log(f"no plots ({e}): install python3-matplotlib")
     manual = ""
     if os.path.exists(OUT):
         with open(OUT) as f:
@@ -848,13 +894,19 @@ def main():
     os.chmod(base, 0o755)
     pw = pg_user()
     os.chown(base, pw.pw_uid, pw.pw_gid)
-    pg = Postgres(base)
+    import scale
+    with_scale = bool(set(SCENARIOS) & set(scale.SCENARIOS))
+    # TLS (scenarios 8, 12) is on in PostgreSQL only when asked for; every
+    # other run keeps to plain TCP (libpq's default would be TLS)
+    os.environ.setdefault("PGSSLMODE", "disable")
+    pg = Postgres(base, max_connections=scale.MAX_CONNECTIONS if with_scale else 300,
+                  ssl=bool(set(SCENARIOS) & {"8", "12"}))
     poolers = {}
     try:
         pg.init()
         write_userlist(base, pg)
-        # PgBouncer (1.18) takes part in scenarios 1-6 only
-        with_pgb = bool(set(SCENARIOS) & set("123456"))
+        # PgBouncer (1.18) takes part in every scenario but 7
+        with_pgb = bool(set(SCENARIOS) - {"7"})
         for name, binary in (("linkpool", LINKPOOL_BIN), ("pgbouncer", PGBOUNCER_BIN)):
             if name == "linkpool" or with_pgb:
                 poolers[name] = Pooler(name, binary, base, pg)
@@ -901,6 +953,8 @@ def main():
             results["s6"] = stream_scenario(ctx, [lp, pb, System("direct", pg.port, None, 1)])
         if "7" in SCENARIOS:
             results["s7"] = prepared_scenario(ctx, lp.port, base, pg)
+        if with_scale:
+            scale.run(ctx, results)
         load1 = " ".join(open("/proc/loadavg").read().split()[:3])
         for v in results.values():
             v["run"] = f"{started}, linkpool {git_commit()}, load {load0} / {load1}"

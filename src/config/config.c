@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,6 +40,7 @@ struct parser {
 	char *open[MAX_INCLUDE_DEPTH + 2];
 	int nopen;
 	int depth;                      /* nested %include levels */
+	size_t dbs_cap;                 /* room in c->dbs */
 };
 
 static void perr(struct parser *p, const char *file, int line, const char *fmt, ...)
@@ -271,6 +273,47 @@ static bool parse_connstr(struct parser *p, const char *what, const char *name,
 	return ok;
 }
 
+static size_t name_hash(const char *s)
+{
+	uint64_t h = 1469598103934665603ULL;    /* FNV-1a */
+	while (*s)
+		h = (h ^ (unsigned char)*s++) * 1099511628211ULL;
+	return (size_t)(h ^ (h >> 32));
+}
+
+/* The slot of database `name` in c->dbidx (the config's index of
+ * [databases] by name, open addressing): holding its position in c->dbs + 1,
+ * or 0 where it would go. */
+static size_t *db_find_slot(const struct lp_config *c, const char *name)
+{
+	size_t j = name_hash(name) & (c->dbidx_cap - 1);
+	while (c->dbidx[j] && strcmp(c->dbs[c->dbidx[j] - 1].name, name) != 0)
+		j = (j + 1) & (c->dbidx_cap - 1);
+	return &c->dbidx[j];
+}
+
+/* As db_find_slot, first growing the index to keep it at most half full
+ * with one more database: a later definition finds the earlier one, and
+ * lookups by name (each pool's at RELOAD) do not walk every database, so
+ * 10,000 databases load and reload in linear time. NULL: out of memory. */
+static size_t *db_slot(struct parser *p, const char *name)
+{
+	struct lp_config *c = p->c;
+
+	if ((c->ndbs + 1) * 2 > c->dbidx_cap) {
+		size_t cap = c->dbidx_cap ? c->dbidx_cap * 2 : 64;
+		size_t *nidx = calloc(cap, sizeof(*nidx));
+		if (!nidx)
+			return NULL;
+		free(c->dbidx);
+		c->dbidx = nidx;
+		c->dbidx_cap = cap;
+		for (size_t k = 0; k < c->ndbs; k++)
+			*db_find_slot(c, c->dbs[k].name) = k + 1;
+	}
+	return db_find_slot(c, name);
+}
+
 static void parse_db(struct parser *p, const char *name, const char *value, const char *file,
 		     int line)
 {
@@ -305,19 +348,27 @@ static void parse_db(struct parser *p, const char *name, const char *value, cons
 	}
 
 	/* A later definition of the same name replaces the earlier one. */
-	for (i = 0; i < c->ndbs; i++)
-		if (strcmp(c->dbs[i].name, name) == 0)
-			break;
-	if (i == c->ndbs) {
-		struct lp_db_conf *nv = realloc(c->dbs, (c->ndbs + 1) * sizeof(*nv));
-		if (!nv) {
-			perr(p, file, line, "out of memory");
-			goto fail;
-		}
-		c->dbs = nv;
-		c->ndbs++;
-	} else {
+	size_t *slot = db_slot(p, name);
+	if (!slot) {
+		perr(p, file, line, "out of memory");
+		goto fail;
+	}
+	if (*slot) {
+		i = *slot - 1;
 		db_conf_cleanup(&c->dbs[i]);
+	} else {
+		if (c->ndbs == p->dbs_cap) {
+			size_t cap = p->dbs_cap ? p->dbs_cap * 2 : 16;
+			struct lp_db_conf *nv = realloc(c->dbs, cap * sizeof(*nv));
+			if (!nv) {
+				perr(p, file, line, "out of memory");
+				goto fail;
+			}
+			c->dbs = nv;
+			p->dbs_cap = cap;
+		}
+		i = c->ndbs++;
+		*slot = i + 1;
 	}
 	c->dbs[i] = d;
 	return;
@@ -806,6 +857,7 @@ void lp_config_free(struct lp_config *c)
 	for (size_t i = 0; i < c->ndbs; i++)
 		db_conf_cleanup(&c->dbs[i]);
 	free(c->dbs);
+	free(c->dbidx);
 	for (size_t i = 0; i < c->nusers; i++)
 		user_conf_cleanup(&c->users[i]);
 	free(c->users);
@@ -911,6 +963,10 @@ int lp_config_set(struct lp_config *c, const char *key, const char *value, const
 const struct lp_db_conf *lp_config_find_db(const struct lp_config *c, const char *name)
 {
 	/* Exact match only: the caller decides whether "*" stands in. */
+	if (c->dbidx) {
+		size_t k = *db_find_slot(c, name);
+		return k ? &c->dbs[k - 1] : NULL;
+	}
 	for (size_t i = 0; i < c->ndbs; i++)
 		if (strcmp(c->dbs[i].name, name) == 0)
 			return &c->dbs[i];

@@ -225,6 +225,10 @@ struct lp_config {
 	struct lp_settings s;
 	struct lp_db_conf *dbs;
 	size_t ndbs;
+	/* dbs by name (open addressing, position + 1, 0 empty), made while
+	 * parsing; NULL in a config not made by the parser */
+	size_t *dbidx;
+	size_t dbidx_cap;               /* a power of two */
 	struct lp_user_conf *users;
 	size_t nusers;
 	struct lp_peer_conf *peers;

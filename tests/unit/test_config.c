@@ -337,6 +337,42 @@ static void test_all_errors_collected(void **state)
 	lp_diag_cleanup(&d);
 }
 
+/* 20,000 databases, every tenth defined twice: the later definition wins,
+ * each name once, in the order of first definition (the index used while
+ * parsing grows through several sizes on the way). */
+static void test_many_databases(void **state)
+{
+	enum { N = 20000 };
+	size_t cap = (size_t)N * 64 + 64, len = 0;
+	char *text = malloc(cap);
+	struct lp_config c;
+	char name[32];
+
+	(void)state;
+	assert_non_null(text);
+	len += (size_t)snprintf(text + len, cap - len, "[databases]\n");
+	for (int i = 0; i < N; i++)
+		len += (size_t)snprintf(text + len, cap - len, "db%d = host=h%d port=%d\n", i, i, 1000 + i % 50000);
+	for (int i = 0; i < N; i += 10)
+		len += (size_t)snprintf(text + len, cap - len, "db%d = host=again%d\n", i, i);
+	len += (size_t)snprintf(text + len, cap - len, "[pgbouncer]\nauth_type = trust\n");
+	parse_ok(text, &c);
+	assert_int_equal(c.ndbs, N);
+	for (int i = 0; i < N; i++) {
+		snprintf(name, sizeof(name), "db%d", i);
+		assert_string_equal(c.dbs[i].name, name);
+		const struct lp_db_conf *d = lp_config_find_db(&c, name);
+		assert_ptr_equal(d, &c.dbs[i]);
+		char host[32];
+		snprintf(host, sizeof(host), i % 10 ? "h%d" : "again%d", i);
+		assert_string_equal(d->host, host);
+		assert_int_equal(d->port, i % 10 ? 1000 + i : 5432);
+	}
+	assert_null(lp_config_find_db(&c, "db20000"));
+	lp_config_free(&c);
+	free(text);
+}
+
 static void test_databases(void **state)
 {
 	struct lp_config c;
@@ -1114,6 +1150,7 @@ int main(void)
 		cmocka_unit_test(test_syntax_errors),
 		cmocka_unit_test(test_all_errors_collected),
 		cmocka_unit_test(test_databases),
+		cmocka_unit_test(test_many_databases),
 		cmocka_unit_test(test_users),
 		cmocka_unit_test(test_include),
 		cmocka_unit_test(test_auth_file_check),
