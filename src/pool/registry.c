@@ -465,10 +465,17 @@ void lp_registry_apply(struct lp_instance *inst)
 	const struct lp_config *cfg = &inst->cfg;
 	struct lp_list_node *n, *t;
 
+	/* Which [databases] entries have a database already, by entry index:
+	 * found while walking the databases once, so that a reload of N
+	 * entries takes N lookups, not N walks of the list. */
+	bool *present = calloc(cfg->ndbs ? cfg->ndbs : 1, sizeof(*present));
+
 	/* Existing databases: update, or flag removed. */
 	lp_list_foreach_safe(&inst->dbs, n, t) {
 		struct lp_db *db = lp_container_of(n, struct lp_db, node);
 		const struct lp_db_conf *nc = lp_config_find_db(cfg, db->name);
+		if (nc && present)
+			present[nc - cfg->dbs] = true;
 		if (nc)
 			db->from_wildcard = false;      /* now an entry of its own */
 		else if (db->from_wildcard)
@@ -501,20 +508,22 @@ void lp_registry_apply(struct lp_instance *inst)
 		const struct lp_db_conf *dc = &cfg->dbs[i];
 		if (strcmp(dc->name, "*") == 0)
 			continue;
-		bool found = false;
-		lp_list_foreach_safe(&inst->dbs, n, t) {
-			struct lp_db *db = lp_container_of(n, struct lp_db, node);
-			if (strcmp(db->name, dc->name) == 0) {
-				found = true;
-				break;
+		bool found = present && present[i];
+		if (!present)   /* out of memory for the index: walk the list */
+			lp_list_foreach_safe(&inst->dbs, n, t) {
+				struct lp_db *db = lp_container_of(n, struct lp_db, node);
+				if (strcmp(db->name, dc->name) == 0) {
+					found = true;
+					break;
+				}
 			}
-		}
 		if (found)
 			continue;
 		struct lp_db *db = db_new(dc, dc->name);
 		if (db)
 			lp_list_append(&inst->dbs, &db->node);
 	}
+	free(present);
 	/* Users: secrets from the auth_file, settings from [users]. */
 	lp_list_foreach_safe(&inst->users, n, t) {
 		struct lp_user *u = lp_container_of(n, struct lp_user, node);
