@@ -32,10 +32,11 @@ def _cell(v):
     return str(v).replace("|", "\\|").replace("\n", " ")
 
 
-def render(lines):
+def render(lines, only=None):
     """Markdown for record lines (JSON strings): one table per suite, in the
     order suites first appear; a row per line, its case first; columns are
-    the figures of that suite (sorted), then the time it was written."""
+    the figures of that suite (sorted; with only, those of its names the
+    suite has, in its order), then the time it was written."""
     suites = {}
     for line in lines:
         line = line.strip()
@@ -45,6 +46,8 @@ def render(lines):
     out = []
     for suite, entries in suites.items():
         cols = sorted({k for e in entries for k in e} - {"suite", "case", "at"})
+        if only:
+            cols = [c for c in only if c in cols]
         out.append(f"### {suite}\n")
         out.append("| case | " + " | ".join(cols) + " | at |")
         out.append("|---" * (len(cols) + 2) + "|")
@@ -57,7 +60,7 @@ def render(lines):
 
 if __name__ == "__main__":
     import sys
-    if len(sys.argv) != 3 or sys.argv[1] != "render":
-        sys.exit("usage: record.py render RECORD.jsonl")
+    if len(sys.argv) not in (3, 4) or sys.argv[1] != "render":
+        sys.exit("usage: record.py render RECORD.jsonl [FIGURE,FIGURE...]")
     with open(sys.argv[2], encoding="utf-8") as f:
-        print(render(f))
+        print(render(f, sys.argv[3].split(",") if len(sys.argv) == 4 else None))
