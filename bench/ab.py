@@ -14,10 +14,8 @@ CPU is the pooler's utime + stime from /proc over the run.
 """
 
 import os
-import shutil
 import statistics
 import sys
-import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -29,21 +27,10 @@ def main():
     builds = [("A", os.environ["AB_A"]), ("B", os.environ["AB_B"])]
     reps = int(os.environ.get("AB_REPS", "7"))
     xacts = int(os.environ.get("AB_X", "400"))
-    base = tempfile.mkdtemp(prefix="lp-ab-")
-    os.chmod(base, 0o755)
-    pw = bench.pg_user()
-    os.chown(base, pw.pw_uid, pw.pw_gid)
-    bench.raise_nofile()
-    pg = bench.Postgres(base)
-    poolers = []
-    try:
-        pg.init()
-        bench.write_userlist(base, pg)
-        # The Pooler slots are named after the two configurations bench.py
-        # writes; both read the same ini (linkpool reads PgBouncer's).
-        for slot, (_, binary) in zip(("linkpool", "pgbouncer"), builds):
-            poolers.append(bench.Pooler(slot, binary, base, pg))
-        bench.chown_tree(base, pw)
+    # The Pooler slots are named after the two configurations bench.py
+    # writes; both read the same ini (linkpool reads PgBouncer's).
+    slots = [(slot, binary) for slot, (_, binary) in zip(("linkpool", "pgbouncer"), builds)]
+    with bench.poolers_on_postgres("lp-ab-", slots) as (_, poolers):
         for pl in poolers:
             pl.start()
         res = {}
@@ -66,11 +53,6 @@ def main():
                 ta, tb = statistics.median(x[1] for x in a), statistics.median(x[1] for x in b)
                 print(f"median c{clients} {mode:<8} CPU us/tx B/A {cb:.1f}/{ca:.1f} ({(cb / ca - 1) * 100:+.1f} %)  "
                       f"TPS B/A {tb:.0f}/{ta:.0f} ({(tb / ta - 1) * 100:+.1f} %)", flush=True)
-    finally:
-        for pl in poolers:
-            pl.stop()
-        pg.stop()
-        shutil.rmtree(base, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -23,6 +23,7 @@ Run through bench/run.sh (it installs and builds). Environment knobs:
   LINKPOOL_BIN, PGBOUNCER_BIN, PG_BINDIR  the binaries
 """
 
+import contextlib
 import json
 import os
 import platform
@@ -361,6 +362,32 @@ log_disconnections = 0
 
 
 # ---------------------------------------------------------------- pgbench
+
+@contextlib.contextmanager
+def poolers_on_postgres(prefix, named_binaries):
+    """A throwaway PostgreSQL with the bench users and a Pooler (not started)
+    per (name, binary) in front of it, for the tools beside this file
+    (profile.py, ab.py); yields (pg, poolers) and removes it all after."""
+    base = tempfile.mkdtemp(prefix=prefix)
+    os.chmod(base, 0o755)
+    pw = pg_user()
+    os.chown(base, pw.pw_uid, pw.pw_gid)
+    raise_nofile()
+    pg = Postgres(base)
+    poolers = []
+    try:
+        pg.init()
+        write_userlist(base, pg)
+        for name, binary in named_binaries:
+            poolers.append(Pooler(name, binary, base, pg))
+        chown_tree(base, pw)
+        yield pg, poolers
+    finally:
+        for pl in poolers:
+            pl.stop()
+        pg.stop()
+        shutil.rmtree(base, ignore_errors=True)
+
 
 class System:
     """Where pgbench connects: a pooler, or PostgreSQL directly with its own

@@ -14,7 +14,6 @@ files can be read with callgrind_annotate.
 
 import os
 import re
-import shutil
 import signal
 import subprocess
 import sys
@@ -213,20 +212,8 @@ def idle(pl, n=int(os.environ.get("PROFILE_IDLE_N", "10000"))):
 def main():
     what = sys.argv[1] if len(sys.argv) > 1 else "both"
     modes = sys.argv[2:] or ["simple", "extended"]
-    base = tempfile.mkdtemp(prefix="lp-profile-")
-    os.chmod(base, 0o755)
-    pw = bench.pg_user()
-    os.chown(base, pw.pw_uid, pw.pw_gid)
-    bench.raise_nofile()
-    pg = bench.Postgres(base)
-    poolers = []
-    try:
-        pg.init()
-        bench.write_userlist(base, pg)
-        for name in POOLERS:
-            binary = bench.LINKPOOL_BIN if name == "linkpool" else bench.PGBOUNCER_BIN
-            poolers.append(bench.Pooler(name, binary, base, pg))
-        bench.chown_tree(base, pw)
+    binaries = [(name, bench.LINKPOOL_BIN if name == "linkpool" else bench.PGBOUNCER_BIN) for name in POOLERS]
+    with bench.poolers_on_postgres("lp-profile-", binaries) as (pg, poolers):
         if what == "segs":
             segs(pg.port, "direct", modes)
         for pl in poolers:
@@ -241,11 +228,6 @@ def main():
                 idle(pl)
             if what in ("callgrind", "both"):
                 callgrind(pl, modes)
-    finally:
-        for pl in poolers:
-            pl.stop()
-        pg.stop()
-        shutil.rmtree(base, ignore_errors=True)
 
 
 if __name__ == "__main__":
