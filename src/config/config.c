@@ -20,6 +20,8 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "core/hash.h"
+
 #define MAX_INCLUDE_DEPTH 10
 #define MAX_FILE_BYTES (16 * 1024 * 1024)
 #define DEFAULT_PG_PORT 5432
@@ -273,20 +275,12 @@ static bool parse_connstr(struct parser *p, const char *what, const char *name,
 	return ok;
 }
 
-static size_t name_hash(const char *s)
-{
-	uint64_t h = 1469598103934665603ULL;    /* FNV-1a */
-	while (*s)
-		h = (h ^ (unsigned char)*s++) * 1099511628211ULL;
-	return (size_t)(h ^ (h >> 32));
-}
-
 /* The slot of database `name` in c->dbidx (the config's index of
  * [databases] by name, open addressing): holding its position in c->dbs + 1,
  * or 0 where it would go. */
 static size_t *db_find_slot(const struct lp_config *c, const char *name)
 {
-	size_t j = name_hash(name) & (c->dbidx_cap - 1);
+	size_t j = (size_t)lp_hash_str(name) & (c->dbidx_cap - 1);
 	while (c->dbidx[j] && strcmp(c->dbs[c->dbidx[j] - 1].name, name) != 0)
 		j = (j + 1) & (c->dbidx_cap - 1);
 	return &c->dbidx[j];

@@ -35,6 +35,7 @@
 
 #include "auth/base64.h"
 #include "auth/scram.h"
+#include "core/hash.h"
 #include "core/log.h"
 #include "pool/client.h"
 #include "pool/client_auth.h"
@@ -177,16 +178,6 @@ static void misses_expire(evutil_socket_t fd, short what, void *arg)
 		lp_list_remove(&aq->misses, n);
 		free(m);
 	}
-}
-
-/* FNV-1a: tells the configured queries apart (a collision would only reuse
- * an answer of another configured query for one TTL). */
-static uint64_t query_hash(const char *q)
-{
-	uint64_t h = 0xcbf29ce484222325ULL;
-	for (; *q; q++)
-		h = (h ^ (uint8_t)*q) * 0x100000001b3ULL;
-	return h;
 }
 
 static struct miss *miss_find(struct lp_instance *inst, const struct lp_authq_pool *ap, uint64_t qh,
@@ -628,7 +619,9 @@ int lp_authq_lookup(struct lp_client *c)
 	if (!pool)
 		return -1;
 	const char *query = auth_query_of(c);
-	uint64_t qh = query_hash(query);
+	/* Tells the configured queries apart: a collision would only reuse an
+	 * answer of another configured query for one TTL. */
+	uint64_t qh = lp_hash_str(query);
 	/* w->req stays NULL: answered (from the cache). */
 	if (u && answer_holds(u, pool, qh))
 		return 1;
