@@ -15,7 +15,8 @@ and Linkpool, from conftest.py), then for MINUTES keeps up at once:
 linkpool's RSS (VmRSS) and open descriptors are looked at ten times every
 LP_SOAK_INTERVAL seconds (5); a sample is the interval's RSS peak and its
 descriptor floor (leaving out the churn's connections of the moment, so
-that a leaked descriptor raises it). Past the warm-up (a fifth of the run, at least
+that a leaked descriptor raises it; the pool is kept at its full size by
+min_pool_size, so its server connections do not move the floor). Past the warm-up (a fifth of the run, at least
 30 s) the samples must be flat: the median of the last quarter at most 5%
 above the median of the first quarter, for both. Both pgbench runs must end
 without a failed transaction and linkpool without a sanitizer report. Prints
@@ -45,6 +46,7 @@ CHURN = int(os.environ.get("LP_SOAK_CHURN", "40"))
 RELOAD_S = float(os.environ.get("LP_SOAK_RELOAD", "3"))
 INTERVAL_S = float(os.environ.get("LP_SOAK_INTERVAL", "5"))
 FLAT = 1.05
+POOL = 10
 
 
 def log(*a):
@@ -131,7 +133,11 @@ def main():
         workdir = os.path.join(base, "lp")
         os.mkdir(workdir)
         lp = Linkpool(pg, workdir, sockdir)
-        lp.write_ini({"pool_mode": "transaction", "default_pool_size": "10",
+        # min_pool_size = pool size: the pool is full from the warm-up on, so
+        # the descriptor floor cannot rise because the load's bursts grow the
+        # pool (up to its bound) -- only because something leaks
+        lp.write_ini({"pool_mode": "transaction", "default_pool_size": str(POOL),
+                      "min_pool_size": str(POOL),
                       "max_client_conn": "200", "log_connections": "0",
                       "log_disconnections": "0"})
         opts = os.environ.get("ASAN_OPTIONS", "detect_leaks=1:abort_on_error=0")
