@@ -9,7 +9,8 @@ a short warm-up, so that drift of the machine falls on both alike.
 Environment: AB_REPS (default 7), AB_CLIENTS (default "100 20"), AB_MODES
 (default "simple extended"), AB_X transactions per client per run (default
 400 at 100 clients = 40,000 per run; give 2000 for 20 clients). Prints each
-run and then the medians per (clients, mode, build) with B/A ratios. The
+run and then the medians per (clients, mode, build) with B/A ratios, and the
+median of the paired ratios (each B run over the A run before it). The
 CPU is the pooler's utime + stime from /proc over the run.
 """
 
@@ -51,8 +52,14 @@ def main():
                 a, b = res[(clients, mode, "A")], res[(clients, mode, "B")]
                 ca, cb = statistics.median(x[0] for x in a), statistics.median(x[0] for x in b)
                 ta, tb = statistics.median(x[1] for x in a), statistics.median(x[1] for x in b)
+                # each B run against the A run just before it: a drift of the
+                # machine over the whole series (a warm-up, a neighbour
+                # finishing) falls on both sides of each pair alike
+                pc = statistics.median(y[0] / x[0] for x, y in zip(a, b))
+                pt = statistics.median(y[1] / x[1] for x, y in zip(a, b))
                 print(f"median c{clients} {mode:<8} CPU us/tx B/A {cb:.1f}/{ca:.1f} ({(cb / ca - 1) * 100:+.1f} %)  "
-                      f"TPS B/A {tb:.0f}/{ta:.0f} ({(tb / ta - 1) * 100:+.1f} %)", flush=True)
+                      f"TPS B/A {tb:.0f}/{ta:.0f} ({(tb / ta - 1) * 100:+.1f} %)  "
+                      f"paired: CPU {(pc - 1) * 100:+.1f} %, TPS {(pt - 1) * 100:+.1f} %", flush=True)
 
 
 if __name__ == "__main__":
