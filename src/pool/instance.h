@@ -51,6 +51,12 @@ struct lp_instance {
 	 * list order is creation order: a scrape that spans loop turns
 	 * resumes by it (exporter.c). Removing one is always safe. */
 	struct lp_list dbs;
+	/* The listed databases that are not removed, by name (registry.c):
+	 * a login finds its database without walking the list. NULL when
+	 * memory ran out: lookups walk the list then. */
+	struct lp_db **db_index;
+	uint32_t db_index_cap;          /* buckets, a power of two */
+	uint32_t db_index_n;            /* databases in it */
 	struct lp_list idle_dbs;        /* unused auto/removed databases, longest unused first */
 	struct lp_list users;
 	struct lp_list pools;

@@ -230,6 +230,10 @@ struct lp_db {
 	int client_count;
 	struct lp_db_metrics metrics;   /* histograms and counters for /metrics */
 	uint64_t metrics_id;            /* order of first sight by a scrape; 0: not yet (exporter.c) */
+	/* The registry's index by name (registry.c): the chain of its bucket,
+	 * and whether it is in the index (listed and not removed). */
+	struct lp_db *index_next;
+	bool indexed;
 };
 
 struct lp_user {

@@ -8,6 +8,7 @@
 
 #include <openssl/crypto.h>
 
+#include "core/hash.h"
 #include "core/log.h"
 #include "pool/auth_query.h"
 #include "pool/instance.h"
@@ -112,8 +113,90 @@ static struct lp_db *db_new(const struct lp_db_conf *dc, const char *name)
 	return db;
 }
 
+/*
+ * The index of listed, not removed databases by name: a chained hash table
+ * (inst->db_index), so that each login finds its database in one probe
+ * however many the ini has. The names come from the configuration or, for
+ * auto-databases, from logins that passed authentication; a name chosen to
+ * collide makes its chain longer, never longer than the list walk it
+ * replaces. index_add() and index_del() follow every change of the list or
+ * of db->removed.
+ */
+static struct lp_db **index_bucket(struct lp_instance *inst, const char *name)
+{
+	return &inst->db_index[lp_hash_str(name) & (inst->db_index_cap - 1)];
+}
+
+/* Builds the index anew from the list at cap buckets; false (and no index:
+ * lookups walk the list) when memory ran out. */
+static bool index_rebuild(struct lp_instance *inst, uint32_t cap)
+{
+	struct lp_list_node *n, *t;
+	free(inst->db_index);
+	inst->db_index_n = 0;
+	inst->db_index_cap = 0;
+	inst->db_index = calloc(cap, sizeof(*inst->db_index));
+	if (inst->db_index)
+		inst->db_index_cap = cap;
+	lp_list_foreach_safe(&inst->dbs, n, t) {
+		struct lp_db *db = lp_container_of(n, struct lp_db, node);
+		db->indexed = false;
+		if (db->removed || !inst->db_index)
+			continue;
+		struct lp_db **b = index_bucket(inst, db->name);
+		db->index_next = *b;
+		*b = db;
+		db->indexed = true;
+		inst->db_index_n++;
+	}
+	return inst->db_index != NULL;
+}
+
+/* db is in inst->dbs and not removed: from now on lookups find it. */
+static void index_add(struct lp_instance *inst, struct lp_db *db)
+{
+	if (db->indexed || db->removed)
+		return;
+	/* At most two databases per bucket on average; a table that could
+	 * not be made is tried again here, from the whole list. */
+	if (!inst->db_index || (inst->db_index_n + 1) * 2 > inst->db_index_cap) {
+		uint32_t cap = inst->db_index_cap ? inst->db_index_cap : 16;
+		while ((inst->db_index_n + 1) * 2 > cap && cap < (1u << 30))
+			cap *= 2;
+		index_rebuild(inst, cap);       /* takes db too */
+		return;
+	}
+	struct lp_db **b = index_bucket(inst, db->name);
+	db->index_next = *b;
+	*b = db;
+	db->indexed = true;
+	inst->db_index_n++;
+}
+
+/* db is about to leave inst->dbs or be flagged removed. */
+static void index_del(struct lp_instance *inst, struct lp_db *db)
+{
+	if (!db->indexed)
+		return;
+	for (struct lp_db **p = index_bucket(inst, db->name); *p; p = &(*p)->index_next) {
+		if (*p == db) {
+			*p = db->index_next;
+			break;
+		}
+	}
+	db->indexed = false;
+	db->index_next = NULL;
+	inst->db_index_n--;
+}
+
 struct lp_db *lp_registry_find_db(struct lp_instance *inst, const char *name)
 {
+	if (inst->db_index) {
+		for (struct lp_db *db = *index_bucket(inst, name); db; db = db->index_next)
+			if (strcmp(db->name, name) == 0)
+				return db;
+		return NULL;
+	}
 	struct lp_list_node *n, *t;
 	lp_list_foreach_safe(&inst->dbs, n, t) {
 		struct lp_db *db = lp_container_of(n, struct lp_db, node);
@@ -167,6 +250,7 @@ struct lp_db *lp_registry_auto_db(struct lp_instance *inst, const char *name, bo
 		return NULL;
 	db->from_wildcard = true;
 	lp_list_append(&inst->dbs, &db->node);
+	index_add(inst, db);
 	*created = true;
 	return db;
 }
@@ -314,6 +398,7 @@ static void db_reap(struct lp_instance *inst, struct lp_db *db, const char *why)
 	}
 	if (db->idle_since_us)
 		lp_list_remove(&inst->idle_dbs, &db->idle_node);
+	index_del(inst, db);
 	lp_list_remove(&inst->dbs, &db->node);
 	db_free(db);
 }
@@ -487,6 +572,7 @@ void lp_registry_apply(struct lp_instance *inst)
 		if (!nc) {
 			if (!db->removed)
 				lp_log_info("database %s removed by reload", db->name);
+			index_del(inst, db);
 			db->removed = true;
 			pool_mark_reconnect(inst, db);
 			continue;
@@ -497,6 +583,7 @@ void lp_registry_apply(struct lp_instance *inst)
 		db_conf_free(&db->conf);
 		db->conf = tmp;
 		db->removed = false;
+		index_add(inst, db);
 		if (changed) {
 			lp_hosts_reset(db);
 			lp_log_info("database %s changed: servers reconnect when released", db->name);
@@ -520,8 +607,10 @@ void lp_registry_apply(struct lp_instance *inst)
 		if (found)
 			continue;
 		struct lp_db *db = db_new(dc, dc->name);
-		if (db)
+		if (db) {
 			lp_list_append(&inst->dbs, &db->node);
+			index_add(inst, db);
+		}
 	}
 	free(present);
 	/* Users: secrets from the auth_file, settings from [users]. */
@@ -563,6 +652,9 @@ void lp_registry_cleanup(struct lp_instance *inst)
 		lp_list_remove(&inst->dbs, n);
 		db_free(lp_container_of(n, struct lp_db, node));
 	}
+	free(inst->db_index);
+	inst->db_index = NULL;
+	inst->db_index_cap = inst->db_index_n = 0;
 	lp_list_foreach_safe(&inst->users, n, t) {
 		struct lp_user *u = lp_container_of(n, struct lp_user, node);
 		lp_list_remove(&inst->users, n);

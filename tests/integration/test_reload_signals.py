@@ -31,6 +31,44 @@ def test_reload_adds_database(linkpool, pg):
     assert _can_query(lp, "testdb") == "testdb"
 
 
+def test_reload_many_databases_each_found_by_name(linkpool, pg):
+    """600 [databases] entries (the registry's index by name grows several
+    times), then a reload that removes a third of them and points others
+    elsewhere, then one that brings a removed name back: every login lands
+    where the file of the moment says."""
+    lp = linkpool()
+    target = {i: ("otherdb" if i % 2 else "testdb") for i in range(600)}
+    lp.write_ini(databases={f"many{i}": pg.db_entry(target[i]) for i in range(600)})
+    lp.reload()
+    assert wait_for(lambda: _can_query(lp, "many599"), timeout=5, what="many599") == "otherdb"
+    for i in (0, 1, 17, 256, 598):
+        assert _can_query(lp, f"many{i}") == target[i]
+
+    changes = {f"many{i}": None for i in range(0, 600, 3)}
+    for i in range(1, 600, 3):
+        target[i] = "testdb" if target[i] == "otherdb" else "otherdb"
+        changes[f"many{i}"] = pg.db_entry(target[i])
+    lp.write_ini(databases=changes)
+    lp.reload()
+
+    def gone(name):
+        try:
+            _can_query(lp, name)
+        except psycopg.Error as e:
+            return "no such database" in str(e)
+        return False
+    assert wait_for(lambda: gone("many597"), timeout=5, what="many597 removed")
+    for i in (0, 3, 300):
+        assert gone(f"many{i}")
+    for i in (1, 2, 4, 298, 299, 598, 599):
+        assert _can_query(lp, f"many{i}") == target[i], i
+
+    lp.write_ini(databases={"many300": pg.db_entry("otherdb")})
+    lp.reload()
+    assert wait_for(lambda: _can_query(lp, "many300"), timeout=5, what="many300 back") == "otherdb"
+    assert gone("many0")
+
+
 def _max_backends_under(lp, pg, clients, seconds=1.0):
     """Runs `clients` concurrent pg_sleep queries; returns the most server connections seen."""
     barrier = threading.Barrier(clients)
