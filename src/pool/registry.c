@@ -127,9 +127,9 @@ static struct lp_db **index_bucket(struct lp_instance *inst, const char *name)
 	return &inst->db_index[lp_hash_str(name) & (inst->db_index_cap - 1)];
 }
 
-/* Builds the index anew from the list at cap buckets; false (and no index:
- * lookups walk the list) when memory ran out. */
-static bool index_rebuild(struct lp_instance *inst, uint32_t cap)
+/* Builds the index anew from the list at cap buckets; when memory ran out
+ * there is no index, and lookups walk the list. */
+static void index_rebuild(struct lp_instance *inst, uint32_t cap)
 {
 	struct lp_list_node *n, *t;
 	free(inst->db_index);
@@ -149,7 +149,6 @@ static bool index_rebuild(struct lp_instance *inst, uint32_t cap)
 		db->indexed = true;
 		inst->db_index_n++;
 	}
-	return inst->db_index != NULL;
 }
 
 /* db is in inst->dbs and not removed: from now on lookups find it. */

@@ -220,6 +220,23 @@ host    all   all          ::1/128         scram-sha-256
         return self.sql(q, args)
 
 
+@contextlib.contextmanager
+def own_cluster(setup):
+    """A PostgreSQL cluster of a module's own: initialised, then setup(cluster)
+    (its configuration, roles, tables); removed when setup fails and after use."""
+    cluster = PgCluster()
+    try:
+        cluster.init()
+        setup(cluster)
+    except Exception:
+        cluster.destroy()
+        raise
+    try:
+        yield cluster
+    finally:
+        cluster.destroy()
+
+
 @pytest.fixture(scope="session")
 def pg():
     if not os.path.exists(f"{PG_BINDIR}/initdb"):

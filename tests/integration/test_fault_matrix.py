@@ -39,7 +39,7 @@ import psycopg
 import pytest
 
 import rawpg
-from conftest import PgCluster, wait_for
+from conftest import own_cluster, wait_for
 from faultproxy import FaultProxy
 from record import record
 
@@ -67,20 +67,15 @@ def next_id():
 def fpg():
     """A cluster of this module's own, durable commits (synchronous_commit on:
     a crash must not lose what PostgreSQL acknowledged)."""
-    cluster = PgCluster()
-    try:
-        cluster.init()
+    def setup(cluster):
         cluster.sql("ALTER SYSTEM SET synchronous_commit = on")
         cluster.sql("SELECT pg_reload_conf()")
         cluster.sql("CREATE TABLE ledger (id bigint PRIMARY KEY, writer int); "
                     "CREATE TABLE sentinel (id bigint); "
                     "CREATE TABLE copyin (batch bigint, n int, t text); "
                     "GRANT ALL ON ledger, sentinel, copyin TO PUBLIC", db="testdb")
-    except Exception:
-        cluster.destroy()
-        raise
-    yield cluster
-    cluster.destroy()
+    with own_cluster(setup) as cluster:
+        yield cluster
 
 
 @pytest.fixture

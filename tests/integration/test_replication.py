@@ -23,7 +23,7 @@ import psycopg.errors
 import pytest
 
 import rawpg
-from conftest import PgCluster, PASSWORDS, LP_ONLY_PASSWORDS, wait_for
+from conftest import PASSWORDS, LP_ONLY_PASSWORDS, own_cluster, wait_for
 
 REPL_PASSWORD = "repl-secret-5"
 USERLIST = list(PASSWORDS.items()) + list(LP_ONLY_PASSWORDS.items()) + [
@@ -33,9 +33,7 @@ USERLIST = list(PASSWORDS.items()) + list(LP_ONLY_PASSWORDS.items()) + [
 @pytest.fixture(scope="module")
 def pg():
     """A cluster of this module's own, able to serve replication."""
-    cluster = PgCluster()
-    try:
-        cluster.init()
+    def setup(cluster):
         with open(os.path.join(cluster.data, "postgresql.conf"), "a") as f:
             f.write("wal_level = logical\nmax_wal_senders = 20\nmax_replication_slots = 10\n"
                     "wal_sender_timeout = 0\n")
@@ -50,11 +48,8 @@ def pg():
         cluster.sql("GRANT ALL ON DATABASE testdb TO repl_user")
         cluster.sql("CREATE TABLE repl_t(a int)", db="testdb")
         cluster.sql("GRANT ALL ON repl_t TO PUBLIC", db="testdb")
-    except Exception:
-        cluster.destroy()
-        raise
-    yield cluster
-    cluster.destroy()
+    with own_cluster(setup) as cluster:
+        yield cluster
 
 
 @pytest.fixture
