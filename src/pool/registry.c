@@ -127,6 +127,16 @@ static struct lp_db **index_bucket(struct lp_instance *inst, const char *name)
 	return &inst->db_index[lp_hash_str(name) & (inst->db_index_cap - 1)];
 }
 
+/* db at the head of its bucket's chain (the index exists). */
+static void index_push(struct lp_instance *inst, struct lp_db *db)
+{
+	struct lp_db **b = index_bucket(inst, db->name);
+	db->index_next = *b;
+	*b = db;
+	db->indexed = true;
+	inst->db_index_n++;
+}
+
 /* Builds the index anew from the list at cap buckets; when memory ran out
  * there is no index, and lookups walk the list. */
 static void index_rebuild(struct lp_instance *inst, uint32_t cap)
@@ -143,11 +153,7 @@ static void index_rebuild(struct lp_instance *inst, uint32_t cap)
 		db->indexed = false;
 		if (db->removed || !inst->db_index)
 			continue;
-		struct lp_db **b = index_bucket(inst, db->name);
-		db->index_next = *b;
-		*b = db;
-		db->indexed = true;
-		inst->db_index_n++;
+		index_push(inst, db);
 	}
 }
 
@@ -165,11 +171,7 @@ static void index_add(struct lp_instance *inst, struct lp_db *db)
 		index_rebuild(inst, cap);       /* takes db too */
 		return;
 	}
-	struct lp_db **b = index_bucket(inst, db->name);
-	db->index_next = *b;
-	*b = db;
-	db->indexed = true;
-	inst->db_index_n++;
+	index_push(inst, db);
 }
 
 /* db is about to leave inst->dbs or be flagged removed. */
